@@ -1,0 +1,194 @@
+"""Cadence: a company's whole relationship plan with its customers, as one validated object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from regua.definitions.channels import Channel
+from regua.definitions.fields import DefinitionModel, Name, TimezoneName, positional_name
+from regua.definitions.policy import Policy
+from regua.definitions.steps import Step
+from regua.definitions.triggers import AfterStepTrigger
+from regua.errors import MissingDependencyError
+
+__all__ = ["Cadence", "schema"]
+
+
+class Cadence(DefinitionModel):
+    """A named set of steps, the channels they may use, a policy and a default timezone.
+
+    >>> from regua import Channel, Step, on_event
+    >>> c = Cadence(
+    ...     "onboarding",
+    ...     channels=[Channel("email", cost=0.001)],
+    ...     steps=[Step("welcome", trigger=on_event("signed_up"), channels=["email"])],
+    ... )
+    >>> c.step("welcome").message_key
+    'welcome'
+
+    Validated at construction: step and channel names are unique, every channel a step or
+    route names is declared, every ``after_step`` names a step of this cadence and the chain
+    has no cycle. Errors name the path, e.g. ``steps[2] 'cart_2' .channels: unknown channel``.
+    Wall-clock rules use the contact's timezone, falling back to `timezone`.
+    """
+
+    name: Name
+    steps: tuple[Step, ...] = Field(min_length=1)
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    policy: Policy = Policy()
+    timezone: TimezoneName = "UTC"
+    description: str | None = None
+
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        super().__init__(**positional_name(name, data))
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Cadence:
+        problems: list[str] = []
+        channel_names = [channel.name for channel in self.channels]
+        for index, name in enumerate(channel_names):
+            if name in channel_names[:index]:
+                problems.append(f"channels[{index}]: duplicate channel name {name!r}")
+        declared = set(channel_names)
+        known = ", ".join(sorted(declared))
+        step_names = [step.name for step in self.steps]
+        for index, step in enumerate(self.steps):
+            where = f"steps[{index}] {step.name!r}"
+            if step.name in step_names[:index]:
+                problems.append(f"{where}: duplicate step name {step.name!r}")
+            for position, channel in enumerate(step.channels):
+                if channel not in declared:
+                    problems.append(
+                        f"{where}.channels[{position}]: unknown channel {channel!r} "
+                        f"(declared: {known})"
+                    )
+            for route_index, route in enumerate(step.route):
+                for position, channel in enumerate(route.channels):
+                    if channel not in declared:
+                        problems.append(
+                            f"{where}.route[{route_index}].channels[{position}]: unknown "
+                            f"channel {channel!r} (declared: {known})"
+                        )
+            trigger = step.trigger
+            if isinstance(trigger, AfterStepTrigger) and trigger.after_step not in step_names:
+                problems.append(
+                    f"{where}.trigger.after_step: no step named {trigger.after_step!r} in "
+                    f"cadence {self.name!r}"
+                )
+        if not problems:
+            cycle = self._after_step_cycle()
+            if cycle:
+                problems.append(
+                    "after_step chain forms a cycle: " + " -> ".join(repr(s) for s in cycle)
+                )
+        if problems:
+            raise ValueError(f"cadence {self.name!r}: " + "; ".join(problems))
+        return self
+
+    def _after_step_cycle(self) -> list[str]:
+        follows = {
+            step.name: step.trigger.after_step
+            for step in self.steps
+            if isinstance(step.trigger, AfterStepTrigger)
+        }
+        for start in follows:
+            path = [start]
+            current = follows.get(start)
+            while current is not None:
+                if current in path:
+                    cycle = path[path.index(current) :]
+                    # The chain is followed backwards (step -> the step it waits for);
+                    # report it in firing order.
+                    cycle.reverse()
+                    return [*cycle, cycle[0]]
+                path.append(current)
+                current = follows.get(current)
+        return []
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def step(self, name: str) -> Step:
+        """The step called `name`; `KeyError` naming the known steps otherwise."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(
+            f"cadence {self.name!r} has no step {name!r} "
+            f"(steps: {', '.join(s.name for s in self.steps)})"
+        )
+
+    def channel(self, name: str) -> Channel:
+        """The channel called `name`; `KeyError` naming the declared channels otherwise."""
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(
+            f"cadence {self.name!r} has no channel {name!r} "
+            f"(channels: {', '.join(c.name for c in self.channels)})"
+        )
+
+    def attributes_used(self) -> frozenset[str]:
+        """Every contact attribute the cadence reads: conditions, routes and date triggers.
+
+        The answer to "why do we keep this data?": anything not listed here is not needed
+        by this cadence.
+        """
+        return frozenset().union(*(step.attributes_used() for step in self.steps))
+
+    # --- serialisation -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-compatible mapping, leaving out fields that hold their default."""
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Cadence:
+        """Validate a mapping (as produced by `to_dict`, or loaded from YAML/JSON)."""
+        return cls.model_validate(data)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The cadence as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Cadence:
+        """Parse and validate JSON text."""
+        return cls.from_dict(json.loads(text))
+
+    def to_yaml(self) -> str:
+        """The cadence as YAML text (needs the ``yaml`` extra)."""
+        yaml = _yaml()
+        return str(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100))
+
+    @classmethod
+    def from_yaml(cls, text: str | bytes) -> Cadence:
+        """Parse and validate YAML text (needs the ``yaml`` extra)."""
+        return cls.from_dict(_yaml().safe_load(text))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Cadence:
+        """Load a cadence from a ``.yaml``/``.yml`` or ``.json`` file."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return cls.from_yaml(text)
+        if path.suffix.lower() == ".json":
+            return cls.from_json(text)
+        raise ValueError(f"{path}: expected a .yaml, .yml or .json file")
+
+
+def _yaml() -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise MissingDependencyError("YAML cadences", "yaml", "yaml") from None
+    return yaml
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a cadence's serialised (YAML/JSON) form."""
+    return Cadence.model_json_schema(by_alias=True, mode="validation")

@@ -1,0 +1,119 @@
+"""Steps: one message (or task) of a cadence, with when it fires and how it is delivered."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field, JsonValue, field_validator, model_validator
+
+from regua.definitions.conditions import ConditionType
+from regua.definitions.durations import Duration, NonNegativeDuration, PositiveDuration
+from regua.definitions.fields import DefinitionModel, Name, TimeOfDay, positional_name
+from regua.definitions.triggers import TriggerType
+
+__all__ = ["Route", "Step"]
+
+
+class Route(DefinitionModel):
+    """Channels for contacts matching a condition: ``(attr("tier") == "gold", ["phone"])``.
+
+    A step's routes are tried in order; the first whose condition holds gives the candidate
+    channels, else the step's own `channels`.
+    """
+
+    when: ConditionType
+    channels: tuple[Name, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, data: Any) -> Any:
+        if isinstance(data, (tuple, list)):
+            if len(data) != 2:
+                raise ValueError("a route is a pair (condition, [channels])")
+            when, channels = data
+            if isinstance(channels, str):
+                channels = [channels]
+            return {"when": when, "channels": channels}
+        return data
+
+
+class Step(DefinitionModel):
+    """One message of a cadence: its trigger, timing, conditions, channels and policy.
+
+    >>> from regua import on_event
+    >>> Step("welcome", trigger=on_event("signed_up"), delay="2d", channels=["email"]).delay
+    Duration('2d')
+
+    Timing: an occurrence is due at trigger + `delay`, moved to the first local `at` time at
+    or after that instant when `at` is given. `deadline` (counted from the trigger) and
+    `expires_after` (counted from the due instant) bound how late it may still be sent;
+    past them the occurrence is recorded as expired.
+    """
+
+    name: Name
+    trigger: TriggerType
+    message: Name | None = Field(
+        default=None, description="Template key handed to the sender; defaults to the step name."
+    )
+    channels: tuple[Name, ...] = ()
+    route: tuple[Route, ...] = ()
+    prefer: Literal["order", "cheapest"] = "order"
+    delay: NonNegativeDuration = Duration()
+    at: TimeOfDay | None = None
+    when: ConditionType | None = None
+    cancel_on: tuple[Name, ...] = ()
+    repeat: Literal["every", "once"] = "every"
+    cooldown: PositiveDuration | None = None
+    expires_after: PositiveDuration | None = None
+    deadline: PositiveDuration | None = None
+    transactional: bool = False
+    priority: int = 0
+    on_cap: Literal["defer", "skip"] = "defer"
+    active_from: AwareDatetime | None = None
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+    description: str | None = None
+
+    def __init__(self, name: str | None = None, /, **data: Any) -> None:
+        super().__init__(**positional_name(name, data))
+
+    @property
+    def message_key(self) -> str:
+        """The template key handed to the sender: `message`, or the step name."""
+        return self.message if self.message is not None else self.name
+
+    @field_validator("channels", "cancel_on")
+    @classmethod
+    def _no_duplicates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for item in value:
+            if item in seen:
+                raise ValueError(f"{item!r} is listed twice")
+            seen.add(item)
+        return value
+
+    @model_validator(mode="after")
+    def _check_step(self) -> Step:
+        if not self.channels and not self.route:
+            raise ValueError(f"step {self.name!r} needs 'channels' or 'route' to be deliverable")
+        if self.deadline is not None and self.deadline.approximate() <= self.delay.approximate():
+            raise ValueError(
+                f"step {self.name!r}: deadline {self.deadline} (counted from the trigger) is not "
+                f"after the delay {self.delay}, so every occurrence would expire unsent"
+            )
+        return self
+
+    def channels_named(self) -> frozenset[str]:
+        """Every channel this step may use, in `channels` and in its routes."""
+        names = set(self.channels)
+        for route in self.route:
+            names.update(route.channels)
+        return frozenset(names)
+
+    def attributes_used(self) -> frozenset[str]:
+        """The contact attributes read by this step's trigger, condition and routes."""
+        used = set(self.trigger.attributes_used())
+        if self.when is not None:
+            used |= self.when.attributes_used()
+        for route in self.route:
+            used |= route.when.attributes_used()
+        return frozenset(used)

@@ -1,0 +1,266 @@
+"""Triggers: what makes a step fire for a contact.
+
+Build them with `on_event`, `on_date`, `on_schedule`, `on_inactivity` and `after_step`. In
+YAML a trigger is a small mapping whose first key says its kind::
+
+    trigger: {event: order_placed}
+    trigger: {date: birth_date, every: year}
+    trigger: {date: contract_end, offset: -30d}
+    trigger: {schedule: "0 9 * * MON"}
+    trigger: {inactivity: 60d, activity: [login, order_placed]}
+    trigger: {after_step: apology, outcome: expired}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from croniter import croniter
+from dateutil.rrule import rrulestr
+from pydantic import Discriminator, Field, Tag, field_validator
+
+from regua.definitions.conditions import Scalar
+from regua.definitions.durations import Duration, PositiveDuration
+from regua.definitions.fields import DefinitionModel, Name
+
+__all__ = [
+    "AfterStepTrigger",
+    "DateTrigger",
+    "EventTrigger",
+    "InactivityTrigger",
+    "Outcome",
+    "ScheduleTrigger",
+    "Trigger",
+    "TriggerType",
+    "after_step",
+    "on_date",
+    "on_event",
+    "on_inactivity",
+    "on_schedule",
+]
+
+Outcome = Literal["sent", "failed", "expired", "skipped"]
+"""How an occurrence of a step ended, as `after_step` can follow it."""
+
+
+class Trigger(DefinitionModel):
+    """Base of every trigger."""
+
+    def attributes_used(self) -> frozenset[str]:
+        """The contact attributes this trigger reads."""
+        return frozenset()
+
+
+class EventTrigger(Trigger):
+    """Fires once per matching event (``on_event("order_placed")``).
+
+    `where` filters on the event's data: each key must equal the given value, or be one of
+    the values when a list is given.
+    """
+
+    event: Name
+    where: dict[str, Scalar | tuple[Scalar, ...]] = Field(default_factory=dict)
+
+    def matches(self, name: str, data: dict[str, Any]) -> bool:
+        """True when an event with this name and data fires the trigger."""
+        if name != self.event:
+            return False
+        for key, expected in self.where.items():
+            if key not in data:
+                return False
+            actual = data[key]
+            if isinstance(expected, tuple):
+                if actual not in expected:
+                    return False
+            elif actual != expected:
+                return False
+        return True
+
+
+class DateTrigger(Trigger):
+    """Fires on a date read from a contact attribute.
+
+    With ``every="year"`` it fires yearly on that month and day (birthdays, sign-up
+    anniversaries); a Feb 29 date falls on Feb 28 in common years, or on Mar 1 with
+    ``feb29="mar1"``. Without `every` it fires once. `offset` moves the firing before (negative)
+    or after the date: ``on_date("contract_end", before="30d")``.
+    """
+
+    date: Name
+    every: Literal["year"] | None = None
+    offset: Duration = Duration()
+    feb29: Literal["feb28", "mar1"] = "feb28"
+
+    def attributes_used(self) -> frozenset[str]:
+        """The date attribute."""
+        return frozenset({self.date})
+
+
+def _is_rrule(expression: str) -> bool:
+    upper = expression.upper()
+    return "FREQ=" in upper or upper.startswith(("RRULE:", "DTSTART"))
+
+
+class ScheduleTrigger(Trigger):
+    """Fires on a recurring schedule in the contact's local time.
+
+    `schedule` is a standard five-field cron expression (``"0 9 * * MON"``; when both
+    day-of-month and day-of-week are restricted, either matching fires, as POSIX cron does)
+    or an RFC 5545 rule (``"RRULE:FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9;BYMINUTE=0"``).
+    """
+
+    schedule: str
+
+    @property
+    def kind(self) -> Literal["cron", "rrule"]:
+        """Whether `schedule` is a cron expression or an RRULE."""
+        return "rrule" if _is_rrule(self.schedule) else "cron"
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        value = value.strip()
+        if _is_rrule(value):
+            try:
+                rrulestr(value, dtstart=datetime(2000, 1, 1))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"invalid RRULE {value!r}: {exc}") from None
+            if "TZID" in value.upper() or value.upper().rstrip().endswith("Z"):
+                raise ValueError(
+                    f"RRULE {value!r} must not carry a timezone: schedules run in the "
+                    "contact's local time"
+                )
+            return value
+        fields = value.split()
+        if len(fields) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"invalid cron expression {value!r}: expected five fields "
+                "'minute hour day-of-month month day-of-week', e.g. '0 9 * * MON', "
+                "or an RRULE such as 'RRULE:FREQ=WEEKLY;BYDAY=MO;BYHOUR=9'"
+            )
+        return value
+
+
+class InactivityTrigger(Trigger):
+    """Fires when the contact has had no activity for `inactivity`.
+
+    Activity is any event whose name is in `activity` (every event when omitted). One
+    occurrence per inactive period: new activity re-arms the trigger.
+    """
+
+    inactivity: PositiveDuration
+    activity: tuple[Name, ...] | None = None
+
+    @field_validator("activity")
+    @classmethod
+    def _check_activity(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError("list at least one activity event, or leave 'activity' out")
+        return value
+
+
+class AfterStepTrigger(Trigger):
+    """Fires when an occurrence of another step of the cadence ends with `outcome`.
+
+    ``after_step("welcome")`` follows each sent welcome; ``after_step("apology",
+    outcome="expired")`` escalates when the apology missed its deadline.
+    """
+
+    after_step: Name
+    outcome: Outcome = "sent"
+
+
+_TAG_OF_CLASS: dict[type[Trigger], str] = {
+    EventTrigger: "event",
+    DateTrigger: "date",
+    ScheduleTrigger: "schedule",
+    InactivityTrigger: "inactivity",
+    AfterStepTrigger: "after_step",
+}
+_TAGS = tuple(_TAG_OF_CLASS.values())
+
+
+def _trigger_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        found = [tag for tag in _TAGS if tag in value]
+        return found[0] if len(found) == 1 else None
+    return _TAG_OF_CLASS.get(type(value))
+
+
+TriggerType = Annotated[
+    Annotated[EventTrigger, Tag("event")]
+    | Annotated[DateTrigger, Tag("date")]
+    | Annotated[ScheduleTrigger, Tag("schedule")]
+    | Annotated[InactivityTrigger, Tag("inactivity")]
+    | Annotated[AfterStepTrigger, Tag("after_step")],
+    Discriminator(
+        _trigger_tag,
+        custom_error_type="trigger",
+        custom_error_message=(
+            "not a trigger: expected a mapping with exactly one of the keys event, date, "
+            "schedule, inactivity, after_step"
+        ),
+    ),
+]
+"""Any trigger, as a field type (validates from objects or YAML/JSON mappings)."""
+
+
+# --- builders ---------------------------------------------------------------------------------
+
+
+def on_event(event: str, *, where: dict[str, Any] | None = None) -> EventTrigger:
+    """Fire once per event of this name, optionally filtered on its data.
+
+    >>> on_event("order_status", where={"status": "delivered"}).event
+    'order_status'
+    """
+    return EventTrigger(event=event, where=where or {})
+
+
+def on_date(
+    attribute: str,
+    *,
+    every: Literal["year"] | None = None,
+    before: Any = None,
+    after: Any = None,
+    feb29: Literal["feb28", "mar1"] = "feb28",
+) -> DateTrigger:
+    """Fire on the date held by a contact attribute, yearly or once, shifted by an offset.
+
+    ``on_date("birth_date", every="year")`` fires on each birthday;
+    ``on_date("contract_end", before="30d")`` fires 30 days before the contract ends.
+    """
+    if before is not None and after is not None:
+        raise TypeError("on_date() takes 'before' or 'after', not both")
+    offset = Duration()
+    if before is not None:
+        offset = -_positive(before, "before")
+    elif after is not None:
+        offset = _positive(after, "after")
+    return DateTrigger(date=attribute, every=every, offset=offset, feb29=feb29)
+
+
+def _positive(value: Any, name: str) -> Duration:
+    duration = Duration.parse(value)
+    if duration.is_negative:
+        raise ValueError(f"on_date({name}=...) takes a positive duration, got {duration}")
+    return duration
+
+
+def on_schedule(schedule: str) -> ScheduleTrigger:
+    """Fire on a cron expression or RRULE, evaluated in the contact's local time."""
+    return ScheduleTrigger(schedule=schedule)
+
+
+def on_inactivity(period: Any, *, activity: Iterable[str] | None = None) -> InactivityTrigger:
+    """Fire after `period` without activity (any event, or only the `activity` events)."""
+    return InactivityTrigger(
+        inactivity=period, activity=None if activity is None else tuple(activity)
+    )
+
+
+def after_step(step: str, *, outcome: Outcome = "sent") -> AfterStepTrigger:
+    """Fire when an occurrence of `step` ends with `outcome` (sent, failed, expired, skipped)."""
+    return AfterStepTrigger(after_step=step, outcome=outcome)

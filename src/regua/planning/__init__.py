@@ -1,0 +1,1 @@
+"""The planner: pure computation of what is due, for one contact, at one instant."""

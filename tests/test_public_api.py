@@ -1,0 +1,35 @@
+"""The public namespace is an explicit, complete and documented list."""
+
+from __future__ import annotations
+
+import inspect
+
+import regua
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {name for name in vars(regua) if not name.startswith("_")}
+    modules = {name for name in public if inspect.ismodule(getattr(regua, name))}
+    assert set(regua.__all__) - {"__version__"} == public - modules
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert len(regua.__all__) == len(set(regua.__all__))
+    assert list(regua.__all__) == sorted(regua.__all__)
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    missing = [
+        name
+        for name in regua.__all__
+        if name != "__version__"
+        and (inspect.isfunction(getattr(regua, name)) or inspect.isclass(getattr(regua, name)))
+        and not inspect.getdoc(getattr(regua, name))
+    ]
+    assert missing == []
+
+
+def test_package_is_typed() -> None:
+    from importlib.resources import files
+
+    assert files("regua").joinpath("py.typed").is_file()
