@@ -53,10 +53,26 @@ from regua.definitions.triggers import (
     on_schedule,
 )
 from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
+from regua.planning.explain import Explanation, explain
+from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
+from regua.planning.planner import plan
+from regua.records import (
+    CLICKED,
+    OPENED,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    DueAction,
+    Event,
+    Snapshot,
+    idempotency_key,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CLICKED",
+    "OPENED",
     "AfterStepTrigger",
     "All",
     "AnyOf",
@@ -67,23 +83,34 @@ __all__ = [
     "Clicked",
     "Compare",
     "Condition",
+    "Contact",
     "DateTrigger",
+    "Delivery",
+    "DeliveryStatus",
+    "DueAction",
     "Duration",
+    "Event",
     "EventCountOperand",
     "EventTrigger",
+    "Explanation",
     "FrequencyCap",
     "HasEvent",
     "InactivityTrigger",
     "InvalidRecordError",
     "MissingDependencyError",
     "Not",
+    "Occurrence",
+    "OccurrenceState",
     "Opened",
     "Outcome",
+    "Plan",
     "Policy",
     "QuietHours",
+    "Reason",
     "ReguaError",
     "Route",
     "ScheduleTrigger",
+    "Snapshot",
     "Step",
     "Trigger",
     "__version__",
@@ -91,11 +118,14 @@ __all__ = [
     "attr",
     "clicked",
     "event_count",
+    "explain",
     "has_event",
+    "idempotency_key",
     "on_date",
     "on_event",
     "on_inactivity",
     "on_schedule",
     "opened",
+    "plan",
     "schema",
 ]

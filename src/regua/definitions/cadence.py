@@ -162,7 +162,15 @@ class Cadence(DefinitionModel):
     def to_yaml(self) -> str:
         """The cadence as YAML text (needs the ``yaml`` extra)."""
         yaml = _yaml()
-        return str(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100))
+        return str(
+            yaml.dump(
+                self.to_dict(),
+                Dumper=_safe_dumper(yaml),
+                sort_keys=False,
+                allow_unicode=True,
+                width=100,
+            )
+        )
 
     @classmethod
     def from_yaml(cls, text: str | bytes) -> Cadence:
@@ -187,6 +195,24 @@ def _yaml() -> Any:
     except ImportError:
         raise MissingDependencyError("YAML cadences", "yaml", "yaml") from None
     return yaml
+
+
+def _safe_dumper(yaml: Any) -> Any:
+    """PyYAML's safe dumper, writing strings that hold a NEL (U+0085) double-quoted.
+
+    With ``allow_unicode`` PyYAML writes a NEL raw inside a quoted scalar, where YAML reads it
+    back as a line break (folded to a space); in double quotes it is written as an escape.
+    """
+
+    class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+        pass
+
+    def represent_str(dumper: Any, value: str) -> Any:
+        style = '"' if "\x85" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, represent_str)
+    return _Dumper
 
 
 def schema() -> dict[str, Any]:

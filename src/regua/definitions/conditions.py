@@ -143,10 +143,9 @@ class Compare(Condition):
                 raise ValueError("op 'exists' takes no value")
         elif self.op != "in" and self.value is None and self.op not in ("==", "!="):
             raise ValueError(f"op {self.op!r} needs a value")
-        if (
-            self.event_count is not None
-            and self.op != "in"
-            and (isinstance(self.value, bool) or not isinstance(self.value, int))
+        if self.event_count is not None and not all(
+            isinstance(value, int) and not isinstance(value, bool)
+            for value in (self.value if isinstance(self.value, tuple) else (self.value,))
         ):
             raise ValueError("an event count compares with a whole number")
         return self

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import datetime, time, timezone
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
     "DefinitionModel",
+    "Instant",
     "Name",
     "TimeOfDay",
     "TimezoneName",
@@ -33,7 +41,7 @@ def _check_name(value: str) -> str:
     if not _NAME.fullmatch(value):
         raise PydanticCustomError(
             "name",
-            "{value!r} is not a valid name: use letters, digits, '_', '-' and '.', "
+            "'{value}' is not a valid name: use letters, digits, '_', '-' and '.', "
             "starting with a letter or digit",
             {"value": value},
         )
@@ -102,6 +110,20 @@ TimeOfDay = Annotated[
     PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str, when_used="json"),
 ]
 """A local wall-clock time to the minute, e.g. ``time(9)`` or ``"09:00"`` in YAML."""
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware instant, normalised to UTC (a naive datetime is an error, never a guess).
+
+Normalising keeps equality exact: Python never finds a datetime in a fall-back hour equal to
+the same instant written with another offset, so a local time read back from YAML would not
+compare equal to the one written; and ISO-8601 offsets cannot carry the seconds of a
+historical local mean time.
+"""
 
 
 def positional_name(name: str | None, data: dict[str, Any]) -> dict[str, Any]:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, JsonValue, field_validator, model_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 
 from regua.definitions.conditions import ConditionType
 from regua.definitions.durations import Duration, NonNegativeDuration, PositiveDuration
-from regua.definitions.fields import DefinitionModel, Name, TimeOfDay, positional_name
+from regua.definitions.fields import (
+    DefinitionModel,
+    Instant,
+    Name,
+    TimeOfDay,
+    positional_name,
+)
 from regua.definitions.triggers import TriggerType
 
 __all__ = ["Route", "Step"]
@@ -69,7 +75,7 @@ class Step(DefinitionModel):
     transactional: bool = False
     priority: int = 0
     on_cap: Literal["defer", "skip"] = "defer"
-    active_from: AwareDatetime | None = None
+    active_from: Instant | None = None
     payload: dict[str, JsonValue] = Field(default_factory=dict)
     description: str | None = None
 

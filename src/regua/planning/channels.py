@@ -1,0 +1,49 @@
+"""Channel resolution: which channels may carry an occurrence to a contact, in what order."""
+
+from __future__ import annotations
+
+from regua.planning.compiled import CompiledCadence, CompiledStep
+from regua.planning.conditions import Context
+
+__all__ = ["resolve_channels"]
+
+
+def resolve_channels(
+    compiled: CompiledCadence, cstep: CompiledStep, ctx: Context
+) -> tuple[tuple[str, ...], str]:
+    """The channels to try, best first, and (when there are none) why.
+
+    Candidates are the channels of the first `Route` whose condition holds, else the step's
+    `channels`. Channels without an address, or (for marketing steps) without the contact's
+    consent, are dropped. The rest are ordered by the contact's preferences, then by the
+    step's order, or by cost with ``prefer="cheapest"``.
+    """
+    step = cstep.step
+    names = step.channels
+    for predicate, channels in cstep.routes:
+        if predicate(ctx):
+            names = channels
+            break
+    contact = ctx.contact
+    reachable = [
+        name for name in names if contact.can_receive(name, transactional=step.transactional)
+    ]
+    if not reachable:
+        if not names:
+            return (), "no channel: no route matched and the step lists no channels"
+        missing = []
+        for name in names:
+            if not contact.addresses.get(name):
+                missing.append(f"{name}: no address")
+            else:
+                missing.append(f"{name}: no consent")
+        return (), "no reachable channel (" + ", ".join(missing) + ")"
+    preferences = contact.preferences
+    unranked = len(preferences)
+
+    def rank(name: str) -> tuple[int, float, int]:
+        preference = preferences.index(name) if name in preferences else unranked
+        cost = compiled.channels[name].cost if step.prefer == "cheapest" else 0.0
+        return preference, cost, names.index(name)
+
+    return tuple(sorted(reachable, key=rank)), ""

@@ -1,0 +1,132 @@
+"""A cadence compiled once for planning: parsed schedules, compiled conditions, step order.
+
+Planning runs per contact, millions of times; nothing that depends only on the cadence is
+recomputed per contact.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from regua.definitions.cadence import Cadence
+from regua.definitions.channels import Channel
+from regua.definitions.policy import FrequencyCap
+from regua.definitions.steps import Step
+from regua.definitions.triggers import AfterStepTrigger, ScheduleTrigger
+from regua.planning.calendar import Schedule
+from regua.planning.conditions import Predicate, compile_condition
+
+__all__ = ["CompiledCadence", "CompiledCap", "CompiledStep", "compile_cadence"]
+
+
+@attrs.frozen(slots=True)
+class CompiledCap:
+    """A frequency cap with its window as elapsed time (rolling caps count UTC instants)."""
+
+    max: int
+    window: timedelta
+    channel: str | None
+
+    @classmethod
+    def of(cls, cap: FrequencyCap, channel: str | None) -> CompiledCap:
+        """Compile a cap; a calendar window counts months as 30 days."""
+        return cls(max=cap.max, window=cap.per.approximate(), channel=channel)
+
+
+@attrs.frozen(slots=True)
+class CompiledStep:
+    """A step with everything per-cadence precomputed."""
+
+    step: Step
+    index: int
+    when: Predicate | None
+    routes: tuple[tuple[Predicate, tuple[str, ...]], ...]
+    schedule: Schedule | None
+    followers: tuple[str, ...]
+
+
+@attrs.frozen(slots=True)
+class CompiledCadence:
+    """A cadence ready for planning."""
+
+    cadence: Cadence
+    tz: ZoneInfo
+    steps: tuple[CompiledStep, ...]
+    channels: dict[str, Channel]
+    caps: tuple[CompiledCap, ...]
+    channel_caps: dict[str, tuple[CompiledCap, ...]]
+
+
+def _ordered(cadence: Cadence) -> list[Step]:
+    # after_step followers come after the step they follow, so that outcomes the planner
+    # computes (an expiry, a skip) can fire their followers within the same plan.
+    placed: dict[str, Step] = {}
+    remaining = list(cadence.steps)
+    while remaining:
+        progressed = False
+        for step in list(remaining):
+            trigger = step.trigger
+            if not isinstance(trigger, AfterStepTrigger) or trigger.after_step in placed:
+                placed[step.name] = step
+                remaining.remove(step)
+                progressed = True
+        if not progressed:  # pragma: no cover - Cadence validation rejects cycles
+            raise ValueError(f"cadence {cadence.name!r}: after_step chain forms a cycle")
+    return list(placed.values())
+
+
+def _compile(cadence: Cadence) -> CompiledCadence:
+    ordered = _ordered(cadence)
+    followers: dict[str, list[str]] = {step.name: [] for step in ordered}
+    for step in ordered:
+        if isinstance(step.trigger, AfterStepTrigger):
+            followers[step.trigger.after_step].append(step.name)
+    steps = tuple(
+        CompiledStep(
+            step=step,
+            index=cadence.steps.index(step),
+            when=None if step.when is None else compile_condition(step.when),
+            routes=tuple((compile_condition(r.when), r.channels) for r in step.route),
+            schedule=(
+                Schedule(step.trigger.schedule)
+                if isinstance(step.trigger, ScheduleTrigger)
+                else None
+            ),
+            followers=tuple(followers[step.name]),
+        )
+        for step in ordered
+    )
+    return CompiledCadence(
+        cadence=cadence,
+        tz=ZoneInfo(cadence.timezone),
+        steps=steps,
+        channels={channel.name: channel for channel in cadence.channels},
+        caps=tuple(CompiledCap.of(cap, None) for cap in cadence.policy.caps),
+        channel_caps={
+            channel.name: tuple(CompiledCap.of(cap, channel.name) for cap in channel.caps)
+            for channel in cadence.channels
+        },
+    )
+
+
+_CACHE: dict[int, tuple[Cadence, CompiledCadence]] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 256
+
+
+def compile_cadence(cadence: Cadence) -> CompiledCadence:
+    """The compiled form of `cadence`, built once per cadence object and cached."""
+    entry = _CACHE.get(id(cadence))
+    if entry is not None and entry[0] is cadence:
+        return entry[1]
+    compiled = _compile(cadence)
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        # The cadence is kept alive by the entry, so its id cannot be reused while cached.
+        _CACHE[id(cadence)] = (cadence, compiled)
+    return compiled

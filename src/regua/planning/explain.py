@@ -1,0 +1,116 @@
+"""Explain: why a step is, or is not, due for a contact at an instant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from regua.definitions.cadence import Cadence
+from regua.definitions.triggers import (
+    AfterStepTrigger,
+    DateTrigger,
+    EventTrigger,
+    InactivityTrigger,
+    ScheduleTrigger,
+    Trigger,
+)
+from regua.planning.occurrences import Occurrence
+from regua.planning.planner import _Planner
+from regua.records import Snapshot
+
+__all__ = ["Explanation", "describe_trigger", "explain"]
+
+
+def describe_trigger(trigger: Trigger) -> str:
+    """A one-line, human-readable account of a trigger."""
+    if isinstance(trigger, EventTrigger):
+        where = f" where {trigger.where}" if trigger.where else ""
+        return f"each {trigger.event!r} event{where}"
+    if isinstance(trigger, DateTrigger):
+        when = "every year on" if trigger.every == "year" else "once on"
+        offset = ""
+        if trigger.offset:
+            direction = "before" if trigger.offset.is_negative else "after"
+            offset = f" ({-trigger.offset if trigger.offset.is_negative else trigger.offset} "
+            offset += f"{direction})"
+        return f"{when} the date in attribute {trigger.date!r}{offset}"
+    if isinstance(trigger, ScheduleTrigger):
+        return f"on the {trigger.kind} schedule {trigger.schedule!r}, in local time"
+    if isinstance(trigger, InactivityTrigger):
+        activity = "any event" if trigger.activity is None else ", ".join(trigger.activity)
+        return f"after {trigger.inactivity} without activity ({activity})"
+    if isinstance(trigger, AfterStepTrigger):
+        return f"when an occurrence of {trigger.after_step!r} ends {trigger.outcome}"
+    return type(trigger).__name__  # pragma: no cover
+
+
+@attrs.frozen(slots=True)
+class Explanation:
+    """Every occurrence of one step for one contact at one instant, and why it stands so.
+
+    Attributes:
+        cadence: Cadence name.
+        step: Step name.
+        contact_id: The contact.
+        now: The instant explained.
+        timezone: The timezone used for wall-clock rules.
+        timezone_source: ``"contact"`` or ``"cadence"``: whose timezone that is.
+        trigger: What fires the step, in words.
+        occurrences: Every occurrence, recorded or computed, in trigger order.
+        next_wakeup: The contact's next wake-up under this cadence.
+
+    """
+
+    cadence: str
+    step: str
+    contact_id: str
+    now: datetime
+    timezone: str
+    timezone_source: str
+    trigger: str
+    occurrences: tuple[Occurrence, ...]
+    next_wakeup: datetime | None
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.cadence} / {self.step} for contact {self.contact_id} at {self.now.isoformat()}",
+            f"  fires {self.trigger}",
+            f"  wall-clock rules in {self.timezone} (the {self.timezone_source}'s timezone)",
+        ]
+        if not self.occurrences:
+            lines.append("  no occurrence: the trigger has not fired")
+        for occurrence in self.occurrences:
+            reason = f" [{occurrence.reason.value}]" if occurrence.reason is not None else ""
+            detail = f": {occurrence.detail}" if occurrence.detail else ""
+            lines.append(
+                f"  - {occurrence.source}: {occurrence.state.value} at "
+                f"{occurrence.at.isoformat()}{reason}{detail}"
+            )
+        if self.next_wakeup is not None:
+            lines.append(f"  next wake-up {self.next_wakeup.isoformat()}")
+        return "\n".join(lines)
+
+
+def explain(cadence: Cadence, snapshot: Snapshot, step: str, now: datetime) -> Explanation:
+    """Account for every occurrence of `step` for the snapshot's contact at `now`.
+
+    Raises:
+        KeyError: the cadence has no such step.
+
+    """
+    definition = cadence.step(step)
+    planner = _Planner(cadence, snapshot, now, explain_step=step)
+    result = planner.run()
+    occurrences = sorted(planner.explained, key=lambda o: (o.triggered_at, o.key))
+    return Explanation(
+        cadence=cadence.name,
+        step=step,
+        contact_id=snapshot.contact.id,
+        now=result.now,
+        timezone=result.timezone,
+        timezone_source="contact" if snapshot.contact.timezone else "cadence",
+        trigger=describe_trigger(definition.trigger),
+        occurrences=tuple(occurrences),
+        next_wakeup=result.next_wakeup,
+    )

@@ -1,0 +1,163 @@
+"""Firings: the instants at which a step's trigger fires for one contact.
+
+Each firing carries its *source*, the part of the occurrence key that says what fired it
+(``event=<id>``, ``year=2026``, ``date=2026-05-01``, ``at=20260504T120000Z``,
+``inactive=20260301T101500Z``, ``after=<step>/<source of that step's occurrence>``).
+Recurring triggers yield only their latest past firing (missed firings coalesce into it)
+and their next future one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from regua.definitions.triggers import (
+    AfterStepTrigger,
+    DateTrigger,
+    EventTrigger,
+    InactivityTrigger,
+    ScheduleTrigger,
+)
+from regua.errors import InvalidRecordError
+from regua.planning.calendar import Schedule, from_local, shift, to_local, yearly_date
+from regua.planning.history import History
+from regua.records import Contact
+
+__all__ = ["Firing", "date_attribute", "instant_label"]
+
+
+@attrs.frozen(slots=True)
+class Firing:
+    """One firing of a trigger: what fired, when, and the data it brings."""
+
+    source: str
+    at: datetime
+    data: dict[str, Any] = attrs.field(factory=dict)
+    upcoming: bool = False
+
+
+def instant_label(instant: datetime) -> str:
+    """A UTC instant as it appears in occurrence keys: ``20260504T120000Z``."""
+    return instant.strftime("%Y%m%dT%H%M%SZ")
+
+
+def date_attribute(contact: Contact, name: str, tz: ZoneInfo) -> date | None:
+    """Read a date attribute (a `date`, an aware `datetime`, or an ISO string).
+
+    Returns None when the attribute is absent or null; raises `InvalidRecordError` naming
+    the contact and attribute when the value is not a date.
+    """
+    value = contact.attributes.get(name)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidRecordError(
+                f"contact {contact.id!r}: attribute {name!r} is a naive datetime; "
+                "give a date or a timezone-aware datetime"
+            )
+        return value.astimezone(tz).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            pass
+    raise InvalidRecordError(
+        f"contact {contact.id!r}: attribute {name!r} must be a date (or 'YYYY-MM-DD'), "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def event_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
+    """Every matching event so far."""
+    for event in history.events_named(trigger.event):
+        if trigger.where and not trigger.matches(event.name, event.data):
+            continue
+        yield Firing(source=f"event={event.id}", at=event.at, data=event.data)
+
+
+def date_firings(
+    trigger: DateTrigger,
+    contact: Contact,
+    tz: ZoneInfo,
+    now: datetime,
+    not_before: datetime | None,
+) -> Iterator[Firing]:
+    """The latest past and the next future firing of a date trigger."""
+    base = date_attribute(contact, trigger.date, tz)
+    if base is None:
+        return
+    if trigger.every is None:
+        at = shift(from_local(datetime.combine(base, time()), tz), trigger.offset, tz)
+        if not_before is None or at >= not_before:
+            yield Firing(source=f"date={base.isoformat()}", at=at, upcoming=at > now)
+        return
+    # An offset of several years needs a wider window of candidate years.
+    span = abs(trigger.offset.months) // 12 + abs(trigger.offset.days) // 365 + 1
+    year = to_local(now, tz).year
+    past: Firing | None = None
+    for candidate_year in range(max(base.year + 1, year - span), year + span + 1):
+        day = yearly_date(base.month, base.day, candidate_year, trigger.feb29)
+        at = shift(from_local(datetime.combine(day, time()), tz), trigger.offset, tz)
+        if not_before is not None and at < not_before:
+            continue
+        firing = Firing(source=f"year={candidate_year}", at=at, upcoming=at > now)
+        if at <= now:
+            past = firing
+        else:
+            if past is not None:
+                yield past
+            yield firing
+            return
+    if past is not None:
+        yield past
+
+
+def schedule_firings(
+    schedule: Schedule,
+    trigger: ScheduleTrigger,
+    tz: ZoneInfo,
+    now: datetime,
+    not_before: datetime | None,
+    delay_pending: bool,
+) -> Iterator[Firing]:
+    """The latest past firing (and the one before when `delay_pending`) and the next one."""
+    last = schedule.last_fire(now, tz, not_before)
+    if last is not None:
+        yield Firing(source=f"at={instant_label(last)}", at=last)
+        if delay_pending:
+            previous = schedule.last_fire(last - timedelta(seconds=1), tz, not_before)
+            if previous is not None:
+                yield Firing(source=f"at={instant_label(previous)}", at=previous)
+    upcoming = schedule.next_fire(now, tz)
+    if upcoming is not None:
+        yield Firing(source=f"at={instant_label(upcoming)}", at=upcoming, upcoming=True)
+
+
+def inactivity_firing(
+    trigger: InactivityTrigger,
+    contact: Contact,
+    history: History,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Firing | None:
+    """The firing of the current inactive period (started by the last activity)."""
+    start = history.last_activity(trigger.activity, now)
+    if start is None:
+        start = contact.created_at
+        if start is None or start > now:
+            return None
+    at = shift(start, trigger.inactivity, tz)
+    return Firing(source=f"inactive={instant_label(start)}", at=at, upcoming=at > now)
+
+
+def after_step_source(trigger: AfterStepTrigger, source_part: str) -> str:
+    """The source of a follower's occurrence, from the source part of the one it follows."""
+    return f"after={trigger.after_step}/{source_part}"

@@ -1,0 +1,113 @@
+"""A contact's history, indexed once per plan for the lookups the planner makes."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Snapshot
+
+__all__ = ["History"]
+
+
+class History:
+    """Events up to `now` and one cadence's deliveries, indexed by name, step and key.
+
+    Events later than `now` are ignored, so a plan depends only on what had happened by
+    the instant it is computed for.
+    """
+
+    __slots__ = (
+        "_engaged",
+        "_event_times",
+        "_events_by_name",
+        "activity_times",
+        "by_key",
+        "events",
+        "sent_by_step",
+    )
+
+    def __init__(self, snapshot: Snapshot, cadence: str, now: datetime) -> None:
+        events = sorted((e for e in snapshot.events if e.at <= now), key=lambda e: e.at)
+        self.events: list[Event] = events
+        by_name: dict[str, list[Event]] = defaultdict(list)
+        engaged: dict[str, dict[str, datetime]] = {OPENED: {}, CLICKED: {}}
+        for event in events:
+            by_name[event.name].append(event)
+            if event.ref is not None and event.name in engaged:
+                engaged[event.name].setdefault(event.ref, event.at)
+        self._events_by_name = dict(by_name)
+        self._event_times = {name: [e.at for e in group] for name, group in by_name.items()}
+        self._engaged = engaged
+        self.activity_times: list[datetime] = [e.at for e in events]
+
+        self.by_key: dict[str, Delivery] = {}
+        sent_by_step: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in snapshot.deliveries:
+            if delivery.cadence != cadence:
+                continue
+            self.by_key[delivery.occurrence_key] = delivery
+            if delivery.status is DeliveryStatus.SENT:
+                sent_by_step[delivery.step].append(delivery)
+        for group in sent_by_step.values():
+            group.sort(key=lambda d: d.at)
+        self.sent_by_step: dict[str, list[Delivery]] = dict(sent_by_step)
+
+    def events_named(self, name: str) -> list[Event]:
+        """Events of one name, oldest first."""
+        return self._events_by_name.get(name, [])
+
+    def count(self, name: str, *, since: datetime | None, until: datetime) -> int:
+        """How many events of `name` happened in ``(since, until]`` (since None: ever)."""
+        times = self._event_times.get(name)
+        if not times:
+            return 0
+        end = bisect_right(times, until)
+        start = 0 if since is None else bisect_right(times, since)
+        return max(0, end - start)
+
+    def first_after(self, names: Iterable[str], after: datetime, until: datetime) -> Event | None:
+        """The earliest event of any of `names` in ``(after, until]``."""
+        best: Event | None = None
+        for name in names:
+            times = self._event_times.get(name)
+            if not times:
+                continue
+            index = bisect_right(times, after)
+            if index < len(times) and times[index] <= until:
+                candidate = self._events_by_name[name][index]
+                if best is None or candidate.at < best.at:
+                    best = candidate
+        return best
+
+    def last_activity(self, names: tuple[str, ...] | None, until: datetime) -> datetime | None:
+        """The latest instant <= `until` of an event in `names` (any event when None)."""
+        if names is None:
+            index = bisect_right(self.activity_times, until)
+            return self.activity_times[index - 1] if index else None
+        best: datetime | None = None
+        for name in names:
+            times = self._event_times.get(name)
+            if not times:
+                continue
+            index = bisect_right(times, until)
+            if index and (best is None or times[index - 1] > best):
+                best = times[index - 1]
+        return best
+
+    def engaged(self, kind: str, occurrence_key: str, until: datetime) -> bool:
+        """True when the delivery `occurrence_key` was opened/clicked by `until`."""
+        at = self._engaged.get(kind, {}).get(occurrence_key)
+        return at is not None and at <= until
+
+    def sent_between(self, step: str, since: datetime, until: datetime) -> list[Delivery]:
+        """Sent deliveries of `step` in ``(since, until]``."""
+        group = self.sent_by_step.get(step, [])
+        times = [d.at for d in group]
+        return group[bisect_right(times, since) : bisect_right(times, until)]
+
+    def sent_before(self, step: str, until: datetime) -> list[Delivery]:
+        """Sent deliveries of `step` at or before `until`."""
+        return [d for d in self.sent_by_step.get(step, []) if d.at <= until]

@@ -1,0 +1,525 @@
+"""The planner: (cadence, one contact's snapshot, now) -> what is due, what waits, what closed.
+
+Pure: no I/O, no clock reads; the same inputs always give the same plan. The planner
+recomputes everything from history, so the current definition of a cadence rules for every
+contact in flight.
+
+For each step, in an order where ``after_step`` followers come after the step they follow:
+
+1. the trigger's firings give occurrences, each with a deterministic key;
+2. an occurrence with a recorded delivery is closed; one triggered before the step's
+   `active_from` is ignored;
+3. a `cancel_on` event after the trigger (and by now) cancels it;
+4. not yet due (trigger + delay, then the ``at=`` time): it waits;
+5. past `deadline` or `expires_after`: expired;
+6. its `when` condition, evaluated as of the due instant, false: skipped;
+7. no channel with an address (and, for marketing, consent): skipped;
+8. marketing steps inside quiet hours wait for the window to end.
+
+The occurrences still standing then compete, highest priority first, for the frequency
+caps; `repeat="once"` and `cooldown` are checked in the same pass, so that two occurrences
+due together cannot both slip through.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from regua.definitions.cadence import Cadence
+from regua.definitions.triggers import (
+    AfterStepTrigger,
+    DateTrigger,
+    EventTrigger,
+    InactivityTrigger,
+    ScheduleTrigger,
+)
+from regua.planning.calendar import next_at, quiet_until, shift
+from regua.planning.channels import resolve_channels
+from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
+from regua.planning.conditions import Context
+from regua.planning.firings import (
+    Firing,
+    after_step_source,
+    date_firings,
+    event_firings,
+    inactivity_firing,
+    schedule_firings,
+)
+from regua.planning.history import History
+from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
+from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
+
+__all__ = ["plan"]
+
+_CLOSED_STATE = {
+    DeliveryStatus.SENT: OccurrenceState.SENT,
+    DeliveryStatus.FAILED: OccurrenceState.FAILED,
+    DeliveryStatus.CANCELLED: OccurrenceState.CANCELLED,
+    DeliveryStatus.SKIPPED: OccurrenceState.SKIPPED,
+    DeliveryStatus.EXPIRED: OccurrenceState.EXPIRED,
+}
+
+
+def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
+    """Compute what is due for one contact under `cadence` at the instant `now`.
+
+    >>> from datetime import datetime, timezone
+    >>> from regua import Cadence, Channel, Contact, Event, Snapshot, Step, on_event, plan
+    >>> cadence = Cadence("shop", channels=[Channel("email")], steps=[
+    ...     Step("order_confirmation", trigger=on_event("order_placed"),
+    ...          channels=["email"], transactional=True)])
+    >>> ana = Contact("ana", addresses={"email": "ana@example.com"})
+    >>> t = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
+    >>> result = plan(cadence, Snapshot(ana, [Event("ana", "order_placed", t, id="o1")]), t)
+    >>> [(a.step, a.channel, a.occurrence_key) for a in result.due]
+    [('order_confirmation', 'email', 'shop:order_confirmation:ana:event=o1')]
+
+    Raises:
+        ValueError: `now` is naive.
+        InvalidRecordError: the contact's data cannot be used (e.g. a date attribute that
+            is not a date); the error names the contact and the attribute.
+
+    """
+    return _Planner(cadence, snapshot, now, explain_step=None).run()
+
+
+@attrs.define(slots=True)
+class _Candidate:
+    """An occurrence that passed every per-occurrence check and waits for the caps pass."""
+
+    cstep: CompiledStep
+    firing: Firing
+    key: str
+    due_at: datetime
+    expires_at: datetime | None
+    channels: tuple[str, ...]
+
+
+class _Planner:
+    def __init__(
+        self, cadence: Cadence, snapshot: Snapshot, now: datetime, explain_step: str | None
+    ) -> None:
+        if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+        self.now = now.astimezone(timezone.utc)
+        self.compiled: CompiledCadence = compile_cadence(cadence)
+        self.cadence = cadence
+        self.contact = snapshot.contact
+        self.timezone = self.contact.timezone or cadence.timezone
+        self.tz = ZoneInfo(self.timezone) if self.contact.timezone else self.compiled.tz
+        self.history = History(snapshot, cadence.name, self.now)
+        self.explain_step = explain_step
+        self.explained: list[Occurrence] = []
+        self.due: list[DueAction] = []
+        self.waiting: list[Occurrence] = []
+        self.closed: list[Occurrence] = []
+        self.candidates: list[_Candidate] = []
+        self.wakeups: list[datetime] = []
+        # step name -> [(source part, outcome, instant)] for after_step followers.
+        self.outcomes: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
+        for key, delivery in self.history.by_key.items():
+            source = key.removeprefix(self._prefix(delivery.step))
+            self.outcomes[delivery.step].append((source, delivery.status.value, delivery.at))
+
+    def _prefix(self, step: str) -> str:
+        return f"{self.cadence.name}:{step}:{self.contact.id}:"
+
+    # --- the pass over steps -----------------------------------------------------------------
+
+    def run(self) -> Plan:
+        for cstep in self.compiled.steps:
+            for firing in self._firings(cstep):
+                self._assess(cstep, firing)
+        self._allocate()
+        self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
+        self.waiting.sort(key=lambda o: (o.at, o.key))
+        return Plan(
+            cadence=self.cadence.name,
+            contact_id=self.contact.id,
+            now=self.now,
+            timezone=self.timezone,
+            due=tuple(self.due),
+            waiting=tuple(self.waiting),
+            closed=tuple(self.closed),
+            next_wakeup=min(self.wakeups) if self.wakeups else None,
+        )
+
+    def _not_before(self, cstep: CompiledStep) -> datetime | None:
+        bounds = [b for b in (cstep.step.active_from, self.contact.created_at) if b is not None]
+        return max(bounds) if bounds else None
+
+    def _firings(self, cstep: CompiledStep) -> Iterator[Firing]:
+        trigger = cstep.step.trigger
+        if isinstance(trigger, EventTrigger):
+            yield from event_firings(trigger, self.history)
+        elif isinstance(trigger, DateTrigger):
+            yield from date_firings(
+                trigger, self.contact, self.tz, self.now, self._not_before(cstep)
+            )
+        elif isinstance(trigger, ScheduleTrigger):
+            assert cstep.schedule is not None
+            yield from schedule_firings(
+                cstep.schedule,
+                trigger,
+                self.tz,
+                self.now,
+                self._not_before(cstep),
+                delay_pending=bool(cstep.step.delay),
+            )
+        elif isinstance(trigger, InactivityTrigger):
+            firing = inactivity_firing(trigger, self.contact, self.history, self.tz, self.now)
+            if firing is not None:
+                yield firing
+        elif isinstance(trigger, AfterStepTrigger):
+            for source, outcome, at in self.outcomes.get(trigger.after_step, ()):
+                if outcome == trigger.outcome:
+                    yield Firing(
+                        source=after_step_source(trigger, source), at=at, upcoming=at > self.now
+                    )
+
+    def _due_at(self, cstep: CompiledStep, triggered_at: datetime) -> datetime:
+        step = cstep.step
+        due = shift(triggered_at, step.delay, self.tz) if step.delay else triggered_at
+        if step.at is not None:
+            due = next_at(due, step.at, self.tz)
+        return due
+
+    def _expires_at(
+        self, cstep: CompiledStep, triggered_at: datetime, due_at: datetime
+    ) -> tuple[datetime | None, Reason]:
+        step = cstep.step
+        limits: list[tuple[datetime, Reason]] = []
+        if step.deadline is not None:
+            limits.append((shift(triggered_at, step.deadline, self.tz), Reason.DEADLINE))
+        if step.expires_after is not None:
+            limits.append((shift(due_at, step.expires_after, self.tz), Reason.EXPIRED))
+        if not limits:
+            return None, Reason.EXPIRED
+        return min(limits)
+
+    def _assess(self, cstep: CompiledStep, firing: Firing) -> None:
+        step = cstep.step
+        if step.active_from is not None and firing.at < step.active_from:
+            return
+        key = self._prefix(step.name) + firing.source
+        recorded = self.history.by_key.get(key)
+        if recorded is not None:
+            if self.explain_step == step.name:
+                self.explained.append(
+                    Occurrence(
+                        cadence=self.cadence.name,
+                        step=step.name,
+                        contact_id=self.contact.id,
+                        key=key,
+                        source=firing.source,
+                        triggered_at=firing.at,
+                        due_at=self._due_at(cstep, firing.at),
+                        state=_CLOSED_STATE[recorded.status],
+                        at=recorded.at,
+                        reason=Reason.RECORDED,
+                        detail=", ".join(
+                            part
+                            for part in (
+                                f"channel {recorded.channel}" if recorded.channel else "",
+                                recorded.reason or "",
+                            )
+                            if part
+                        ),
+                    )
+                )
+            return
+        due_at = self._due_at(cstep, firing.at)
+        expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
+
+        def occurrence(
+            state: OccurrenceState, at: datetime, reason: Reason | None, detail: str = ""
+        ) -> Occurrence:
+            return Occurrence(
+                cadence=self.cadence.name,
+                step=step.name,
+                contact_id=self.contact.id,
+                key=key,
+                source=firing.source,
+                triggered_at=firing.at,
+                due_at=due_at,
+                state=state,
+                at=at,
+                reason=reason,
+                detail=detail,
+                expires_at=expires_at,
+            )
+
+        if firing.upcoming:
+            self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED))
+            return
+        if step.cancel_on:
+            cancel = self.history.first_after(step.cancel_on, firing.at, self.now)
+            if cancel is not None:
+                self._close(
+                    step.name,
+                    occurrence(
+                        OccurrenceState.CANCELLED,
+                        cancel.at,
+                        Reason.CANCEL_EVENT,
+                        f"{cancel.name} at {cancel.at.isoformat()}",
+                    ),
+                )
+                return
+        if due_at > self.now:
+            self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_DUE))
+            return
+        if expires_at is not None and self.now >= expires_at:
+            self._close(
+                step.name,
+                occurrence(
+                    OccurrenceState.EXPIRED,
+                    expires_at,
+                    expiry_reason,
+                    f"not sent by {expires_at.isoformat()}",
+                ),
+            )
+            return
+        lineage = self._lineage(firing.source)
+        ctx = Context(
+            contact=self.contact, history=self.history, at=due_at, tz=self.tz, lineage=lineage
+        )
+        if cstep.when is not None and not cstep.when(ctx):
+            self._close(
+                step.name,
+                occurrence(OccurrenceState.SKIPPED, due_at, Reason.CONDITION_FALSE, str(step.when)),
+            )
+            return
+        channels, why = resolve_channels(self.compiled, cstep, ctx)
+        if not channels:
+            self._close(
+                step.name, occurrence(OccurrenceState.SKIPPED, due_at, Reason.NO_CHANNEL, why)
+            )
+            return
+        if not step.transactional:
+            quiet_end = self._quiet_end(channels[0])
+            if quiet_end is not None:
+                self._wait(
+                    occurrence(
+                        OccurrenceState.WAITING,
+                        quiet_end,
+                        Reason.QUIET_HOURS,
+                        f"quiet hours until {quiet_end.isoformat()}",
+                    ),
+                    expires_at,
+                )
+                return
+        self.candidates.append(
+            _Candidate(
+                cstep=cstep,
+                firing=firing,
+                key=key,
+                due_at=due_at,
+                expires_at=expires_at,
+                channels=channels,
+            )
+        )
+
+    def _lineage(self, source: str) -> dict[str, str]:
+        # "after=b/after=a/event=e1" -> {"b": key of b's occurrence "after=a/event=e1",
+        #                                "a": key of a's occurrence "event=e1"}
+        lineage: dict[str, str] = {}
+        while source.startswith("after="):
+            step, _, rest = source[len("after=") :].partition("/")
+            lineage.setdefault(step, self._prefix(step) + rest)
+            source = rest
+        return lineage
+
+    def _quiet_end(self, channel: str) -> datetime | None:
+        windows = [self.cadence.policy.quiet_hours, self.compiled.channels[channel].quiet_hours]
+        end: datetime | None = None
+        # Two windows may chain (21:00-08:00 then 07:00-09:00): follow until outside both.
+        for _ in range(4):
+            moved = False
+            for window in windows:
+                if window is None:
+                    continue
+                until = quiet_until(end or self.now, window, self.tz)
+                if until is not None:
+                    end, moved = until, True
+            if not moved:
+                break
+        return end
+
+    # --- the caps pass ------------------------------------------------------------------------
+
+    def _allocate(self) -> None:
+        if not self.candidates:
+            return
+        self.candidates.sort(key=lambda c: (-c.cstep.step.priority, c.due_at, c.cstep.index, c.key))
+        marketing_sent: list[datetime] = []
+        sent_on: dict[str, list[datetime]] = defaultdict(list)
+        steps = {cstep.step.name: cstep.step for cstep in self.compiled.steps}
+        for step_name, deliveries in self.history.sent_by_step.items():
+            step = steps.get(step_name)
+            if step is not None and step.transactional:
+                continue
+            for delivery in deliveries:
+                if delivery.at <= self.now:
+                    marketing_sent.append(delivery.at)
+                    if delivery.channel is not None:
+                        sent_on[delivery.channel].append(delivery.at)
+        marketing_sent.sort()
+        for times in sent_on.values():
+            times.sort()
+        accepted_steps: dict[str, int] = defaultdict(int)
+
+        for candidate in self.candidates:
+            step = candidate.cstep.step
+            closed = self._repeat_or_cooldown(candidate, accepted_steps)
+            if closed is not None:
+                self._close(step.name, closed)
+                continue
+            channel = candidate.channels[0]
+            if not step.transactional:
+                blocked_until = self._cap_block(marketing_sent, sent_on[channel], channel)
+                if blocked_until is not None:
+                    occurrence = self._candidate_occurrence(
+                        candidate,
+                        OccurrenceState.SKIPPED
+                        if step.on_cap == "skip"
+                        else OccurrenceState.WAITING,
+                        candidate.due_at if step.on_cap == "skip" else blocked_until,
+                        Reason.FREQUENCY_CAP,
+                        f"frequency cap reached; a slot frees up at {blocked_until.isoformat()}",
+                    )
+                    if step.on_cap == "skip":
+                        self._close(step.name, occurrence)
+                    else:
+                        self._wait(occurrence, candidate.expires_at)
+                    continue
+                marketing_sent.append(self.now)
+                sent_on[channel].append(self.now)
+            accepted_steps[step.name] += 1
+            self._accept(candidate)
+
+    def _repeat_or_cooldown(
+        self, candidate: _Candidate, accepted_steps: dict[str, int]
+    ) -> Occurrence | None:
+        step = candidate.cstep.step
+        sent = self.history.sent_before(step.name, self.now)
+        if step.repeat == "once" and (sent or accepted_steps[step.name]):
+            return self._candidate_occurrence(
+                candidate,
+                OccurrenceState.SKIPPED,
+                candidate.due_at,
+                Reason.REPEAT_ONCE,
+                "sent once already",
+            )
+        if step.cooldown is not None:
+            last = self.now if accepted_steps[step.name] else (sent[-1].at if sent else None)
+            if last is not None and self.now < shift(last, step.cooldown, self.tz):
+                return self._candidate_occurrence(
+                    candidate,
+                    OccurrenceState.SKIPPED,
+                    candidate.due_at,
+                    Reason.COOLDOWN,
+                    f"last sent {last.isoformat()}, cooldown {step.cooldown}",
+                )
+        return None
+
+    def _cap_block(
+        self, marketing_sent: list[datetime], channel_sent: list[datetime], channel: str
+    ) -> datetime | None:
+        blocked: datetime | None = None
+        caps = [(cap, marketing_sent) for cap in self.compiled.caps]
+        caps += [(cap, channel_sent) for cap in self.compiled.channel_caps.get(channel, ())]
+        for cap, times in caps:
+            start = bisect_right(times, self.now - cap.window)
+            in_window = times[start:]
+            if len(in_window) >= cap.max:
+                # The window is (t - window, t]: a slot frees up when the oldest send that
+                # keeps the count at the cap leaves it.
+                frees_at = in_window[len(in_window) - cap.max] + cap.window
+                if blocked is None or frees_at > blocked:
+                    blocked = frees_at
+        return blocked
+
+    def _candidate_occurrence(
+        self,
+        candidate: _Candidate,
+        state: OccurrenceState,
+        at: datetime,
+        reason: Reason | None,
+        detail: str = "",
+    ) -> Occurrence:
+        return Occurrence(
+            cadence=self.cadence.name,
+            step=candidate.cstep.step.name,
+            contact_id=self.contact.id,
+            key=candidate.key,
+            source=candidate.firing.source,
+            triggered_at=candidate.firing.at,
+            due_at=candidate.due_at,
+            state=state,
+            at=at,
+            reason=reason,
+            detail=detail,
+            expires_at=candidate.expires_at,
+        )
+
+    def _accept(self, candidate: _Candidate) -> None:
+        step = candidate.cstep.step
+        channel = candidate.channels[0]
+        payload = (
+            {**step.payload, **candidate.firing.data}
+            if candidate.firing.data
+            else dict(step.payload)
+        )
+        self.due.append(
+            DueAction(
+                cadence=self.cadence.name,
+                step=step.name,
+                contact_id=self.contact.id,
+                occurrence_key=candidate.key,
+                idempotency_key=idempotency_key(candidate.key),
+                due_at=candidate.due_at,
+                channel=channel,
+                fallbacks=candidate.channels[1:],
+                message=step.message_key,
+                payload=payload,
+                address=self.contact.addresses.get(channel),
+                transactional=step.transactional,
+                priority=step.priority,
+                expires_at=candidate.expires_at,
+            )
+        )
+        if self.explain_step == step.name:
+            self.explained.append(
+                self._candidate_occurrence(
+                    candidate,
+                    OccurrenceState.DUE,
+                    candidate.due_at,
+                    None,
+                    "channels " + ", ".join(candidate.channels),
+                )
+            )
+        if candidate.expires_at is not None:
+            self.wakeups.append(candidate.expires_at)
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _wait(self, occurrence: Occurrence, expires_at: datetime | None = None) -> None:
+        self.waiting.append(occurrence)
+        wake = occurrence.at
+        if expires_at is not None and expires_at < wake:
+            wake = expires_at
+        self.wakeups.append(wake)
+        if self.explain_step == occurrence.step:
+            self.explained.append(occurrence)
+
+    def _close(self, step: str, occurrence: Occurrence) -> None:
+        self.closed.append(occurrence)
+        self.outcomes[step].append((occurrence.source, occurrence.state.value, occurrence.at))
+        if self.explain_step == step:
+            self.explained.append(occurrence)

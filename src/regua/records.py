@@ -1,0 +1,271 @@
+"""Runtime records: contacts, events, deliveries and due actions.
+
+These are attrs classes (frozen, slotted): cheap to build in hot loops, immutable once built,
+and validated on construction, so that bad data fails where it enters, naming the record and
+the field. Every instant is stored as a timezone-aware datetime in UTC; a naive datetime is an
+error, never a guess.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from regua.definitions.fields import load_timezone
+from regua.errors import InvalidRecordError
+
+__all__ = [
+    "CLICKED",
+    "OPENED",
+    "Contact",
+    "Delivery",
+    "DeliveryStatus",
+    "DueAction",
+    "Event",
+    "Snapshot",
+    "idempotency_key",
+]
+
+OPENED = "opened"
+"""Event name for an open of a delivery; the event's `ref` is the delivery's occurrence key."""
+
+CLICKED = "clicked"
+"""Event name for a click in a delivery; the event's `ref` is the delivery's occurrence key."""
+
+
+def _utc(value: datetime, *, record: str, field: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidRecordError(
+            f"{record}.{field}: expected a timezone-aware datetime, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRecordError(
+            f"{record}.{field}: naive datetime {value.isoformat()} is ambiguous; give it a "
+            "timezone (e.g. datetime(..., tzinfo=timezone.utc))"
+        )
+    return value.astimezone(timezone.utc)
+
+
+def _frozen_strings(value: Iterable[str] | None) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset({value})
+    return frozenset(value)
+
+
+def _string_tuple(value: Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {} if value is None else dict(value)
+
+
+@attrs.frozen(slots=True)
+class Contact:
+    """A customer as a cadence sees them.
+
+    >>> Contact("c1", timezone="America/Sao_Paulo", consents={"email"},
+    ...         addresses={"email": "ana@example.com"}).consents
+    frozenset({'email'})
+
+    Attributes:
+        id: The application's identifier for the customer.
+        attributes: Data the cadence's conditions, routes and date triggers read (``tier``,
+            ``birth_date``...). Treat as read-only.
+        timezone: IANA name of the customer's timezone; when None, the cadence's is used.
+        consents: Channels the customer agreed to receive marketing on.
+        preferences: Channels in the customer's order of preference.
+        addresses: Where to reach the customer on each channel (e-mail, phone number...).
+        created_at: When the customer entered the base; schedules never fire before it.
+
+    """
+
+    id: str = attrs.field(converter=str)
+    attributes: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    timezone: str | None = None
+    consents: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_strings)
+    preferences: tuple[str, ...] = attrs.field(factory=tuple, converter=_string_tuple)
+    addresses: dict[str, str] = attrs.field(factory=dict, converter=_dict)
+    created_at: datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.id:
+            raise InvalidRecordError("Contact.id must not be empty")
+        if self.timezone is not None:
+            try:
+                load_timezone(self.timezone)
+            except ValueError as exc:
+                raise InvalidRecordError(f"Contact {self.id!r}.timezone: {exc}") from None
+        if self.created_at is not None:
+            object.__setattr__(
+                self,
+                "created_at",
+                _utc(self.created_at, record=f"Contact {self.id!r}", field="created_at"),
+            )
+
+    def can_receive(self, channel: str, *, transactional: bool) -> bool:
+        """True when the contact can be sent a message on `channel`.
+
+        It needs an address there and, unless the message is transactional, consent.
+        """
+        if not self.addresses.get(channel):
+            return False
+        return transactional or channel in self.consents
+
+
+@attrs.frozen(slots=True)
+class Event:
+    """Something that happened to a contact: a sign-up, an order, a login, an open.
+
+    Attributes:
+        contact_id: The contact it belongs to.
+        name: What happened (``order_placed``, ``login``, `OPENED`, `CLICKED`...).
+        at: When it happened; must be timezone-aware (stored in UTC).
+        id: A stable identifier; it makes the idempotency key of the occurrences the event
+            fires. When omitted, one is derived from the name and the instant.
+        data: Details (order number, total...); handed to the message as its payload.
+        ref: For engagement events (`OPENED`, `CLICKED`): the occurrence key of the
+            delivery that was opened or clicked.
+
+    """
+
+    contact_id: str = attrs.field(converter=str)
+    name: str
+    at: datetime
+    id: str | None = None
+    data: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    ref: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        record = f"Event {self.name!r} of contact {self.contact_id!r}"
+        if not self.name:
+            raise InvalidRecordError(f"{record}: name must not be empty")
+        object.__setattr__(self, "at", _utc(self.at, record=record, field="at"))
+        if self.id is None:
+            object.__setattr__(self, "id", f"{self.name}@{self.at:%Y%m%dT%H%M%S.%fZ}")
+
+    @property
+    def key(self) -> str:
+        """The event's identifier (given, or derived from name and instant)."""
+        return self.id if self.id is not None else ""
+
+
+class DeliveryStatus(str, enum.Enum):
+    """How an occurrence ended."""
+
+    SENT = "sent"
+    """Accepted by a sender."""
+    FAILED = "failed"
+    """Every candidate channel failed, or retries ran out (a dead letter)."""
+    CANCELLED = "cancelled"
+    """A `cancel_on` event happened after the trigger and before sending."""
+    SKIPPED = "skipped"
+    """Not sent on purpose: condition false, no consented channel, cap, repeat, cooldown."""
+    EXPIRED = "expired"
+    """Past its `expires_after` or `deadline` before it could be sent."""
+
+
+@attrs.frozen(slots=True)
+class Delivery:
+    """The recorded outcome of one occurrence of a step for a contact.
+
+    Attributes:
+        cadence: Cadence name.
+        step: Step name.
+        contact_id: The contact.
+        occurrence_key: The occurrence this outcome closes (see `DueAction`).
+        status: How it ended.
+        at: When it ended (sent, failed, cancelled...); timezone-aware.
+        channel: The channel used (for sent and failed deliveries).
+        reason: A machine-readable reason for cancelled, skipped, expired and failed.
+
+    """
+
+    cadence: str
+    step: str
+    contact_id: str = attrs.field(converter=str)
+    occurrence_key: str
+    status: DeliveryStatus = attrs.field(converter=DeliveryStatus)
+    at: datetime
+    channel: str | None = None
+    reason: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        record = f"Delivery {self.occurrence_key!r}"
+        object.__setattr__(self, "at", _utc(self.at, record=record, field="at"))
+
+
+@attrs.frozen(slots=True)
+class DueAction:
+    """A message that is due now: what the scheduler claims and hands to a sender.
+
+    Attributes:
+        cadence: Cadence name.
+        step: Step name.
+        contact_id: The contact.
+        occurrence_key: Deterministic key of this occurrence: cadence, step, contact and what
+            fired it (event id, year of a birthday, scheduled instant, start of an inactive
+            period, source delivery). Delivered at most once, ever.
+        idempotency_key: A short, opaque digest of `occurrence_key`, safe for HTTP headers;
+            senders pass it to providers so they can deduplicate too.
+        due_at: When it became due (after delay and ``at=``; before any deferral).
+        channel: The channel to try first.
+        fallbacks: The next channels to try, in order, on a permanent failure.
+        message: The template key.
+        payload: Data for the template: the step's payload, then the triggering event's data.
+        address: The contact's address on `channel`.
+        transactional: Whether the step is transactional.
+        priority: The step's priority.
+        expires_at: The instant after which it must not be sent, if any.
+
+    """
+
+    cadence: str
+    step: str
+    contact_id: str
+    occurrence_key: str
+    idempotency_key: str
+    due_at: datetime
+    channel: str
+    fallbacks: tuple[str, ...]
+    message: str
+    payload: dict[str, Any]
+    address: str | None = None
+    transactional: bool = False
+    priority: int = 0
+    expires_at: datetime | None = None
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """`channel` followed by the `fallbacks`."""
+        return (self.channel, *self.fallbacks)
+
+
+@attrs.frozen(slots=True)
+class Snapshot:
+    """Everything the planner needs about one contact: the contact, events and deliveries.
+
+    Events and deliveries may come in any order and may include other contacts' cadences'
+    deliveries (they are filtered by cadence name).
+    """
+
+    contact: Contact
+    events: Sequence[Event] = attrs.field(factory=tuple, converter=tuple)
+    deliveries: Sequence[Delivery] = attrs.field(factory=tuple, converter=tuple)
+
+
+def idempotency_key(occurrence_key: str) -> str:
+    """The idempotency key for an occurrence: 32 hex characters, stable across versions."""
+    return hashlib.blake2b(occurrence_key.encode("utf-8"), digest_size=16).hexdigest()
