@@ -253,6 +253,7 @@ cadence = Cadence(
             when=LAPSED & ~has_event("signed_up", within="180d"),
             message="winback.quarterly_news",
             channels=["email"],
+            expires_after="7d",
             description="Keeps lapsed customers in the base: the shop's news every quarter.",
         ),
     ],

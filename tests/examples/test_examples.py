@@ -60,8 +60,29 @@ def recovery() -> Cadence:
     return cadence
 
 
-def test_every_example_module_is_covered() -> None:
-    assert {path.stem for path in EXAMPLES.glob("*.py")} == set(ATTRIBUTES_USED)
+def test_every_example_cadence_is_covered() -> None:
+    defining = {
+        path.stem
+        for path in EXAMPLES.glob("*.py")
+        if "\ncadence = " in path.read_text(encoding="utf-8")
+    }
+    assert defining == set(ATTRIBUTES_USED)
+
+
+def test_demo_prints_what_would_be_sent_to_whom_and_when(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    demo = load_example("demo")
+    assert demo.main(["--days", "31"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line[:4].isdigit()]
+    # (UTC date, UTC time, contact, step, channel) of a few telling rows.
+    sent = {(r[0], r[1], r[6], r[7], r[8]) for r in rows}
+    assert ("2026-03-10", "12:00", "ana", "birthday", "phone") in sent  # gold: a call
+    assert ("2026-03-20", "13:00", "carla", "birthday", "sms") in sent  # silver, New York
+    assert ("2026-03-07", "13:00", "diego", "inactive_news_sms", "sms") in sent
+    # Carla bought an hour after abandoning her cart: no reminder for her.
+    assert not any(r[6] == "carla" and r[7].startswith("cart") for r in rows)
 
 
 # --- every example ----------------------------------------------------------------------------
