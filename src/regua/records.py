@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -253,6 +253,14 @@ class DueAction:
         return (self.channel, *self.fallbacks)
 
 
+def _events(value: Iterable[Event]) -> tuple[Event, ...]:
+    return tuple(value)
+
+
+def _deliveries(value: Iterable[Delivery]) -> tuple[Delivery, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(slots=True)
 class Snapshot:
     """Everything the planner needs about one contact: the contact, events and deliveries.
@@ -262,8 +270,8 @@ class Snapshot:
     """
 
     contact: Contact
-    events: Sequence[Event] = attrs.field(factory=tuple, converter=tuple)
-    deliveries: Sequence[Delivery] = attrs.field(factory=tuple, converter=tuple)
+    events: tuple[Event, ...] = attrs.field(factory=tuple, converter=_events)
+    deliveries: tuple[Delivery, ...] = attrs.field(factory=tuple, converter=_deliveries)
 
 
 def idempotency_key(occurrence_key: str) -> str:

@@ -481,3 +481,32 @@ def test_active_from_must_be_aware() -> None:
 def test_name_twice_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="name given both positionally and as a keyword"):
         Channel("sms", name="email")
+
+
+def test_opened_or_clicked_naming_no_step_is_rejected_with_its_path() -> None:
+    from regua import clicked, opened
+
+    with pytest.raises(ValidationError) as raised:
+        Cadence(
+            "shop",
+            channels=[Channel("email")],
+            steps=[
+                Step("welcome", trigger=on_event("signed_up"), channels=["email"]),
+                Step(
+                    "nudge",
+                    trigger=on_event("signed_up"),
+                    channels=["email"],
+                    when=~opened("welcom"),
+                    route=[(clicked("promo"), ["email"])],
+                ),
+            ],
+        )
+    message = str(raised.value)
+    assert "steps[1] 'nudge'.when: opened('welcom') names no step" in message
+    assert "steps[1] 'nudge'.route[0].when: clicked('promo') names no step" in message
+
+
+@pytest.mark.parametrize("cost", [float("inf"), float("nan"), -1.0])
+def test_channel_cost_must_be_a_finite_non_negative_number(cost: float) -> None:
+    with pytest.raises(ValidationError, match="cost"):
+        Channel("email", cost=cost)

@@ -380,21 +380,26 @@ def comparisons(draw: st.DrawFn) -> Compare:
     return Compare(op=op, value=value, **subject)
 
 
-leaf_conditions = st.one_of(
-    comparisons(),
-    st.builds(HasEvent, has_event=names, within=st.none() | durations(positive=True)),
-    st.builds(Opened, opened=names),
-    st.builds(Clicked, clicked=names),
-)
-conditions = st.recursive(
-    leaf_conditions,
-    lambda children: st.one_of(
-        st.lists(children, min_size=1, max_size=3).map(lambda cs: All(all=tuple(cs))),
-        st.lists(children, min_size=1, max_size=3).map(lambda cs: AnyOf(any=tuple(cs))),
-        children.map(lambda c: Not(condition=c)),
-    ),
-    max_leaves=6,
-)
+def condition_strategy(step_names: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """Condition trees whose opened/clicked nodes name one of `step_names`."""
+    leaves = st.one_of(
+        comparisons(),
+        st.builds(HasEvent, has_event=names, within=st.none() | durations(positive=True)),
+        st.builds(Opened, opened=step_names),
+        st.builds(Clicked, clicked=step_names),
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, min_size=1, max_size=3).map(lambda cs: All(all=tuple(cs))),
+            st.lists(children, min_size=1, max_size=3).map(lambda cs: AnyOf(any=tuple(cs))),
+            children.map(lambda c: Not(condition=c)),
+        ),
+        max_leaves=6,
+    )
+
+
+conditions = condition_strategy(names)
 
 json_values = st.recursive(
     json_scalars,
@@ -455,7 +460,10 @@ aware_datetimes = st.datetimes(
 
 
 @st.composite
-def steps(draw: st.DrawFn, name: str, earlier: list[str], channel_names: list[str]) -> Step:
+def steps(
+    draw: st.DrawFn, name: str, earlier: list[str], channel_names: list[str], all_steps: list[str]
+) -> Step:
+    conditions = condition_strategy(st.sampled_from(all_steps))
     some_channels = st.lists(st.sampled_from(channel_names), unique=True, max_size=3)
     channels = draw(some_channels)
     route = draw(
@@ -524,7 +532,7 @@ def cadences(draw: st.DrawFn) -> Cadence:
     ]
     step_names = draw(st.lists(names, min_size=1, max_size=5, unique=True))
     built = [
-        draw(steps(name, step_names[:index], channel_names))
+        draw(steps(name, step_names[:index], channel_names, step_names))
         for index, name in enumerate(step_names)
     ]
     return Cadence(
@@ -552,7 +560,7 @@ def test_generated_cadences_round_trip(cadence: Cadence) -> None:
 @settings(max_examples=60, deadline=None)
 @given(conditions)
 def test_generated_conditions_round_trip_and_keep_their_attributes(condition: Any) -> None:
-    step = Step("s", trigger=on_event("x"), channels=["email"], when=condition)
+    step = Step("s", trigger=on_event("x"), channels=["email"], when=condition)  # no cadence
     again = Step.model_validate(json.loads(step.model_dump_json(by_alias=True)))
     assert again.when == condition
     assert again.when is not None
@@ -568,3 +576,16 @@ def test_active_from_offsets_round_trip(offset: timedelta) -> None:
     step = Step("s", trigger=on_event("x"), channels=["email"], active_from=when)
     cadence = Cadence("c", steps=[step], channels=[Channel("email")])
     assert Cadence.from_yaml(cadence.to_yaml()).steps[0].active_from == when
+
+
+def test_yaml_quotes_every_time_of_day_alike() -> None:
+    cadence = Cadence(
+        "shop",
+        channels=[Channel("email")],
+        policy=Policy(quiet_hours=QuietHours(start=time(21), end=time(8))),
+        steps=[Step("welcome", trigger=on_event("signed_up"), at=time(9), channels=["email"])],
+    )
+    text = cadence.to_yaml()
+    assert "at: '09:00'" in text
+    assert "start: '21:00'" in text
+    assert "end: '08:00'" in text

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from regua.definitions.channels import Channel
+from regua.definitions.conditions import Clicked, Opened
 from regua.definitions.fields import DefinitionModel, Name, TimezoneName, positional_name
 from regua.definitions.policy import Policy
 from regua.definitions.steps import Step
@@ -72,6 +74,16 @@ class Cadence(DefinitionModel):
                         problems.append(
                             f"{where}.route[{route_index}].channels[{position}]: unknown "
                             f"channel {channel!r} (declared: {known})"
+                        )
+            conditions = [("when", step.when)] if step.when is not None else []
+            conditions += [(f"route[{i}].when", r.when) for i, r in enumerate(step.route)]
+            for field, condition in conditions:
+                for node in condition.walk():
+                    named = node.opened if isinstance(node, Opened) else None
+                    named = node.clicked if isinstance(node, Clicked) else named
+                    if named is not None and named not in step_names:
+                        problems.append(
+                            f"{where}.{field}: {node} names no step of cadence {self.name!r}"
                         )
             trigger = step.trigger
             if isinstance(trigger, AfterStepTrigger) and trigger.after_step not in step_names:
@@ -197,6 +209,9 @@ def _yaml() -> Any:
     return yaml
 
 
+_TIME_OF_DAY = re.compile(r"\d\d:\d\d")
+
+
 def _safe_dumper(yaml: Any) -> Any:
     """PyYAML's safe dumper, writing strings that hold a NEL (U+0085) double-quoted.
 
@@ -209,6 +224,10 @@ def _safe_dumper(yaml: Any) -> Any:
 
     def represent_str(dumper: Any, value: str) -> Any:
         style = '"' if "\x85" in value else None
+        if style is None and _TIME_OF_DAY.fullmatch(value):
+            # Quote every time of day alike, so files read the same ('09:00' and '21:00'):
+            # YAML 1.1 would read an unquoted 21:00 as a number.
+            style = "'"
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     _Dumper.add_representer(str, represent_str)

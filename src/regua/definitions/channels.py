@@ -27,7 +27,9 @@ class Channel(DefinitionModel):
     """
 
     name: Name
-    cost: float = Field(default=0.0, ge=0, description="Cost of one message, any currency.")
+    cost: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="Cost of one message, any currency."
+    )
     kind: ChannelKind = "message"
     quiet_hours: QuietHours | None = None
     caps: tuple[FrequencyCap, ...] = ()

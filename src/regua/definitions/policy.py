@@ -6,9 +6,14 @@ password reset) bypass it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import time, timedelta
+from typing import TYPE_CHECKING
+
+from dateutil.relativedelta import relativedelta
 from pydantic import Field, model_validator
 
-from regua.definitions.durations import PositiveDuration
+from regua.definitions.durations import Duration, PositiveDuration
 from regua.definitions.fields import DefinitionModel, TimeOfDay
 
 __all__ = ["FrequencyCap", "Policy", "QuietHours"]
@@ -24,6 +29,10 @@ class QuietHours(DefinitionModel):
 
     start: TimeOfDay
     end: TimeOfDay
+
+    if TYPE_CHECKING:  # the accepted input types, for type checkers of user code
+
+        def __init__(self, *, start: time | str, end: time | str) -> None: ...
 
     @model_validator(mode="after")
     def _check_ends(self) -> QuietHours:
@@ -51,9 +60,24 @@ class FrequencyCap(DefinitionModel):
     max: int = Field(ge=1, description="Messages allowed in the window; at least 1.")
     per: PositiveDuration
 
+    if TYPE_CHECKING:
+
+        def __init__(
+            self, *, max: int, per: Duration | timedelta | relativedelta | str
+        ) -> None: ...
+
 
 class Policy(DefinitionModel):
     """Cadence-wide rules for marketing steps: quiet hours and frequency caps."""
 
     quiet_hours: QuietHours | None = None
     caps: tuple[FrequencyCap, ...] = ()
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            quiet_hours: QuietHours | None = None,
+            caps: Sequence[FrequencyCap] = (),
+        ) -> None: ...
