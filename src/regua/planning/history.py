@@ -12,6 +12,14 @@ from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Snap
 __all__ = ["History"]
 
 
+def _event_order(event: Event) -> tuple[datetime, str, str]:
+    return event.at, event.name, event.key
+
+
+def _delivery_order(delivery: Delivery) -> tuple[datetime, str, str]:
+    return delivery.at, delivery.occurrence_key, delivery.status.value
+
+
 class History:
     """Events up to `now` and one cadence's deliveries, indexed by name, step and key.
 
@@ -30,7 +38,13 @@ class History:
     )
 
     def __init__(self, snapshot: Snapshot, cadence: str, now: datetime) -> None:
-        events = sorted((e for e in snapshot.events if e.at <= now), key=lambda e: e.at)
+        # A total order (not the order given), so that the plan does not depend on the order
+        # events come in; an event given twice (the same name and id: ingested twice) counts
+        # once, as its earliest copy.
+        unique: dict[tuple[str, str | None], Event] = {}
+        for event in sorted((e for e in snapshot.events if e.at <= now), key=_event_order):
+            unique.setdefault((event.name, event.id), event)
+        events = list(unique.values())
         self.events: list[Event] = events
         by_name: dict[str, list[Event]] = defaultdict(list)
         engaged: dict[str, dict[str, datetime]] = {OPENED: {}, CLICKED: {}}
@@ -45,14 +59,14 @@ class History:
 
         self.by_key: dict[str, Delivery] = {}
         sent_by_step: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in snapshot.deliveries:
+        # Deliveries too are indexed in a total order, not the order given: the planner
+        # follows them (after_step) in this order.
+        for delivery in sorted(snapshot.deliveries, key=_delivery_order):
             if delivery.cadence != cadence:
                 continue
             self.by_key[delivery.occurrence_key] = delivery
             if delivery.status is DeliveryStatus.SENT:
-                sent_by_step[delivery.step].append(delivery)
-        for group in sent_by_step.values():
-            group.sort(key=lambda d: d.at)
+                sent_by_step[delivery.step].append(delivery)  # oldest first
         self.sent_by_step: dict[str, list[Delivery]] = dict(sent_by_step)
 
     def events_named(self, name: str) -> list[Event]:

@@ -1,0 +1,418 @@
+"""Properties of the planner over random cadences, contacts and event histories.
+
+Each property is checked on random single plans and, where it is about a contact's journey,
+on a *driven run*: the contact is planned forward in time as the scheduler would do it (plan
+at `now`, record every due action as sent at `now` and every closed occurrence with its
+status, re-plan at the same instant until nothing changes, then jump to the next wake-up or
+the next event). Engagement is simulated too: the contact opens (clicks) the deliveries of
+the steps the scenario names, an hour (two hours) after they are sent.
+
+Failures print the falsifying scenario (cadence, contact, events) and a
+``@reproduce_failure(...)`` line that replays it exactly; hypothesis's example database in
+``.hypothesis/`` replays it on the next run too, and ``--hypothesis-seed`` fixes the search.
+Set ``REGUA_PROPERTY_EXAMPLES`` for a deeper search than the default.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from regua import (
+    CLICKED,
+    OPENED,
+    Cadence,
+    Channel,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    DueAction,
+    Event,
+    FrequencyCap,
+    Plan,
+    Snapshot,
+    Step,
+    after_step,
+    attr,
+    on_event,
+    plan,
+)
+from regua.planning.calendar import in_quiet_hours
+from tests.planning.strategies import Scenario, scenarios
+
+# REGUA_PROPERTY_EXAMPLES=2000 runs a deeper search (e.g. nightly); the default keeps the
+# whole file to about 10 s.
+PROPERTY = settings(
+    max_examples=int(os.environ.get("REGUA_PROPERTY_EXAMPLES", "30")),
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+Check = Callable[[Plan, Snapshot], None]
+
+
+# --- driving a contact forward --------------------------------------------------------------
+
+
+@attrs.define
+class Run:
+    """What happened while driving one contact forward."""
+
+    scenario: Scenario
+    events: list[Event]
+    deliveries: list[Delivery]
+    sends: list[tuple[datetime, DueAction]] = attrs.field(factory=list)
+    plans: int = 0
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.scenario.contact, self.events, self.deliveries)
+
+
+def drive(scenario: Scenario, check: Check | None = None, until: datetime | None = None) -> Run:
+    """Plan the scenario's contact forward from its start to `until` (default: its end)."""
+    cadence = scenario.cadence
+    who = scenario.contact
+    end = scenario.end if until is None else until
+    run = Run(scenario, list(scenario.events), [])
+    now = scenario.start
+    same_instant = 0
+    for _ in range(5_000):
+        snapshot = run.snapshot()
+        result = plan(cadence, snapshot, now)
+        run.plans += 1
+        if check is not None:
+            check(result, snapshot)
+        for action in result.due:
+            key = action.occurrence_key
+            run.deliveries.append(
+                Delivery(
+                    cadence.name,
+                    action.step,
+                    who.id,
+                    key,
+                    DeliveryStatus.SENT,
+                    now,
+                    channel=action.channel,
+                )
+            )
+            run.sends.append((now, action))
+            if action.step in scenario.opens:
+                run.events.append(
+                    Event(who.id, OPENED, now + timedelta(hours=1), id=f"open:{key}", ref=key)
+                )
+            if action.step in scenario.clicks:
+                run.events.append(
+                    Event(who.id, CLICKED, now + timedelta(hours=2), id=f"click:{key}", ref=key)
+                )
+        for occurrence in result.closed:
+            run.deliveries.append(
+                Delivery(
+                    cadence.name,
+                    occurrence.step,
+                    who.id,
+                    occurrence.key,
+                    DeliveryStatus(occurrence.state.value),
+                    occurrence.at,
+                    reason=occurrence.reason.value if occurrence.reason else None,
+                )
+            )
+        if result.due or result.closed:
+            same_instant += 1
+            assert same_instant < 50, f"the plan at {now} never settles: {result}"
+            continue
+        same_instant = 0
+        upcoming = min((e.at for e in run.events if e.at > now), default=None)
+        wakeups = [t for t in (result.next_wakeup, upcoming) if t is not None]
+        if not wakeups or min(wakeups) > end:
+            return run
+        now = min(wakeups)
+    raise AssertionError("the driven run did not reach its end in 5000 plans")
+
+
+def local_zone(scenario: Scenario) -> ZoneInfo:
+    return ZoneInfo(scenario.contact.timezone or scenario.cadence.timezone)
+
+
+def single_plans(scenario: Scenario, offsets: Iterable[int]) -> Iterable[tuple[Plan, Snapshot]]:
+    """Plans of the scenario without any recorded delivery, at instants within its period."""
+    snapshot = Snapshot(scenario.contact, scenario.events)
+    span = scenario.end - scenario.start
+    for offset in offsets:
+        now = scenario.start + span * (offset / 1000)
+        yield plan(scenario.cadence, snapshot, now), snapshot
+
+
+OFFSETS = st.lists(st.integers(0, 1000), min_size=1, max_size=4)
+
+
+# --- 1. consent and addresses ------------------------------------------------------------------
+
+
+def check_consent_and_address(cadence: Cadence) -> Check:
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        who = snapshot.contact
+        for action in result.due:
+            for channel in action.channels:
+                assert who.addresses.get(channel), f"{action} uses {channel} without address"
+                if not action.transactional:
+                    assert channel in who.consents, (
+                        f"marketing {action.step} on {channel} without consent at {result.now}"
+                    )
+            assert action.address == who.addresses[action.channel]
+            assert action.transactional is cadence.step(action.step).transactional
+
+    return check
+
+
+@PROPERTY
+@given(scenario=scenarios(), offsets=OFFSETS)
+def test_marketing_needs_consent_and_every_channel_an_address(
+    scenario: Scenario, offsets: list[int]
+) -> None:
+    check = check_consent_and_address(scenario.cadence)
+    for result, snapshot in single_plans(scenario, offsets):
+        check(result, snapshot)
+    drive(scenario, check)
+
+
+# --- 2. quiet hours ------------------------------------------------------------------------------
+
+
+def check_quiet_hours(scenario: Scenario) -> Check:
+    cadence = scenario.cadence
+    tz = local_zone(scenario)
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        assert result.timezone == tz.key
+        for action in result.due:
+            if action.transactional:
+                continue
+            for window in (cadence.policy.quiet_hours, cadence.channel(action.channel).quiet_hours):
+                if window is not None:
+                    assert not in_quiet_hours(result.now, window, tz), (
+                        f"marketing {action.step} on {action.channel} due at "
+                        f"{result.now.astimezone(tz)}, inside quiet hours {window}"
+                    )
+
+    return check
+
+
+@PROPERTY
+@given(scenario=scenarios(), offsets=OFFSETS)
+def test_no_marketing_is_due_inside_quiet_hours(scenario: Scenario, offsets: list[int]) -> None:
+    check = check_quiet_hours(scenario)
+    for result, snapshot in single_plans(scenario, offsets):
+        check(result, snapshot)
+    drive(scenario, check)
+
+
+# --- 3. caps -------------------------------------------------------------------------------------
+
+
+def assert_within_cap(times: list[datetime], cap: FrequencyCap, label: str) -> None:
+    window = cap.per.approximate()
+    times = sorted(times)
+    for index, t in enumerate(times):
+        inside = [s for s in times[: index + 1] if s > t - window]
+        assert len(inside) <= cap.max, (
+            f"{label} cap {cap.max} per {cap.per} exceeded: {len(inside)} marketing sends in "
+            f"({t - window}, {t}]: {inside}"
+        )
+
+
+@PROPERTY
+@given(scenario=scenarios())
+def test_caps_are_never_exceeded_when_every_due_action_is_sent(scenario: Scenario) -> None:
+    run = drive(scenario)
+    cadence = scenario.cadence
+    marketing = [(at, action.channel) for at, action in run.sends if not action.transactional]
+    for cap in cadence.policy.caps:
+        assert_within_cap([at for at, _ in marketing], cap, "cadence")
+    for channel in cadence.channels:
+        for cap in channel.caps:
+            times = [at for at, name in marketing if name == channel.name]
+            assert_within_cap(times, cap, f"channel {channel.name}")
+
+
+# --- 4. at most once ------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(scenario=scenarios())
+def test_an_occurrence_is_never_due_again_once_delivered(scenario: Scenario) -> None:
+    sent: set[str] = set()
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        keys = [action.occurrence_key for action in result.due]
+        assert len(keys) == len(set(keys)), f"one plan has a key twice: {keys}"
+        again = sent.intersection(keys)
+        assert not again, f"delivered occurrences due again at {result.now}: {again}"
+        sent.update(keys)
+
+    run = drive(scenario, check)
+    counts = Counter(action.occurrence_key for _, action in run.sends)
+    assert all(n == 1 for n in counts.values()), counts
+    snapshot = run.snapshot()
+    for later in (timedelta(0), timedelta(hours=1), timedelta(days=1), timedelta(days=400)):
+        result = plan(scenario.cadence, snapshot, scenario.end + later)
+        assert not sent.intersection(a.occurrence_key for a in result.due)
+
+
+# --- 5. determinism -------------------------------------------------------------------------------
+
+
+def check_deterministic(cadence: Cadence, rnd: random.Random) -> Check:
+    rebuilt = Cadence.from_json(cadence.to_json())
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        now = result.now
+        assert plan(cadence, snapshot, now) == result, "the same inputs gave another plan"
+        events, deliveries = list(snapshot.events), list(snapshot.deliveries)
+        rnd.shuffle(events)
+        rnd.shuffle(deliveries)
+        shuffled = Snapshot(snapshot.contact, events, deliveries)
+        assert plan(cadence, shuffled, now) == result, "shuffled inputs gave another plan"
+        # A cadence rebuilt from its serialised form plans the same.
+        assert plan(rebuilt, snapshot, now) == result, "the JSON round trip gave another plan"
+
+    return check
+
+
+@PROPERTY
+@given(
+    scenario=scenarios(),
+    offsets=OFFSETS,
+    cut=st.integers(0, 1000),
+    later=st.integers(0, 60 * 24 * 60),
+    rnd=st.randoms(use_true_random=False),
+)
+def test_plan_is_deterministic_and_ignores_input_order(
+    scenario: Scenario, offsets: list[int], cut: int, later: int, rnd: random.Random
+) -> None:
+    check = check_deterministic(scenario.cadence, rnd)
+    # Catch-up plans, without deliveries: many occurrences close in one plan.
+    for result, snapshot in single_plans(scenario, offsets):
+        check(result, snapshot)
+    # Every plan of a run cut short, then one plan well after the cut.
+    until = scenario.start + (scenario.end - scenario.start) * (cut / 1000)
+    run = drive(scenario, check, until=until)
+    snapshot = run.snapshot()
+    check(plan(scenario.cadence, snapshot, until + timedelta(minutes=later)), snapshot)
+
+
+# --- 6. next_wakeup -------------------------------------------------------------------------------
+
+
+def check_wakeup(result: Plan, snapshot: Snapshot) -> None:
+    now = result.now
+    assert result.next_wakeup is None or result.next_wakeup > now, (
+        f"next_wakeup {result.next_wakeup} is not after now {now} (due: {len(result.due)})"
+    )
+    for occurrence in result.waiting:
+        assert occurrence.at > now, f"waiting occurrence not after now {now}: {occurrence}"
+        assert result.next_wakeup is not None
+        assert result.next_wakeup <= occurrence.at
+
+
+@PROPERTY
+@given(scenario=scenarios(), offsets=OFFSETS)
+def test_next_wakeup_is_never_in_the_past(scenario: Scenario, offsets: list[int]) -> None:
+    for result, snapshot in single_plans(scenario, offsets):
+        check_wakeup(result, snapshot)
+    drive(scenario, check_wakeup)
+
+
+# --- 7. reasons -----------------------------------------------------------------------------------
+
+
+def check_reasons(result: Plan, snapshot: Snapshot) -> None:
+    for occurrence in result.closed:
+        assert occurrence.closed, occurrence
+        assert occurrence.reason is not None, f"closed without a reason: {occurrence}"
+    for occurrence in result.waiting:
+        assert not occurrence.closed, occurrence
+        assert occurrence.reason is not None, f"waiting without a reason: {occurrence}"
+
+
+@PROPERTY
+@given(scenario=scenarios(), offsets=OFFSETS)
+def test_every_closed_and_waiting_occurrence_has_a_reason(
+    scenario: Scenario, offsets: list[int]
+) -> None:
+    for result, snapshot in single_plans(scenario, offsets):
+        check_reasons(result, snapshot)
+    drive(scenario, check_reasons)
+
+
+# --- regressions: the minimal examples the properties found ------------------------------------
+
+T0 = datetime(2024, 9, 1, tzinfo=timezone.utc)
+
+
+def _one_step_cadence(**step: Any) -> Cadence:
+    return Cadence(
+        "prop",
+        channels=[Channel("email")],
+        steps=[Step("s0", trigger=on_event("signed_up"), channels=["email"], **step)],
+    )
+
+
+def _reachable() -> Contact:
+    return Contact("c1", consents={"email"}, addresses={"email": "c1@example.com"})
+
+
+def test_an_event_ingested_twice_is_one_occurrence_due_once() -> None:
+    # Found by test_an_occurrence_is_never_due_again_once_delivered: the same event (same
+    # name and id) given twice made two due actions with one occurrence key.
+    c = _one_step_cadence()
+    twice = [Event("c1", "signed_up", T0, id="e0"), Event("c1", "signed_up", T0, id="e0")]
+    result = plan(c, Snapshot(_reachable(), twice), T0)
+    assert [a.occurrence_key for a in result.due] == ["prop:s0:c1:event=e0"]
+    # Without ids, the derived id (name and instant) makes them the same event too.
+    anonymous = [Event("c1", "signed_up", T0), Event("c1", "signed_up", T0)]
+    assert len(plan(c, Snapshot(_reachable(), anonymous), T0).due) == 1
+
+
+def test_events_at_one_instant_give_the_same_plan_in_any_order() -> None:
+    # Found by test_plan_is_deterministic_and_ignores_input_order: two events of one name at
+    # one instant, both expired: `closed` listed them in the order they were given.
+    c = _one_step_cadence(expires_after="30m")
+    events = [Event("c1", "signed_up", T0, id="e0"), Event("c1", "signed_up", T0, id="e1")]
+    now = T0 + timedelta(hours=1)
+    first = plan(c, Snapshot(_reachable(), events), now)
+    assert [o.key for o in first.closed] == ["prop:s0:c1:event=e0", "prop:s0:c1:event=e1"]
+    assert plan(c, Snapshot(_reachable(), events[::-1]), now) == first
+
+
+def test_followers_give_the_same_plan_whatever_the_order_of_deliveries() -> None:
+    # after_step followers were assessed in the order the deliveries were given.
+    c = Cadence(
+        "prop",
+        channels=[Channel("email")],
+        steps=[
+            Step("s0", trigger=on_event("signed_up"), channels=["email"], transactional=True),
+            Step("s1", trigger=after_step("s0"), channels=["email"], when=attr("tier") == "gold"),
+        ],
+    )
+    events = [Event("c1", "signed_up", T0, id="a"), Event("c1", "signed_up", T0, id="b")]
+    deliveries = [
+        Delivery("prop", "s0", "c1", f"prop:s0:c1:event={e.id}", DeliveryStatus.SENT, T0)
+        for e in events
+    ]
+    now = T0 + timedelta(hours=1)
+    first = plan(c, Snapshot(_reachable(), events, deliveries), now)
+    assert [o.key for o in first.closed] == [
+        "prop:s1:c1:after=s0/event=a",
+        "prop:s1:c1:after=s0/event=b",
+    ]
+    assert plan(c, Snapshot(_reachable(), events, deliveries[::-1]), now) == first
