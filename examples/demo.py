@@ -1,10 +1,10 @@
 """What would the e-commerce lifecycle send, to whom and when? A month, four customers.
 
-Run it with ``python examples/demo.py`` (``--days N`` for another period). Each customer's
-history is planned with `regua.plan` from instant to instant: at every moment something
-becomes due (``next_wakeup``) or a new event arrives, what is due is recorded as sent and
-what the planner closed (cancelled, skipped, expired) is recorded with its reason, exactly as
-a scheduler does. Nothing is delivered: the output is the list of messages that would go out.
+Run it with ``python examples/demo.py`` (``--days N`` for another period, ``--database
+PATH`` to keep the SQLite file). The real `Scheduler` runs on the embedded default, a SQLite
+`SQLRepository`, with a virtual clock that jumps from one instant where something happens
+(an event the application reports, a contact's wake-up) to the next. Its senders only note
+what would go out: nothing is delivered.
 """
 
 from __future__ import annotations
@@ -12,20 +12,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import tempfile
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from regua import (
-    Cadence,
-    Contact,
-    Delivery,
-    DeliveryStatus,
-    Event,
-    Snapshot,
-    plan,
-)
+from regua import Cadence, Contact, Event, Message, Scheduler, SQLRepository
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -108,59 +101,73 @@ def customers() -> list[tuple[Contact, list[Event]]]:
     ]
 
 
-def journey(
-    cadence: Cadence, contact: Contact, events: list[Event], end: datetime
-) -> list[tuple[datetime, Contact, str, str, str]]:
-    """Plan one contact from START to `end`, recording outcomes as a scheduler would."""
-    deliveries: list[Delivery] = []
-    sent: list[tuple[datetime, Contact, str, str, str]] = []
-    now = START
+class Recorder:
+    """A sender that notes what would go out, and when (the scheduler's virtual now)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[datetime, Message]] = []
+
+    def send(self, message: Message) -> str | None:
+        self.sent.append((self.clock.now, message))
+        return None
+
+
+class VirtualClock:
+    """The demo's time: it jumps from one instant where something happens to the next."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def simulate(cadence: Cadence, database: str, end: datetime) -> list[tuple[datetime, Message]]:
+    """Run the real scheduler on a SQLite file from START to `end`, on a virtual clock."""
+    repository = SQLRepository(f"sqlite:///{database}")
+    clock = VirtualClock(START)
+    recorder = Recorder(clock)
+    scheduler = Scheduler(
+        cadence,
+        repository=repository,
+        senders={channel.name: recorder for channel in cadence.channels},
+        clock=clock,
+    )
+    pending: list[Event] = []
+    for contact, events in customers():
+        repository.upsert_contact(contact)
+        for event in events:
+            if event.at <= START:
+                repository.record_event(event)
+            else:
+                pending.append(event)
+    pending.sort(key=lambda event: event.at)
     while True:
-        result = plan(cadence, Snapshot(contact, events, deliveries), now)
-        for action in result.due:
-            deliveries.append(
-                Delivery(
-                    cadence.name,
-                    action.step,
-                    contact.id,
-                    action.occurrence_key,
-                    DeliveryStatus.SENT,
-                    now,
-                    channel=action.channel,
-                )
-            )
-            sent.append((now, contact, action.step, action.channel, action.message))
-        for occurrence in result.closed:
-            deliveries.append(
-                Delivery(
-                    cadence.name,
-                    occurrence.step,
-                    contact.id,
-                    occurrence.key,
-                    DeliveryStatus(occurrence.state.value),
-                    occurrence.at,
-                    reason=occurrence.reason.value if occurrence.reason else None,
-                )
-            )
-        if result.due or result.closed:
-            continue  # outcomes can fire after_step followers at once
-        upcoming = [e.at for e in events if e.at > now]
-        wakeups = [t for t in (result.next_wakeup, min(upcoming, default=None)) if t]
-        if not wakeups or min(wakeups) > end:
-            return sent
-        now = min(wakeups)
+        while pending and pending[0].at <= clock.now:
+            repository.record_event(pending.pop(0))  # the application reports what happened
+        scheduler.tick()
+        wakeup = repository.next_wakeup()
+        candidates = [t for t in (wakeup, pending[0].at if pending else None) if t is not None]
+        if not candidates or min(candidates) > end:
+            break
+        clock.now = max(min(candidates), clock.now)
+    repository.close()
+    return recorder.sent
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=31, help="how many days to look ahead")
+    parser.add_argument(
+        "--database", help="keep the SQLite database at this path (default: a temporary file)"
+    )
     args = parser.parse_args(argv)
     cadence = load_cadence()
     end = START + timedelta(days=args.days)
-    sent = []
-    for contact, events in customers():
-        sent.extend(journey(cadence, contact, events, end))
-    sent.sort(key=lambda row: (row[0], row[1].id))
+    with tempfile.TemporaryDirectory() as folder:
+        database = args.database or str(Path(folder) / "regua.db")
+        sent = simulate(cadence, database, end)
 
     attributes = sorted(cadence.attributes_used())
     print(f"Cadence {cadence.name!r}: {len(cadence.steps)} steps, reads {attributes}")
@@ -169,13 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     header = row.format("UTC", "local time of the customer", "to", "step", "channel", "message")
     print(header)
     print("-" * len(header))
-    for when, contact, step, channel, message in sent:
+    for when, message in sent:
+        contact, step, channel = message.contact, message.step, message.channel
         tz = ZoneInfo(contact.timezone or cadence.timezone)
         local = when.astimezone(tz)
         local_text = f"{local:%a %Y-%m-%d %H:%M} {tz.key.split('/')[-1]}"
-        print(row.format(f"{when:%Y-%m-%d %H:%M}", local_text, contact.id, step, channel, message))
+        print(
+            row.format(
+                f"{when:%Y-%m-%d %H:%M}", local_text, contact.id, step, channel, message.message
+            )
+        )
     costs = {channel.name: channel.cost for channel in cadence.channels}
-    per_channel = Counter(channel for _, _, _, channel, _ in sent)
+    per_channel = Counter(message.channel for _, message in sent)
     total = sum(costs[name] * count for name, count in per_channel.items())
     print()
     print("per channel: " + ", ".join(f"{n} {c}" for n, c in sorted(per_channel.items())))

@@ -45,6 +45,8 @@ def test_snippets_run(page: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for number, (source, expected) in enumerate(snippets(page), 1):
         code = compile(source, f"{page.name} snippet {number}", "exec")
+        if source.startswith("# (runs until stopped)"):
+            continue
         if expected is None:
             try:
                 exec(code, namespace)

@@ -16,6 +16,8 @@ relationship; regua computes which messages are due to whom, when and on which c
 Duration('2d')
 """
 
+from typing import TYPE_CHECKING, Any
+
 from regua.definitions.cadence import Cadence, schema
 from regua.definitions.channels import Channel, ChannelKind
 from regua.definitions.conditions import (
@@ -56,6 +58,18 @@ from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
 from regua.planning.explain import Explanation, explain
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.planning.planner import plan
+from regua.ports import (
+    DIRTY,
+    Claim,
+    ContactError,
+    Message,
+    PermanentFailure,
+    Repository,
+    Sender,
+    TemporaryFailure,
+    UnknownContactError,
+    Wakeup,
+)
 from regua.records import (
     CLICKED,
     OPENED,
@@ -67,11 +81,28 @@ from regua.records import (
     Snapshot,
     idempotency_key,
 )
+from regua.repositories.memory import InMemoryRepository
+from regua.scheduler import RetryPolicy, Scheduler, TickReport
+from regua.senders.memory import OutboxSender
+
+if TYPE_CHECKING:
+    from regua.repositories.sql import SQLRepository
 
 __version__ = "0.1.0.dev0"
 
+
+def __getattr__(name: str) -> Any:
+    # SQLRepository needs the optional extra `sql`; import it only when asked for.
+    if name == "SQLRepository":
+        from regua.repositories.sql import SQLRepository
+
+        return SQLRepository
+    raise AttributeError(f"module 'regua' has no attribute {name!r}")
+
+
 __all__ = [
     "CLICKED",
+    "DIRTY",
     "OPENED",
     "AfterStepTrigger",
     "All",
@@ -80,10 +111,12 @@ __all__ = [
     "Cadence",
     "Channel",
     "ChannelKind",
+    "Claim",
     "Clicked",
     "Compare",
     "Condition",
     "Contact",
+    "ContactError",
     "DateTrigger",
     "Delivery",
     "DeliveryStatus",
@@ -95,24 +128,37 @@ __all__ = [
     "Explanation",
     "FrequencyCap",
     "HasEvent",
+    "InMemoryRepository",
     "InactivityTrigger",
     "InvalidRecordError",
+    "Message",
     "MissingDependencyError",
     "Not",
     "Occurrence",
     "OccurrenceState",
     "Opened",
+    "OutboxSender",
     "Outcome",
+    "PermanentFailure",
     "Plan",
     "Policy",
     "QuietHours",
     "Reason",
     "ReguaError",
+    "Repository",
+    "RetryPolicy",
     "Route",
+    "SQLRepository",
     "ScheduleTrigger",
+    "Scheduler",
+    "Sender",
     "Snapshot",
     "Step",
+    "TemporaryFailure",
+    "TickReport",
     "Trigger",
+    "UnknownContactError",
+    "Wakeup",
     "__version__",
     "after_step",
     "attr",

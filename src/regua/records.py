@@ -265,13 +265,15 @@ def _deliveries(value: Iterable[Delivery]) -> tuple[Delivery, ...]:
 class Snapshot:
     """Everything the planner needs about one contact: the contact, events and deliveries.
 
-    Events and deliveries may come in any order and may include other contacts' cadences'
-    deliveries (they are filtered by cadence name).
+    Events and deliveries may come in any order and may include other cadences' deliveries
+    (they are filtered by cadence name). `version` is the repository's change counter for the
+    contact when the snapshot was loaded (see `regua.ports.Repository`).
     """
 
     contact: Contact
     events: tuple[Event, ...] = attrs.field(factory=tuple, converter=_events)
     deliveries: tuple[Delivery, ...] = attrs.field(factory=tuple, converter=_deliveries)
+    version: int = 0
 
 
 def idempotency_key(occurrence_key: str) -> str:

@@ -1,0 +1,316 @@
+"""Ports: the interfaces between the scheduler and the application's storage and channels.
+
+A `Repository` stores contacts, events, deliveries, claims and wake-up times; a `Sender`
+delivers one message on one channel. regua ships reference adapters (`InMemoryRepository`,
+`SQLRepository`, `OutboxSender`...), and `regua.testing.contracts` holds test suites that a
+custom adapter subclasses to prove it honours the contract below.
+
+Everything here is a contract: an adapter author should learn from this module alone what each
+method must do, which rows it may hand out, and when a lease expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from regua.errors import ReguaError
+from regua.records import Contact, Delivery, DueAction, Event, Snapshot
+
+__all__ = [
+    "DIRTY",
+    "Claim",
+    "ContactError",
+    "Message",
+    "PermanentFailure",
+    "Repository",
+    "Sender",
+    "TemporaryFailure",
+    "UnknownContactError",
+    "Wakeup",
+]
+
+DIRTY = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""The wake-up time of a contact that must be evaluated as soon as possible.
+
+Repositories set it when the application changes a contact (a new event, consent, data), so
+that no clock is needed to say "now".
+"""
+
+
+class TemporaryFailure(ReguaError):
+    """Raised by a sender when delivery may succeed later ("try again later").
+
+    For example a timeout, a 4xx SMTP reply, a 429 or 5xx HTTP status, a lost connection. The
+    scheduler retries with exponential backoff and jitter up to its retry limit, then
+    falls back to the next channel. `retry_after` (if the provider said so) is a lower bound
+    for the next attempt.
+    """
+
+    def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(ReguaError):
+    """Raised by a sender when delivery will never succeed as asked ("this will never work").
+
+    For example an invalid address, a rejected recipient, a 4xx HTTP status other than 429, a
+    template the provider refuses. The scheduler does not retry on this channel; it falls back
+    to the next channel at once, and records the occurrence as failed when none is left.
+    """
+
+
+class UnknownContactError(ReguaError, KeyError):
+    """An operation names a contact the repository does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown contact"
+
+
+@attrs.frozen(slots=True)
+class Message:
+    """What a `Sender` receives: one message for one contact on one channel.
+
+    Attributes:
+        channel: The channel to deliver on (a fallback channel on a later attempt).
+        address: The contact's address on that channel.
+        message: The template key (the step's `message`).
+        payload: Data for the template.
+        contact: The contact, for personalisation (name, language...).
+        cadence: Cadence name.
+        step: Step name.
+        occurrence_key: The occurrence being delivered.
+        idempotency_key: Pass it to the provider (as an ``Idempotency-Key`` header, a
+            ``Message-ID``...) so that a retried delivery is recognised as the same one. A
+            sender that deduplicates by it makes delivery exactly-once in effect.
+        attempt: 1 for the first attempt on this channel, then 2, 3...
+        kind: The channel's kind: ``message`` (to the customer) or ``task`` (for a human).
+
+    """
+
+    channel: str
+    address: str
+    message: str
+    payload: dict[str, object]
+    contact: Contact
+    cadence: str
+    step: str
+    occurrence_key: str
+    idempotency_key: str
+    attempt: int = 1
+    kind: str = "message"
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Delivers messages on one channel (e-mail, SMS, a webhook, a CRM task...).
+
+    A sender is called from the scheduler's worker thread, one message at a time.
+    """
+
+    def send(self, message: Message) -> str | None:
+        """Deliver `message`; return the provider's message id, if any.
+
+        Returning normally means the provider accepted the message: the occurrence is
+        recorded as sent. Raise `TemporaryFailure` when it may work later and
+        `PermanentFailure` when it never will on this channel. Any other exception is
+        treated as a temporary failure (and its text recorded), so a bug is retried a
+        bounded number of times, never silently dropped.
+        """
+        ...
+
+
+@attrs.frozen(slots=True)
+class Claim:
+    """A worker's lease on one occurrence, and its retry state.
+
+    Attributes:
+        occurrence_key: The occurrence.
+        contact_id: Its contact.
+        worker: Who holds the lease.
+        until: The lease expires *after* this instant: at `until` it is still held, a
+            moment later anyone may take it.
+        attempts: Failed attempts so far on the current channel.
+        channel_index: Index into the due action's channels (0: the first choice).
+        last_error: The last failure's text, if any.
+
+    """
+
+    occurrence_key: str
+    contact_id: str
+    worker: str
+    until: datetime
+    attempts: int = 0
+    channel_index: int = 0
+    last_error: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Wakeup:
+    """The next instant a contact must be evaluated, as computed from snapshot `version`.
+
+    `at` None means "never, unless something changes".
+    """
+
+    contact_id: str
+    at: datetime | None
+    version: int
+
+
+@attrs.frozen(slots=True)
+class ContactError:
+    """An error raised while evaluating one contact, recorded against that contact."""
+
+    contact_id: str
+    at: datetime
+    error: str
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """Stores contacts, their events and deliveries, claims on occurrences and wake-ups.
+
+    Application side: `upsert_contact`, `get_contact`, `record_event`, `set_consent`,
+    `record_engagement`, `history`, `failed_deliveries`, `errors`. Every change to a contact
+    (its data, consent, a new event or engagement) increments the contact's *version* and sets
+    its wake-up to `DIRTY`, so that the scheduler evaluates it on its next tick.
+
+    Scheduler side: `acquire_due`, `due_contact_ids`, `next_wakeup`, `load_snapshots`,
+    `claim`, `record`, `defer`, `set_wakeups`, `record_errors`. These take batches: an
+    adapter backed by a database must answer each call with a bounded number of statements,
+    whatever the batch size.
+
+    Every datetime passed in and returned is timezone-aware (UTC). Implementations must be
+    safe to use from several threads; database-backed ones, from several processes.
+    """
+
+    # --- application side ------------------------------------------------------------------
+
+    def upsert_contact(self, contact: Contact) -> None:
+        """Insert or replace a contact (its events and deliveries are kept); wake it."""
+        ...
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        """The contact, or None."""
+        ...
+
+    def record_event(self, event: Event) -> bool:
+        """Store an event and wake its contact.
+
+        Returns False, storing nothing, when the contact already has an event with this
+        `id` (so that at-least-once event feeds are safe to replay). Raises
+        `UnknownContactError` when the contact does not exist.
+        """
+        ...
+
+    def set_consent(self, contact_id: str, channel: str, granted: bool) -> None:
+        """Grant or revoke the contact's marketing consent on `channel`; wake it.
+
+        Raises `UnknownContactError` when the contact does not exist.
+        """
+        ...
+
+    def record_engagement(self, occurrence_key: str, kind: str, at: datetime) -> Event:
+        """Record an open or click (`OPENED`/`CLICKED`) of a sent delivery; wake its contact.
+
+        The engagement is stored as an event with ``ref=occurrence_key`` and returned.
+        Raises `KeyError` when no delivery has this key.
+        """
+        ...
+
+    def history(self, contact_id: str) -> list[Event | Delivery]:
+        """Every event and delivery of the contact, oldest first.
+
+        Events come before deliveries at the same instant. This is what an agent answering
+        the customer needs to see.
+        """
+        ...
+
+    def failed_deliveries(self, limit: int = 100) -> list[Delivery]:
+        """The dead letters: deliveries recorded as failed, most recent first."""
+        ...
+
+    def errors(self, contact_id: str | None = None) -> list[ContactError]:
+        """Errors recorded while evaluating contacts (one contact's, or all), oldest first."""
+        ...
+
+    # --- scheduler side ----------------------------------------------------------------------
+
+    def acquire_due(
+        self, worker: str, now: datetime, limit: int, lease: timedelta
+    ) -> list[Snapshot]:
+        """Lease up to `limit` contacts whose wake-up is at or before `now` and load them.
+
+        Only contacts not leased by another worker (or whose lease ended before `now`) may
+        be handed out; each is leased to `worker` until ``now + lease``. Earliest wake-ups
+        first. Each snapshot carries the contact's current version. Must use an index on the
+        wake-up time where one can exist: never a scan of every contact.
+        """
+        ...
+
+    def due_contact_ids(self, now: datetime, limit: int) -> list[str]:
+        """Ids of up to `limit` contacts whose wake-up is at or before `now`.
+
+        Earliest first, leased or not, and without leasing them (for previews). Uses the
+        wake-up index.
+        """
+        ...
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest wake-up of any contact, leased or not, or None when none has one.
+
+        Lets a worker or a simulation sleep until something is due. `DIRTY` when a contact
+        changed and waits for evaluation.
+        """
+        ...
+
+    def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
+        """Snapshots of these contacts (missing ones are left out), without leasing them."""
+        ...
+
+    def claim(
+        self, actions: Sequence[DueAction], worker: str, now: datetime, lease: timedelta
+    ) -> dict[str, Claim]:
+        """Atomically claim the occurrences of `actions`; return the claims granted, by key.
+
+        An occurrence is granted when no delivery is recorded for it and it has no claim,
+        or its claim's `until` is before `now` (expired). A live claim is refused to every
+        worker, its holder included: a claim deferred for a retry must not be retried before
+        its `until`. A granted claim keeps the retry state (`attempts`, `channel_index`,
+        `last_error`) of an expired one and is held until ``now + lease``. Two workers can
+        never both be granted the same occurrence at once.
+        """
+        ...
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        """Record outcomes and drop their claims.
+
+        The first outcome recorded for an occurrence key wins; recording it again is a
+        no-op. The contacts are not woken (the scheduler sets their wake-up itself).
+        """
+        ...
+
+    def defer(self, claims: Sequence[Claim]) -> None:
+        """Store the retry state of claims after a temporary failure.
+
+        Each claim is held by its worker until its `until` (the next attempt's time), so no
+        other worker retries it earlier.
+        """
+        ...
+
+    def set_wakeups(self, wakeups: Sequence[Wakeup]) -> None:
+        """Store each contact's next wake-up and end the worker's lease on it.
+
+        A wake-up computed from an older version than the contact's current one must not
+        hide the change: the contact then keeps (or gets) a wake-up no later than `DIRTY`'s
+        meaning, i.e. it stays due.
+        """
+        ...
+
+    def record_errors(self, errors: Sequence[ContactError]) -> None:
+        """Record errors raised while evaluating contacts."""
+        ...

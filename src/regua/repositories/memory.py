@@ -1,0 +1,267 @@
+"""The in-memory repository: the reference implementation of `regua.ports.Repository`.
+
+Thread-safe (one lock), with a heap-free wake-up index kept as a sorted list, so that finding
+due contacts costs what is due, not the size of the base. Everything is lost when the process
+ends: use it for tests, simulations and small jobs.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right, insort
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from regua.ports import DIRTY, Claim, ContactError, UnknownContactError, Wakeup
+from regua.records import (
+    CLICKED,
+    OPENED,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    DueAction,
+    Event,
+    Snapshot,
+)
+
+__all__ = ["InMemoryRepository"]
+
+
+@attrs.define(slots=True)
+class _Row:
+    contact: Contact
+    events: list[Event] = attrs.field(factory=list)
+    event_ids: set[str] = attrs.field(factory=set)
+    deliveries: list[Delivery] = attrs.field(factory=list)
+    version: int = 0
+    wakeup: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+class InMemoryRepository:
+    """A `Repository` held in memory; thread-safe.
+
+    >>> from regua import Contact, InMemoryRepository
+    >>> repo = InMemoryRepository()
+    >>> repo.upsert_contact(Contact("ana", addresses={"email": "ana@example.com"}))
+    >>> repo.get_contact("ana").addresses["email"]
+    'ana@example.com'
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._rows: dict[str, _Row] = {}
+        self._deliveries: dict[str, Delivery] = {}
+        self._claims: dict[str, Claim] = {}
+        self._errors: list[ContactError] = []
+        # (wake-up, contact id) for every contact with a wake-up, kept sorted.
+        self._index: list[tuple[datetime, str]] = []
+
+    # --- internal ------------------------------------------------------------------------------
+
+    def _row(self, contact_id: str) -> _Row:
+        row = self._rows.get(contact_id)
+        if row is None:
+            raise UnknownContactError(f"no contact {contact_id!r} in the repository")
+        return row
+
+    def _set_wakeup(self, row: _Row, at: datetime | None) -> None:
+        if row.wakeup is not None:
+            entry = (row.wakeup, row.contact.id)
+            index = bisect_right(self._index, entry) - 1
+            if index >= 0 and self._index[index] == entry:
+                del self._index[index]
+        row.wakeup = at
+        if at is not None:
+            insort(self._index, (at, row.contact.id))
+
+    def _touch(self, row: _Row) -> None:
+        row.version += 1
+        self._set_wakeup(row, DIRTY)
+
+    def _snapshot(self, row: _Row) -> Snapshot:
+        return Snapshot(row.contact, row.events, row.deliveries, version=row.version)
+
+    # --- application side --------------------------------------------------------------------
+
+    def upsert_contact(self, contact: Contact) -> None:
+        """Insert or replace a contact; wake it."""
+        with self._lock:
+            row = self._rows.get(contact.id)
+            if row is None:
+                row = self._rows[contact.id] = _Row(contact)
+            else:
+                row.contact = contact
+            self._touch(row)
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        """The contact, or None."""
+        with self._lock:
+            row = self._rows.get(contact_id)
+            return None if row is None else row.contact
+
+    def record_event(self, event: Event) -> bool:
+        """Store an event (False if its id is already stored); wake its contact."""
+        with self._lock:
+            row = self._row(event.contact_id)
+            assert event.id is not None
+            if event.id in row.event_ids:
+                return False
+            row.event_ids.add(event.id)
+            row.events.append(event)
+            self._touch(row)
+            return True
+
+    def set_consent(self, contact_id: str, channel: str, granted: bool) -> None:
+        """Grant or revoke marketing consent on a channel; wake the contact."""
+        with self._lock:
+            row = self._row(contact_id)
+            consents = set(row.contact.consents)
+            if granted:
+                consents.add(channel)
+            else:
+                consents.discard(channel)
+            row.contact = attrs.evolve(row.contact, consents=consents)
+            self._touch(row)
+
+    def record_engagement(self, occurrence_key: str, kind: str, at: datetime) -> Event:
+        """Record an open or click of a delivery as an event; wake its contact."""
+        if kind not in (OPENED, CLICKED):
+            raise ValueError(f"engagement kind must be {OPENED!r} or {CLICKED!r}, got {kind!r}")
+        with self._lock:
+            delivery = self._deliveries.get(occurrence_key)
+            if delivery is None:
+                raise KeyError(f"no delivery with occurrence key {occurrence_key!r}")
+            event = Event(delivery.contact_id, kind, at, ref=occurrence_key)
+            event = attrs.evolve(event, id=f"{kind}:{occurrence_key}@{event.at.isoformat()}")
+            self.record_event(event)
+            return event
+
+    def history(self, contact_id: str) -> list[Event | Delivery]:
+        """Every event and delivery of the contact, oldest first."""
+        with self._lock:
+            row = self._row(contact_id)
+            items: list[tuple[datetime, int, Event | Delivery]] = [(e.at, 0, e) for e in row.events]
+            items += [(d.at, 1, d) for d in row.deliveries]
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [item for _, _, item in items]
+
+    def failed_deliveries(self, limit: int = 100) -> list[Delivery]:
+        """Deliveries recorded as failed, most recent first."""
+        with self._lock:
+            failed = [d for d in self._deliveries.values() if d.status is DeliveryStatus.FAILED]
+        failed.sort(key=lambda d: d.at, reverse=True)
+        return failed[:limit]
+
+    def errors(self, contact_id: str | None = None) -> list[ContactError]:
+        """Errors recorded while evaluating contacts, oldest first."""
+        with self._lock:
+            found = [e for e in self._errors if contact_id is None or e.contact_id == contact_id]
+        # Recorded in batches, possibly by several workers: order by instant, not by arrival.
+        return sorted(found, key=lambda e: e.at)
+
+    # --- scheduler side ----------------------------------------------------------------------
+
+    def acquire_due(
+        self, worker: str, now: datetime, limit: int, lease: timedelta
+    ) -> list[Snapshot]:
+        """Lease and load up to `limit` due contacts, earliest wake-up first."""
+        snapshots: list[Snapshot] = []
+        with self._lock:
+            end = bisect_right(self._index, (now, "\U0010ffff"))
+            for _, contact_id in self._index[:end]:
+                if len(snapshots) >= limit:
+                    break
+                row = self._rows[contact_id]
+                if (
+                    row.lease_owner not in (None, worker)
+                    and row.lease_until is not None
+                    and row.lease_until >= now
+                ):
+                    continue
+                row.lease_owner, row.lease_until = worker, now + lease
+                snapshots.append(self._snapshot(row))
+        return snapshots
+
+    def due_contact_ids(self, now: datetime, limit: int) -> list[str]:
+        """Ids of due contacts, earliest wake-up first, without leasing them."""
+        with self._lock:
+            end = bisect_right(self._index, (now, "\U0010ffff"))
+            return [contact_id for _, contact_id in self._index[: min(end, limit)]]
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest wake-up of any contact, or None."""
+        with self._lock:
+            return self._index[0][0] if self._index else None
+
+    def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
+        """Snapshots of these contacts, without leasing them."""
+        with self._lock:
+            return {
+                contact_id: self._snapshot(self._rows[contact_id])
+                for contact_id in contact_ids
+                if contact_id in self._rows
+            }
+
+    def claim(
+        self, actions: Sequence[DueAction], worker: str, now: datetime, lease: timedelta
+    ) -> dict[str, Claim]:
+        """Claim the occurrences no delivery closes and nobody else holds."""
+        granted: dict[str, Claim] = {}
+        with self._lock:
+            for action in actions:
+                key = action.occurrence_key
+                if key in self._deliveries:
+                    continue
+                held = self._claims.get(key)
+                if held is not None and held.until >= now:
+                    continue
+                claim = Claim(
+                    occurrence_key=key,
+                    contact_id=action.contact_id,
+                    worker=worker,
+                    until=now + lease,
+                    attempts=held.attempts if held else 0,
+                    channel_index=held.channel_index if held else 0,
+                    last_error=held.last_error if held else None,
+                )
+                self._claims[key] = granted[key] = claim
+        return granted
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        """Record outcomes (the first per occurrence wins) and drop their claims."""
+        with self._lock:
+            for delivery in deliveries:
+                self._claims.pop(delivery.occurrence_key, None)
+                if delivery.occurrence_key in self._deliveries:
+                    continue
+                self._deliveries[delivery.occurrence_key] = delivery
+                row = self._rows.get(delivery.contact_id)
+                if row is not None:
+                    row.deliveries.append(delivery)
+
+    def defer(self, claims: Sequence[Claim]) -> None:
+        """Store retry state; each claim is held until its `until`."""
+        with self._lock:
+            for claim in claims:
+                if claim.occurrence_key not in self._deliveries:
+                    self._claims[claim.occurrence_key] = claim
+
+    def set_wakeups(self, wakeups: Sequence[Wakeup]) -> None:
+        """Store next wake-ups unless the contact changed since; end the leases."""
+        with self._lock:
+            for wakeup in wakeups:
+                row = self._rows.get(wakeup.contact_id)
+                if row is None:
+                    continue
+                row.lease_owner = row.lease_until = None
+                if row.version == wakeup.version:
+                    self._set_wakeup(row, wakeup.at)
+
+    def record_errors(self, errors: Sequence[ContactError]) -> None:
+        """Record errors raised while evaluating contacts."""
+        with self._lock:
+            self._errors.extend(errors)

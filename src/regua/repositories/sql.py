@@ -1,0 +1,1204 @@
+"""The SQL repository: `regua.ports.Repository` on SQLite or PostgreSQL, with SQLAlchemy Core.
+
+    SQLRepository("sqlite:///regua.db")                                    # embedded default
+    SQLRepository("postgresql+psycopg://app@db.internal/crm", schema="regua")  # several workers
+
+Install the ``sql`` extra (SQLAlchemy 2) for SQLite, the ``postgres`` extra (adds psycopg 3) for
+PostgreSQL. The repository reproduces `regua.repositories.memory.InMemoryRepository` exactly;
+what the SQL brings is durability and several worker *processes* sharing one database.
+
+Schema
+------
+Six tables, prefixed ``regua_``: ``regua_contacts`` (one row per contact, with its version,
+wake-up and lease), ``regua_events``, ``regua_deliveries``, ``regua_claims``, ``regua_errors``
+and ``regua_schema_version``, a single row holding the version of this layout
+(`SCHEMA_VERSION`). Instants are stored in UTC (``timestamptz`` on PostgreSQL; naive UTC text
+on SQLite, which has no zone type) and always read back as aware UTC datetimes. JSON columns
+hold attributes, event data, consents, preferences and addresses; values JSON cannot express
+(dates, datetimes, times, decimals, tuples, sets, bytes, non-finite floats) are stored tagged,
+so that they read back equal to what was written.
+
+Migrations
+----------
+When a repository opens a database (with ``create=True``, the default) it takes a lock
+(PostgreSQL: a transaction-scoped advisory lock; SQLite: the write lock) and then:
+
+- no ``regua_schema_version`` table: it creates every table of the current layout and stores
+  `SCHEMA_VERSION`;
+- a stored version older than `SCHEMA_VERSION`: it applies the migrations numbered
+  ``stored + 1`` to `SCHEMA_VERSION`, in order, and stores the new version, all in one
+  transaction (DDL is transactional on both databases: a failed migration changes nothing);
+- a newer version (a newer regua wrote it): it raises `SchemaVersionError` and touches
+  nothing; upgrade regua in every process before migrating any of them;
+- the same version: nothing.
+
+With ``create=False`` the repository never changes the schema: it raises
+`SchemaVersionError` unless the database holds exactly the current version.
+
+Version 1 is the first layout, so there is no migration yet. To change the layout: bump
+`SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
+latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
+function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
+version ``n`` with plain DDL and data statements (never the table objects below, which
+describe the latest layout, not version ``n``).
+
+Concurrency
+-----------
+On PostgreSQL, `acquire_due` selects due rows ``FOR UPDATE SKIP LOCKED`` and leases them in
+the same transaction, and `claim` is an ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``; the
+argument that no occurrence is granted twice is written next to `SQLRepository.claim`. On
+SQLite every write transaction starts with ``BEGIN IMMEDIATE``, which takes the database's
+single write lock first, so each read-then-write is atomic; WAL journal mode lets readers go
+on meanwhile, and a busy timeout makes writers queue instead of failing. SQLite is for one
+machine: its locks do not work over network file systems.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import math
+import sqlite3
+import threading
+import time as _time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+
+from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
+from regua.ports import DIRTY, Claim, ContactError, UnknownContactError, Wakeup
+from regua.records import (
+    CLICKED,
+    OPENED,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    DueAction,
+    Event,
+    Snapshot,
+)
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql as _postgresql
+    from sqlalchemy.dialects import sqlite as _sqlite
+    from sqlalchemy.pool import StaticPool
+except ImportError:  # the `sql` extra is not installed: SQLRepository() says so
+    _HAVE_SQLALCHEMY = False
+else:
+    _HAVE_SQLALCHEMY = True
+
+__all__ = ["SCHEMA_VERSION", "SQLRepository", "SchemaVersionError"]
+
+SCHEMA_VERSION = 1
+"""The version of the table layout this code reads and writes."""
+
+PREFIX = "regua_"
+"""The prefix of every table name."""
+
+Migration = Callable[["sa.Connection", "str | None"], None]
+"""Brings a database from version ``n - 1`` to ``n``: ``(connection, schema) -> None``."""
+
+_MIGRATIONS: dict[int, Migration] = {}
+"""Migration to version ``n``, by ``n``. Empty: version 1 is the first layout."""
+
+_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for the write lock before failing."""
+
+_IN_CHUNK = 5_000
+"""Ids per ``IN (...)`` list on SQLite: far below its 32,766 bound parameters, and above any
+sensible batch, so a batch call stays a fixed number of statements. (PostgreSQL gets one
+array parameter, whatever its length.)"""
+
+_ADVISORY_LOCK = 0x7265677561
+"""PostgreSQL advisory lock key (``regua`` in ASCII) held while creating or migrating."""
+
+_RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL deadlock and serialization failures: the transaction did nothing; run it again."""
+
+_WRITE_ATTEMPTS = 5
+
+_T = TypeVar("_T")
+
+
+class SchemaVersionError(ReguaError):
+    """The database's regua schema is missing, or of a version this code cannot use."""
+
+
+# --- values ------------------------------------------------------------------------------------
+
+_TAGS = ("$date", "$datetime", "$time", "$decimal", "$tuple", "$set", "$float", "$bytes")
+
+
+def _to_json(value: Any, where: str) -> Any:
+    """`value` as plain JSON, with the Python types JSON lacks tagged so they read back."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, time):
+        return {"$time": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, Mapping):
+        encoded: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidRecordError(
+                    f"{where}: key {key!r} is a {type(key).__name__}; only str keys can be "
+                    "stored in SQL"
+                )
+            encoded[key] = _to_json(item, f"{where}[{key!r}]")
+        # A one-key dict whose key starts with "$" could be taken for a tag: wrap it.
+        if len(encoded) == 1 and next(iter(encoded)).startswith("$"):
+            return {"$object": encoded}
+        return encoded
+    if isinstance(value, list):
+        return [_to_json(item, f"{where}[{n}]") for n, item in enumerate(value)]
+    if isinstance(value, tuple):
+        return {"$tuple": [_to_json(item, f"{where}[{n}]") for n, item in enumerate(value)]}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": [_to_json(item, f"{where}{{}}") for item in value]}
+    raise InvalidRecordError(
+        f"{where}: a {type(value).__name__} ({value!r}) cannot be stored in SQL; use JSON "
+        "types, dates, datetimes, times, decimals, tuples or sets"
+    )
+
+
+def _from_json(value: Any) -> Any:
+    """The inverse of `_to_json`."""
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((tag, item),) = value.items()
+        if tag == "$object":
+            return {key: _from_json(inner) for key, inner in item.items()}
+        if tag in _TAGS:
+            return _TAG_READERS[tag](item)
+    return {key: _from_json(item) for key, item in value.items()}
+
+
+_TAG_READERS: dict[str, Callable[[Any], Any]] = {
+    "$date": date.fromisoformat,
+    "$datetime": datetime.fromisoformat,
+    "$time": time.fromisoformat,
+    "$decimal": Decimal,
+    "$tuple": lambda items: tuple(_from_json(item) for item in items),
+    "$set": lambda items: {_from_json(item) for item in items},
+    "$float": float,
+    "$bytes": base64.b64decode,
+}
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+if _HAVE_SQLALCHEMY:
+
+    class _UTCDateTime(sa.types.TypeDecorator[datetime]):
+        """An aware datetime, stored in UTC and read back as aware UTC on every database.
+
+        SQLite has no zone type: SQLAlchemy would store an aware datetime's *local* wall
+        time and drop the offset, so it is converted to naive UTC here and UTC re-attached
+        on read. PostgreSQL's ``timestamptz`` returns the session's zone; it is normalised.
+        """
+
+        impl = sa.DateTime(timezone=True)
+        cache_ok = True
+
+        def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+            if value is None:
+                return None
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise InvalidRecordError(
+                    f"naive datetime {value.isoformat()} cannot be stored: regua instants "
+                    "are timezone-aware"
+                )
+            value = value.astimezone(timezone.utc)
+            return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+        def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                return value.replace(tzinfo=timezone.utc)  # type: ignore[no-any-return]
+            return value.astimezone(timezone.utc)  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class _Tables:
+    metadata: sa.MetaData
+    version: sa.Table
+    contacts: sa.Table
+    events: sa.Table
+    deliveries: sa.Table
+    claims: sa.Table
+    errors: sa.Table
+
+
+def _tables(schema: str | None) -> _Tables:
+    """The current layout (version `SCHEMA_VERSION`), in `schema` (None: the default)."""
+    metadata = sa.MetaData(schema=schema)
+    serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: the rowid
+    at = _UTCDateTime
+
+    version = sa.Table(
+        f"{PREFIX}schema_version",
+        metadata,
+        sa.Column("version", sa.Integer, nullable=False),
+    )
+    contacts = sa.Table(
+        f"{PREFIX}contacts",
+        metadata,
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column("attributes", sa.JSON, nullable=False),
+        sa.Column("timezone", sa.String),
+        sa.Column("consents", sa.JSON, nullable=False),
+        sa.Column("preferences", sa.JSON, nullable=False),
+        sa.Column("addresses", sa.JSON, nullable=False),
+        sa.Column("created_at", at()),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("wakeup_at", at()),
+        sa.Column("lease_owner", sa.String),
+        sa.Column("lease_until", at()),
+        # acquire_due reads this index in order: due contacts cost what is due, never a scan.
+        sa.Index(f"{PREFIX}contacts_wakeup", "wakeup_at", "id"),
+    )
+    events = sa.Table(
+        f"{PREFIX}events",
+        metadata,
+        sa.Column("serial", serial, primary_key=True, autoincrement=True),
+        sa.Column(
+            "contact_id",
+            sa.String,
+            sa.ForeignKey(contacts.c.id, name=f"{PREFIX}events_contact"),
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.String, nullable=False),
+        sa.Column("name", sa.String, nullable=False),
+        sa.Column("at", at(), nullable=False),
+        sa.Column("data", sa.JSON, nullable=False),
+        sa.Column("ref", sa.String),
+        # Also the index on contact_id: it leads.
+        sa.UniqueConstraint("contact_id", "event_id", name=f"{PREFIX}events_unique_id"),
+    )
+    deliveries = sa.Table(
+        f"{PREFIX}deliveries",
+        metadata,
+        # The recording order, kept for ties (history, dead letters), as in memory.
+        sa.Column("serial", serial, primary_key=True, autoincrement=True),
+        sa.Column("occurrence_key", sa.String, nullable=False),
+        sa.Column("cadence", sa.String, nullable=False),
+        sa.Column("step", sa.String, nullable=False),
+        sa.Column("contact_id", sa.String, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("at", at(), nullable=False),
+        sa.Column("channel", sa.String),
+        sa.Column("reason", sa.String),
+        sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
+        sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
+        sa.Index(f"{PREFIX}deliveries_status_at", "status", "at"),
+    )
+    claims = sa.Table(
+        f"{PREFIX}claims",
+        metadata,
+        sa.Column("occurrence_key", sa.String, primary_key=True),
+        sa.Column("contact_id", sa.String, nullable=False),
+        sa.Column("worker", sa.String, nullable=False),
+        sa.Column("until", at(), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("channel_index", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text),
+    )
+    errors = sa.Table(
+        f"{PREFIX}errors",
+        metadata,
+        sa.Column("serial", serial, primary_key=True, autoincrement=True),
+        sa.Column("contact_id", sa.String, nullable=False),
+        sa.Column("at", at(), nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Index(f"{PREFIX}errors_contact", "contact_id"),
+    )
+    return _Tables(metadata, version, contacts, events, deliveries, claims, errors)
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def _contact_values(contact: Contact) -> dict[str, Any]:
+    where = f"Contact {contact.id!r}"
+    return {
+        "id": contact.id,
+        "attributes": _to_json(contact.attributes, f"{where}.attributes"),
+        "timezone": contact.timezone,
+        "consents": sorted(contact.consents),
+        "preferences": list(contact.preferences),
+        "addresses": _to_json(contact.addresses, f"{where}.addresses"),
+        "created_at": contact.created_at,
+    }
+
+
+def _contact(row: Any) -> Contact:
+    return Contact(
+        row.id,
+        attributes=_from_json(row.attributes),
+        timezone=row.timezone,
+        consents=row.consents,
+        preferences=row.preferences,
+        addresses=_from_json(row.addresses),
+        created_at=row.created_at,
+    )
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        row.contact_id, row.name, row.at, id=row.event_id, data=_from_json(row.data), ref=row.ref
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        row.cadence,
+        row.step,
+        row.contact_id,
+        row.occurrence_key,
+        DeliveryStatus(row.status),
+        row.at,
+        channel=row.channel,
+        reason=row.reason,
+    )
+
+
+def _claim(row: Any) -> Claim:
+    return Claim(
+        occurrence_key=row.occurrence_key,
+        contact_id=row.contact_id,
+        worker=row.worker,
+        until=row.until,
+        attempts=row.attempts,
+        channel_index=row.channel_index,
+        last_error=row.last_error,
+    )
+
+
+def _sqlite_is_in_memory(url: sa.URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _is_retryable(error: sa.exc.DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _RETRIED_SQLSTATES
+
+
+class SQLRepository:
+    """A `Repository` in a SQL database: SQLite (embedded) or PostgreSQL (several workers).
+
+    >>> from regua import Contact
+    >>> from regua.repositories.sql import SQLRepository
+    >>> repo = SQLRepository("sqlite://")           # in memory; "sqlite:///regua.db": a file
+    >>> repo.upsert_contact(Contact("ana", addresses={"email": "ana@example.com"}))
+    >>> repo.get_contact("ana").addresses["email"]
+    'ana@example.com'
+    >>> repo.close()
+
+    Args:
+        url_or_engine: A database URL (``sqlite:///path.db``, ``sqlite://`` for a private
+            in-memory database, ``postgresql+psycopg://user@host/db``; plain
+            ``postgresql://`` means psycopg 3) or an existing `sqlalchemy.Engine`, which
+            the repository uses as it is (and does not dispose of on `close`).
+        create: Create the tables, or migrate them, when needed (see the module docstring).
+            When False, the schema must already be at `SCHEMA_VERSION`.
+        schema: PostgreSQL schema holding the tables (created if missing when `create`);
+            None uses the connection's ``search_path``.
+
+    Raises:
+        MissingDependencyError: SQLAlchemy (extra ``sql``) or psycopg (extra ``postgres``)
+            is not installed.
+        SchemaVersionError: The database's schema is newer than this code, or missing or
+            out of date with ``create=False``.
+        ReguaError: The database is neither SQLite nor PostgreSQL, or its SQLite is older
+            than 3.35 (no ``RETURNING``).
+
+    On SQLite, regua sets on each connection it uses ``PRAGMA journal_mode=WAL`` (for files),
+    ``busy_timeout`` (30 s) and ``foreign_keys=ON``, and begins its own transactions itself
+    (``BEGIN IMMEDIATE`` when it will write), as SQLAlchemy documents for the pysqlite
+    driver; transactions of other users of a shared engine are left alone.
+
+    """
+
+    def __init__(
+        self,
+        url_or_engine: str | sa.URL | sa.Engine,
+        *,
+        create: bool = True,
+        schema: str | None = None,
+    ) -> None:
+        if not _HAVE_SQLALCHEMY:
+            raise MissingDependencyError("SQLRepository", "sql", "sqlalchemy")
+        if isinstance(url_or_engine, sa.Engine):
+            engine, self._owns_engine = url_or_engine, False
+        else:
+            engine, self._owns_engine = self._create_engine(sa.make_url(url_or_engine)), True
+        self._dialect = engine.dialect.name
+        if self._dialect not in ("sqlite", "postgresql"):
+            raise ReguaError(f"SQLRepository supports SQLite and PostgreSQL, not {self._dialect!r}")
+        if self._dialect == "sqlite" and schema is not None:
+            raise ReguaError(f"schema={schema!r} is for PostgreSQL; SQLite has none")
+        if self._dialect == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+            raise ReguaError(
+                f"SQLRepository needs SQLite 3.35 or later (RETURNING); this Python has "
+                f"{sqlite3.sqlite_version}"
+            )
+        self._engine = engine
+        self._schema = schema
+        self._tables = _tables(schema)
+        # One shared connection (an in-memory database): serialise our transactions on it.
+        self._serial: threading.RLock | None = None
+        self._reader = engine.execution_options(regua_write=False)
+        if self._dialect == "sqlite":
+            self._wal = not _sqlite_is_in_memory(engine.url)
+            if isinstance(engine.pool, StaticPool) or not self._wal:
+                self._serial = threading.RLock()
+            # Local to our option engine (and the writer derived from it): other users of a
+            # shared engine keep their own transaction handling.
+            sa.event.listen(self._reader, "begin", self._sqlite_begin)
+        self._writer = self._reader.execution_options(regua_write=True)
+        self._open(create)
+
+    @staticmethod
+    def _create_engine(url: sa.URL) -> sa.Engine:
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            if _sqlite_is_in_memory(url):
+                # One connection for every thread, or each would see its own empty database.
+                return sa.create_engine(
+                    url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+                )
+            return sa.create_engine(url)
+        if backend == "postgresql":
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            try:
+                return sa.create_engine(url, pool_pre_ping=True)
+            except ImportError as exc:
+                raise MissingDependencyError(
+                    "SQLRepository on PostgreSQL", "postgres", exc.name or "psycopg"
+                ) from exc
+        raise ReguaError(f"SQLRepository supports SQLite and PostgreSQL, not {backend!r}")
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (to add event listeners, or run your own queries)."""
+        return self._engine
+
+    @property
+    def schema(self) -> str | None:
+        """The PostgreSQL schema holding the tables, or None."""
+        return self._schema
+
+    def close(self) -> None:
+        """Release the connections, if the repository created the engine."""
+        if self._owns_engine:
+            self._engine.dispose()
+
+    def __enter__(self) -> SQLRepository:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        url = self._engine.url.render_as_string(hide_password=True)
+        schema = f", schema={self._schema!r}" if self._schema else ""
+        return f"SQLRepository({url!r}{schema})"
+
+    def _sqlite_begin(self, conn: sa.Connection) -> None:
+        """Begin our SQLite transactions ourselves: the driver would begin them late.
+
+        pysqlite does not emit BEGIN before a SELECT, so a select-then-update would not be
+        atomic; and a deferred transaction that later writes can fail at once with "database
+        is locked" instead of waiting. ``BEGIN IMMEDIATE`` takes the write lock first (waiting
+        up to the busy timeout), so everything a write method reads stays true until commit.
+        """
+        proxied = conn.connection
+        if not proxied.info.get("regua_configured"):
+            # Outside any transaction (PRAGMAs are no-ops inside one), once per connection.
+            dbapi = proxied.dbapi_connection
+            assert dbapi is not None
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                cursor.execute("PRAGMA foreign_keys = ON")
+                if self._wal:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+            finally:
+                cursor.close()
+            proxied.info["regua_configured"] = True
+        write = conn.get_execution_options().get("regua_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @contextlib.contextmanager
+    def _serialised(self) -> Iterator[None]:
+        if self._serial is None:
+            yield
+        else:
+            with self._serial:
+                yield
+
+    def _read(self, body: Callable[[sa.Connection], _T]) -> _T:
+        with self._serialised(), self._reader.begin() as conn:
+            return body(conn)
+
+    def _write(self, body: Callable[[sa.Connection], _T]) -> _T:
+        """Run `body` in a write transaction; rerun it after a PostgreSQL deadlock.
+
+        A deadlock or serialization failure rolls the whole transaction back, so running
+        it again is safe; any other error propagates.
+        """
+        for attempt in itertools.count(1):
+            try:
+                with self._serialised(), self._writer.begin() as conn:
+                    return body(conn)
+            except sa.exc.DBAPIError as exc:
+                if attempt >= _WRITE_ATTEMPTS or not _is_retryable(exc):
+                    raise
+                _time.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _chunks(self, items: Sequence[str]) -> Iterator[Sequence[str]]:
+        """`items` in pieces `_among` accepts: all at once on PostgreSQL."""
+        size = len(items) if self._dialect == "postgresql" else _IN_CHUNK
+        for start in range(0, len(items), max(size, 1)):
+            yield items[start : start + size]
+
+    def _among(self, column: sa.ColumnElement[str], values: Sequence[str]) -> Any:
+        """``column IN (values)``, or ``column = ANY(:array)`` on PostgreSQL.
+
+        One array parameter makes a short statement text that psycopg caches and prepares,
+        whatever the batch size.
+        """
+        if self._dialect == "postgresql":
+            array = sa.bindparam(None, list(values), type_=_postgresql.ARRAY(sa.String))
+            return column == sa.any_(array)
+        return column.in_(values)
+
+    def _insert(self, table: sa.Table) -> _postgresql.Insert | _sqlite.Insert:
+        """The dialect's INSERT, which has ``ON CONFLICT`` and ``RETURNING``."""
+        if self._dialect == "postgresql":
+            return _postgresql.insert(table)
+        return _sqlite.insert(table)
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def _open(self, create: bool) -> None:
+        """Create, check or migrate the schema (see the module docstring)."""
+        tables = self._tables
+
+        def body(conn: sa.Connection) -> None:
+            if self._dialect == "postgresql":
+                # Processes opening one database at once: one creates, the others then see it.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
+                if self._schema is not None and create:
+                    conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
+            where = self._describe()
+            if not sa.inspect(conn).has_table(tables.version.name, schema=self._schema):
+                if not create:
+                    raise SchemaVersionError(
+                        f"{where} holds no regua schema; open it with create=True"
+                    )
+                tables.metadata.create_all(conn)
+                conn.execute(tables.version.insert().values(version=SCHEMA_VERSION))
+                return
+            stored = conn.execute(sa.select(sa.func.max(tables.version.c.version))).scalar()
+            if stored is None:
+                raise SchemaVersionError(f"{where}: {tables.version.name} is empty")
+            if stored > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"{where} holds regua schema version {stored}, newer than version "
+                    f"{SCHEMA_VERSION}, the latest this regua knows; upgrade regua"
+                )
+            if stored == SCHEMA_VERSION:
+                return
+            if not create:
+                raise SchemaVersionError(
+                    f"{where} holds regua schema version {stored}, older than "
+                    f"{SCHEMA_VERSION}; open it with create=True to migrate it"
+                )
+            for target in range(stored + 1, SCHEMA_VERSION + 1):
+                migration = _MIGRATIONS.get(target)
+                if migration is None:
+                    raise SchemaVersionError(f"no migration to regua schema version {target}")
+                migration(conn, self._schema)
+            conn.execute(tables.version.delete())
+            conn.execute(tables.version.insert().values(version=SCHEMA_VERSION))
+
+        self._write(body)
+
+    def _describe(self) -> str:
+        url = self._engine.url.render_as_string(hide_password=True)
+        return f"the database {url}" + (f" (schema {self._schema!r})" if self._schema else "")
+
+    # --- internal reads and writes -------------------------------------------------------------
+
+    def _contact_columns(self) -> list[sa.Column[Any]]:
+        c = self._tables.contacts.c
+        return [
+            c.id,
+            c.attributes,
+            c.timezone,
+            c.consents,
+            c.preferences,
+            c.addresses,
+            c.created_at,
+            c.version,
+        ]
+
+    def _snapshots(self, conn: sa.Connection, rows: Sequence[Any]) -> list[Snapshot]:
+        """Snapshots for contact rows (read first: see `load_snapshots`), in their order.
+
+        Two statements whatever the number of contacts (up to `_IN_CHUNK`).
+        """
+        events_table, deliveries_table = self._tables.events, self._tables.deliveries
+        ids = [row.id for row in rows]
+        events: dict[str, list[Event]] = {contact_id: [] for contact_id in ids}
+        deliveries: dict[str, list[Delivery]] = {contact_id: [] for contact_id in ids}
+        for chunk in self._chunks(ids):
+            query = (
+                sa.select(events_table)
+                .where(self._among(events_table.c.contact_id, chunk))
+                .order_by(events_table.c.serial)
+            )
+            for row in conn.execute(query):
+                events[row.contact_id].append(_event(row))
+        for chunk in self._chunks(ids):
+            query = (
+                sa.select(deliveries_table)
+                .where(self._among(deliveries_table.c.contact_id, chunk))
+                .order_by(deliveries_table.c.serial)
+            )
+            for row in conn.execute(query):
+                deliveries[row.contact_id].append(_delivery(row))
+        return [
+            Snapshot(_contact(row), events[row.id], deliveries[row.id], version=row.version)
+            for row in rows
+        ]
+
+    def _wake(self, conn: sa.Connection, contact_id: str) -> None:
+        contacts = self._tables.contacts
+        conn.execute(
+            sa.update(contacts)
+            .where(contacts.c.id == contact_id)
+            .values(version=contacts.c.version + 1, wakeup_at=DIRTY)
+        )
+
+    def _lock_contact(self, conn: sa.Connection, contact_id: str, *columns: Any) -> Any:
+        """The contact's row, locked until commit; `UnknownContactError` when absent."""
+        contacts = self._tables.contacts
+        row = conn.execute(
+            sa.select(contacts.c.id, *columns).where(contacts.c.id == contact_id).with_for_update()
+        ).first()
+        if row is None:
+            raise UnknownContactError(f"no contact {contact_id!r} in the repository")
+        return row
+
+    def _insert_event(self, conn: sa.Connection, event: Event) -> bool:
+        """Store `event` and wake its contact; False (storing nothing) for a duplicate id.
+
+        The unique constraint on (contact, event id) decides, not a prior check: replays
+        racing each other insert one row, and the others do nothing.
+        """
+        self._lock_contact(conn, event.contact_id)
+        events = self._tables.events
+        inserted = conn.execute(
+            self._insert(events)
+            .values(
+                contact_id=event.contact_id,
+                event_id=event.id,
+                name=event.name,
+                at=event.at,
+                data=_to_json(event.data, f"Event {event.id!r}.data"),
+                ref=event.ref,
+            )
+            .on_conflict_do_nothing(index_elements=[events.c.contact_id, events.c.event_id])
+            .returning(events.c.serial)
+        ).first()
+        if inserted is None:
+            return False
+        self._wake(conn, event.contact_id)
+        return True
+
+    # --- application side ----------------------------------------------------------------------
+
+    def upsert_contact(self, contact: Contact) -> None:
+        """Insert or replace a contact (its events and deliveries are kept); wake it."""
+        contacts = self._tables.contacts
+        values = _contact_values(contact)
+        stmt = self._insert(contacts).values(**values, version=1, wakeup_at=DIRTY)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[contacts.c.id],
+            set_={
+                **{name: stmt.excluded[name] for name in values if name != "id"},
+                "version": contacts.c.version + 1,
+                "wakeup_at": stmt.excluded.wakeup_at,
+            },
+        )
+        self._write(lambda conn: conn.execute(stmt))
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        """The contact, or None."""
+        contacts = self._tables.contacts
+        query = sa.select(*self._contact_columns()).where(contacts.c.id == contact_id)
+        row = self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else _contact(row)
+
+    def record_event(self, event: Event) -> bool:
+        """Store an event (False if its id is already stored); wake its contact."""
+        assert event.id is not None
+        return self._write(lambda conn: self._insert_event(conn, event))
+
+    def set_consent(self, contact_id: str, channel: str, granted: bool) -> None:
+        """Grant or revoke marketing consent on a channel; wake the contact."""
+        contacts = self._tables.contacts
+
+        def body(conn: sa.Connection) -> None:
+            row = self._lock_contact(conn, contact_id, contacts.c.consents)
+            consents = set(row.consents)
+            if granted:
+                consents.add(channel)
+            else:
+                consents.discard(channel)
+            conn.execute(
+                sa.update(contacts)
+                .where(contacts.c.id == contact_id)
+                .values(
+                    consents=sorted(consents),
+                    version=contacts.c.version + 1,
+                    wakeup_at=DIRTY,
+                )
+            )
+
+        self._write(body)
+
+    def record_engagement(self, occurrence_key: str, kind: str, at: datetime) -> Event:
+        """Record an open or click of a delivery as an event; wake its contact."""
+        if kind not in (OPENED, CLICKED):
+            raise ValueError(f"engagement kind must be {OPENED!r} or {CLICKED!r}, got {kind!r}")
+        deliveries = self._tables.deliveries
+
+        def body(conn: sa.Connection) -> Event:
+            contact_id = conn.execute(
+                sa.select(deliveries.c.contact_id).where(
+                    deliveries.c.occurrence_key == occurrence_key
+                )
+            ).scalar()
+            if contact_id is None:
+                raise KeyError(f"no delivery with occurrence key {occurrence_key!r}")
+            event = Event(contact_id, kind, at, ref=occurrence_key)
+            event = attrs.evolve(event, id=f"{kind}:{occurrence_key}@{event.at.isoformat()}")
+            self._insert_event(conn, event)
+            return event
+
+        return self._write(body)
+
+    def history(self, contact_id: str) -> list[Event | Delivery]:
+        """Every event and delivery of the contact, oldest first (events first at a tie)."""
+        contacts = self._tables.contacts
+        events, deliveries = self._tables.events, self._tables.deliveries
+
+        def body(conn: sa.Connection) -> list[tuple[datetime, int, Event | Delivery]]:
+            found = conn.execute(sa.select(contacts.c.id).where(contacts.c.id == contact_id))
+            if found.first() is None:
+                raise UnknownContactError(f"no contact {contact_id!r} in the repository")
+            items: list[tuple[datetime, int, Event | Delivery]] = [
+                (event.at, 0, event)
+                for event in map(
+                    _event,
+                    conn.execute(
+                        sa.select(events)
+                        .where(events.c.contact_id == contact_id)
+                        .order_by(events.c.serial)
+                    ),
+                )
+            ]
+            items += [
+                (delivery.at, 1, delivery)
+                for delivery in map(
+                    _delivery,
+                    conn.execute(
+                        sa.select(deliveries)
+                        .where(deliveries.c.contact_id == contact_id)
+                        .order_by(deliveries.c.serial)
+                    ),
+                )
+            ]
+            return items
+
+        items = self._read(body)
+        items.sort(key=lambda item: (item[0], item[1]))  # stable: recording order at ties
+        return [item for _, _, item in items]
+
+    def failed_deliveries(self, limit: int = 100) -> list[Delivery]:
+        """Deliveries recorded as failed, most recent first."""
+        if limit <= 0:
+            return []
+        deliveries = self._tables.deliveries
+        query = (
+            sa.select(deliveries)
+            .where(deliveries.c.status == DeliveryStatus.FAILED.value)
+            .order_by(deliveries.c.at.desc(), deliveries.c.serial)
+            .limit(limit)
+        )
+        return self._read(lambda conn: [_delivery(row) for row in conn.execute(query)])
+
+    def errors(self, contact_id: str | None = None) -> list[ContactError]:
+        """Errors recorded while evaluating contacts, oldest first."""
+        errors = self._tables.errors
+        # By instant (recorded in batches, possibly by several workers), then arrival.
+        query = sa.select(errors).order_by(errors.c.at, errors.c.serial)
+        if contact_id is not None:
+            query = query.where(errors.c.contact_id == contact_id)
+        return self._read(
+            lambda conn: [
+                ContactError(row.contact_id, row.at, row.error) for row in conn.execute(query)
+            ]
+        )
+
+    # --- scheduler side ----------------------------------------------------------------------
+
+    def acquire_due(
+        self, worker: str, now: datetime, limit: int, lease: timedelta
+    ) -> list[Snapshot]:
+        """Lease and load up to `limit` due contacts, earliest wake-up first.
+
+        One transaction, four statements: select the due, unleased rows in wake-up order
+        (through the wake-up index; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that
+        workers racing for the same rows split them instead of queueing; the write lock on
+        SQLite), lease them, load their events, load their deliveries.
+        """
+        if limit <= 0:
+            return []
+        contacts = self._tables.contacts
+        until = now + lease
+        query = (
+            sa.select(*self._contact_columns())
+            .where(
+                contacts.c.wakeup_at <= now,
+                sa.or_(
+                    contacts.c.lease_owner.is_(None),
+                    contacts.c.lease_owner == worker,
+                    contacts.c.lease_until.is_(None),
+                    contacts.c.lease_until < now,
+                ),
+            )
+            .order_by(contacts.c.wakeup_at, contacts.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+
+        def body(conn: sa.Connection) -> list[Snapshot]:
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            for chunk in self._chunks([row.id for row in rows]):
+                conn.execute(
+                    sa.update(contacts)
+                    .where(self._among(contacts.c.id, chunk))
+                    .values(lease_owner=worker, lease_until=until)
+                )
+            return self._snapshots(conn, rows)
+
+        return self._write(body)
+
+    def due_contact_ids(self, now: datetime, limit: int) -> list[str]:
+        """Ids of due contacts, earliest wake-up first, without leasing them (one statement)."""
+        if limit <= 0:
+            return []
+        contacts = self._tables.contacts
+        query = (
+            sa.select(contacts.c.id)
+            .where(contacts.c.wakeup_at <= now)
+            .order_by(contacts.c.wakeup_at, contacts.c.id)
+            .limit(limit)
+        )
+        return self._read(lambda conn: list(conn.execute(query).scalars()))
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest wake-up of any contact, or None (one statement, read off the index)."""
+        contacts = self._tables.contacts
+        # min() has its argument's type: the value is read back as an aware UTC instant.
+        query = sa.select(sa.func.min(contacts.c.wakeup_at))
+        value: datetime | None = self._read(lambda conn: conn.execute(query).scalar())
+        return value
+
+    def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
+        """Snapshots of these contacts, without leasing them.
+
+        The contact rows (with their versions) are read before events and deliveries. Under
+        PostgreSQL's READ COMMITTED a change committed in between may show in the events
+        but not in the version: the snapshot is then newer than its version says, which is
+        safe (the wake-up computed from it is refused as stale, and the contact stays due).
+        """
+        ids = list(dict.fromkeys(contact_ids))
+        if not ids:
+            return {}
+        contacts = self._tables.contacts
+
+        def body(conn: sa.Connection) -> list[Snapshot]:
+            rows: list[Any] = []
+            for chunk in self._chunks(ids):
+                query = sa.select(*self._contact_columns()).where(self._among(contacts.c.id, chunk))
+                rows += conn.execute(query).all()
+            return self._snapshots(conn, rows)
+
+        found = {snapshot.contact.id: snapshot for snapshot in self._read(body)}
+        return {contact_id: found[contact_id] for contact_id in ids if contact_id in found}
+
+    def claim(
+        self, actions: Sequence[DueAction], worker: str, now: datetime, lease: timedelta
+    ) -> dict[str, Claim]:
+        """Claim the occurrences no delivery closes and no live claim holds.
+
+        One transaction, two statements:
+
+        1. ``INSERT INTO regua_claims ... ON CONFLICT (occurrence_key) DO UPDATE SET
+           contact_id, worker, until WHERE regua_claims.until < :now RETURNING *``, the
+           rows coming from ``SELECT ... FROM unnest(:keys, :contact_ids)`` on PostgreSQL
+           (two array parameters, whatever the batch size) and from a multi-row
+           ``VALUES`` on SQLite: a free key is inserted, an expired claim is taken over
+           keeping its retry state, a live claim (of anyone, the caller included: it may
+           be a deferred retry) is left alone and not returned;
+        2. ``DELETE FROM regua_claims WHERE occurrence_key IN (<granted>) AND occurrence_key
+           IN (SELECT occurrence_key FROM regua_deliveries) RETURNING occurrence_key``: the
+           keys an outcome already closes are taken back and left out of the answer.
+
+        Why two workers are never both granted one occurrence while its claim lives:
+
+        - The claim row's primary key serialises every claimant of a key. On PostgreSQL, an
+          ``INSERT ... ON CONFLICT DO UPDATE`` either inserts or, finding a conflicting row
+          (even one its snapshot cannot see), locks it, waiting for the transaction holding
+          it to end, and then evaluates the ``WHERE`` on the latest committed version. So the
+          second of two racing workers finds the first one's row, with a live ``until``, and
+          is not granted: the ``WHERE`` is false, no row comes back.
+          On SQLite the transaction holds the database's write lock (``BEGIN IMMEDIATE``)
+          from before the insert to the commit, so claims are simply serial.
+        - An occurrence with a recorded outcome is never granted. `record` inserts the
+          delivery and deletes the claim in one transaction. If that transaction commits
+          before our insert meets the claim row, the row is gone (we insert a fresh one) but
+          the delivery is committed before statement 2 starts; statement 2 takes a new
+          snapshot (READ COMMITTED: one per statement), sees it and takes the key back. If
+          it commits after our insert locked the row, our claim was granted while no
+          outcome existed and the recording worker's lease had expired (or we would not have
+          been granted it): that is the lease contract, not a double grant.
+        - Keys are claimed in sorted order, so two batches lock rows in one order and cannot
+          deadlock each other; a batch is deduplicated first, as PostgreSQL refuses to
+          update one row twice in one statement.
+        """
+        unique: dict[str, DueAction] = {}
+        for action in actions:  # a repeated key: the first is granted, then it is live
+            unique.setdefault(action.occurrence_key, action)
+        if not unique:
+            return {}
+        claims, deliveries = self._tables.claims, self._tables.deliveries
+        keys = sorted(unique)
+        granting, rows = self._claim_statement(
+            keys, [unique[key].contact_id for key in keys], worker, now, now + lease
+        )
+
+        def body(conn: sa.Connection) -> dict[str, Claim]:
+            granted = {row.occurrence_key: _claim(row) for row in conn.execute(granting, rows)}
+            for chunk in self._chunks(sorted(granted)):
+                taken_back = conn.execute(
+                    sa.delete(claims)
+                    .where(
+                        self._among(claims.c.occurrence_key, chunk),
+                        claims.c.occurrence_key.in_(sa.select(deliveries.c.occurrence_key)),
+                    )
+                    .returning(claims.c.occurrence_key)
+                )
+                for key in taken_back.scalars():
+                    del granted[key]
+            return granted
+
+        return self._write(body)
+
+    def _claim_statement(
+        self,
+        keys: Sequence[str],
+        contact_ids: Sequence[str],
+        worker: str,
+        now: datetime,
+        until: datetime,
+    ) -> tuple[Any, list[dict[str, Any]] | dict[str, Any]]:
+        """`claim`'s upsert, and the parameters to execute it with."""
+        claims = self._tables.claims
+        if self._dialect == "postgresql":
+            text_array = _postgresql.ARRAY(sa.String)
+            batch = (
+                sa.func.unnest(
+                    sa.bindparam("claim_keys", list(keys), type_=text_array),
+                    sa.bindparam("claim_contacts", list(contact_ids), type_=text_array),
+                )
+                .table_valued("occurrence_key", "contact_id")
+                .render_derived()
+            )
+            source = sa.select(
+                batch.c.occurrence_key,
+                batch.c.contact_id,
+                sa.literal(worker, sa.String),
+                sa.literal(until, _UTCDateTime()),
+                sa.literal(0, sa.Integer),
+                sa.literal(0, sa.Integer),
+                sa.null(),
+            ).order_by(batch.c.occurrence_key)  # rows locked in one order: no deadlock
+            names = [column.name for column in claims.c]
+            postgres_upsert = _postgresql.insert(claims).from_select(names, source)
+            postgres_upsert = postgres_upsert.on_conflict_do_update(
+                index_elements=[claims.c.occurrence_key],
+                set_={
+                    name: postgres_upsert.excluded[name]
+                    for name in ("contact_id", "worker", "until")
+                },
+                where=claims.c.until < now,
+            )
+            return postgres_upsert.returning(*claims.c), {}
+        sqlite_upsert = _sqlite.insert(claims)
+        sqlite_upsert = sqlite_upsert.on_conflict_do_update(
+            index_elements=[claims.c.occurrence_key],
+            set_={name: sqlite_upsert.excluded[name] for name in ("contact_id", "worker", "until")},
+            where=claims.c.until < now,
+        )
+        rows = [
+            {
+                "occurrence_key": key,
+                "contact_id": contact_id,
+                "worker": worker,
+                "until": until,
+                "attempts": 0,
+                "channel_index": 0,
+                "last_error": None,
+            }
+            for key, contact_id in zip(keys, contact_ids, strict=True)
+        ]
+        # Executed with a list of rows: SQLAlchemy sends one multi-row INSERT, paged only
+        # at SQLite's limit on bound parameters (4,680 rows here), not at its default 1,000.
+        statement = sqlite_upsert.returning(*claims.c).execution_options(
+            insertmanyvalues_page_size=_IN_CHUNK
+        )
+        return statement, rows
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        """Record outcomes (the first per occurrence wins) and drop their claims.
+
+        One transaction, two statements: ``INSERT ... ON CONFLICT (occurrence_key) DO
+        NOTHING`` (the unique key decides which outcome is first, across processes too),
+        then ``DELETE`` the claims.
+        """
+        first: dict[str, Delivery] = {}
+        for delivery in deliveries:
+            first.setdefault(delivery.occurrence_key, delivery)
+        if not first:
+            return
+        table, claims = self._tables.deliveries, self._tables.claims
+        rows = [
+            {
+                "occurrence_key": d.occurrence_key,
+                "cadence": d.cadence,
+                "step": d.step,
+                "contact_id": d.contact_id,
+                "status": d.status.value,
+                "at": d.at,
+                "channel": d.channel,
+                "reason": d.reason,
+            }
+            for d in first.values()  # in the given order: it is the recording order
+        ]
+        insert = self._insert(table).on_conflict_do_nothing(index_elements=[table.c.occurrence_key])
+
+        def body(conn: sa.Connection) -> None:
+            conn.execute(insert, rows)
+            for chunk in self._chunks(sorted(first)):
+                conn.execute(sa.delete(claims).where(self._among(claims.c.occurrence_key, chunk)))
+
+        self._write(body)
+
+    def defer(self, claims: Sequence[Claim]) -> None:
+        """Store retry state; each claim is held until its `until`.
+
+        One transaction, two statements: upsert the claims, then drop those an outcome
+        already closes.
+        """
+        last = {claim.occurrence_key: claim for claim in claims}
+        if not last:
+            return
+        table, deliveries = self._tables.claims, self._tables.deliveries
+        rows = [attrs.asdict(last[key]) for key in sorted(last)]
+        upsert = self._insert(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c.occurrence_key],
+            set_={name: upsert.excluded[name] for name in rows[0] if name != "occurrence_key"},
+        )
+
+        def body(conn: sa.Connection) -> None:
+            conn.execute(upsert, rows)
+            for chunk in self._chunks(sorted(last)):
+                conn.execute(
+                    sa.delete(table).where(
+                        self._among(table.c.occurrence_key, chunk),
+                        table.c.occurrence_key.in_(sa.select(deliveries.c.occurrence_key)),
+                    )
+                )
+
+        self._write(body)
+
+    def set_wakeups(self, wakeups: Sequence[Wakeup]) -> None:
+        """Store next wake-ups unless the contact changed since; end the leases.
+
+        One statement, executed for the whole batch: ``UPDATE regua_contacts SET lease =
+        NULL, wakeup_at = CASE WHEN version = :version THEN :at ELSE wakeup_at END WHERE id
+        = :id``. A stale version keeps the wake-up the change set (`DIRTY`).
+        """
+        if not wakeups:
+            return
+        contacts = self._tables.contacts
+        stmt = (
+            sa.update(contacts)
+            .where(contacts.c.id == sa.bindparam("w_id"))
+            .values(
+                lease_owner=None,
+                lease_until=None,
+                wakeup_at=sa.case(
+                    (
+                        contacts.c.version == sa.bindparam("w_version"),
+                        sa.bindparam("w_at", type_=_UTCDateTime()),
+                    ),
+                    else_=contacts.c.wakeup_at,
+                ),
+            )
+        )
+        # Sorted (stably) by contact, so concurrent batches lock rows in one order.
+        rows = [
+            {"w_id": w.contact_id, "w_version": w.version, "w_at": w.at}
+            for w in sorted(wakeups, key=lambda w: w.contact_id)
+        ]
+        self._write(lambda conn: conn.execute(stmt, rows))
+
+    def record_errors(self, errors: Sequence[ContactError]) -> None:
+        """Record errors raised while evaluating contacts."""
+        if not errors:
+            return
+        table = self._tables.errors
+        rows = [{"contact_id": e.contact_id, "at": e.at, "error": e.error} for e in errors]
+        self._write(lambda conn: conn.execute(sa.insert(table), rows))

@@ -1,0 +1,538 @@
+"""The scheduler: turns plans into sent messages, safely, with one worker or many.
+
+A tick (`Scheduler.tick`):
+
+1. leases a batch of contacts whose wake-up is due (`Repository.acquire_due`: an index
+   lookup, never a scan of the base) and plans each under every cadence;
+2. records what the planner closed (cancelled, skipped, expired);
+3. **claims** each due occurrence atomically (`Repository.claim`: a lease with an expiry, so
+   that a crashed worker's claims are taken over once they expire);
+4. reloads the claimed contacts and re-checks consent and address (consent revoked after
+   planning means nothing is sent), then sends, falling back to the next channel on a
+   permanent failure; temporary failures are retried with exponential backoff and jitter up
+   to `RetryPolicy.max_attempts` per channel, then the next channel is tried; when none is
+   left the occurrence is recorded as failed (a dead letter: `Repository.failed_deliveries`);
+5. records the outcomes, re-plans the contacts whose history just changed (an
+   ``after_step`` follower may be due at once), and stores each contact's next wake-up.
+
+An exception raised while planning one contact (bad data) is recorded against that contact
+(`Repository.errors`) and the tick goes on with the others.
+
+Delivery is at-least-once towards the sender: a worker that dies after the provider accepted
+a message but before recording it leaves a claim that expires, and the next worker sends
+again with the same idempotency key. A sender that passes the key to a provider that
+deduplicates makes it exactly-once in effect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from types import FrameType
+from typing import Any
+
+import attrs
+
+from regua.definitions.cadence import Cadence
+from regua.planning.explain import Explanation, explain
+from regua.planning.planner import plan
+from regua.ports import (
+    Claim,
+    ContactError,
+    Message,
+    PermanentFailure,
+    Repository,
+    Sender,
+    TemporaryFailure,
+    Wakeup,
+)
+from regua.records import Delivery, DeliveryStatus, DueAction, Snapshot
+
+__all__ = ["RetryPolicy", "Scheduler", "TickReport"]
+
+log = logging.getLogger("regua.scheduler")
+
+Clock = Callable[[], datetime]
+
+
+def _system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@attrs.frozen(slots=True)
+class RetryPolicy:
+    """How temporary failures are retried on one channel before falling back to the next.
+
+    The n-th retry waits ``initial * multiplier ** (n - 1)``, capped at `max_delay`, then
+    spread by ±`jitter` (a fraction) so that many failures do not retry in lock-step. The
+    jitter is derived from the idempotency key and the attempt, so it is reproducible.
+    """
+
+    max_attempts: int = 5
+    initial: timedelta = timedelta(seconds=30)
+    multiplier: float = 2.0
+    max_delay: timedelta = timedelta(hours=1)
+    jitter: float = 0.2
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(
+                f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
+            )
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"RetryPolicy.jitter must be in [0, 1), got {self.jitter}")
+
+    def delay(self, attempt: int, key: str) -> timedelta:
+        """The wait before retry number `attempt` (1-based) of the occurrence `key`."""
+        base = min(
+            self.initial.total_seconds() * self.multiplier ** (attempt - 1),
+            self.max_delay.total_seconds(),
+        )
+        digest = hashlib.blake2b(f"{key}#{attempt}".encode(), digest_size=8).digest()
+        spread = int.from_bytes(digest, "big") / 2**64 * 2 - 1  # in [-1, 1)
+        return timedelta(seconds=max(1.0, base * (1 + self.jitter * spread)))
+
+
+@attrs.frozen(slots=True)
+class TickReport:
+    """What one tick did.
+
+    Attributes:
+        now: The instant the tick planned for.
+        worker: The worker's identity.
+        evaluated: How many contact evaluations were made (a contact re-planned after an
+            outcome counts once).
+        sent: Deliveries recorded as sent.
+        deferred: Claims waiting for a retry after a temporary failure.
+        failed: Deliveries recorded as failed (every channel failed or was exhausted).
+        skipped: Occurrences closed without sending: skipped, cancelled or expired, by the
+            planner or because consent was withdrawn before sending.
+        errors: Contact id -> the error raised while evaluating it.
+
+    """
+
+    now: datetime
+    worker: str
+    evaluated: int = 0
+    sent: tuple[Delivery, ...] = ()
+    deferred: tuple[Claim, ...] = ()
+    failed: tuple[Delivery, ...] = ()
+    skipped: tuple[Delivery, ...] = ()
+    errors: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __str__(self) -> str:
+        return (
+            f"tick at {self.now.isoformat()}: {self.evaluated} evaluated, {len(self.sent)} "
+            f"sent, {len(self.deferred)} deferred, {len(self.failed)} failed, "
+            f"{len(self.skipped)} skipped, {len(self.errors)} errors"
+        )
+
+
+@attrs.define(slots=True)
+class _Tally:
+    evaluated: int = 0
+    sent: list[Delivery] = attrs.field(factory=list)
+    deferred: list[Claim] = attrs.field(factory=list)
+    failed: list[Delivery] = attrs.field(factory=list)
+    skipped: list[Delivery] = attrs.field(factory=list)
+    errors: dict[str, str] = attrs.field(factory=dict)
+
+    def add(self, delivery: Delivery) -> None:
+        if delivery.status is DeliveryStatus.SENT:
+            self.sent.append(delivery)
+        elif delivery.status is DeliveryStatus.FAILED:
+            self.failed.append(delivery)
+        else:
+            self.skipped.append(delivery)
+
+
+_MAX_ROUNDS = 8  # re-plans per contact per tick: the depth of after_step chains firing at once
+
+
+class Scheduler:
+    """Runs cadences against a repository and senders.
+
+    >>> from regua import Cadence, Channel, InMemoryRepository, OutboxSender, Scheduler
+    >>> from regua import Step, on_event
+    >>> shop = Cadence("shop", channels=[Channel("email")], steps=[
+    ...     Step("welcome", trigger=on_event("signed_up"), channels=["email"])])
+    >>> outbox = OutboxSender()
+    >>> scheduler = Scheduler([shop], repository=InMemoryRepository(),
+    ...                       senders={"email": outbox})
+
+    Args:
+        cadences: The cadences to run (names must be unique).
+        repository: Where contacts, events, deliveries, claims and wake-ups live.
+        senders: One `Sender` per channel name. A channel without a sender fails permanently
+            on that channel (and falls back to the next).
+        clock: Returns the current aware datetime; defaults to the system clock in UTC.
+            Inject one to test with a virtual clock.
+        worker: This worker's identity in claims and leases; default host:pid:random.
+        batch_size: Contacts leased and loaded per batch.
+        lease: How long a claim or contact lease lasts; longer than a batch takes.
+        retry: Backoff for temporary failures.
+
+    """
+
+    def __init__(
+        self,
+        cadences: Cadence | Iterable[Cadence],
+        *,
+        repository: Repository,
+        senders: Mapping[str, Sender],
+        clock: Clock | None = None,
+        worker: str | None = None,
+        batch_size: int = 500,
+        lease: timedelta = timedelta(minutes=5),
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.cadences: tuple[Cadence, ...] = (
+            (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
+        )
+        names = [c.name for c in self.cadences]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"cadence names must be unique; repeated: {', '.join(duplicates)}")
+        if not self.cadences:
+            raise ValueError("a Scheduler needs at least one cadence")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if lease <= timedelta(0):
+            raise ValueError(f"lease must be positive, got {lease}")
+        self.repository = repository
+        self.senders = dict(senders)
+        self.clock: Clock = clock or _system_clock
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.batch_size = batch_size
+        self.lease = lease
+        self.retry = retry or RetryPolicy()
+        self._kinds = {ch.name: ch.kind for c in self.cadences for ch in c.channels}
+        self._stop = threading.Event()
+
+    # --- public API ----------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Evaluate every due contact once: claim, send, record; return what happened."""
+        now = self._now(now)
+        tally = _Tally()
+        seen: set[str] = set()
+        while True:
+            acquired = self.repository.acquire_due(self.worker, now, self.batch_size, self.lease)
+            fresh = [s for s in acquired if s.contact.id not in seen]
+            if not fresh:
+                break
+            seen.update(s.contact.id for s in fresh)
+            self._process(fresh, now, tally)
+            if len(acquired) < self.batch_size:
+                break
+        report = TickReport(
+            now=now,
+            worker=self.worker,
+            evaluated=tally.evaluated,
+            sent=tuple(tally.sent),
+            deferred=tuple(tally.deferred),
+            failed=tuple(tally.failed),
+            skipped=tuple(tally.skipped),
+            errors=dict(tally.errors),
+        )
+        log.info("%s", report, extra={"regua_worker": self.worker})
+        return report
+
+    def preview(
+        self, now: datetime | None = None, *, contact_ids: Iterable[str] | None = None
+    ) -> list[DueAction]:
+        """What would be sent now, under every cadence: nothing is claimed, sent or recorded.
+
+        Looks at the contacts whose wake-up is due (or at `contact_ids`), up to
+        `batch_size` of them when no ids are given.
+        """
+        now = self._now(now)
+        ids = (
+            list(contact_ids)
+            if contact_ids is not None
+            else self.repository.due_contact_ids(now, self.batch_size)
+        )
+        snapshots = self.repository.load_snapshots(ids)
+        due: list[DueAction] = []
+        for contact_id in ids:
+            snapshot = snapshots.get(contact_id)
+            if snapshot is None:
+                continue
+            for cadence in self.cadences:
+                due.extend(plan(cadence, snapshot, now).due)
+        return due
+
+    def explain(
+        self, contact_id: str, cadence: str, step: str, now: datetime | None = None
+    ) -> Explanation:
+        """Why `step` of `cadence` is, or is not, due for the contact (see `regua.explain`).
+
+        Raises:
+            KeyError: unknown contact, cadence or step.
+
+        """
+        now = self._now(now)
+        by_name = {c.name: c for c in self.cadences}
+        if cadence not in by_name:
+            raise KeyError(f"no cadence {cadence!r} (cadences: {', '.join(by_name)})")
+        snapshot = self.repository.load_snapshots([contact_id]).get(contact_id)
+        if snapshot is None:
+            raise KeyError(f"no contact {contact_id!r} in the repository")
+        return explain(by_name[cadence], snapshot, step, now)
+
+    def run(
+        self,
+        interval: timedelta | float = 60.0,
+        *,
+        handle_signals: bool = True,
+        on_tick: Callable[[TickReport], None] | None = None,
+    ) -> None:
+        """Tick every `interval` (seconds or a timedelta) until `stop()` or SIGTERM/SIGINT.
+
+        A signal ends the loop after the tick under way finishes, so nothing is left
+        half-done. Signal handlers are installed only in the main thread, and restored on
+        return.
+        """
+        seconds = interval.total_seconds() if isinstance(interval, timedelta) else interval
+        if seconds <= 0:
+            raise ValueError(f"interval must be positive, got {interval}")
+        self._stop.clear()
+        previous: dict[signal.Signals, Any] = {}
+        if handle_signals and threading.current_thread() is threading.main_thread():
+
+            def request_stop(signum: int, frame: FrameType | None) -> None:
+                log.info("signal %s: stopping after the current tick", signum)
+                self._stop.set()
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, request_stop)
+        try:
+            while not self._stop.is_set():
+                try:
+                    report = self.tick()
+                except Exception:
+                    # The repository may be briefly unreachable: keep the worker alive.
+                    log.exception("tick failed; retrying after the interval")
+                else:
+                    if on_tick is not None:
+                        on_tick(report)
+                self._stop.wait(seconds)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def stop(self) -> None:
+        """Ask `run` to return after the tick under way."""
+        self._stop.set()
+
+    # --- the tick ------------------------------------------------------------------------------
+
+    def _now(self, now: datetime | None) -> datetime:
+        now = self.clock() if now is None else now
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+        return now.astimezone(timezone.utc)
+
+    def _process(self, snapshots: Sequence[Snapshot], now: datetime, tally: _Tally) -> None:
+        pending = list(snapshots)
+        wakeups: dict[str, Wakeup] = {}
+        for _ in range(_MAX_ROUNDS):
+            if not pending:
+                break
+            pending = self._round(pending, now, tally, wakeups)
+        for snapshot in pending:  # still changing after every round: come back at once
+            wakeups[snapshot.contact.id] = Wakeup(snapshot.contact.id, now, snapshot.version)
+        self.repository.set_wakeups(list(wakeups.values()))
+
+    def _round(
+        self,
+        snapshots: Sequence[Snapshot],
+        now: datetime,
+        tally: _Tally,
+        wakeups: dict[str, Wakeup],
+    ) -> list[Snapshot]:
+        """Plan, record closures, claim, send, record; return the snapshots to re-plan."""
+        closures: list[Delivery] = []
+        due: list[DueAction] = []
+        next_at: dict[str, datetime | None] = {}
+        errors: list[ContactError] = []
+        for snapshot in snapshots:
+            contact_id = snapshot.contact.id
+            tally.evaluated += 1
+            try:
+                plans = [plan(cadence, snapshot, now) for cadence in self.cadences]
+            except Exception as exc:
+                log.warning("contact %r could not be evaluated: %s", contact_id, exc)
+                tally.errors[contact_id] = f"{type(exc).__name__}: {exc}"
+                errors.append(ContactError(contact_id, now, f"{type(exc).__name__}: {exc}"))
+                # Bad data stays bad until the application changes the contact, which wakes it.
+                wakeups[contact_id] = Wakeup(contact_id, None, snapshot.version)
+                continue
+            wakes = [p.next_wakeup for p in plans if p.next_wakeup is not None]
+            next_at[contact_id] = min(wakes) if wakes else None
+            for result in plans:
+                closures.extend(
+                    Delivery(
+                        result.cadence,
+                        occurrence.step,
+                        occurrence.contact_id,
+                        occurrence.key,
+                        DeliveryStatus(occurrence.state.value),
+                        occurrence.at,
+                        reason=occurrence.reason.value if occurrence.reason else None,
+                    )
+                    for occurrence in result.closed
+                )
+                due.extend(result.due)
+        if errors:
+            self.repository.record_errors(errors)
+
+        outcomes: list[Delivery] = list(closures)
+        deferred: list[Claim] = []
+        if due:
+            claims = self.repository.claim(due, self.worker, now, self.lease)
+            claimed = [action for action in due if action.occurrence_key in claims]
+            current = self.repository.load_snapshots(
+                sorted({action.contact_id for action in claimed})
+            )
+            for action in due:
+                claim = claims.get(action.occurrence_key)
+                if claim is None:
+                    # Another worker holds it; if that worker dies, its lease ends and this
+                    # contact must be looked at again then.
+                    self._wake_no_later(next_at, action.contact_id, now + self.lease)
+                    continue
+                latest = current.get(action.contact_id)
+                if latest is None:  # the contact was deleted meanwhile
+                    continue
+                outcome = self._dispatch(action, claim, latest, now)
+                if isinstance(outcome, Claim):
+                    deferred.append(outcome)
+                    self._wake_no_later(next_at, action.contact_id, outcome.until)
+                else:
+                    outcomes.append(outcome)
+        if deferred:
+            self.repository.defer(deferred)
+            tally.deferred.extend(deferred)
+        if outcomes:
+            self.repository.record(outcomes)
+            for delivery in outcomes:
+                tally.add(delivery)
+
+        changed: dict[str, list[Delivery]] = {}
+        for delivery in outcomes:
+            changed.setdefault(delivery.contact_id, []).append(delivery)
+        replan: list[Snapshot] = []
+        for snapshot in snapshots:
+            contact_id = snapshot.contact.id
+            if contact_id in changed:
+                replan.append(
+                    attrs.evolve(snapshot, deliveries=(*snapshot.deliveries, *changed[contact_id]))
+                )
+            elif contact_id in next_at:
+                wakeups[contact_id] = Wakeup(contact_id, next_at[contact_id], snapshot.version)
+        return replan
+
+    @staticmethod
+    def _wake_no_later(next_at: dict[str, datetime | None], contact_id: str, at: datetime) -> None:
+        current = next_at.get(contact_id)
+        if current is None or at < current:
+            next_at[contact_id] = at
+
+    def _dispatch(
+        self, action: DueAction, claim: Claim, snapshot: Snapshot, now: datetime
+    ) -> Delivery | Claim:
+        """Send one claimed action; return its outcome, or the claim to retry later."""
+        contact = snapshot.contact
+        channels = action.channels
+        index, attempts = claim.channel_index, claim.attempts
+        last_error = claim.last_error
+        tried = attempts > 0 or index > 0
+        while index < len(channels):
+            channel = channels[index]
+            address = contact.addresses.get(channel)
+            if not contact.can_receive(channel, transactional=action.transactional):
+                last_error = f"{channel}: no consent or address at sending time"
+                index, attempts = index + 1, 0
+                continue
+            sender = self.senders.get(channel)
+            if sender is None:
+                last_error = f"{channel}: no sender configured for this channel"
+                tried = True
+                index, attempts = index + 1, 0
+                continue
+            assert address is not None
+            message = Message(
+                channel=channel,
+                address=address,
+                message=action.message,
+                payload=action.payload,
+                contact=contact,
+                cadence=action.cadence,
+                step=action.step,
+                occurrence_key=action.occurrence_key,
+                idempotency_key=action.idempotency_key,
+                attempt=attempts + 1,
+                kind=self._kinds.get(channel, "message"),
+            )
+            tried = True
+            try:
+                sender.send(message)
+            except PermanentFailure as exc:
+                last_error = f"{channel}: {exc}"
+                log.warning(
+                    "permanent failure on %s for %s: %s", channel, action.occurrence_key, exc
+                )
+                index, attempts = index + 1, 0
+                continue
+            except Exception as exc:
+                attempts += 1
+                last_error = f"{channel}: {type(exc).__name__}: {exc}"
+                log.warning(
+                    "temporary failure %d on %s for %s: %s",
+                    attempts,
+                    channel,
+                    action.occurrence_key,
+                    exc,
+                    exc_info=not isinstance(exc, TemporaryFailure),
+                )
+                if attempts >= self.retry.max_attempts:
+                    index, attempts = index + 1, 0
+                    continue
+                wait = self.retry.delay(attempts, action.occurrence_key)
+                if isinstance(exc, TemporaryFailure) and exc.retry_after is not None:
+                    wait = max(wait, exc.retry_after)
+                return attrs.evolve(
+                    claim,
+                    until=now + wait,
+                    attempts=attempts,
+                    channel_index=index,
+                    last_error=last_error,
+                )
+            return Delivery(
+                action.cadence,
+                action.step,
+                action.contact_id,
+                action.occurrence_key,
+                DeliveryStatus.SENT,
+                now,
+                channel=channel,
+            )
+        status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
+        reason = last_error if tried else f"no_channel: {last_error}"
+        return Delivery(
+            action.cadence,
+            action.step,
+            action.contact_id,
+            action.occurrence_key,
+            status,
+            now,
+            reason=reason,
+        )

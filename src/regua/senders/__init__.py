@@ -1,0 +1,1 @@
+"""Senders: adapters that deliver messages on a channel (see `regua.ports.Sender`)."""

@@ -1,0 +1,1075 @@
+"""Contract test suites: prove that a custom adapter honours `regua.ports`.
+
+A repository or sender written for your storage or your provider subclasses the matching
+suite in a pytest test module and provides a fixture that builds it; pytest then runs, against
+that adapter, every test the reference adapters pass::
+
+    import pytest
+
+    from regua.ports import Repository
+    from regua.testing.contracts import RepositoryContract
+
+    class TestMyRepository(RepositoryContract):
+        @pytest.fixture
+        def repository(self) -> Repository:
+            return MyRepository(...)    # a fresh, empty repository for each test
+
+The suites are plain classes whose names do not start with ``Test``, so pytest collects
+them only through your subclasses. Importing this module needs pytest (a test dependency);
+importing `regua` does not.
+
+Every instant used is a fixed, timezone-aware UTC datetime: nothing reads the wall clock, so
+a failure reproduces exactly. Each failure message names the rule of `regua.ports` that was
+broken and shows the expected and actual values. See ``docs/testing-adapters.md`` for a
+complete example and what each group of tests checks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar, Generic, TypeVar
+
+import attrs
+import pytest
+
+from regua.errors import ReguaError
+from regua.ports import (
+    DIRTY,
+    Claim,
+    ContactError,
+    Message,
+    PermanentFailure,
+    Repository,
+    Sender,
+    TemporaryFailure,
+    UnknownContactError,
+    Wakeup,
+)
+from regua.records import (
+    CLICKED,
+    OPENED,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    DueAction,
+    Event,
+    idempotency_key,
+)
+
+__all__ = ["RepositoryContract", "SenderContract"]
+
+_R = TypeVar("_R")
+
+T0 = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
+"""The instant most contract tests happen at."""
+
+LEASE = timedelta(minutes=5)
+"""The lease the contract tests ask for."""
+
+MOMENT = timedelta(seconds=1)
+"""What "a moment later" means in the suites. Every instant they use is a whole second, so an
+adapter may store instants with any precision down to the second."""
+
+FAR_FUTURE = T0 + timedelta(days=3650)
+"""Later than any wake-up the suites set: a contact not due then is never due."""
+
+_CADENCE = "contract"
+_STEP = "reminder"
+
+
+def _expect(actual: object, expected: object, rule: str) -> None:
+    """Fail naming the broken `rule`, with both values.
+
+    pytest rewrites the asserts of test modules only, not of this library module, so the
+    values are spelled out here.
+    """
+    __tracebackhide__ = True
+    if actual == expected:
+        return
+    lines = [rule, f"  expected: {_short(expected)}", f"  actual:   {_short(actual)}"]
+    if isinstance(actual, list) and isinstance(expected, list):
+        if len(actual) != len(expected):
+            lines.append(f"  length: expected {len(expected)}, actual {len(actual)}")
+        for index, (got, wanted) in enumerate(zip(actual, expected, strict=False)):
+            if got != wanted:
+                lines.append(f"  first difference, at [{index}]:")
+                lines.append(f"    expected: {_short(wanted)}")
+                lines.append(f"    actual:   {_short(got)}")
+                break
+    pytest.fail("\n".join(lines))
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 1500 else f"{text[:1500]}... ({len(text)} characters)"
+
+
+def _minutes(count: int) -> datetime:
+    return T0 + timedelta(minutes=count)
+
+
+def _contact(contact_id: str, **changes: Any) -> Contact:
+    contact = Contact(
+        contact_id,
+        attributes={"tier": "gold", "orders": 3},
+        timezone="America/Sao_Paulo",
+        consents={"email"},
+        preferences=["email", "sms"],
+        addresses={"email": f"{contact_id}@example.com", "sms": "+5511990000001"},
+        created_at=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+    )
+    return attrs.evolve(contact, **changes) if changes else contact
+
+
+def _event(contact_id: str, event_id: str, at: datetime = T0, name: str = "order_placed") -> Event:
+    return Event(contact_id, name, at, id=event_id, data={"order": event_id, "total": 149.9})
+
+
+def _key(contact_id: str, number: int = 1) -> str:
+    return f"{_CADENCE}:{_STEP}:{contact_id}:{number}"
+
+
+def _action(contact_id: str, number: int = 1) -> DueAction:
+    key = _key(contact_id, number)
+    return DueAction(
+        cadence=_CADENCE,
+        step=_STEP,
+        contact_id=contact_id,
+        occurrence_key=key,
+        idempotency_key=idempotency_key(key),
+        due_at=T0,
+        channel="email",
+        fallbacks=("sms",),
+        message="reminder",
+        payload={},
+        address=f"{contact_id}@example.com",
+    )
+
+
+def _delivery(
+    contact_id: str,
+    number: int = 1,
+    status: DeliveryStatus = DeliveryStatus.SENT,
+    at: datetime = T0,
+    reason: str | None = None,
+) -> Delivery:
+    return Delivery(
+        _CADENCE, _STEP, contact_id, _key(contact_id, number), status, at, "email", reason
+    )
+
+
+def _in_threads(count: int, work: Callable[[int], _R]) -> list[_R]:
+    """Run ``work(0)`` ... ``work(count - 1)`` in threads released together; re-raise errors."""
+    barrier = threading.Barrier(count, timeout=10)
+    results: dict[int, _R] = {}
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except BaseException as exc:  # re-raised in the test's own thread below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    if failures:
+        raise failures[0]
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in 30 s"
+    return [results[index] for index in range(count)]
+
+
+class RepositoryContract:
+    """The behaviour every `regua.ports.Repository` must have, as a pytest suite.
+
+    Subclass it in a test module (the subclass's name must start with ``Test``) and define
+    a ``repository`` fixture on the subclass that returns a **fresh, empty** repository for
+    each test::
+
+        import pytest
+
+        from regua.ports import Repository
+        from regua.testing.contracts import RepositoryContract
+
+        class TestMyRepository(RepositoryContract):
+            @pytest.fixture
+            def repository(self) -> Repository:
+                return MyRepository(...)
+
+    The fixture may use other fixtures (``tmp_path``, a database URL) and may ``yield`` the
+    repository to clean up afterwards. Every test uses fixed UTC instants and a failure
+    names the rule of `Repository` that was broken. The groups of tests:
+
+    - **contacts**: `upsert_contact` and `get_contact` round-trip every field; replacing a
+      contact keeps its events and deliveries; every change increments the version and sets
+      the wake-up to `DIRTY`;
+    - **events**: `record_event` stores, refuses a duplicate id (per contact) storing
+      nothing, raises `UnknownContactError` for an unknown contact;
+    - **consent and engagement**: `set_consent`, `record_engagement` (an event with ``ref``);
+    - **reads**: `history` order, `failed_deliveries` order and limit, `errors` order and
+      filter;
+    - **due contacts**: `acquire_due` hands out only due contacts not leased by another
+      worker, earliest first, up to the limit, and leases them (still held exactly at the
+      lease's end); `due_contact_ids` and `load_snapshots` lease nothing;
+    - **claims**: `claim`, `record`, `defer`: who is granted what, and when; the retry state;
+    - **wake-ups**: `set_wakeups` (the next wake-up, never, stale versions, end of lease);
+    - **time and threads**: instants read back are aware UTC; claims, acquisitions and
+      replayed events racing from several threads each win exactly once.
+
+    Not checked, because no behaviour shows it: that the wake-up queries use an index and
+    that batch calls use a bounded number of statements. Benchmark those.
+    """
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _version(self, repository: Repository, contact_id: str) -> int:
+        return repository.load_snapshots([contact_id])[contact_id].version
+
+    def _sleep(self, repository: Repository, contact_id: str, until: datetime | None) -> None:
+        """Set the contact's wake-up to `until` (None: never), as the scheduler would."""
+        version = self._version(repository, contact_id)
+        repository.set_wakeups([Wakeup(contact_id, until, version)])
+
+    def _due(self, repository: Repository, now: datetime, worker: str) -> list[str]:
+        """Ids that `worker` acquires at `now`, in the order handed out (this leases them)."""
+        return [s.contact.id for s in repository.acquire_due(worker, now, 100, LEASE)]
+
+    def _is_dirty(self, repository: Repository, contact_id: str) -> bool:
+        """Whether the contact's wake-up is `DIRTY`: due even at the epoch."""
+        return contact_id in repository.due_contact_ids(DIRTY, 1000)
+
+    def _expect_woken(self, repository: Repository, contact_id: str, before: int) -> None:
+        __tracebackhide__ = True
+        version = self._version(repository, contact_id)
+        if version <= before:
+            pytest.fail(f"a change must increment the version: was {before}, now {version}")
+        if not self._is_dirty(repository, contact_id):
+            pytest.fail("a change must set the contact's wake-up to DIRTY")
+
+    # --- the port ----------------------------------------------------------------------------
+
+    def test_is_a_repository(self, repository: Repository) -> None:
+        """The adapter has every method of the `Repository` protocol."""
+        missing = [
+            name
+            for name in dir(Repository)
+            if not name.startswith("_") and not callable(getattr(repository, name, None))
+        ]
+        _expect(missing, [], "methods of regua.ports.Repository the adapter lacks")
+        assert isinstance(repository, Repository)
+
+    # --- contacts ------------------------------------------------------------------------------
+
+    def test_get_contact_returns_none_for_an_unknown_id(self, repository: Repository) -> None:
+        """`get_contact` of an id never upserted is None."""
+        repository.upsert_contact(_contact("ana"))
+        _expect(repository.get_contact("bob"), None, "get_contact of an unknown id")
+
+    def test_upsert_contact_round_trips_every_field(self, repository: Repository) -> None:
+        """`get_contact` returns the contact as upserted: attributes, timezone, consents..."""
+        ana = _contact(
+            "ana",
+            attributes={
+                "tier": "gold",
+                "orders": 3,
+                "score": 0.75,
+                "vip": True,
+                "manager": None,
+                "tags": ["a", "b"],
+                "birth_date": "1990-02-28",
+                "address": {"city": "Recife", "zip": "50000-000"},
+            },
+            consents={"email", "sms"},
+            preferences=["sms", "email"],
+        )
+        repository.upsert_contact(ana)
+        _expect(repository.get_contact("ana"), ana, "get_contact after upsert_contact")
+        minimal = Contact("bob")
+        repository.upsert_contact(minimal)
+        _expect(repository.get_contact("bob"), minimal, "a contact with every field empty")
+
+    def test_upsert_contact_replaces_and_keeps_events_and_deliveries(
+        self, repository: Repository
+    ) -> None:
+        """Upserting an existing contact replaces it; its events and deliveries are kept."""
+        repository.upsert_contact(_contact("ana"))
+        event, delivery = _event("ana", "A-1"), _delivery("ana")
+        assert repository.record_event(event)
+        repository.record([delivery])
+        replaced = _contact("ana", attributes={"tier": "silver"}, timezone=None, consents=())
+        repository.upsert_contact(replaced)
+        _expect(repository.get_contact("ana"), replaced, "get_contact after a replacement")
+        _expect(repository.history("ana"), [event, delivery], "history after a replacement")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(snapshot.contact, replaced, "the snapshot's contact after a replacement")
+        _expect(list(snapshot.events), [event], "the snapshot's events after a replacement")
+        _expect(list(snapshot.deliveries), [delivery], "snapshot deliveries after replacement")
+
+    def test_upsert_contact_wakes_it(self, repository: Repository) -> None:
+        """A new contact is due at once (`DIRTY`); replacing one wakes it again."""
+        repository.upsert_contact(_contact("ana"))
+        assert self._is_dirty(repository, "ana"), "a new contact must wake up at DIRTY"
+        self._sleep(repository, "ana", None)
+        before = self._version(repository, "ana")
+        assert not self._is_dirty(repository, "ana"), "set_wakeups(None) must clear DIRTY"
+        repository.upsert_contact(_contact("ana", attributes={"tier": "silver"}))
+        self._expect_woken(repository, "ana", before)
+
+    # --- events ------------------------------------------------------------------------------
+
+    def test_record_event_stores_it(self, repository: Repository) -> None:
+        """`record_event` returns True; the event, every field, is in history and snapshots."""
+        repository.upsert_contact(_contact("ana"))
+        event = Event("ana", "order_placed", T0, id="A-1", data={"total": 149.9, "items": ["book"]})
+        _expect(repository.record_event(event), True, "record_event of a new event")
+        _expect(repository.history("ana"), [event], "history after record_event")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(list(snapshot.events), [event], "snapshot events after record_event")
+
+    def test_record_event_refuses_a_duplicate_id_storing_nothing(
+        self, repository: Repository
+    ) -> None:
+        """A second event with the same id returns False and changes nothing.
+
+        Not the events, not the version, not the wake-up: replaying a feed costs nothing.
+        """
+        repository.upsert_contact(_contact("ana"))
+        original = _event("ana", "A-1")
+        assert repository.record_event(original)
+        self._sleep(repository, "ana", None)
+        version = self._version(repository, "ana")
+        replayed = Event("ana", "order_cancelled", _minutes(5), id="A-1", data={"x": 1})
+        _expect(repository.record_event(replayed), False, "record_event of a duplicate id")
+        _expect(repository.history("ana"), [original], "history after a duplicate event")
+        _expect(self._version(repository, "ana"), version, "version after a duplicate event")
+        assert not self._is_dirty(repository, "ana"), "a duplicate event must not wake"
+
+    def test_record_event_replay_without_an_explicit_id_is_a_duplicate(
+        self, repository: Repository
+    ) -> None:
+        """An event without an id gets one from its name and instant: a replay is refused."""
+        repository.upsert_contact(_contact("ana"))
+        _expect(repository.record_event(Event("ana", "login", T0)), True, "first login")
+        _expect(repository.record_event(Event("ana", "login", T0)), False, "replayed login")
+        _expect(repository.record_event(Event("ana", "login", _minutes(1))), True, "new login")
+        _expect(len(repository.history("ana")), 2, "events stored")
+
+    def test_record_event_ids_are_per_contact(self, repository: Repository) -> None:
+        """The duplicate check is per contact: two contacts may have events with one id."""
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        _expect(repository.record_event(_event("ana", "E-1")), True, "ana's event E-1")
+        _expect(repository.record_event(_event("bob", "E-1")), True, "bob's event E-1")
+        _expect(repository.history("ana"), [_event("ana", "E-1")], "ana's history")
+        _expect(repository.history("bob"), [_event("bob", "E-1")], "bob's history")
+
+    def test_record_event_for_an_unknown_contact_raises(self, repository: Repository) -> None:
+        """An event for a contact the repository does not hold raises `UnknownContactError`."""
+        repository.upsert_contact(_contact("ana"))
+        with pytest.raises(UnknownContactError):
+            repository.record_event(_event("bob", "B-1"))
+        _expect(repository.get_contact("bob"), None, "no contact is created by the event")
+
+    def test_record_event_wakes_the_contact(self, repository: Repository) -> None:
+        """A new event increments the version and sets the wake-up to `DIRTY`."""
+        repository.upsert_contact(_contact("ana"))
+        self._sleep(repository, "ana", FAR_FUTURE)
+        before = self._version(repository, "ana")
+        assert repository.record_event(_event("ana", "A-1"))
+        self._expect_woken(repository, "ana", before)
+
+    # --- consent -----------------------------------------------------------------------------
+
+    def test_set_consent_grants_and_revokes(self, repository: Repository) -> None:
+        """Consent changes show in `get_contact` and snapshots; nothing else changes."""
+        ana = _contact("ana", consents={"email"})
+        repository.upsert_contact(ana)
+        for channel, granted, consents in [
+            ("sms", True, {"email", "sms"}),
+            ("sms", True, {"email", "sms"}),
+            ("email", False, {"sms"}),
+            ("push", False, {"sms"}),
+        ]:
+            repository.set_consent("ana", channel, granted)
+            expected = attrs.evolve(ana, consents=consents)
+            rule = f"get_contact after set_consent({channel!r}, {granted})"
+            _expect(repository.get_contact("ana"), expected, rule)
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(snapshot.contact.consents, frozenset({"sms"}), "consents in the snapshot")
+
+    def test_set_consent_wakes_the_contact(self, repository: Repository) -> None:
+        """A consent change increments the version and sets the wake-up to `DIRTY`."""
+        repository.upsert_contact(_contact("ana"))
+        self._sleep(repository, "ana", None)
+        before = self._version(repository, "ana")
+        repository.set_consent("ana", "email", False)
+        self._expect_woken(repository, "ana", before)
+
+    def test_set_consent_for_an_unknown_contact_raises(self, repository: Repository) -> None:
+        """Consent for a contact the repository does not hold raises `UnknownContactError`."""
+        repository.upsert_contact(_contact("ana"))
+        with pytest.raises(UnknownContactError):
+            repository.set_consent("bob", "email", True)
+        _expect(repository.get_contact("bob"), None, "no contact is created by set_consent")
+
+    # --- engagement --------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("kind", [OPENED, CLICKED])
+    def test_record_engagement_stores_an_event_referring_to_the_delivery(
+        self, repository: Repository, kind: str
+    ) -> None:
+        """An open or click is stored and returned as an event of the delivery's contact.
+
+        The event is named `kind` and its ``ref`` is the delivery's occurrence key.
+        """
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        delivery = _delivery("ana")
+        repository.record([delivery])
+        event = repository.record_engagement(delivery.occurrence_key, kind, _minutes(10))
+        _expect(
+            (event.contact_id, event.name, event.at, event.ref),
+            ("ana", kind, _minutes(10), delivery.occurrence_key),
+            "the event returned by record_engagement: (contact_id, name, at, ref)",
+        )
+        assert event.id, "the engagement event must have an id"
+        _expect(repository.history("ana"), [delivery, event], "history after an engagement")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(list(snapshot.events), [event], "snapshot events after an engagement")
+        _expect(repository.history("bob"), [], "another contact's history")
+
+    def test_record_engagement_for_an_unknown_key_raises_key_error(
+        self, repository: Repository
+    ) -> None:
+        """An engagement naming no recorded delivery raises `KeyError`, storing nothing."""
+        repository.upsert_contact(_contact("ana"))
+        repository.record([_delivery("ana", 1)])
+        with pytest.raises(KeyError):
+            repository.record_engagement(_key("ana", 2), OPENED, _minutes(10))
+        _expect(repository.history("ana"), [_delivery("ana", 1)], "history after the error")
+
+    def test_record_engagement_wakes_the_contact(self, repository: Repository) -> None:
+        """An engagement increments the version and sets the wake-up to `DIRTY`."""
+        repository.upsert_contact(_contact("ana"))
+        repository.record([_delivery("ana")])
+        self._sleep(repository, "ana", None)
+        before = self._version(repository, "ana")
+        repository.record_engagement(_key("ana"), CLICKED, _minutes(10))
+        self._expect_woken(repository, "ana", before)
+
+    # --- history, dead letters, errors -------------------------------------------------------
+
+    def test_history_is_oldest_first_events_before_deliveries_at_one_instant(
+        self, repository: Repository
+    ) -> None:
+        """`history` merges one contact's events and deliveries by instant, events first."""
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        e1, e2, e3 = (_event("ana", f"A-{n}", _minutes(n)) for n in (1, 2, 3))
+        d1, d2 = (_delivery("ana", n, at=_minutes(n)) for n in (1, 2))
+        repository.record([d2])
+        assert repository.record_event(e3)
+        repository.record([d1])
+        assert repository.record_event(e2)
+        assert repository.record_event(e1)
+        assert repository.record_event(_event("bob", "B-1", _minutes(1)))
+        repository.record([_delivery("bob", 1, at=_minutes(2))])
+        _expect(repository.history("ana"), [e1, d1, e2, d2, e3], "history order")
+
+    def test_failed_deliveries_are_the_failed_ones_most_recent_first(
+        self, repository: Repository
+    ) -> None:
+        """Only `FAILED` deliveries, of every contact, most recent first."""
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        failed = DeliveryStatus.FAILED
+        f1 = _delivery("ana", 1, failed, _minutes(1), reason="bounced")
+        f2 = _delivery("bob", 2, failed, _minutes(2), reason="no_channel")
+        f3 = _delivery("ana", 3, failed, _minutes(3), reason="retries_exhausted")
+        others = [
+            _delivery("ana", 10 + n, status, _minutes(10 + n))
+            for n, status in enumerate(DeliveryStatus)
+            if status is not failed
+        ]
+        repository.record([f2, others[0], f1])
+        repository.record([*others[1:], f3])
+        _expect(repository.failed_deliveries(), [f3, f2, f1], "failed_deliveries()")
+
+    def test_failed_deliveries_respects_the_limit(self, repository: Repository) -> None:
+        """`limit` bounds the answer (100 by default), keeping the most recent."""
+        repository.upsert_contact(_contact("ana"))
+        failed = [
+            _delivery("ana", n, DeliveryStatus.FAILED, _minutes(n), reason="bounced")
+            for n in range(1, 103)
+        ]
+        repository.record(failed)
+        _expect(repository.failed_deliveries(limit=2), failed[:-3:-1], "limit=2")
+        _expect(repository.failed_deliveries(), failed[:1:-1], "the default limit of 100")
+
+    def test_errors_oldest_first_for_all_or_one_contact(self, repository: Repository) -> None:
+        """`errors()` lists every recorded error, `errors(id)` one contact's, oldest first."""
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        a1 = ContactError("ana", _minutes(1), "ValueError: bad birth_date 'soon'")
+        b2 = ContactError("bob", _minutes(2), "KeyError: 'tier'")
+        a3 = ContactError("ana", _minutes(3), "ValueError: unknown timezone 'Mars/Olympus'")
+        _expect(repository.errors(), [], "errors() before any error")
+        repository.record_errors([b2, a3])
+        repository.record_errors([a1])
+        _expect(repository.errors(), [a1, b2, a3], "errors(), oldest first")
+        _expect(repository.errors("ana"), [a1, a3], "errors('ana'), oldest first")
+        _expect(repository.errors("bob"), [b2], "errors('bob')")
+        _expect(repository.errors("carla"), [], "errors of a contact without any")
+
+    # --- due contacts: acquire_due, due_contact_ids, load_snapshots ----------------------------
+
+    def _stagger(self, repository: Repository) -> None:
+        """Contacts waking at minutes 3 (a), 1 (b), 2 (c), 4 (d), never (n) and DIRTY (e)."""
+        for name, minutes in (("a", 3), ("b", 1), ("c", 2), ("d", 4), ("n", None)):
+            repository.upsert_contact(_contact(name))
+            self._sleep(repository, name, None if minutes is None else _minutes(minutes))
+        repository.upsert_contact(_contact("e"))
+
+    def test_acquire_due_hands_out_due_contacts_earliest_first(
+        self, repository: Repository
+    ) -> None:
+        """Due means a wake-up at or before `now` (None: never); `DIRTY` comes first."""
+        self._stagger(repository)
+        _expect(self._due(repository, _minutes(3), "w1"), ["e", "b", "c", "a"], "acquire_due")
+        _expect(self._due(repository, _minutes(4), "w2"), ["d"], "acquire_due, later")
+        rule = "acquire_due once the leases ended: every wake-up but never, earliest first"
+        _expect(self._due(repository, FAR_FUTURE, "w3"), ["e", "b", "c", "a", "d"], rule)
+
+    def test_acquire_due_hands_out_at_most_limit(self, repository: Repository) -> None:
+        """At most `limit` contacts, the earliest; the rest are left for the next call."""
+        self._stagger(repository)
+        first = repository.acquire_due("w1", _minutes(3), 2, LEASE)
+        _expect([s.contact.id for s in first], ["e", "b"], "acquire_due with limit=2")
+        second = repository.acquire_due("w2", _minutes(3), 2, LEASE)
+        _expect([s.contact.id for s in second], ["c", "a"], "acquire_due by another worker")
+        _expect(repository.acquire_due("w3", FAR_FUTURE, 0, LEASE), [], "limit=0")
+
+    def test_acquire_due_leases_until_now_plus_lease_inclusive(
+        self, repository: Repository
+    ) -> None:
+        """Another worker is refused while the lease lives, at its very end too, then served."""
+        repository.upsert_contact(_contact("ana"))
+        end = T0 + LEASE
+        _expect(self._due(repository, T0, "w1"), ["ana"], "w1 acquires the contact")
+        _expect(self._due(repository, T0, "w2"), [], "w2, while w1's lease lives")
+        _expect(self._due(repository, end, "w2"), [], "w2, exactly at the lease's end")
+        _expect(self._due(repository, end + MOMENT, "w2"), ["ana"], "w2, after the lease")
+        _expect(self._due(repository, end + MOMENT, "w1"), [], "w1, now that w2 holds it")
+
+    def test_acquire_due_same_worker_may_reacquire_extending_the_lease(
+        self, repository: Repository
+    ) -> None:
+        """The lease holder is served again, and its lease then runs from the new `now`."""
+        repository.upsert_contact(_contact("ana"))
+        _expect(self._due(repository, T0, "w1"), ["ana"], "w1 acquires the contact")
+        _expect(self._due(repository, _minutes(1), "w1"), ["ana"], "w1 acquires it again")
+        new_end = _minutes(1) + LEASE
+        _expect(self._due(repository, T0 + LEASE + MOMENT, "w2"), [], "w2, lease extended")
+        _expect(self._due(repository, new_end, "w2"), [], "w2, at the new lease's end")
+        _expect(self._due(repository, new_end + MOMENT, "w2"), ["ana"], "w2, after it")
+
+    def test_acquire_due_snapshots_carry_contact_version_events_and_deliveries(
+        self, repository: Repository
+    ) -> None:
+        """Each snapshot holds the contact, its events, its deliveries and current version."""
+        ana = _contact("ana")
+        repository.upsert_contact(ana)
+        repository.upsert_contact(_contact("bob"))
+        events = [_event("ana", "A-1", _minutes(1)), _event("ana", "A-2", _minutes(2))]
+        for event in events:
+            assert repository.record_event(event)
+        delivery = _delivery("ana", at=_minutes(3))
+        repository.record([delivery, _delivery("bob", at=_minutes(3))])
+        version = self._version(repository, "ana")
+        repository.set_consent("ana", "sms", True)
+        snapshots = {s.contact.id: s for s in repository.acquire_due("w1", T0, 10, LEASE)}
+        snapshot = snapshots["ana"]
+        expected = attrs.evolve(ana, consents={"email", "sms"})
+        _expect(snapshot.contact, expected, "the snapshot's contact")
+        _expect(sorted(snapshot.events, key=lambda e: e.at), events, "the snapshot's events")
+        _expect(list(snapshot.deliveries), [delivery], "the snapshot's deliveries")
+        assert snapshot.version > version, "the snapshot must carry the current version"
+        _expect(snapshot.version, self._version(repository, "ana"), "the snapshot's version")
+
+    def test_due_contact_ids_lists_due_contacts_earliest_first_leasing_nothing(
+        self, repository: Repository
+    ) -> None:
+        """Up to `limit` due ids, earliest first, leased or not; calling it leases nothing."""
+        self._stagger(repository)
+        _expect(repository.due_contact_ids(_minutes(3), 10), ["e", "b", "c", "a"], "all due")
+        _expect(repository.due_contact_ids(_minutes(3), 2), ["e", "b"], "limit=2")
+        _expect(repository.due_contact_ids(_minutes(3), 0), [], "limit=0")
+        rule = "every wake-up but never"
+        _expect(repository.due_contact_ids(FAR_FUTURE, 10), ["e", "b", "c", "a", "d"], rule)
+        _expect(self._due(repository, _minutes(1), "w1"), ["e", "b"], "not leased by it")
+        _expect(repository.due_contact_ids(_minutes(1), 10), ["e", "b"], "leased ones too")
+
+    def test_next_wakeup_is_the_earliest_wakeup_of_any_contact(
+        self, repository: Repository
+    ) -> None:
+        """None for an empty base; `DIRTY` while a contact waits; else the earliest."""
+        _expect(repository.next_wakeup(), None, "next_wakeup of an empty repository")
+        self._stagger(repository)
+        _expect(repository.next_wakeup(), DIRTY, "next_wakeup with a changed contact")
+        self._sleep(repository, "e", _minutes(5))
+        _expect(repository.next_wakeup(), _minutes(1), "next_wakeup: the earliest")
+        self._due(repository, _minutes(1), "w1")  # leased contacts still count
+        _expect(repository.next_wakeup(), _minutes(1), "next_wakeup with a leased contact")
+
+    def test_load_snapshots_leaves_out_missing_ids_and_leases_nothing(
+        self, repository: Repository
+    ) -> None:
+        """Unknown ids are absent from the answer, and loading does not lease."""
+        ana = _contact("ana")
+        repository.upsert_contact(ana)
+        repository.upsert_contact(_contact("bob"))
+        assert repository.record_event(_event("ana", "A-1"))
+        snapshots = repository.load_snapshots(["ana", "nobody"])
+        _expect(set(snapshots), {"ana"}, "the ids load_snapshots answers")
+        _expect(snapshots["ana"].contact, ana, "the snapshot's contact")
+        _expect(list(snapshots["ana"].events), [_event("ana", "A-1")], "the snapshot's events")
+        _expect(repository.load_snapshots([]), {}, "load_snapshots([])")
+        _expect(sorted(self._due(repository, T0, "w2")), ["ana", "bob"], "not leased by it")
+
+    # --- claims --------------------------------------------------------------------------------
+
+    def test_claim_grants_free_occurrences(self, repository: Repository) -> None:
+        """A free occurrence is granted to the worker until ``now + lease``, fresh state."""
+        repository.upsert_contact(_contact("ana"))
+        claims = repository.claim([_action("ana", 1), _action("ana", 2)], "w1", T0, LEASE)
+        expected = {_key("ana", n): Claim(_key("ana", n), "ana", "w1", T0 + LEASE) for n in (1, 2)}
+        _expect(claims, expected, "claims granted on free occurrences")
+
+    def test_claim_refuses_every_worker_while_the_claim_lives(self, repository: Repository) -> None:
+        """A live claim is refused to everyone, its holder too, up to `until` inclusive."""
+        repository.upsert_contact(_contact("ana"))
+        action, end = _action("ana"), T0 + LEASE
+        _expect(set(repository.claim([action], "w1", T0, LEASE)), {_key("ana")}, "w1 claims")
+        for worker in ("w2", "w1"):
+            for now, when in ((T0, "at once"), (_minutes(1), "later"), (end, "at `until`")):
+                rule = f"{worker} claims a live claim {when}"
+                _expect(repository.claim([action], worker, now, LEASE), {}, rule)
+        later = end + MOMENT
+        expected = {_key("ana"): Claim(_key("ana"), "ana", "w2", later + LEASE)}
+        _expect(repository.claim([action], "w2", later, LEASE), expected, "after `until`")
+        _expect(repository.claim([action], "w1", later, LEASE), {}, "w1, now w2 holds it")
+
+    def test_claim_after_expiry_keeps_the_retry_state(self, repository: Repository) -> None:
+        """An expired claim's `attempts`, `channel_index` and `last_error` carry over."""
+        repository.upsert_contact(_contact("ana"))
+        action = _action("ana")
+        claim = repository.claim([action], "w1", T0, LEASE)[_key("ana")]
+        retry = attrs.evolve(claim, until=_minutes(1), attempts=2, channel_index=1)
+        repository.defer([attrs.evolve(retry, last_error="TemporaryFailure: 429")])
+        later = _minutes(1) + MOMENT
+        expected = Claim(_key("ana"), "ana", "w2", later + LEASE, 2, 1, "TemporaryFailure: 429")
+        _expect(
+            repository.claim([action], "w2", later, LEASE),
+            {_key("ana"): expected},
+            "a claim taken over after expiry",
+        )
+
+    def test_claim_refuses_an_occurrence_with_a_delivery(self, repository: Repository) -> None:
+        """Nobody is granted an occurrence whose outcome is recorded, whatever its status."""
+        repository.upsert_contact(_contact("ana"))
+        statuses = list(DeliveryStatus)
+        repository.record(
+            [_delivery("ana", n, status) for n, status in enumerate(statuses, start=1)]
+        )
+        actions = [_action("ana", n) for n in range(1, len(statuses) + 2)]
+        free = {_key("ana", len(statuses) + 1)}
+        _expect(set(repository.claim(actions, "w1", T0, LEASE)), free, "claims granted")
+        rule = "claims on recorded occurrences"
+        _expect(repository.claim(actions[:-1], "w2", FAR_FUTURE, LEASE), {}, rule)
+
+    def test_claim_a_large_batch(self, repository: Repository) -> None:
+        """A batch is granted exactly its free occurrences, in one call."""
+        for n in range(5):
+            repository.upsert_contact(_contact(f"c{n}"))
+        batch = [_action(f"c{n % 5}", n) for n in range(200)]
+        first = repository.claim(batch, "w1", T0, LEASE)
+        expected = {
+            a.occurrence_key: Claim(a.occurrence_key, a.contact_id, "w1", T0 + LEASE) for a in batch
+        }
+        _expect(first, expected, "claims on a batch of 200 free occurrences")
+        extra = [_action(f"c{n % 5}", n) for n in range(200, 250)]
+        second = repository.claim(batch + extra, "w2", _minutes(1), LEASE)
+        rule = "claims on 200 held and 50 free occurrences"
+        _expect(set(second), {a.occurrence_key for a in extra}, rule)
+
+    # --- record ------------------------------------------------------------------------------
+
+    def test_record_first_outcome_wins(self, repository: Repository) -> None:
+        """Recording another outcome for a recorded key is a no-op, across and within calls."""
+        repository.upsert_contact(_contact("ana"))
+        sent = _delivery("ana", 1, DeliveryStatus.SENT, _minutes(1))
+        repository.record([sent])
+        repository.record([_delivery("ana", 1, DeliveryStatus.FAILED, _minutes(2), "bounced")])
+        skipped = _delivery("ana", 2, DeliveryStatus.SKIPPED, _minutes(3), "condition_false")
+        repository.record([skipped, _delivery("ana", 2, DeliveryStatus.SENT, _minutes(4))])
+        _expect(repository.history("ana"), [sent, skipped], "history: first outcomes only")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(list(snapshot.deliveries), [sent, skipped], "snapshot: first outcomes only")
+        _expect(repository.failed_deliveries(), [], "failed_deliveries: a late FAILED lost")
+
+    def test_record_drops_the_claims(self, repository: Repository) -> None:
+        """After `record`, the claim is gone and the occurrence can no longer be claimed."""
+        repository.upsert_contact(_contact("ana"))
+        action = _action("ana")
+        assert repository.claim([action], "w1", T0, LEASE)
+        repository.record([_delivery("ana", at=_minutes(1))])
+        _expect(repository.claim([action], "w1", _minutes(1), LEASE), {}, "claim after record")
+        _expect(repository.claim([action], "w2", FAR_FUTURE, LEASE), {}, "and much later")
+        repository.defer([Claim(_key("ana"), "ana", "w1", _minutes(2))])
+        _expect(repository.claim([action], "w2", FAR_FUTURE, LEASE), {}, "and after defer")
+
+    def test_record_shows_in_snapshots_and_history(self, repository: Repository) -> None:
+        """Recorded deliveries, every field, appear in history and snapshots of their contact."""
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        ana_sent = _delivery("ana", 1, at=_minutes(1))
+        bob_failed = _delivery("bob", 1, DeliveryStatus.FAILED, _minutes(2), "invalid_address")
+        repository.record([ana_sent, bob_failed])
+        _expect(repository.history("ana"), [ana_sent], "ana's history")
+        _expect(repository.history("bob"), [bob_failed], "bob's history")
+        snapshots = repository.load_snapshots(["ana", "bob"])
+        _expect(list(snapshots["ana"].deliveries), [ana_sent], "ana's snapshot")
+        _expect(list(snapshots["bob"].deliveries), [bob_failed], "bob's snapshot")
+
+    def test_record_does_not_wake_the_contact(self, repository: Repository) -> None:
+        """`record` leaves the wake-up to the scheduler.
+
+        A wake-up set afterwards from the version acquired before recording holds.
+        """
+        repository.upsert_contact(_contact("ana"))
+        (snapshot,) = repository.acquire_due("w1", T0, 10, LEASE)
+        repository.claim([_action("ana")], "w1", T0, LEASE)
+        repository.record([_delivery("ana")])
+        repository.set_wakeups([Wakeup("ana", _minutes(30), snapshot.version)])
+        repository.record([_delivery("ana", 2)])
+        assert not self._is_dirty(repository, "ana"), "record must not wake the contact"
+        _expect(self._due(repository, _minutes(30) - MOMENT, "w2"), [], "before the wake-up")
+        _expect(self._due(repository, _minutes(30), "w2"), ["ana"], "at the wake-up")
+
+    # --- defer -------------------------------------------------------------------------------
+
+    def test_defer_holds_the_claim_until_then_hands_back_the_retry_state(
+        self, repository: Repository
+    ) -> None:
+        """A deferred claim is refused to every worker up to its `until` (inclusive).
+
+        The next claim after it is granted with the stored retry state.
+        """
+        repository.upsert_contact(_contact("ana"))
+        action, retry_at = _action("ana"), _minutes(20)
+        claim = repository.claim([action], "w1", T0, LEASE)[_key("ana")]
+        repository.defer([attrs.evolve(claim, until=retry_at, attempts=1, last_error="timeout")])
+        for worker in ("w2", "w1"):
+            for now in (T0 + LEASE + MOMENT, retry_at):
+                rule = f"{worker} claims at {now:%H:%M:%S}, before the retry at {retry_at:%H:%M}"
+                _expect(repository.claim([action], worker, now, LEASE), {}, rule)
+        later = retry_at + MOMENT
+        expected = Claim(_key("ana"), "ana", "w2", later + LEASE, 1, 0, "timeout")
+        rule = "the claim after the retry time"
+        _expect(repository.claim([action], "w2", later, LEASE), {_key("ana"): expected}, rule)
+
+    # --- set_wakeups ---------------------------------------------------------------------------
+
+    def test_set_wakeups_stores_the_next_wakeups(self, repository: Repository) -> None:
+        """A contact is not due before its stored wake-up and due at it; batches work."""
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        at = {"ana": _minutes(10), "bob": _minutes(20)}
+        snapshots = repository.acquire_due("w1", T0, 10, LEASE)
+        repository.set_wakeups(
+            [Wakeup(s.contact.id, at[s.contact.id], s.version) for s in snapshots]
+        )
+        _expect(self._due(repository, _minutes(10) - MOMENT, "w2"), [], "before ana's wake-up")
+        _expect(self._due(repository, _minutes(10), "w2"), ["ana"], "at ana's wake-up")
+        due = repository.due_contact_ids
+        _expect(due(_minutes(20) - MOMENT, 10), ["ana"], "due ids before bob's wake-up")
+        _expect(due(_minutes(20), 10), ["ana", "bob"], "due ids at bob's wake-up")
+
+    def test_set_wakeups_none_means_never(self, repository: Repository) -> None:
+        """A wake-up of None: the contact is never due, until something changes."""
+        repository.upsert_contact(_contact("ana"))
+        (snapshot,) = repository.acquire_due("w1", T0, 10, LEASE)
+        repository.set_wakeups([Wakeup("ana", None, snapshot.version)])
+        _expect(self._due(repository, FAR_FUTURE, "w2"), [], "a contact that wakes never")
+        assert repository.record_event(_event("ana", "A-1"))
+        _expect(self._due(repository, T0, "w2"), ["ana"], "after a new event")
+
+    @pytest.mark.parametrize("wakeup", [_minutes(30), None], ids=["later", "never"])
+    def test_set_wakeups_from_a_stale_version_keeps_the_contact_due(
+        self, repository: Repository, wakeup: datetime | None
+    ) -> None:
+        """A change between `acquire_due` and `set_wakeups` is not hidden: still due."""
+        repository.upsert_contact(_contact("ana"))
+        (snapshot,) = repository.acquire_due("w1", T0, 10, LEASE)
+        assert repository.record_event(_event("ana", "A-1"))
+        repository.set_wakeups([Wakeup("ana", wakeup, snapshot.version)])
+        rule = "a contact changed after acquire_due, given a wake-up from the older version"
+        _expect(self._due(repository, T0, "w2"), ["ana"], rule)
+
+    def test_set_wakeups_ends_the_lease(self, repository: Repository) -> None:
+        """After `set_wakeups`, another worker may acquire the contact at once when it is due."""
+        repository.upsert_contact(_contact("ana"))
+        (snapshot,) = repository.acquire_due("w1", T0, 10, LEASE)
+        repository.set_wakeups([Wakeup("ana", T0, snapshot.version)])
+        _expect(self._due(repository, T0, "w2"), ["ana"], "another worker, lease ended")
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def test_instants_read_back_are_aware_utc(self, repository: Repository) -> None:
+        """Every datetime read back is timezone-aware with a zero UTC offset."""
+        repository.upsert_contact(_contact("ana"))
+        assert repository.record_event(_event("ana", "A-1"))
+        repository.record(
+            [
+                _delivery("ana", 1, at=_minutes(1)),
+                _delivery("ana", 2, DeliveryStatus.FAILED, _minutes(2), "bounced"),
+            ]
+        )
+        engagement = repository.record_engagement(_key("ana", 1), OPENED, _minutes(3))
+        repository.record_errors([ContactError("ana", _minutes(4), "boom")])
+        claim = repository.claim([_action("ana", 3)], "w1", T0, LEASE)[_key("ana", 3)]
+        contact = repository.get_contact("ana")
+        assert contact is not None
+        (snapshot,) = repository.acquire_due("w1", T0, 10, LEASE)
+        instants = {
+            "Contact.created_at": contact.created_at,
+            "engagement Event.at": engagement.at,
+            "Claim.until": claim.until,
+            **{f"history[{n}].at": item.at for n, item in enumerate(repository.history("ana"))},
+            "failed_deliveries()[0].at": repository.failed_deliveries()[0].at,
+            "errors()[0].at": repository.errors()[0].at,
+            **{f"snapshot event {e.id}": e.at for e in snapshot.events},
+            **{f"snapshot delivery {d.occurrence_key}": d.at for d in snapshot.deliveries},
+        }
+        _expect(len(instants), 13, "instants read back")
+        not_utc = {
+            name: value
+            for name, value in instants.items()
+            if value is None or value.tzinfo is None or value.utcoffset() != timedelta(0)
+        }
+        _expect(not_utc, {}, "instants that are not aware UTC")
+
+    # --- threads -------------------------------------------------------------------------------
+
+    def test_concurrent_claims_grant_each_occurrence_to_one_worker(
+        self, repository: Repository
+    ) -> None:
+        """Workers racing for the same occurrences from several threads: one winner each."""
+        for n in range(4):
+            repository.upsert_contact(_contact(f"c{n}"))
+        actions = [_action(f"c{n % 4}", n) for n in range(40)]
+        for round_ in range(3):
+            now = T0 + round_ * (LEASE + MOMENT)
+
+            def race(index: int, now: datetime = now) -> dict[str, Claim]:
+                return repository.claim(actions, f"w{index}", now, LEASE)
+
+            winners: Counter[str] = Counter()
+            for index, granted in enumerate(_in_threads(8, race)):
+                for key, claim in granted.items():
+                    _expect(claim.worker, f"w{index}", "the worker named in a granted claim")
+                    winners[key] += 1
+            rule = f"round {round_}: occurrences granted to no worker, or to several"
+            keys = {a.occurrence_key for a in actions}
+            _expect({k: c for k, c in winners.items() if c != 1}, {}, rule)
+            _expect(keys - set(winners), set(), rule)
+
+    def test_concurrent_acquire_due_hands_each_contact_to_one_worker(
+        self, repository: Repository
+    ) -> None:
+        """Workers racing for due contacts from several threads: each contact leased once."""
+        ids = [f"c{n}" for n in range(30)]
+        for contact_id in ids:
+            repository.upsert_contact(_contact(contact_id))
+        results = _in_threads(8, lambda index: self._due(repository, T0, f"w{index}"))
+        handed_out = Counter(contact_id for due in results for contact_id in due)
+        rule = "contacts handed out to no worker, or to several"
+        _expect({c: n for c, n in handed_out.items() if n != 1}, {}, rule)
+        _expect(set(ids) - set(handed_out), set(), rule)
+
+    def test_concurrent_replays_of_an_event_store_it_once(self, repository: Repository) -> None:
+        """The same event recorded from several threads at once is stored exactly once."""
+        repository.upsert_contact(_contact("ana"))
+        event = _event("ana", "A-1")
+        results = _in_threads(8, lambda index: repository.record_event(event))
+        _expect(sorted(results), [False] * 7 + [True], "record_event results of 8 replays")
+        _expect(repository.history("ana"), [event], "history after 8 concurrent replays")
+
+
+SenderT = TypeVar("SenderT", bound=Sender)
+"""The type of sender a `SenderContract` subclass tests."""
+
+
+class SenderContract(Generic[SenderT]):
+    """The behaviour every `regua.ports.Sender` must have, as a pytest suite.
+
+    Subclass it in a test module (the subclass's name must start with ``Test``), define a
+    ``sender`` fixture on the subclass that returns a working sender (backed by a fake
+    provider: a local server, a stub client, an outbox), and implement `delivered_keys`,
+    which says what that provider received::
+
+        import pytest
+
+        from regua.testing.contracts import SenderContract
+
+        class TestMySender(SenderContract[MySender]):
+            channel = "sms"                     # the channel, and an address it accepts
+            address = "+5511990000001"
+
+            @pytest.fixture
+            def sender(self) -> MySender:
+                return MySender(client=FakeSmsClient())
+
+            def delivered_keys(self, sender: MySender) -> list[str]:
+                return [sms.idempotency_key for sms in sender.client.received]
+
+    To check failures, also define on the subclass the fixtures
+    ``temporarily_failing_sender`` (its `send` must raise `TemporaryFailure`, e.g. the fake
+    provider answers 503) and ``permanently_failing_sender`` (it must raise
+    `PermanentFailure`, e.g. the provider rejects the recipient); the tests that need one
+    are skipped, saying so, when it is not defined.
+
+    The tests check that `send` accepts a `Message` and returns a message id or None; that
+    an accepted message reaches the provider carrying its idempotency key, in the order sent;
+    that sending a message again (a retry after a crash) is not an error and carries the
+    same key, so that the provider can recognise it; that a send from another thread works;
+    and that failures raise the right `ReguaError` subclass with a useful text.
+    """
+
+    channel: ClassVar[str] = "email"
+    """The channel of the messages the suite sends."""
+
+    address: ClassVar[str] = "ana@example.com"
+    """The address the suite sends to; override it with one your sender accepts."""
+
+    def delivered_keys(self, sender: SenderT) -> Sequence[str]:
+        """The idempotency keys of the messages the provider received, in the order received.
+
+        Override this: read them from the fake provider behind `sender` (an outbox, the
+        ``Idempotency-Key`` headers a stub server saw, the ``Message-ID`` of captured mail).
+        One entry per message the provider received, repeats included.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement delivered_keys(sender): the idempotency "
+            "keys of the messages the provider received, in order"
+        )
+
+    def make_message(self, number: int = 1, *, attempt: int = 1) -> Message:
+        """The `number`-th test message, on `channel` to `address`; override to adapt it."""
+        contact = Contact(
+            "ana",
+            attributes={"first_name": "Ana"},
+            timezone="America/Sao_Paulo",
+            consents={self.channel},
+            addresses={self.channel: self.address},
+        )
+        occurrence_key = f"contract:welcome:ana:{number}"
+        return Message(
+            channel=self.channel,
+            address=self.address,
+            message="welcome",
+            payload={"first_name": "Ana", "number": number},
+            contact=contact,
+            cadence="contract",
+            step="welcome",
+            occurrence_key=occurrence_key,
+            idempotency_key=idempotency_key(occurrence_key),
+            attempt=attempt,
+        )
+
+    @pytest.fixture
+    def temporarily_failing_sender(self) -> SenderT:
+        """A sender whose `send` raises `TemporaryFailure`; define it to test that path."""
+        pytest.skip(f"{type(self).__name__} defines no temporarily_failing_sender fixture")
+
+    @pytest.fixture
+    def permanently_failing_sender(self) -> SenderT:
+        """A sender whose `send` raises `PermanentFailure`; define it to test that path."""
+        pytest.skip(f"{type(self).__name__} defines no permanently_failing_sender fixture")
+
+    def _sent(self, sender: SenderT, send: Callable[[], object]) -> list[str]:
+        """The keys the provider received while `send()` ran."""
+        before = list(self.delivered_keys(sender))
+        send()
+        after = list(self.delivered_keys(sender))
+        _expect(after[: len(before)], before, "delivered_keys must keep earlier deliveries")
+        return after[len(before) :]
+
+    def test_is_a_sender(self, sender: SenderT) -> None:
+        """The adapter has the `send` method of the `Sender` protocol."""
+        assert isinstance(sender, Sender), f"{sender!r} has no send(message) method"
+
+    def test_send_returns_a_message_id_or_none(self, sender: SenderT) -> None:
+        """`send` accepts a `Message` and returns the provider's id (a non-empty str) or None."""
+        result = sender.send(self.make_message())
+        if not (result is None or (isinstance(result, str) and result)):
+            pytest.fail(f"send() must return a non-empty str or None, not {result!r}")
+
+    def test_an_accepted_message_reaches_the_provider_with_its_key(self, sender: SenderT) -> None:
+        """Returning normally means the provider got the message, with its idempotency key."""
+        message = self.make_message()
+        keys = self._sent(sender, lambda: sender.send(message))
+        _expect(keys, [message.idempotency_key], "keys the provider received")
+
+    def test_messages_reach_the_provider_in_the_order_sent(self, sender: SenderT) -> None:
+        """Distinct messages are each delivered once, in order; none is taken for another."""
+        messages = [self.make_message(number) for number in (1, 2, 3)]
+        keys = self._sent(sender, lambda: [sender.send(message) for message in messages])
+        _expect(keys, [m.idempotency_key for m in messages], "keys the provider received")
+
+    def test_a_resent_message_keeps_its_idempotency_key(self, sender: SenderT) -> None:
+        """Sending a message again (a retry) is not an error; the provider sees the same key.
+
+        Once if the sender or the provider deduplicates, twice otherwise.
+        """
+        first, retry = self.make_message(attempt=1), self.make_message(attempt=2)
+        keys = self._sent(sender, lambda: (sender.send(first), sender.send(retry)))
+        if keys not in ([first.idempotency_key], [first.idempotency_key] * 2):
+            pytest.fail(
+                f"a message sent twice must reach the provider once or twice with its key "
+                f"{first.idempotency_key!r}; it received {keys!r}"
+            )
+
+    def test_send_works_from_another_thread(self, sender: SenderT) -> None:
+        """The scheduler's worker thread need not be the one that built the sender."""
+        message = self.make_message()
+        keys = self._sent(sender, lambda: _in_threads(1, lambda index: sender.send(message)))
+        _expect(keys, [message.idempotency_key], "keys received from another thread")
+
+    def test_a_temporary_failure_raises_temporary_failure(
+        self, temporarily_failing_sender: SenderT
+    ) -> None:
+        """A failure that may pass raises `TemporaryFailure`, with a text and a sane delay."""
+        with pytest.raises(TemporaryFailure) as raised:
+            temporarily_failing_sender.send(self.make_message())
+        assert isinstance(raised.value, ReguaError)
+        assert str(raised.value), "the failure's text is recorded: say what went wrong"
+        retry_after = raised.value.retry_after
+        if retry_after is not None and retry_after < timedelta(0):
+            pytest.fail(f"retry_after must be None or non-negative, not {retry_after!r}")
+
+    def test_a_permanent_failure_raises_permanent_failure(
+        self, permanently_failing_sender: SenderT
+    ) -> None:
+        """A failure that never passes on this channel raises `PermanentFailure`, with a text."""
+        with pytest.raises(PermanentFailure) as raised:
+            permanently_failing_sender.send(self.make_message())
+        assert isinstance(raised.value, ReguaError)
+        assert not isinstance(raised.value, TemporaryFailure), "it cannot be both"
+        assert str(raised.value), "the failure's text is recorded: say what went wrong"

@@ -1,0 +1,7 @@
+"""The SQL fixtures of the repository tests, for the multi-worker scheduler tests."""
+
+from tests.repositories.conftest import (  # noqa: F401 - fixtures
+    postgres_engine,
+    postgres_schema,
+    sqlite_url,
+)
