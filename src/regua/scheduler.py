@@ -378,18 +378,7 @@ class Scheduler:
             wakes = [p.next_wakeup for p in plans if p.next_wakeup is not None]
             next_at[contact_id] = min(wakes) if wakes else None
             for result in plans:
-                closures.extend(
-                    Delivery(
-                        result.cadence,
-                        occurrence.step,
-                        occurrence.contact_id,
-                        occurrence.key,
-                        DeliveryStatus(occurrence.state.value),
-                        occurrence.at,
-                        reason=occurrence.reason.value if occurrence.reason else None,
-                    )
-                    for occurrence in result.closed
-                )
+                closures.extend(occurrence.as_delivery() for occurrence in result.closed)
                 due.extend(result.due)
         if errors:
             self.repository.record_errors(errors)

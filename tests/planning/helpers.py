@@ -102,18 +102,7 @@ class Journey:
                     )
                 )
                 out.append((now, action.step, action.channel))
-            for occurrence in result.closed:
-                self.deliveries.append(
-                    Delivery(
-                        self.cadence.name,
-                        occurrence.step,
-                        self.contact.id,
-                        occurrence.key,
-                        DeliveryStatus(occurrence.state.value),
-                        occurrence.at,
-                        reason=occurrence.reason.value if occurrence.reason else None,
-                    )
-                )
+            self.deliveries.extend(o.as_delivery() for o in result.closed)
             if result.due or result.closed:
                 continue  # outcomes recorded: re-plan at the same instant (followers)
             if result.next_wakeup is not None:

@@ -114,18 +114,7 @@ def drive(scenario: Scenario, check: Check | None = None, until: datetime | None
                 run.events.append(
                     Event(who.id, CLICKED, now + timedelta(hours=2), id=f"click:{key}", ref=key)
                 )
-        for occurrence in result.closed:
-            run.deliveries.append(
-                Delivery(
-                    cadence.name,
-                    occurrence.step,
-                    who.id,
-                    occurrence.key,
-                    DeliveryStatus(occurrence.state.value),
-                    occurrence.at,
-                    reason=occurrence.reason.value if occurrence.reason else None,
-                )
-            )
+        run.deliveries.extend(occurrence.as_delivery() for occurrence in result.closed)
         if result.due or result.closed:
             same_instant += 1
             assert same_instant < 50, f"the plan at {now} never settles: {result}"

@@ -525,3 +525,24 @@ def test_explain_accounts_for_every_occurrence() -> None:
     assert "each 'cart_abandoned' event" in text
     with pytest.raises(KeyError, match="no step 'nope'"):
         explain(c, Snapshot(contact()), "nope", T0)
+
+
+def test_closed_occurrences_become_deliveries_and_open_ones_cannot() -> None:
+    c = cadence(
+        Step("flash", trigger=on_event("e"), channels=["email"], expires_after="1h"),
+        Step("later", trigger=on_event("e"), delay="1d", channels=["email"]),
+    )
+    result = plan(c, Snapshot(contact(), [Event("c1", "e", T0, id="e1")]), T0 + timedelta(hours=2))
+    [expired] = result.closed
+    assert expired.as_delivery() == Delivery(
+        "test",
+        "flash",
+        "c1",
+        "test:flash:c1:event=e1",
+        DeliveryStatus.EXPIRED,
+        T0 + timedelta(hours=1),
+        reason="expired",
+    )
+    [waiting] = result.waiting
+    with pytest.raises(ValueError, match="waiting, not closed"):
+        waiting.as_delivery()

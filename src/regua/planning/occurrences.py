@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from regua.records import DueAction
+from regua.records import Delivery, DeliveryStatus, DueAction
 
 __all__ = ["Occurrence", "OccurrenceState", "Plan", "Reason"]
 
@@ -98,6 +98,25 @@ class Occurrence:
     def closed(self) -> bool:
         """True for sent, failed, cancelled, skipped and expired occurrences."""
         return self.state not in (OccurrenceState.WAITING, OccurrenceState.DUE)
+
+    def as_delivery(self) -> Delivery:
+        """The `Delivery` that records this closed occurrence, with its instant and reason.
+
+        Raises:
+            ValueError: the occurrence is waiting or due, so there is no outcome to record.
+
+        """
+        if not self.closed:
+            raise ValueError(f"occurrence {self.key!r} is {self.state.value}, not closed")
+        return Delivery(
+            self.cadence,
+            self.step,
+            self.contact_id,
+            self.key,
+            DeliveryStatus(self.state.value),
+            self.at,
+            reason=None if self.reason is None else self.reason.value,
+        )
 
 
 @attrs.frozen(slots=True)
