@@ -1,7 +1,11 @@
-"""Testing support: tools that make cadences and adapters testable.
+"""Testing support: simulate cadences on a virtual clock, and prove custom adapters.
 
-- `regua.testing.contracts`: reusable pytest suites (`RepositoryContract`, `SenderContract`)
-  that a custom repository or sender subclasses to prove it honours `regua.ports`.
-
-Importing `regua.testing.contracts` needs pytest; importing `regua` never does.
+- `Simulation` runs cadences on the real scheduler with a virtual clock and offers assertions
+  with readable failure messages (`assert_sent`, `assert_not_sent`, `assert_sequence`).
+- `regua.testing.contracts` holds test suites that custom repositories and senders subclass.
+- The pytest plugin (installed with regua) gives the `regua_simulation` fixture.
 """
+
+from regua.testing.simulation import Sent, Simulation, SimulationAssertionError
+
+__all__ = ["Sent", "Simulation", "SimulationAssertionError"]
