@@ -97,7 +97,8 @@ class RetryPolicy:
         )
         digest = hashlib.blake2b(f"{key}#{attempt}".encode(), digest_size=8).digest()
         spread = int.from_bytes(digest, "big") / 2**64 * 2 - 1  # in [-1, 1)
-        return timedelta(seconds=max(1.0, base * (1 + self.jitter * spread)))
+        # Whole seconds: retry instants stay readable, and stores keep them exactly.
+        return timedelta(seconds=max(1, round(base * (1 + self.jitter * spread))))
 
 
 @attrs.frozen(slots=True)

@@ -366,7 +366,11 @@ def test_retry_delays_grow_are_capped_and_jittered_reproducibly() -> None:
     for n, delay in enumerate(delays, 1):
         base = min(10 * 2 ** (n - 1), 60)
         assert 0.8 * base <= delay <= 1.2 * base
-    assert policy.delay(1, "a") != policy.delay(1, "b")
+    assert len({policy.delay(1, key) for key in "abcdefgh"}) > 1  # spread, not lock-step
+    assert all(
+        d == d.__class__(seconds=int(d.total_seconds()))
+        for d in map(policy.delay, range(1, 7), "abcdef")
+    )  # whole seconds
 
 
 def test_run_stops_cleanly_on_sigterm(tmp_path: object) -> None:

@@ -196,6 +196,15 @@ class Simulation:
         self._tick()
         return self.outbox[before:]
 
+    def downtime(self, duration: Duration | timedelta | str) -> None:
+        """Let `duration` pass with every worker stopped: nothing is evaluated or sent.
+
+        The next `advance` catches up, as a restarted worker would: missed recurring firings
+        coalesce, and what is past its expiry or deadline is recorded as expired.
+        """
+        target = shift(self.now, Duration.parse(duration), self.tz)
+        self._clock.now = max(target, self.now)
+
     def run_until(self, instant: datetime) -> list[Sent]:
         """Same as `advance_to`: run the cadences until `instant`."""
         return self.advance_to(instant)
@@ -394,7 +403,7 @@ class Simulation:
             column: max(len(_COLUMNS[column]), *(len(str(r[column])) for r in rows))
             for column in _COLUMNS
         }
-        header = "  ".join(_COLUMNS[c].ljust(widths[c]) for c in _COLUMNS)
+        header = "  ".join(_COLUMNS[c].ljust(widths[c]) for c in _COLUMNS).rstrip()
         lines = [header, "  ".join("-" * widths[c] for c in _COLUMNS)]
         lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in _COLUMNS).rstrip() for r in rows]
         return "\n".join(lines)

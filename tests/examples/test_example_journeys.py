@@ -1,0 +1,83 @@
+"""The example cadences behave as their docstrings say, written with the testing kit."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+
+import pytest
+from tests.examples.test_examples import load_example
+
+from regua.testing import Simulation
+
+UTC = timezone.utc
+START = datetime(2026, 3, 2, 12, tzinfo=UTC)  # Monday, 09:00 in Sao Paulo
+
+
+@pytest.fixture
+def shop() -> Simulation:
+    return Simulation(load_example("ecommerce_lifecycle").cadence, start=START)
+
+
+@pytest.fixture
+def recovery() -> Simulation:
+    return Simulation(load_example("service_recovery").cadence, start=START)
+
+
+def test_sign_up_confirmation_at_once_then_welcome_at_ten_two_days_later(shop: Simulation) -> None:
+    shop.add_contact("ana", timezone="America/Sao_Paulo")
+    shop.emit("ana", "signed_up")
+    shop.advance("5d")
+    shop.assert_sent("signup_confirmation", to="ana", at=START)
+    shop.assert_sent("welcome", to="ana", at=datetime(2026, 3, 4, 13, tzinfo=UTC))
+    shop.assert_sent("welcome", to="ana", local=time(10))
+
+
+def test_cart_reminders_stop_when_the_customer_buys(shop: Simulation) -> None:
+    shop.add_contact("bruno", timezone="Europe/Lisbon")
+    shop.add_contact("carla", timezone="America/New_York")
+    for who in ("bruno", "carla"):
+        shop.emit(who, "login")
+        shop.emit(who, "cart_abandoned")
+    shop.advance("1h59m")
+    shop.emit("carla", "order_placed")
+    shop.advance("3d")
+    shop.assert_sequence(["cart_reminder", "cart_second_reminder"], to="bruno")
+    shop.assert_not_sent("cart_reminder", to="carla")
+    shop.assert_sent("order_confirmation", to="carla")
+
+
+@pytest.mark.parametrize(
+    ("tier", "channel"), [("gold", "phone"), ("silver", "sms"), ("bronze", "email")]
+)
+def test_birthday_at_nine_on_the_channel_of_the_customers_value(
+    shop: Simulation, tier: str, channel: str
+) -> None:
+    shop.add_contact("ana", timezone="America/Sao_Paulo", tier=tier, birth_date="1990-03-10")
+    shop.emit("ana", "login")
+    shop.advance("10d")
+    shop.assert_sent("birthday", to="ana", local=time(9), channel=channel, times=1)
+
+
+def test_inactivity_news_then_sms_when_unopened_then_win_back(shop: Simulation) -> None:
+    shop.add_contact("diego", timezone="America/Sao_Paulo")
+    shop.emit("diego", "login")
+    shop.advance("200d")
+    steps = [s.step for s in shop.sent(to="diego")]
+    assert steps[:3] == ["inactive_news", "inactive_news_sms", "winback_why_did_you_leave"]
+    assert "winback_offer" in steps
+    shop.assert_sent("inactive_news", to="diego", local=time(10))
+
+
+def test_a_missed_apology_deadline_escalates_to_the_account_manager(
+    recovery: Simulation,
+) -> None:
+    recovery.add_contact("eva", tier="gold")
+    recovery.emit("eva", "incident_opened")
+    recovery.advance("1m")
+    recovery.assert_sent("acknowledgement", to="eva")
+    recovery.downtime("6h")  # the workers are down past the apology's deadline
+    recovery.advance("1m")
+    recovery.assert_not_sent("apology", to="eva")
+    recovery.assert_sent("escalation_call", to="eva", channel="phone")
+    [expired] = [d for d in recovery.deliveries("eva") if d.step == "apology"]
+    assert (expired.status.value, expired.reason) == ("expired", "deadline")
