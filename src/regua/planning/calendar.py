@@ -141,9 +141,12 @@ def shift(instant: datetime, duration: Duration, tz: ZoneInfo) -> datetime:
     result = instant.astimezone(UTC)
     if not duration.is_calendar_free:
         wall = to_local(result, tz).replace(tzinfo=None)
-        # relativedelta applies months first (clamping the day to the month's length), then
-        # days: exactly "months, then days", and computed from the anchor in one step.
-        wall = wall + relativedelta(months=duration.months, days=duration.days)
+        if duration.months:
+            # relativedelta applies months first (clamping the day to the month's length),
+            # then days: exactly "months, then days", computed from the anchor in one step.
+            wall = wall + relativedelta(months=duration.months, days=duration.days)
+        else:
+            wall = wall + timedelta(days=duration.days)  # the same, without its cost
         result = from_local(wall, tz)
     return result + timedelta(seconds=duration.seconds)
 

@@ -9,6 +9,7 @@ and their next future one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -129,16 +130,28 @@ def schedule_firings(
     delay_pending: bool,
 ) -> Iterator[Firing]:
     """The latest past firing (and the one before when `delay_pending`) and the next one."""
-    last = schedule.last_fire(now, tz, not_before)
-    if last is not None:
+    last = _last_fire(schedule, now, tz)
+    if last is not None and (not_before is None or last >= not_before):
         yield Firing(source=f"at={instant_label(last)}", at=last)
         if delay_pending:
-            previous = schedule.last_fire(last - timedelta(seconds=1), tz, not_before)
-            if previous is not None:
+            previous = _last_fire(schedule, last - timedelta(seconds=1), tz)
+            if previous is not None and (not_before is None or previous >= not_before):
                 yield Firing(source=f"at={instant_label(previous)}", at=previous)
-    upcoming = schedule.next_fire(now, tz)
+    upcoming = _next_fire(schedule, now, tz)
     if upcoming is not None:
         yield Firing(source=f"at={instant_label(upcoming)}", at=upcoming, upcoming=True)
+
+
+# Every contact planned at one instant asks the same few questions of a schedule (one per
+# timezone): answer each once.
+@functools.lru_cache(maxsize=4096)
+def _last_fire(schedule: Schedule, at: datetime, tz: ZoneInfo) -> datetime | None:
+    return schedule.last_fire(at, tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_fire(schedule: Schedule, after: datetime, tz: ZoneInfo) -> datetime | None:
+    return schedule.next_fire(after, tz)
 
 
 def inactivity_firing(
