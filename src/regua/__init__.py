@@ -16,6 +16,7 @@ relationship; regua computes which messages are due to whom, when and on which c
 Duration('2d')
 """
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from regua.definitions.cadence import Cadence, schema
@@ -89,6 +90,9 @@ if TYPE_CHECKING:
     from regua.repositories.sql import SQLRepository
 
 __version__ = "0.1.0.dev0"
+
+# A library does not configure logging; applications that do see regua's records.
+logging.getLogger("regua").addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> Any:

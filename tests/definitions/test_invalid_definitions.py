@@ -510,3 +510,28 @@ def test_opened_or_clicked_naming_no_step_is_rejected_with_its_path() -> None:
 def test_channel_cost_must_be_a_finite_non_negative_number(cost: float) -> None:
     with pytest.raises(ValidationError, match="cost"):
         Channel("email", cost=cost)
+
+
+def test_an_invalid_only_step_gives_one_error_not_a_false_empty_list_too() -> None:
+    with pytest.raises(ValidationError) as raised:
+        Cadence.from_dict(
+            {
+                "name": "shop",
+                "channels": [{"name": "email"}],
+                "steps": [
+                    {
+                        "name": "w",
+                        "trigger": {"event": "x"},
+                        "delay": "2 days",
+                        "channels": ["email"],
+                    }
+                ],
+            }
+        )
+    assert raised.value.error_count() == 1
+    assert raised.value.errors()[0]["loc"] == ("steps", 0, "delay")
+
+
+def test_a_cadence_needs_steps_and_channels() -> None:
+    with pytest.raises(ValidationError, match="at least one step"):
+        Cadence.from_dict({"name": "shop", "channels": [{"name": "email"}], "steps": []})

@@ -39,8 +39,8 @@ class Cadence(DefinitionModel):
     """
 
     name: Name
-    steps: tuple[Step, ...] = Field(min_length=1)
-    channels: tuple[Channel, ...] = Field(min_length=1)
+    steps: tuple[Step, ...] = Field(json_schema_extra={"minItems": 1})
+    channels: tuple[Channel, ...] = Field(json_schema_extra={"minItems": 1})
     policy: Policy = Policy()
     timezone: TimezoneName = "UTC"
     description: str | None = None
@@ -51,6 +51,12 @@ class Cadence(DefinitionModel):
     @model_validator(mode="after")
     def _check_references(self) -> Cadence:
         problems: list[str] = []
+        # Checked here rather than with Field(min_length=1): pydantic would also report an
+        # empty tuple when the only step is invalid, hiding the real error behind a false one.
+        if not self.steps:
+            problems.append("steps: a cadence needs at least one step")
+        if not self.channels:
+            problems.append("channels: a cadence needs at least one channel")
         channel_names = [channel.name for channel in self.channels]
         for index, name in enumerate(channel_names):
             if name in channel_names[:index]:
