@@ -267,3 +267,14 @@ def test_recovery_follows_up_after_resolution(recovery: Cadence) -> None:
     assert not follow_up.transactional
     for name in ("acknowledgement", "status_update"):
         assert recovery.step(name).cancel_on == ("incident_resolved",), name
+
+
+def test_the_diagrams_page_is_up_to_date() -> None:
+    import subprocess
+    import sys
+
+    script = EXAMPLES.parent / "scripts" / "export_diagrams.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
