@@ -344,12 +344,20 @@ class Scheduler:
     def _process(self, snapshots: Sequence[Snapshot], now: datetime, tally: _Tally) -> None:
         pending = list(snapshots)
         wakeups: dict[str, Wakeup] = {}
+        # Retry times of deferred claims, kept across rounds: a contact re-planned in a later
+        # round sees its deferred occurrence as claimed (refused), which says nothing of when
+        # the retry is due.
+        retries: dict[str, datetime] = {}
         for _ in range(_MAX_ROUNDS):
             if not pending:
                 break
-            pending = self._round(pending, now, tally, wakeups)
+            pending = self._round(pending, now, tally, wakeups, retries)
         for snapshot in pending:  # still changing after every round: come back at once
             wakeups[snapshot.contact.id] = Wakeup(snapshot.contact.id, now, snapshot.version)
+        for contact_id, retry_at in retries.items():
+            wakeup = wakeups.get(contact_id)
+            if wakeup is not None and (wakeup.at is None or retry_at < wakeup.at):
+                wakeups[contact_id] = attrs.evolve(wakeup, at=retry_at)
         self.repository.set_wakeups(list(wakeups.values()))
 
     def _round(
@@ -358,6 +366,7 @@ class Scheduler:
         now: datetime,
         tally: _Tally,
         wakeups: dict[str, Wakeup],
+        retries: dict[str, datetime],
     ) -> list[Snapshot]:
         """Plan, record closures, claim, send, record; return the snapshots to re-plan."""
         closures: list[Delivery] = []
@@ -406,6 +415,9 @@ class Scheduler:
                 if isinstance(outcome, Claim):
                     deferred.append(outcome)
                     self._wake_no_later(next_at, action.contact_id, outcome.until)
+                    previous = retries.get(action.contact_id)
+                    if previous is None or outcome.until < previous:
+                        retries[action.contact_id] = outcome.until
                 else:
                     outcomes.append(outcome)
         if deferred:

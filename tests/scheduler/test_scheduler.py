@@ -400,3 +400,23 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: object) -> None:
     out, _ = process.communicate(timeout=20)
     assert process.returncode == 0
     assert out.strip() == "stopped after True"
+
+
+def test_a_retry_is_not_delayed_when_the_contact_is_replanned_in_the_same_tick() -> None:
+    # Two steps due at once: one goes out by sms, the other's e-mail fails temporarily. The
+    # contact is planned again after the sms is recorded; the e-mail retry keeps its time.
+    steps = [
+        Step("note", trigger=on_event("e"), channels=["sms"]),
+        Step("news", trigger=on_event("e"), channels=["email"]),
+    ]
+    email = FlakySender(1, TemporaryFailure("busy"))
+    cadence = Cadence("c", channels=[Channel("email"), Channel("sms")], steps=steps)
+    scheduler, repo, outbox = setup(cadence, email=email)
+    repo.upsert_contact(person())
+    repo.record_event(Event("ana", "e", T0, id="e1"))
+    report = scheduler.tick(T0)
+    assert [d.step for d in report.sent] == ["note"]
+    [deferred] = report.deferred
+    assert deferred.until == T0 + timedelta(minutes=1)
+    assert repo.next_wakeup() == T0 + timedelta(minutes=1)
+    assert [d.step for d in scheduler.tick(T0 + timedelta(minutes=1, seconds=1)).sent] == ["news"]
