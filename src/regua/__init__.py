@@ -84,10 +84,11 @@ from regua.records import (
 )
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
-from regua.senders.memory import OutboxSender
+from regua.senders import ConsoleSender, OutboxSender, RateLimited, RenderedEmail, SMTPSender
 
 if TYPE_CHECKING:
     from regua.repositories.sql import SQLRepository
+    from regua.senders.webhook import WebhookSender
 
 __version__ = "0.1.0.dev0"
 
@@ -96,11 +97,15 @@ logging.getLogger("regua").addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> Any:
-    # SQLRepository needs the optional extra `sql`; import it only when asked for.
+    # These need optional extras (`sql`, `http`); import them only when asked for.
     if name == "SQLRepository":
         from regua.repositories.sql import SQLRepository
 
         return SQLRepository
+    if name == "WebhookSender":
+        from regua.senders.webhook import WebhookSender
+
+        return WebhookSender
     raise AttributeError(f"module 'regua' has no attribute {name!r}")
 
 
@@ -119,6 +124,7 @@ __all__ = [
     "Clicked",
     "Compare",
     "Condition",
+    "ConsoleSender",
     "Contact",
     "ContactError",
     "DateTrigger",
@@ -147,11 +153,14 @@ __all__ = [
     "Plan",
     "Policy",
     "QuietHours",
+    "RateLimited",
     "Reason",
     "ReguaError",
+    "RenderedEmail",
     "Repository",
     "RetryPolicy",
     "Route",
+    "SMTPSender",
     "SQLRepository",
     "ScheduleTrigger",
     "Scheduler",
@@ -163,6 +172,7 @@ __all__ = [
     "Trigger",
     "UnknownContactError",
     "Wakeup",
+    "WebhookSender",
     "__version__",
     "after_step",
     "attr",

@@ -411,7 +411,7 @@ def test_a_retry_is_not_delayed_when_the_contact_is_replanned_in_the_same_tick()
     ]
     email = FlakySender(1, TemporaryFailure("busy"))
     cadence = Cadence("c", channels=[Channel("email"), Channel("sms")], steps=steps)
-    scheduler, repo, outbox = setup(cadence, email=email)
+    scheduler, repo, _ = setup(cadence, email=email)
     repo.upsert_contact(person())
     repo.record_event(Event("ana", "e", T0, id="e1"))
     report = scheduler.tick(T0)

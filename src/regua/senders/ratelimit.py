@@ -1,0 +1,103 @@
+"""A rate limit for any sender: a token bucket that waits for its turn."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from regua.ports import Message, Sender
+
+__all__ = ["RateLimited"]
+
+S = TypeVar("S", bound=Sender)
+
+
+class RateLimited(Generic[S]):
+    """A `Sender` that passes messages to `sender` at most `per_second` times a second.
+
+    >>> from regua import OutboxSender
+    >>> limited = RateLimited(OutboxSender(), per_second=10)
+
+    A token bucket: the bucket holds up to `burst` tokens and refills at `per_second` tokens a
+    second; each `send` takes one token, and when none is left it *blocks* (sleeps) until its
+    token is due, then calls the wrapped sender. So over any interval of `t` seconds at most
+    ``burst + per_second * t`` messages go through, which keeps you under a provider's limit
+    ("10 messages per second"). The bucket starts full.
+
+    It is safe to share between threads: each caller reserves its token under a lock and
+    sleeps without holding it, so waiting callers are served in the order they arrived, each
+    ``1 / per_second`` apart. A send that fails still used its token (the provider saw the
+    request). Return values and failures of the wrapped sender pass through unchanged.
+
+    Args:
+        sender: The sender to limit.
+        per_second: Messages per second; a positive, finite number (``0.5`` is one message
+            every two seconds).
+        burst: How many messages may go at once after a quiet period; default 1 (strictly
+            spaced). At least 1.
+        clock: A monotonic clock in seconds; inject a fake one in tests.
+        sleep: Sleeps for a number of seconds; inject a fake one in tests.
+
+    """
+
+    def __init__(
+        self,
+        sender: S,
+        per_second: float,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        if isinstance(per_second, bool) or not isinstance(per_second, int | float):
+            raise TypeError(f"per_second must be a number, got {per_second!r}")
+        if not math.isfinite(per_second) or per_second <= 0:
+            raise ValueError(f"per_second must be a positive, finite number, got {per_second}")
+        if burst is None:
+            burst = 1
+        if isinstance(burst, bool) or not isinstance(burst, int):
+            raise TypeError(f"burst must be an int, got {burst!r}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst}")
+        self.sender = sender
+        self.per_second = float(per_second)
+        self.burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = float(burst)
+        self._updated: float | None = None
+
+    def __repr__(self) -> str:
+        return f"RateLimited({self.sender!r}, per_second={self.per_second:g}, burst={self.burst})"
+
+    def send(self, message: Message) -> str | None:
+        """Wait for a token, then send `message` with the wrapped sender."""
+        wait = self.reserve()
+        if wait > 0:
+            self._sleep(wait)
+        return self.sender.send(message)
+
+    def reserve(self) -> float:
+        """Take a token now; return how many seconds to wait before using it (0: at once).
+
+        `send` calls it; use it directly to pace something other than a `send`.
+        """
+        with self._lock:
+            now = self._clock()
+            if self._updated is not None:
+                elapsed = max(0.0, now - self._updated)
+                self._tokens = min(float(self.burst), self._tokens + elapsed * self.per_second)
+            self._updated = now
+            self._tokens -= 1.0
+            # A negative balance is a queue of reservations: each waits its turn.
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
+
+    def close(self) -> None:
+        """Close the wrapped sender, if it has a ``close()`` method."""
+        close = getattr(self.sender, "close", None)
+        if callable(close):
+            close()

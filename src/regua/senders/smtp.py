@@ -1,0 +1,409 @@
+"""The SMTP sender: e-mail through any SMTP server, with the standard library only.
+
+`SMTPSender` renders a `Message` into an e-mail (`RenderedEmail`: subject, text and an
+optional HTML part), addresses it to the contact (with their name, RFC 2047-encoded when it is
+not ASCII), derives its ``Message-ID`` from the idempotency key, and sends it over one SMTP
+connection that it keeps open across a batch. SMTP replies and network errors are mapped to
+`TemporaryFailure` and `PermanentFailure` (see `SMTPSender`).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import hashlib
+import html
+import re
+import smtplib
+import ssl
+import string
+import threading
+from collections.abc import Callable, Mapping
+from email import errors as email_errors
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from types import TracebackType
+from typing import Literal
+
+import attrs
+
+from regua.ports import Message, PermanentFailure, TemporaryFailure
+
+__all__ = ["IDEMPOTENCY_HEADER", "RenderedEmail", "Renderer", "SMTPSender", "TemplateRenderer"]
+
+IDEMPOTENCY_HEADER = "X-Regua-Idempotency-Key"
+"""The header that carries the message's idempotency key (also in the ``Message-ID``)."""
+
+Security = Literal["starttls", "ssl", "plain"]
+
+_DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "plain": 25}
+# The characters RFC 5322 allows, unquoted, on the left of a Message-ID (dot-atom-text).
+_MSG_ID_LEFT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@attrs.frozen(slots=True)
+class RenderedEmail:
+    """The content of one e-mail: what a renderer makes of a `Message`.
+
+    Attributes:
+        subject: The subject line (any Unicode; encoded as the standards require).
+        text: The plain-text body.
+        html: An HTML alternative to `text`, or None for a text-only e-mail.
+
+    """
+
+    subject: str
+    text: str
+    html: str | None = None
+
+
+Renderer = Callable[[Message], RenderedEmail]
+"""Turns a `Message` (template key, payload, contact) into a `RenderedEmail`.
+
+It may raise `PermanentFailure` (a template that cannot be rendered for this message) or
+`TemporaryFailure` (a template store briefly unreachable).
+"""
+
+
+class TemplateRenderer:
+    """The default renderer: `string.Template` templates, filled with `safe_substitute`.
+
+    >>> render = TemplateRenderer({"welcome": ("Welcome, $first_name!", "Hello $first_name.")})
+
+    `templates` maps a template key (a step's ``message``) to ``(subject, text)`` or
+    ``(subject, text, html)``. The variables are the contact's attributes, then the message's
+    payload (which wins on a name clash), plus ``contact_id``, ``address``, ``cadence`` and
+    ``step``. Placeholders are ``$name`` or ``${name}``; ``$$`` is a literal ``$``. A
+    placeholder with no value is left as written, and nothing in a template or in the data is
+    ever evaluated. Values are inserted into the HTML part HTML-escaped.
+
+    An unknown template key raises `PermanentFailure`.
+    """
+
+    def __init__(self, templates: Mapping[str, tuple[str, str] | tuple[str, str, str]]) -> None:
+        compiled: dict[str, tuple[string.Template, string.Template, string.Template | None]] = {}
+        for key, parts in templates.items():
+            if len(parts) not in (2, 3):
+                raise ValueError(
+                    f"template {key!r} must be (subject, text) or (subject, text, html), "
+                    f"got {len(parts)} parts"
+                )
+            subject, text = parts[0], parts[1]
+            html_part = parts[2] if len(parts) == 3 else None
+            compiled[key] = (
+                string.Template(subject),
+                string.Template(text),
+                None if html_part is None else string.Template(html_part),
+            )
+        self._templates = compiled
+
+    def __call__(self, message: Message) -> RenderedEmail:
+        """Render `message` with the template named by ``message.message``."""
+        try:
+            subject, text, html_part = self._templates[message.message]
+        except KeyError:
+            known = ", ".join(sorted(self._templates)) or "none"
+            raise PermanentFailure(
+                f"no e-mail template {message.message!r} (templates: {known})"
+            ) from None
+        values = self.variables(message)
+        return RenderedEmail(
+            # A subject is one line: a value with a line break must not start a new header.
+            subject=" ".join(subject.safe_substitute(values).split()),
+            text=text.safe_substitute(values),
+            html=None
+            if html_part is None
+            else html_part.safe_substitute({k: html.escape(v) for k, v in values.items()}),
+        )
+
+    @staticmethod
+    def variables(message: Message) -> dict[str, str]:
+        """The template variables for `message`, as strings."""
+        values: dict[str, object] = {
+            **message.contact.attributes,
+            **message.payload,
+            "contact_id": message.contact.id,
+            "address": message.address,
+            "cadence": message.cadence,
+            "step": message.step,
+        }
+        return {str(k): "" if v is None else str(v) for k, v in values.items()}
+
+
+class SMTPSender:
+    """A `Sender` that delivers e-mail through an SMTP server.
+
+    >>> sender = SMTPSender("smtp.example.com", username="shop", password="secret",
+    ...     templates={"welcome": ("Welcome, $first_name!", "Hello $first_name.")})
+
+    Nothing connects until the first `send`. The connection is then kept open and reused for
+    the next messages (a whole batch goes over one connection); when the server has closed it
+    meanwhile, the sender reconnects once, transparently. `close()` ends it (the sender is
+    also a context manager). Sends from several threads are serialised on the connection.
+
+    Each e-mail carries ``Message-ID: <{idempotency_key}@{domain of sender}>`` and an
+    ``X-Regua-Idempotency-Key`` header, so a retried delivery has the same id as the first.
+    The recipient's display name comes from the contact's ``name`` attribute, when present;
+    non-ASCII names and subjects are RFC 2047-encoded, bodies are UTF-8.
+
+    Failures:
+
+    | what happened | raises |
+    |---|---|
+    | a 4xx reply (to MAIL, RCPT, DATA, AUTH...): 421, 450, 451, 452 | `TemporaryFailure` |
+    | connection refused or lost, timeout, TLS error, disconnection | `TemporaryFailure` |
+    | a 5xx reply: 550 (recipient rejected), 552, 554, 535 (bad login) | `PermanentFailure` |
+    | an address that does not parse, an unknown template | `PermanentFailure` |
+    | the server lacks STARTTLS or AUTH that the sender needs | `PermanentFailure` |
+
+    Args:
+        host: The SMTP server.
+        port: Defaults to 587 for ``starttls``, 465 for ``ssl``, 25 for ``plain``.
+        security: ``starttls`` (upgrade a plain connection; the server must offer it),
+            ``ssl`` (TLS from the first byte, "SMTPS") or ``plain`` (no encryption: for a
+            local relay or tests only).
+        username: Log in with this user (and `password`) when given.
+        password: The password for `username`.
+        sender: The ``From`` header, ``"Display Name <address>"`` or a bare address; its
+            address is also the envelope sender, and its domain the ``Message-ID``'s.
+        renderer: Turns a `Message` into a `RenderedEmail`; defaults to a
+            `TemplateRenderer` over `templates`.
+        templates: ``{template_key: (subject, text[, html])}`` for the default renderer.
+        timeout: Seconds to wait for the server on each network operation.
+        local_hostname: The name sent in EHLO; defaults to this host's FQDN.
+        ssl_context: The TLS settings for ``starttls`` and ``ssl``; defaults to
+            `ssl.create_default_context()` (certificates verified against the system's CAs).
+
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        sender: str = "Shop <no-reply@example.com>",
+        renderer: Renderer | None = None,
+        templates: Mapping[str, tuple[str, str] | tuple[str, str, str]] | None = None,
+        timeout: float = 30.0,
+        local_hostname: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if security not in _DEFAULT_PORTS:
+            raise ValueError(f"security must be 'starttls', 'ssl' or 'plain', got {security!r}")
+        if renderer is not None and templates is not None:
+            raise ValueError("give a renderer or templates, not both")
+        if username is not None and password is None:
+            raise ValueError("a username needs a password")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self.host = host
+        self.port = _DEFAULT_PORTS[security] if port is None else port
+        self.security: Security = security
+        self.username = username
+        self._password = password
+        self.from_address = _parse_from(sender)
+        self.renderer: Renderer = renderer or TemplateRenderer(templates or {})
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self.ssl_context = ssl_context
+        self._connection: smtplib.SMTP | None = None
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"SMTPSender({self.host!r}, {self.port}, security={self.security!r})"
+
+    # --- the Sender protocol ---------------------------------------------------------------
+
+    def send(self, message: Message) -> str | None:
+        """Render and send `message`; return its ``Message-ID``."""
+        email_message = self.compose(message)
+        message_id = str(email_message["Message-ID"])
+        recipient = message.address.strip()
+        with self._lock:
+            for attempt in (1, 2):
+                reused = self._connection is not None
+                try:
+                    connection = self._connect()
+                    refused = connection.send_message(
+                        email_message,
+                        from_addr=self.from_address.addr_spec,
+                        to_addrs=[recipient],
+                    )
+                except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                    self._drop()
+                    if attempt == 1 and reused:
+                        continue  # the server closed an idle connection: reconnect once
+                    raise _failure(exc, self) from exc
+                except Exception as exc:
+                    if not _keeps_connection(exc):
+                        self._drop()
+                    raise _failure(exc, self) from exc
+                if refused:  # only one recipient, so never reached; kept for safety
+                    raise PermanentFailure(f"{self.host} refused {recipient}: {refused!r}")
+                return message_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- composing -------------------------------------------------------------------------
+
+    def compose(self, message: Message) -> EmailMessage:
+        """The e-mail that `send` would deliver for `message` (nothing is sent).
+
+        Raises `PermanentFailure` when the address does not parse or the renderer refuses
+        the message.
+        """
+        rendered = self.renderer(message)
+        name = message.contact.attributes.get("name")
+        to = _parse_address(message.address, name if isinstance(name, str) else "")
+        email_message = EmailMessage(policy=email.policy.SMTP)
+        try:
+            email_message["From"] = self.from_address
+            email_message["To"] = to
+            email_message["Subject"] = rendered.subject
+            email_message["Date"] = formatdate(usegmt=True)
+            email_message["Message-ID"] = self.message_id(message.idempotency_key)
+            email_message[IDEMPOTENCY_HEADER] = message.idempotency_key
+        except (ValueError, email_errors.MessageError) as exc:
+            raise PermanentFailure(
+                f"cannot build the e-mail for {message.address!r}: {exc}"
+            ) from exc
+        email_message.set_content(rendered.text, cte=_cte(rendered.text))
+        if rendered.html is not None:
+            email_message.add_alternative(rendered.html, subtype="html", cte=_cte(rendered.html))
+        return email_message
+
+    def message_id(self, idempotency_key: str) -> str:
+        """The ``Message-ID`` of the e-mail for `idempotency_key`: ``<key@domain>``."""
+        left = idempotency_key
+        if not _MSG_ID_LEFT.fullmatch(left):
+            left = hashlib.blake2b(left.encode("utf-8"), digest_size=16).hexdigest()
+        return f"<{left}@{self.from_address.domain}>"
+
+    # --- the connection --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection, if one is open (the next `send` opens a new one)."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is None:
+                return
+            try:
+                connection.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.close()
+
+    def __enter__(self) -> SMTPSender:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._connection is not None:
+            return self._connection
+        context = self.ssl_context
+        if context is None and self.security != "plain":
+            context = ssl.create_default_context()
+        connection: smtplib.SMTP
+        if self.security == "ssl":
+            connection = smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                local_hostname=self.local_hostname,
+                timeout=self.timeout,
+                context=context,
+            )
+        else:
+            connection = smtplib.SMTP(
+                self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
+            )
+        try:
+            connection.ehlo()
+            if self.security == "starttls":
+                connection.starttls(context=context)
+                connection.ehlo()
+            if self.username is not None and self._password is not None:
+                connection.login(self.username, self._password)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _keeps_connection(exc: BaseException) -> bool:
+    """Whether the connection is still usable after `exc` (smtplib sent RSET after a refusal)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code != 421 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421
+
+
+def _failure(exc: BaseException, sender: SMTPSender) -> TemporaryFailure | PermanentFailure:
+    """The regua failure for an error raised while talking to the server."""
+    where = f"{sender.host}:{sender.port}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = list(exc.recipients.values())
+        code, text = replies[0] if replies else (550, b"recipient refused")
+        return _by_code(code, f"{where} refused the recipient", text)
+    if isinstance(exc, smtplib.SMTPConnectError):
+        reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        return TemporaryFailure(f"cannot connect to {where}: {reply}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _by_code(exc.smtp_code, f"{where} answered", exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return TemporaryFailure(f"{where} closed the connection: {exc}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return PermanentFailure(f"{where} does not support what the sender needs: {exc}")
+    if isinstance(exc, TimeoutError):
+        return TemporaryFailure(f"{where} timed out: {exc or 'no answer'}")
+    if isinstance(exc, OSError):
+        return TemporaryFailure(f"cannot reach {where}: {exc}")
+    return TemporaryFailure(f"SMTP error with {where}: {type(exc).__name__}: {exc}")
+
+
+def _by_code(code: int, what: str, text: bytes | str) -> TemporaryFailure | PermanentFailure:
+    message = f"{what} {code} {_text(text)}".rstrip()
+    if 500 <= code <= 599:
+        return PermanentFailure(message)
+    return TemporaryFailure(message)  # 4xx, and any reply that makes no sense here
+
+
+def _text(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def _cte(text: str) -> str | None:
+    """7bit for ASCII text; quoted-printable otherwise, which every server accepts."""
+    return None if text.isascii() else "quoted-printable"
+
+
+def _parse_address(address: str, display_name: str = "") -> Address:
+    """An `Address`, or `PermanentFailure` when `address` is not a valid e-mail address."""
+    try:
+        parsed = Address(display_name=display_name, addr_spec=address.strip())
+    except (ValueError, IndexError, email_errors.MessageError) as exc:
+        raise PermanentFailure(f"invalid e-mail address {address!r}: {exc}") from None
+    if not parsed.username or not parsed.domain:
+        raise PermanentFailure(f"invalid e-mail address {address!r}: no user or no domain")
+    return parsed
+
+
+def _parse_from(sender: str) -> Address:
+    """The `From` address: ``"Name <addr>"`` or a bare address; ValueError when invalid."""
+    name, addr_spec = parseaddr(sender)
+    try:
+        return _parse_address(addr_spec or sender, name)
+    except PermanentFailure as exc:
+        raise ValueError(f"sender: {exc}") from None

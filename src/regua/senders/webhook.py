@@ -1,0 +1,461 @@
+"""The webhook sender: POSTs each message as signed JSON to an HTTP endpoint.
+
+This is the adapter for SMS, WhatsApp and push gateways that accept a webhook, and for
+creating tasks for a human in a CRM ("the account manager should call"): the receiving side
+gets one JSON document per message and decides what to do with it. It needs the optional
+extra ``http`` (httpx): ``pip install 'regua[http]'``. Importing this module works without
+it; constructing a `WebhookSender` then raises `MissingDependencyError`. `verify_signature`,
+for the receiving side, needs only the standard library.
+
+The request
+-----------
+
+One ``POST`` per message, to the sender's URL (or the URL of the message's channel), with
+the body a UTF-8 JSON object::
+
+    {"channel": "sms", "address": "+5511990000001", "message": "cart_reminder",
+     "payload": {...}, "contact_id": "ana", "cadence": "shop", "step": "cart_reminder",
+     "occurrence_key": "shop:cart_reminder:ana:...", "idempotency_key": "3f0c...",
+     "attempt": 1, "kind": "message", "sent_at": "2025-03-01T12:00:00.123+00:00"}
+
+``kind`` is ``message`` (to the customer) or ``task`` (for a human); ``attempt`` counts the
+attempts on this channel; ``sent_at`` is the instant of this attempt, in UTC. Payload values
+that JSON lacks are written as strings: datetimes, dates and times in ISO 8601, decimals as
+their digits, sets as sorted lists.
+
+Headers (names are case-insensitive, as always in HTTP):
+
+- ``Content-Type``: ``application/json``.
+- ``Idempotency-Key``: the message's idempotency key, the same on every retry of one
+  occurrence, so that the receiver can recognise a repeated delivery and answer 2xx
+  without acting twice.
+- ``X-Regua-Timestamp``: when the request was signed, in whole seconds since the Unix
+  epoch, as decimal ASCII digits (``1740830400``).
+- ``X-Regua-Signature``: ``v1=`` followed by the lowercase hexadecimal HMAC-SHA256
+  (64 characters) of the bytes ``<timestamp>.<body>`` (the timestamp header's value, one
+  ASCII full stop, then the request body exactly as sent), keyed with the shared secret
+  (a ``str`` secret is encoded in UTF-8). `verify_signature` also accepts several
+  comma-separated entries (``v1=<hex>,v1=<hex>``, any one matching), so that a proxy can
+  re-sign during a secret rotation.
+
+The receiver must verify the signature over the raw body, before parsing it, and reject a
+timestamp too far from its own clock (five minutes by default), which stops replays:
+`verify_signature` does both.
+
+The answer
+----------
+
+| response | outcome |
+|---|---|
+| 2xx | sent; the JSON answer's ``"id"``, if any, is the provider's message id |
+| 408, 429 | `TemporaryFailure`; ``Retry-After`` (seconds or an HTTP date) becomes ``retry_after`` |
+| 5xx | `TemporaryFailure` (with ``retry_after`` if the answer has ``Retry-After``) |
+| timeout, refused or lost connection | `TemporaryFailure` |
+| 3xx (redirects are never followed) | `PermanentFailure` |
+| any other status (other 4xx) | `PermanentFailure`, with the status and the start of the body |
+
+Retries are left to the scheduler (`regua.scheduler.RetryPolicy`); the sender makes one
+request per call. Failure texts name the endpoint by scheme, host and port only, never its
+path or query, which may hold a token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from types import TracebackType
+from typing import Final
+from urllib.parse import urlsplit
+
+from regua.errors import MissingDependencyError, ReguaError
+from regua.ports import Message, PermanentFailure, TemporaryFailure
+
+try:
+    import httpx
+except ImportError:  # the `http` extra is not installed: WebhookSender() says so
+    _HAVE_HTTPX = False
+else:
+    _HAVE_HTTPX = True
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "InvalidSignature",
+    "WebhookSender",
+    "sign",
+    "verify_signature",
+]
+
+TIMESTAMP_HEADER: Final = "X-Regua-Timestamp"
+"""The header carrying the signing time, in whole Unix seconds."""
+
+SIGNATURE_HEADER: Final = "X-Regua-Signature"
+"""The header carrying ``v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``."""
+
+_RESERVED = frozenset(
+    name.lower() for name in ("Content-Type", "Idempotency-Key", TIMESTAMP_HEADER, SIGNATURE_HEADER)
+)
+_EXCERPT = 200
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class InvalidSignature(ReguaError):
+    """A webhook request's signature or timestamp does not check out: reject the request.
+
+    `reason` says why, for logs and metrics: ``"format"`` (a missing or malformed header),
+    ``"mismatch"`` (not signed with this secret over this body), ``"expired"`` (signed too
+    long ago: perhaps a replay) or ``"future"`` (signed too far ahead of this clock).
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _key(secret: str | bytes) -> bytes:
+    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not key:
+        raise ValueError("the webhook secret must not be empty")
+    return key
+
+
+def sign(body: bytes, timestamp: str | int, secret: str | bytes) -> str:
+    """The ``X-Regua-Signature`` value of `body` signed at `timestamp` with `secret`.
+
+    >>> sign(b'{"a":1}', "1700000000", "s3cret")[:3]
+    'v1='
+    """
+    digest = hmac.new(_key(secret), f"{timestamp}.".encode("ascii") + body, hashlib.sha256)
+    return f"v1={digest.hexdigest()}"
+
+
+def verify_signature(
+    body: bytes,
+    timestamp: str | int,
+    signature: str,
+    secret: str | bytes,
+    *,
+    tolerance: float | timedelta = 300,
+    now: float | datetime | None = None,
+) -> None:
+    """Check a webhook request from a `WebhookSender`; raise `InvalidSignature` if it fails.
+
+    Call it on the receiving side with the raw request body (bytes, before any JSON
+    parsing) and the values of the ``X-Regua-Timestamp`` and ``X-Regua-Signature``
+    headers. It returns None when the request is authentic and fresh.
+
+    Args:
+        body: The request body, exactly as received.
+        timestamp: The ``X-Regua-Timestamp`` header (Unix seconds).
+        signature: The ``X-Regua-Signature`` header: ``v1=<hex>``, or several such
+            entries separated by commas (any one matching is enough).
+        secret: The secret shared with the sender.
+        tolerance: How far (seconds, or a timedelta) the timestamp may be from `now`,
+            in either direction.
+        now: The current time (Unix seconds or an aware datetime); the system clock by
+            default.
+
+    Raises:
+        InvalidSignature: a malformed header (``reason="format"``), a signature that does
+            not match (``"mismatch"``, compared in constant time), a timestamp older than
+            `tolerance` (``"expired"``) or further than `tolerance` in the future
+            (``"future"``).
+
+    """
+    stamp = str(timestamp).strip()
+    if not stamp.isascii() or not stamp.isdigit():
+        raise InvalidSignature(
+            f"malformed {TIMESTAMP_HEADER} {stamp[:40]!r}: expected whole Unix seconds",
+            reason="format",
+        )
+    candidates: list[str] = []
+    for entry in signature.split(","):
+        version, sep, value = entry.strip().partition("=")
+        if not sep or version != "v1" or not _HEX64.fullmatch(value):
+            raise InvalidSignature(
+                f"malformed {SIGNATURE_HEADER} {signature[:80]!r}: expected "
+                "'v1=' and 64 lowercase hexadecimal digits",
+                reason="format",
+            )
+        candidates.append(entry.strip())
+    expected = sign(body, stamp, secret)
+    matched = False
+    for candidate in candidates:  # compare with every entry: no early exit
+        matched |= hmac.compare_digest(candidate.encode("ascii"), expected.encode("ascii"))
+    if not matched:
+        raise InvalidSignature(
+            "signature mismatch: the body, the timestamp or the secret differs from what "
+            "was signed",
+            reason="mismatch",
+        )
+    if isinstance(now, datetime):
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+        current = now.timestamp()
+    else:
+        current = time.time() if now is None else float(now)
+    limit = tolerance.total_seconds() if isinstance(tolerance, timedelta) else float(tolerance)
+    age = current - int(stamp)
+    if age > limit:
+        raise InvalidSignature(
+            f"timestamp too old: signed {age:.0f} s ago, more than the {limit:g} s tolerated",
+            reason="expired",
+        )
+    if -age > limit:
+        raise InvalidSignature(
+            f"timestamp too far in the future: {-age:.0f} s ahead of this clock, more than "
+            f"the {limit:g} s tolerated",
+            reason="future",
+        )
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (datetime, date, dtime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, (tuple, bytes)):
+        return list(value) if isinstance(value, tuple) else value.decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _origin(url: str) -> str:
+    """Scheme, host and port of `url`: safe to log (no path, query or credentials)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def _check_url(url: str, where: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{where} must be an http:// or https:// URL, got {url!r}")
+    return url
+
+
+def _retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """A ``Retry-After`` header (delay-seconds or an HTTP-date) as a delay; None if absent."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=timezone.utc)
+    return max(timedelta(0), when - now)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
+
+
+class WebhookSender:
+    """A `Sender` that POSTs each message as signed JSON to an HTTP endpoint.
+
+    See the module's documentation for the body, the headers, the signature and how each
+    answer is mapped. One `httpx.Client` (a connection pool, safe across threads) is reused
+    for every message; `close()` it, or use the sender as a context manager.
+
+    Args:
+        url_or_urls: One URL for every channel, or a mapping ``{channel: url}``; a message
+            on a channel the mapping lacks fails permanently.
+        secret: The secret shared with the receiver, for the HMAC signature.
+        timeout: Seconds allowed to connect, and then for each read and write.
+        headers: Extra headers sent with every request (an ``Authorization`` token...);
+            they may not replace the headers the sender sets itself.
+        client: An `httpx.Client` to use instead of the sender's own (for a proxy, mTLS,
+            or a mock transport in tests); the sender does not close it, and its redirect
+            setting is ignored (redirects are never followed).
+
+    Raises:
+        MissingDependencyError: httpx (the extra ``http``) is not installed.
+        ValueError: an empty secret, a URL that is not http(s), an empty mapping, a
+            non-positive timeout, or `headers` naming a header the sender sets.
+
+    """
+
+    def __init__(
+        self,
+        url_or_urls: str | Mapping[str, str],
+        *,
+        secret: str | bytes,
+        timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        if not _HAVE_HTTPX:
+            raise MissingDependencyError("WebhookSender", "http", "httpx")
+        if isinstance(url_or_urls, str):
+            self.url: str | None = _check_url(url_or_urls, "the webhook URL")
+            self.urls: dict[str, str] = {}
+        else:
+            if not url_or_urls:
+                raise ValueError("the mapping of channels to webhook URLs is empty")
+            self.url = None
+            self.urls = {
+                channel: _check_url(url, f"the webhook URL of channel {channel!r}")
+                for channel, url in url_or_urls.items()
+            }
+        self._secret = _key(secret)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        self.timeout = float(timeout)
+        extra = dict(headers or {})
+        clash = sorted(name for name in extra if name.lower() in _RESERVED)
+        if clash:
+            raise ValueError(f"headers may not set {', '.join(clash)}: the sender sets them")
+        self._headers = extra
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(follow_redirects=False)
+
+    # --- the Sender protocol -------------------------------------------------------------------
+
+    def send(self, message: Message) -> str | None:
+        """POST `message`; return the id in the JSON answer, if any.
+
+        Raises:
+            TemporaryFailure: 408, 429, 5xx, a timeout or a connection error.
+            PermanentFailure: any other non-2xx answer, or no URL for the channel.
+
+        """
+        url = self.url if self.url is not None else self.urls.get(message.channel)
+        if url is None:
+            raise PermanentFailure(
+                f"no webhook URL for channel {message.channel!r} "
+                f"(channels: {', '.join(sorted(self.urls))})"
+            )
+        now = time.time()
+        stamp = str(int(now))
+        body = self._body(message, datetime.fromtimestamp(now, timezone.utc))
+        headers = {
+            **self._headers,
+            "Content-Type": "application/json",
+            "Idempotency-Key": message.idempotency_key,
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: sign(body, stamp, self._secret),
+        }
+        where = _origin(url)
+        try:
+            response = self._client.post(
+                url,
+                content=body,
+                headers=headers,
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
+        except httpx.TimeoutException as exc:
+            raise TemporaryFailure(
+                f"webhook {where} timed out after {self.timeout:g} s ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TemporaryFailure(
+                f"webhook {where} unreachable: {type(exc).__name__}: {exc}"
+            ) from exc
+        return self._outcome(response, where)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sender's connections (not those of a client passed in)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> WebhookSender:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        target = (
+            _origin(self.url)
+            if self.url is not None
+            else {channel: _origin(url) for channel, url in self.urls.items()}
+        )
+        return f"WebhookSender({target!r}, timeout={self.timeout:g})"
+
+    # --- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _body(message: Message, sent_at: datetime) -> bytes:
+        document = {
+            "channel": message.channel,
+            "address": message.address,
+            "message": message.message,
+            "payload": message.payload,
+            "contact_id": message.contact.id,
+            "cadence": message.cadence,
+            "step": message.step,
+            "occurrence_key": message.occurrence_key,
+            "idempotency_key": message.idempotency_key,
+            "attempt": message.attempt,
+            "kind": message.kind,
+            "sent_at": sent_at.isoformat(timespec="milliseconds"),
+        }
+        try:
+            text = json.dumps(
+                document, default=_json_default, ensure_ascii=False, separators=(",", ":")
+            )
+        except (TypeError, ValueError) as exc:
+            raise PermanentFailure(
+                f"the payload of {message.occurrence_key!r} cannot be sent as JSON: {exc}"
+            ) from exc
+        return text.encode("utf-8")
+
+    @staticmethod
+    def _outcome(response: httpx.Response, where: str) -> str | None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return WebhookSender._provider_id(response)
+        what = f"webhook {where} answered HTTP {status} {response.reason_phrase}".rstrip()
+        if status in (408, 429) or 500 <= status < 600:
+            retry_after = _retry_after(
+                response.headers.get("Retry-After"), datetime.now(timezone.utc)
+            )
+            if retry_after is not None:
+                what += f" (retry after {retry_after.total_seconds():g} s)"
+            raise TemporaryFailure(what, retry_after=retry_after)
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "")
+            target = f" to {_origin(location)}" if urlsplit(location).hostname else ""
+            raise PermanentFailure(f"{what}: a redirect{target}, which is not followed")
+        excerpt = _excerpt(response.text)
+        raise PermanentFailure(f"{what}: {excerpt}" if excerpt else what)
+
+    @staticmethod
+    def _provider_id(response: httpx.Response) -> str | None:
+        if not response.content:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:  # not JSON: accepted, without an id
+            return None
+        if isinstance(answer, dict):
+            provider_id = answer.get("id")
+            if isinstance(provider_id, (str, int)) and not isinstance(provider_id, bool):
+                return str(provider_id) or None
+        return None
