@@ -137,18 +137,25 @@ def shift(instant: datetime, duration: Duration, tz: ZoneInfo) -> datetime:
         ValueError: when `instant` is naive.
 
     """
-    _require_aware(instant, "instant")
-    result = instant.astimezone(UTC)
-    if not duration.is_calendar_free:
-        wall = to_local(result, tz).replace(tzinfo=None)
-        if duration.months:
+    # The planner's hot path: instants are already UTC, so skip the checks and conversions
+    # for them (any other aware instant takes the general route, with the same result).
+    if instant.tzinfo is not UTC:
+        _require_aware(instant, "instant")
+        instant = instant.astimezone(UTC)
+    months = duration.months
+    days = duration.days
+    if months or days:
+        wall = instant.astimezone(tz).replace(tzinfo=None)
+        if months:
             # relativedelta applies months first (clamping the day to the month's length),
             # then days: exactly "months, then days", computed from the anchor in one step.
-            wall = wall + relativedelta(months=duration.months, days=duration.days)
+            wall = wall + relativedelta(months=months, days=days)
         else:
-            wall = wall + timedelta(days=duration.days)  # the same, without its cost
-        result = from_local(wall, tz)
-    return result + timedelta(seconds=duration.seconds)
+            wall = wall + timedelta(days=days)  # the same, without its cost
+        # from_local, inlined: fold=0 reads a gap forward and an ambiguous time as the first.
+        instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    seconds = duration.seconds
+    return instant + timedelta(seconds=seconds) if seconds else instant
 
 
 def next_at(instant: datetime, at: time, tz: ZoneInfo) -> datetime:
@@ -167,17 +174,31 @@ def next_at(instant: datetime, at: time, tz: ZoneInfo) -> datetime:
     if at.tzinfo is not None:
         raise ValueError(f"at must be a local wall-clock time without a timezone, got {at!r}")
     instant = instant.astimezone(UTC)
-    local_date = to_local(instant, tz).date()
+    local_date = instant.astimezone(tz).date()
     best: datetime | None = None
     # The previous date counts too: a gap that swallows midnight can shift yesterday's `at`
     # into today. Dates beyond tomorrow only matter after day-long offset jumps.
-    offset = -1
-    while best is None or offset <= 1:
+    for candidate in _at_candidates(local_date, at, tz):
+        if candidate >= instant and (best is None or candidate < best):
+            best = candidate
+    offset = 2
+    while best is None:
         candidate = from_local(datetime.combine(local_date + timedelta(days=offset), at), tz)
         if candidate >= instant and (best is None or candidate < best):
             best = candidate
         offset += 1
     return best
+
+
+@lru_cache(maxsize=65536)
+def _at_candidates(local_date: date, at: time, tz: ZoneInfo) -> tuple[datetime, datetime, datetime]:
+    # `at` on the day before, the day itself and the day after, as instants: every contact
+    # with an instant on that local date asks the same three questions; answer them once.
+    return (
+        from_local(datetime.combine(local_date - _DAY, at), tz),
+        from_local(datetime.combine(local_date, at), tz),
+        from_local(datetime.combine(local_date + _DAY, at), tz),
+    )
 
 
 def in_quiet_hours(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> bool:

@@ -7,7 +7,7 @@ recomputed per contact.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -59,6 +59,17 @@ class CompiledCadence:
     channels: dict[str, Channel]
     caps: tuple[CompiledCap, ...]
     channel_caps: dict[str, tuple[CompiledCap, ...]]
+    transactional_steps: frozenset[str] = attrs.field(
+        default=attrs.Factory(
+            lambda self: frozenset(c.step.name for c in self.steps if c.step.transactional),
+            takes_self=True,
+        )
+    )
+    quiet_ends: dict[tuple[str, ZoneInfo, datetime], datetime | None] = attrs.field(
+        factory=dict, eq=False, repr=False
+    )
+    """Memo of the planner's quiet-hours answers: they depend only on (channel, tz, now), so
+    every contact planned at one instant in one timezone shares them. Bounded by the planner."""
 
 
 def _ordered(cadence: Cadence) -> list[Step]:

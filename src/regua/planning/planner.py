@@ -65,6 +65,8 @@ _CLOSED_STATE = {
     DeliveryStatus.EXPIRED: OccurrenceState.EXPIRED,
 }
 
+_MEMO_SIZE = 4096
+
 
 def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
     """Compute what is due for one contact under `cadence` at the instant `now`.
@@ -115,6 +117,7 @@ class _Planner:
         self.tz = ZoneInfo(self.timezone) if self.contact.timezone else self.compiled.tz
         self.history = History(snapshot, cadence.name, self.now)
         self.explain_step = explain_step
+        self._prefixes: dict[str, str] = {}
         self.explained: list[Occurrence] = []
         self.due: list[DueAction] = []
         self.waiting: list[Occurrence] = []
@@ -128,7 +131,10 @@ class _Planner:
             self.outcomes[delivery.step].append((source, delivery.status.value, delivery.at))
 
     def _prefix(self, step: str) -> str:
-        return f"{self.cadence.name}:{step}:{self.contact.id}:"
+        prefix = self._prefixes.get(step)
+        if prefix is None:
+            prefix = self._prefixes[step] = f"{self.cadence.name}:{step}:{self.contact.id}:"
+        return prefix
 
     # --- the pass over steps -----------------------------------------------------------------
 
@@ -194,14 +200,18 @@ class _Planner:
         self, cstep: CompiledStep, triggered_at: datetime, due_at: datetime
     ) -> tuple[datetime | None, Reason]:
         step = cstep.step
-        limits: list[tuple[datetime, Reason]] = []
-        if step.deadline is not None:
-            limits.append((shift(triggered_at, step.deadline, self.tz), Reason.DEADLINE))
-        if step.expires_after is not None:
-            limits.append((shift(due_at, step.expires_after, self.tz), Reason.EXPIRED))
-        if not limits:
-            return None, Reason.EXPIRED
-        return min(limits)
+        deadline, expires_after = step.deadline, step.expires_after
+        if expires_after is None:
+            if deadline is None:
+                return None, Reason.EXPIRED
+            return shift(triggered_at, deadline, self.tz), Reason.DEADLINE
+        expiry = shift(due_at, expires_after, self.tz)
+        if deadline is None:
+            return expiry, Reason.EXPIRED
+        # min() of (instant, reason) pairs: the earlier instant, DEADLINE on a tie.
+        return min(
+            (shift(triggered_at, deadline, self.tz), Reason.DEADLINE), (expiry, Reason.EXPIRED)
+        )
 
     def _assess(self, cstep: CompiledStep, firing: Firing) -> None:
         step = cstep.step
@@ -336,6 +346,20 @@ class _Planner:
         return lineage
 
     def _quiet_end(self, channel: str) -> datetime | None:
+        # Depends only on (channel, tz, now): computed once per tick and timezone.
+        memo = self.compiled.quiet_ends
+        memo_key = (channel, self.tz, self.now)
+        try:
+            return memo[memo_key]
+        except KeyError:
+            pass
+        end = self._compute_quiet_end(channel)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[memo_key] = end
+        return end
+
+    def _compute_quiet_end(self, channel: str) -> datetime | None:
         windows = [self.cadence.policy.quiet_hours, self.compiled.channels[channel].quiet_hours]
         end: datetime | None = None
         # Two windows may chain (21:00-08:00 then 07:00-09:00): follow until outside both.
@@ -359,10 +383,9 @@ class _Planner:
         self.candidates.sort(key=lambda c: (-c.cstep.step.priority, c.due_at, c.cstep.index, c.key))
         marketing_sent: list[datetime] = []
         sent_on: dict[str, list[datetime]] = defaultdict(list)
-        steps = {cstep.step.name: cstep.step for cstep in self.compiled.steps}
+        transactional = self.compiled.transactional_steps
         for step_name, deliveries in self.history.sent_by_step.items():
-            step = steps.get(step_name)
-            if step is not None and step.transactional:
+            if step_name in transactional:
                 continue
             for delivery in deliveries:
                 if delivery.at <= self.now:
