@@ -6,10 +6,13 @@ names the field path and the problem); everything else raises one of these.
 
 from __future__ import annotations
 
+import logging
+
 __all__ = [
     "InvalidRecordError",
     "MissingDependencyError",
     "ReguaError",
+    "personal_value",
 ]
 
 
@@ -39,3 +42,20 @@ class InvalidRecordError(ReguaError, ValueError):
     The message names the record and the field, e.g. a naive datetime on an event or an
     unknown timezone on a contact.
     """
+
+
+def personal_value(value: object, *, limit: int = 80) -> str:
+    """How an error message may show a contact's data: ``str 31 chars``, never the value.
+
+    Attribute values, addresses and event data are personal data: error messages and log
+    records name the field and the type, and show the value (shortened) only when the
+    ``regua`` logger is set to DEBUG, which a developer does on purpose.
+    """
+    kind = type(value).__name__
+    size = f" of {len(value)} characters" if isinstance(value, str) else ""
+    if logging.getLogger("regua").isEnabledFor(logging.DEBUG):
+        text = repr(value)
+        if len(text) > limit:
+            text = text[:limit] + "..."
+        return f"{kind} {text}"
+    return f"a {kind}{size} (the value is shown only with DEBUG logging on)"

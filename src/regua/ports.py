@@ -202,7 +202,8 @@ class Repository(Protocol):
         """Store an event and wake its contact.
 
         Returns False, storing nothing, when the contact already has an event with this
-        `id` (so that at-least-once event feeds are safe to replay). Raises
+        `name` and `id` (so that at-least-once event feeds are safe to replay). One id may
+        serve several names: an order placed, shipped and delivered are three events. Raises
         `UnknownContactError` when the contact does not exist.
         """
         ...

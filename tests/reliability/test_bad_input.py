@@ -173,16 +173,6 @@ def test_events_for_unknown_contacts_and_duplicate_ids() -> None:
     assert repository.record_event(Event("good", "login", NOW, id="dup")) is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: docs/semantics.md says 'the same id under different names (an order placed, "
-        "shipped, delivered) are different events', and the planner keys occurrences so, but "
-        "Repository.record_event (ports.py contract, InMemoryRepository and SQLRepository) "
-        "deduplicates by id alone: order_shipped id=A-1 after order_placed id=A-1 returns "
-        "False and is silently dropped, so its step never fires"
-    ),
-)
 def test_same_event_id_under_another_name_is_another_event() -> None:
     repository, _, _ = _world()
     assert repository.record_event(Event("good", "order_placed", NOW, id="A-1")) is True
@@ -270,15 +260,6 @@ def _leaks(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: personal data in errors and logs: InvalidRecordError raised by "
-        "regua.planning.firings.date_attribute (and conditions.check) quotes the attribute's "
-        "value ('got str '31/02/1990''); the scheduler copies it into TickReport.errors, "
-        "Repository.errors() and a WARNING log record, without debug logging being on"
-    ),
-)
 def test_bad_contact_errors_and_logs_carry_no_personal_data(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -293,13 +274,6 @@ def test_bad_contact_errors_and_logs_carry_no_personal_data(
     assert not leaks, f"personal data in errors/logs: {sorted(set(leaks))}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a 10 MB attribute value is copied whole into the error text (TickReport.errors, "
-        "Repository.errors(), the log record): errors are unbounded in size"
-    ),
-)
 def test_errors_about_huge_values_are_bounded() -> None:
     repository, scheduler, _ = _world()
     report = scheduler.tick(NOW)

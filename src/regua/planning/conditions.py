@@ -24,7 +24,7 @@ from regua.definitions.conditions import (
     Not,
     Opened,
 )
-from regua.errors import InvalidRecordError
+from regua.errors import InvalidRecordError, personal_value
 from regua.planning.calendar import shift
 from regua.planning.history import History
 from regua.records import CLICKED, OPENED, Contact
@@ -139,7 +139,7 @@ def _compile_compare(node: Compare) -> Predicate:
         except TypeError:
             raise InvalidRecordError(
                 f"contact {ctx.contact.id!r}: cannot evaluate {node} because {label} is "
-                f"{type(actual).__name__} {actual!r}"
+                f"{personal_value(actual)}"
             ) from None
 
     return check

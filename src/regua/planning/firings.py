@@ -24,7 +24,7 @@ from regua.definitions.triggers import (
     InactivityTrigger,
     ScheduleTrigger,
 )
-from regua.errors import InvalidRecordError
+from regua.errors import InvalidRecordError, personal_value
 from regua.planning.calendar import Schedule, from_local, shift, to_local, yearly_date
 from regua.planning.history import History
 from regua.records import Contact
@@ -72,7 +72,7 @@ def date_attribute(contact: Contact, name: str, tz: ZoneInfo) -> date | None:
             pass
     raise InvalidRecordError(
         f"contact {contact.id!r}: attribute {name!r} must be a date (or 'YYYY-MM-DD'), "
-        f"got {type(value).__name__} {value!r}"
+        f"got {personal_value(value)}"
     )
 
 

@@ -33,7 +33,7 @@ __all__ = ["InMemoryRepository"]
 class _Row:
     contact: Contact
     events: list[Event] = attrs.field(factory=list)
-    event_ids: set[str] = attrs.field(factory=set)
+    event_ids: set[tuple[str, str]] = attrs.field(factory=set)
     deliveries: list[Delivery] = attrs.field(factory=list)
     version: int = 0
     wakeup: datetime | None = None
@@ -108,9 +108,9 @@ class InMemoryRepository:
         with self._lock:
             row = self._row(event.contact_id)
             assert event.id is not None
-            if event.id in row.event_ids:
+            if (event.name, event.id) in row.event_ids:
                 return False
-            row.event_ids.add(event.id)
+            row.event_ids.add((event.name, event.id))
             row.events.append(event)
             self._touch(row)
             return True

@@ -69,7 +69,12 @@ from typing import Any, TypeVar
 
 import attrs
 
-from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
+from regua.errors import (
+    InvalidRecordError,
+    MissingDependencyError,
+    ReguaError,
+    personal_value,
+)
 from regua.ports import DIRTY, Claim, ContactError, UnknownContactError, Wakeup
 from regua.records import (
     CLICKED,
@@ -170,7 +175,7 @@ def _to_json(value: Any, where: str) -> Any:
     if isinstance(value, (set, frozenset)):
         return {"$set": [_to_json(item, f"{where}{{}}") for item in value]}
     raise InvalidRecordError(
-        f"{where}: a {type(value).__name__} ({value!r}) cannot be stored in SQL; use JSON "
+        f"{where}: {personal_value(value)} cannot be stored in SQL; use JSON "
         "types, dates, datetimes, times, decimals, tuples or sets"
     )
 
@@ -291,7 +296,7 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("data", sa.JSON, nullable=False),
         sa.Column("ref", sa.String),
         # Also the index on contact_id: it leads.
-        sa.UniqueConstraint("contact_id", "event_id", name=f"{PREFIX}events_unique_id"),
+        sa.UniqueConstraint("contact_id", "name", "event_id", name=f"{PREFIX}events_unique_id"),
     )
     deliveries = sa.Table(
         f"{PREFIX}deliveries",
@@ -732,7 +737,9 @@ class SQLRepository:
                 data=_to_json(event.data, f"Event {event.id!r}.data"),
                 ref=event.ref,
             )
-            .on_conflict_do_nothing(index_elements=[events.c.contact_id, events.c.event_id])
+            .on_conflict_do_nothing(
+                index_elements=[events.c.contact_id, events.c.name, events.c.event_id]
+            )
             .returning(events.c.serial)
         ).first()
         if inserted is None:

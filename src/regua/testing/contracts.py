@@ -335,7 +335,7 @@ class RepositoryContract:
     def test_record_event_refuses_a_duplicate_id_storing_nothing(
         self, repository: Repository
     ) -> None:
-        """A second event with the same id returns False and changes nothing.
+        """A second event with the same name and id returns False and changes nothing.
 
         Not the events, not the version, not the wake-up: replaying a feed costs nothing.
         """
@@ -344,7 +344,7 @@ class RepositoryContract:
         assert repository.record_event(original)
         self._sleep(repository, "ana", None)
         version = self._version(repository, "ana")
-        replayed = Event("ana", "order_cancelled", _minutes(5), id="A-1", data={"x": 1})
+        replayed = Event("ana", "order_placed", _minutes(5), id="A-1", data={"x": 1})
         _expect(repository.record_event(replayed), False, "record_event of a duplicate id")
         _expect(repository.history("ana"), [original], "history after a duplicate event")
         _expect(self._version(repository, "ana"), version, "version after a duplicate event")
@@ -368,6 +368,16 @@ class RepositoryContract:
         _expect(repository.record_event(_event("bob", "E-1")), True, "bob's event E-1")
         _expect(repository.history("ana"), [_event("ana", "E-1")], "ana's history")
         _expect(repository.history("bob"), [_event("bob", "E-1")], "bob's history")
+
+    def test_record_event_ids_are_per_name(self, repository: Repository) -> None:
+        """One id may serve several names: an order placed and shipped are two events."""
+        repository.upsert_contact(_contact("ana"))
+        placed = Event("ana", "order_placed", T0, id="A-1")
+        shipped = Event("ana", "order_shipped", T0, id="A-1")
+        _expect(repository.record_event(placed), True, "order_placed A-1")
+        _expect(repository.record_event(shipped), True, "order_shipped A-1, the same id")
+        _expect(repository.record_event(shipped), False, "order_shipped A-1 again")
+        _expect(repository.history("ana"), [placed, shipped], "ana's history")
 
     def test_record_event_for_an_unknown_contact_raises(self, repository: Repository) -> None:
         """An event for a contact the repository does not hold raises `UnknownContactError`."""
