@@ -471,6 +471,17 @@ class Scheduler:
                 index, attempts = index + 1, 0
                 continue
             assert address is not None
+            if index != claim.channel_index:
+                # Moving on to a fallback channel: store that first, so that a worker taking
+                # over after a crash resumes here instead of sending on the first channel too.
+                claim = attrs.evolve(
+                    claim,
+                    until=now + self.lease,
+                    attempts=attempts,
+                    channel_index=index,
+                    last_error=last_error,
+                )
+                self.repository.defer([claim])
             message = Message(
                 channel=channel,
                 address=address,

@@ -197,7 +197,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.violations: list[str] = []
         self.accepted: Counter[str] = Counter()  # occurrence key -> accepts
         self.sends: dict[str, list[datetime]] = {}  # contact -> marketing accept instants
-        self.event_ids: dict[str, set[str]] = {}
+        self.event_ids: dict[str, set[tuple[str, str]]] = {}
         self.event_count = 0
         self.scheduler = Scheduler(
             CADENCE,
@@ -280,8 +280,9 @@ class SchedulerMachine(RuleBasedStateMachine):
     def emit(self, contact: str, name: str, late: int, replay: bool) -> None:
         known = self.event_ids[contact]
         if replay and known:
-            # An at-least-once event feed replays an event: stored once, False the second time.
-            event_id = sorted(known)[0]
+            # An at-least-once event feed replays an event (same name and id): stored once,
+            # False the second time.
+            name, event_id = sorted(known)[0]
             stored = self.repository.record_event(Event(contact, name, self.now, id=event_id))
             assert stored is False
             return
@@ -289,7 +290,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         event_id = f"e{self.event_count}"
         at = self.now - timedelta(minutes=late)
         assert self.repository.record_event(Event(contact, name, at, id=event_id)) is True
-        known.add(event_id)
+        known.add((name, event_id))
 
     @rule(contact=contacts, channel=st.sampled_from(CHANNELS), granted=st.booleans())
     def set_consent(self, contact: str, channel: str, granted: bool) -> None:
