@@ -248,8 +248,10 @@ class Repository(Protocol):
 
         Only contacts not leased by another worker (or whose lease ended before `now`) may
         be handed out; each is leased to `worker` until ``now + lease``. Earliest wake-ups
-        first. Each snapshot carries the contact's current version. Must use an index on the
-        wake-up time where one can exist: never a scan of every contact.
+        first. Each snapshot carries the contact's current version, and in `Snapshot.claimed`
+        the keys of the contact's occurrences that have a claim (held, deferred or expired)
+        and no recorded outcome. Must use an index on the wake-up time where one can exist:
+        never a scan of every contact.
         """
         ...
 
@@ -270,7 +272,11 @@ class Repository(Protocol):
         ...
 
     def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
-        """Snapshots of these contacts (missing ones are left out), without leasing them."""
+        """Snapshots of these contacts (missing ones are left out), without leasing them.
+
+        Like `acquire_due`'s, each snapshot carries the contact's current version and, in
+        `Snapshot.claimed`, the keys of its claimed occurrences with no recorded outcome.
+        """
         ...
 
     def claim(

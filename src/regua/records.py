@@ -267,13 +267,17 @@ class Snapshot:
 
     Events and deliveries may come in any order and may include other cadences' deliveries
     (they are filtered by cadence name). `version` is the repository's change counter for the
-    contact when the snapshot was loaded (see `regua.ports.Repository`).
+    contact when the snapshot was loaded (see `regua.ports.Repository`). `claimed` holds the
+    occurrence keys of the contact (any cadence) with an open claim and no recorded outcome:
+    the planner keeps those occurrences alive until they close, even when catch-up would no
+    longer produce them (a deferred retry overtaken by the next firing of a schedule).
     """
 
     contact: Contact
     events: tuple[Event, ...] = attrs.field(factory=tuple, converter=_events)
     deliveries: tuple[Delivery, ...] = attrs.field(factory=tuple, converter=_deliveries)
     version: int = 0
+    claimed: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_strings)
 
 
 def idempotency_key(occurrence_key: str) -> str:

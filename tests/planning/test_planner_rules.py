@@ -28,6 +28,7 @@ from regua import (
     on_date,
     on_event,
     on_inactivity,
+    on_schedule,
     opened,
     plan,
 )
@@ -546,3 +547,65 @@ def test_closed_occurrences_become_deliveries_and_open_ones_cannot() -> None:
     [waiting] = result.waiting
     with pytest.raises(ValueError, match="waiting, not closed"):
         waiting.as_delivery()
+
+
+# --- open claims ---------------------------------------------------------------------------------
+
+
+def test_claimed_schedule_occurrence_is_planned_again_although_a_later_firing_exists() -> None:
+    # A digest at 12:00Z failed temporarily and was deferred; no tick came before 18:00Z.
+    c = cadence(
+        Step(
+            "digest",
+            trigger=on_schedule("0 */6 * * *"),
+            channels=["email"],
+            expires_after="8h",
+        ),
+        timezone="UTC",
+    )
+    claimed = "test:digest:c1:at=20260504T120000Z"
+    snapshot = Snapshot(contact(), claimed={claimed, "test:digest:c1:at=garbage"})
+    later = "test:digest:c1:at=20260504T180000Z"
+    # Catch-up alone yields only the 18:00 firing: the 12:00 one would be forgotten.
+    assert [
+        a.occurrence_key for a in plan(c, Snapshot(contact()), utc(2026, 5, 4, 18, 30)).due
+    ] == [later]
+    # Before its expiry, the claimed occurrence is due again (the claim says when to retry).
+    result = plan(c, snapshot, utc(2026, 5, 4, 18, 30))
+    assert sorted(a.occurrence_key for a in result.due) == [claimed, later]
+    # Past its expiry (12:00 + 8h), it is closed as expired, with its reason.
+    result = plan(c, snapshot, utc(2026, 5, 4, 20, 30))
+    assert [a.occurrence_key for a in result.due] == [later]
+    assert [(o.key, o.state, o.reason, o.at) for o in result.closed] == [
+        (claimed, OccurrenceState.EXPIRED, Reason.EXPIRED, utc(2026, 5, 4, 20))
+    ]
+    # Once recorded, the claim is gone and nothing is rebuilt.
+    expired = result.closed[0].as_delivery()
+    done = Snapshot(contact(), deliveries=[expired], claimed={claimed})
+    assert plan(c, done, utc(2026, 5, 4, 20, 30)).closed == ()
+
+
+def test_claimed_date_and_inactivity_occurrences_are_rebuilt_from_their_keys() -> None:
+    c = cadence(
+        Step("birthday", trigger=on_date("birth_date", every="year"), channels=["email"]),
+        Step("renewal", trigger=on_date("renews_on"), channels=["email"]),
+        Step("miss_you", trigger=on_inactivity("30d", activity=["login"]), channels=["email"]),
+        timezone="UTC",
+    )
+    now = utc(2026, 5, 4, 15)
+    who = contact(birth_date="1990-03-10", renews_on="2026-06-01")
+    keys = {
+        "test:birthday:c1:year=2025",
+        "test:renewal:c1:date=2026-04-01",
+        "test:miss_you:c1:inactive=20260301T000000Z",
+        "other:birthday:c1:year=2024",  # another cadence's claim
+    }
+    events = [Event("c1", "login", utc(2026, 4, 20), id="l2")]
+    result = plan(c, Snapshot(who, events, claimed=keys), now)
+    due = {a.occurrence_key: a.due_at for a in result.due}
+    assert due == {
+        "test:birthday:c1:year=2026": utc(2026, 3, 10),
+        "test:birthday:c1:year=2025": utc(2025, 3, 10),
+        "test:renewal:c1:date=2026-04-01": utc(2026, 4, 1),
+        "test:miss_you:c1:inactive=20260301T000000Z": utc(2026, 3, 31),
+    }

@@ -29,7 +29,6 @@ from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -72,10 +71,6 @@ START = datetime(2026, 3, 7, 12, tzinfo=UTC)  # New York springs forward on 2026
 QUIET = QuietHours(start=time(21), end=time(8))
 CAP = FrequencyCap(max=2, per="1d")
 CAP_WINDOW = timedelta(days=1)
-
-# Known bug, tolerated in the machine so that it keeps checking everything else; proven by
-# the strict xfail test below. Set to False once the scheduler/planner is fixed.
-TOLERATE_SUPERSEDED_CLAIMS = True
 
 CADENCE = Cadence(
     "rel",
@@ -363,20 +358,6 @@ class SchedulerMachine(RuleBasedStateMachine):
             f"recorded sent but never accepted: {sorted(sent - set(self.accepted))}"
         )
 
-    def _superseded(self, key: str, outcomes: dict[str, Delivery]) -> bool:
-        """BUG (see test_superseded_recurring_claim_is_closed): a deferred claim of a
-        recurring firing is forgotten once a later firing of the same step supersedes it."""
-        if not TOLERATE_SUPERSEDED_CLAIMS or not key.startswith("rel:digest:"):
-            return False
-        prefix, _, label = key.rpartition(":at=")
-        later = any(
-            k.startswith(prefix + ":at=") and k.rpartition(":at=")[2] > label
-            for k in (*outcomes, *self.repository.claimed)
-        )
-        with self.repository._lock:
-            held = key in self.repository._claims
-        return later and held
-
     def teardown(self) -> None:
         # The dust settles: the sender works again, the clock runs ahead past every expiry
         # and retry, ticking at every wake-up. Every occurrence ever claimed must be closed.
@@ -392,9 +373,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.now = end
         self.tick()
         outcomes = self.repository.outcomes()
-        open_keys = sorted(
-            k for k in claimed_before - set(outcomes) if not self._superseded(k, outcomes)
-        )
+        open_keys = sorted(claimed_before - set(outcomes))
         assert not open_keys, f"claimed, never closed (silently dropped): {open_keys}"
         for key in claimed_before & set(outcomes):
             assert outcomes[key].status in set(DeliveryStatus)
@@ -437,16 +416,11 @@ class _FailsOnce:
         return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a recurring (on_schedule) occurrence deferred after a temporary failure is "
-        "silently dropped when the next firing comes before the retry tick: the planner "
-        "coalesces catch-up to the latest firing and never plans the older one again, so it "
-        "is neither retried nor recorded expired; its claim lingers in the repository forever"
-    ),
-)
 def test_superseded_recurring_claim_is_closed() -> None:
+    """A deferred schedule occurrence overtaken by the next firing is closed, not forgotten.
+
+    The snapshot carries the open claim's key, and the planner rebuilds the occurrence.
+    """
     cadence = Cadence(
         "rel",
         channels=[Channel("email")],

@@ -4,14 +4,15 @@ Each firing carries its *source*, the part of the occurrence key that says what 
 (``event=<id>``, ``year=2026``, ``date=2026-05-01``, ``at=20260504T120000Z``,
 ``inactive=20260301T101500Z``, ``after=<step>/<source of that step's occurrence>``).
 Recurring triggers yield only their latest past firing (missed firings coalesce into it)
-and their next future one.
+and their next future one; `claimed_firing` rebuilds an older firing from its source, so
+that an occurrence with an open claim (a deferred retry) is planned until it closes.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ from regua.planning.calendar import Schedule, from_local, shift, to_local, yearl
 from regua.planning.history import History
 from regua.records import Contact
 
-__all__ = ["Firing", "date_attribute", "instant_label"]
+__all__ = ["Firing", "claimed_firing", "date_attribute", "instant_label"]
 
 
 @attrs.frozen(slots=True)
@@ -45,6 +46,15 @@ class Firing:
 def instant_label(instant: datetime) -> str:
     """A UTC instant as it appears in occurrence keys: ``20260504T120000Z``."""
     return instant.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _parse_label(label: str) -> datetime | None:
+    """The UTC instant `instant_label` wrote as `label`, or None when it is not one."""
+    try:
+        instant = datetime.strptime(label, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return instant if instant_label(instant) == label else None
 
 
 def date_attribute(contact: Contact, name: str, tz: ZoneInfo) -> date | None:
@@ -174,3 +184,47 @@ def inactivity_firing(
 def after_step_source(trigger: AfterStepTrigger, source_part: str) -> str:
     """The source of a follower's occurrence, from the source part of the one it follows."""
     return f"after={trigger.after_step}/{source_part}"
+
+
+def claimed_firing(
+    trigger: ScheduleTrigger | DateTrigger | InactivityTrigger,
+    source: str,
+    contact: Contact,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Firing | None:
+    """The firing of `trigger` that `source` names, rebuilt from the source alone.
+
+    For occurrences with an open claim that the catch-up above no longer yields (a later
+    firing superseded them): ``at=<instant>`` (schedule), ``year=<Y>`` (yearly date, on the
+    contact's current date attribute), ``date=<date>`` (one-shot date) and
+    ``inactive=<instant>`` (inactivity: that instant plus the inactivity). None when the
+    source is not one this trigger makes, or cannot be rebuilt.
+    """
+    kind, _, value = source.partition("=")
+    try:
+        if isinstance(trigger, ScheduleTrigger):
+            at = _parse_label(value) if kind == "at" else None
+        elif isinstance(trigger, InactivityTrigger):
+            start = _parse_label(value) if kind == "inactive" else None
+            at = None if start is None else shift(start, trigger.inactivity, tz)
+        elif trigger.every is None:
+            if kind != "date":
+                return None
+            base = date.fromisoformat(value)
+            if base.isoformat() != value:
+                return None
+            at = shift(from_local(datetime.combine(base, time()), tz), trigger.offset, tz)
+        else:
+            if kind != "year" or not value.isdigit():
+                return None
+            anniversary = date_attribute(contact, trigger.date, tz)
+            if anniversary is None:
+                return None
+            day = yearly_date(anniversary.month, anniversary.day, int(value), trigger.feb29)
+            at = shift(from_local(datetime.combine(day, time()), tz), trigger.offset, tz)
+    except (ValueError, OverflowError):
+        return None
+    if at is None:
+        return None
+    return Firing(source=source, at=at, upcoming=at > now)

@@ -6,7 +6,10 @@ contact in flight.
 
 For each step, in an order where ``after_step`` followers come after the step they follow:
 
-1. the trigger's firings give occurrences, each with a deterministic key;
+1. the trigger's firings give occurrences, each with a deterministic key; an occurrence
+   with an open claim (`Snapshot.claimed`) that catch-up no longer yields (a deferred retry
+   of a schedule, overtaken by its next firing) is rebuilt from its key, so that it is
+   retried or closed, never forgotten;
 2. an occurrence with a recorded delivery is closed; one triggered before the step's
    `active_from` is ignored;
 3. a `cancel_on` event after the trigger (and by now) cancels it;
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -46,6 +49,7 @@ from regua.planning.conditions import Context
 from regua.planning.firings import (
     Firing,
     after_step_source,
+    claimed_firing,
     date_firings,
     event_firings,
     inactivity_firing,
@@ -116,6 +120,13 @@ class _Planner:
         self.timezone = self.contact.timezone or cadence.timezone
         self.tz = ZoneInfo(self.timezone) if self.contact.timezone else self.compiled.tz
         self.history = History(snapshot, cadence.name, self.now)
+        # Open claims of this cadence (usually none: then nothing below costs anything).
+        self.claimed: tuple[str, ...] = ()
+        if snapshot.claimed:
+            cadence_prefix = f"{cadence.name}:"
+            self.claimed = tuple(
+                sorted(k for k in snapshot.claimed if k.startswith(cadence_prefix))
+            )
         self.explain_step = explain_step
         self._prefixes: dict[str, str] = {}
         self.explained: list[Occurrence] = []
@@ -140,7 +151,10 @@ class _Planner:
 
     def run(self) -> Plan:
         for cstep in self.compiled.steps:
-            for firing in self._firings(cstep):
+            firings: Iterable[Firing] = self._firings(cstep)
+            if self.claimed:
+                firings = self._with_claimed(cstep, firings)
+            for firing in firings:
                 self._assess(cstep, firing)
         self._allocate()
         self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
@@ -188,6 +202,31 @@ class _Planner:
                     yield Firing(
                         source=after_step_source(trigger, source), at=at, upcoming=at > self.now
                     )
+
+    def _with_claimed(self, cstep: CompiledStep, firings: Iterable[Firing]) -> Iterator[Firing]:
+        """`firings`, then the claimed occurrences of the step they left out, rebuilt.
+
+        Event and after_step triggers yield every occurrence already; the others coalesce
+        catch-up, which must not lose an occurrence a worker has claimed (and deferred).
+        """
+        trigger = cstep.step.trigger
+        prefix = self._prefix(cstep.step.name)
+        sources = [key[len(prefix) :] for key in self.claimed if key.startswith(prefix)]
+        if not sources or not isinstance(
+            trigger, (ScheduleTrigger, DateTrigger, InactivityTrigger)
+        ):
+            yield from firings
+            return
+        produced: set[str] = set()
+        for firing in firings:
+            produced.add(firing.source)
+            yield firing
+        for source in sources:
+            if source in produced:
+                continue
+            rebuilt = claimed_firing(trigger, source, self.contact, self.tz, self.now)
+            if rebuilt is not None:
+                yield rebuilt
 
     def _due_at(self, cstep: CompiledStep, triggered_at: datetime) -> datetime:
         step = cstep.step

@@ -56,6 +56,8 @@ class InMemoryRepository:
         self._rows: dict[str, _Row] = {}
         self._deliveries: dict[str, Delivery] = {}
         self._claims: dict[str, Claim] = {}
+        # contact id -> keys of its claims (none of them has a recorded delivery).
+        self._claimed: dict[str, set[str]] = {}
         self._errors: list[ContactError] = []
         # (wake-up, contact id) for every contact with a wake-up, kept sorted.
         self._index: list[tuple[datetime, str]] = []
@@ -83,7 +85,30 @@ class InMemoryRepository:
         self._set_wakeup(row, DIRTY)
 
     def _snapshot(self, row: _Row) -> Snapshot:
-        return Snapshot(row.contact, row.events, row.deliveries, version=row.version)
+        return Snapshot(
+            row.contact,
+            row.events,
+            row.deliveries,
+            version=row.version,
+            claimed=frozenset(self._claimed.get(row.contact.id, ())),
+        )
+
+    def _put_claim(self, claim: Claim) -> None:
+        previous = self._claims.get(claim.occurrence_key)
+        if previous is not None and previous.contact_id != claim.contact_id:
+            self._drop_claim(claim.occurrence_key)
+        self._claims[claim.occurrence_key] = claim
+        self._claimed.setdefault(claim.contact_id, set()).add(claim.occurrence_key)
+
+    def _drop_claim(self, key: str) -> None:
+        claim = self._claims.pop(key, None)
+        if claim is None:
+            return
+        keys = self._claimed.get(claim.contact_id)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._claimed[claim.contact_id]
 
     # --- application side --------------------------------------------------------------------
 
@@ -228,14 +253,15 @@ class InMemoryRepository:
                     channel_index=held.channel_index if held else 0,
                     last_error=held.last_error if held else None,
                 )
-                self._claims[key] = granted[key] = claim
+                self._put_claim(claim)
+                granted[key] = claim
         return granted
 
     def record(self, deliveries: Sequence[Delivery]) -> None:
         """Record outcomes (the first per occurrence wins) and drop their claims."""
         with self._lock:
             for delivery in deliveries:
-                self._claims.pop(delivery.occurrence_key, None)
+                self._drop_claim(delivery.occurrence_key)
                 if delivery.occurrence_key in self._deliveries:
                     continue
                 self._deliveries[delivery.occurrence_key] = delivery
@@ -248,7 +274,7 @@ class InMemoryRepository:
         with self._lock:
             for claim in claims:
                 if claim.occurrence_key not in self._deliveries:
-                    self._claims[claim.occurrence_key] = claim
+                    self._put_claim(claim)
 
     def set_wakeups(self, wakeups: Sequence[Wakeup]) -> None:
         """Store next wake-ups unless the contact changed since; end the leases."""

@@ -325,6 +325,7 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("channel_index", sa.Integer, nullable=False),
         sa.Column("last_error", sa.Text),
+        sa.Index(f"{PREFIX}claims_contact", "contact_id"),
     )
     errors = sa.Table(
         f"{PREFIX}errors",
@@ -674,12 +675,15 @@ class SQLRepository:
     def _snapshots(self, conn: sa.Connection, rows: Sequence[Any]) -> list[Snapshot]:
         """Snapshots for contact rows (read first: see `load_snapshots`), in their order.
 
-        Two statements whatever the number of contacts (up to `_IN_CHUNK`).
+        Three statements whatever the number of contacts (up to `_IN_CHUNK`): events,
+        deliveries, and the keys of open claims (with no recorded delivery).
         """
         events_table, deliveries_table = self._tables.events, self._tables.deliveries
+        claims_table = self._tables.claims
         ids = [row.id for row in rows]
         events: dict[str, list[Event]] = {contact_id: [] for contact_id in ids}
         deliveries: dict[str, list[Delivery]] = {contact_id: [] for contact_id in ids}
+        claimed: dict[str, set[str]] = {contact_id: set() for contact_id in ids}
         for chunk in self._chunks(ids):
             query = (
                 sa.select(events_table)
@@ -696,8 +700,23 @@ class SQLRepository:
             )
             for row in conn.execute(query):
                 deliveries[row.contact_id].append(_delivery(row))
+        for chunk in self._chunks(ids):
+            recorded = sa.select(deliveries_table.c.occurrence_key).where(
+                deliveries_table.c.occurrence_key == claims_table.c.occurrence_key
+            )
+            query = sa.select(claims_table.c.contact_id, claims_table.c.occurrence_key).where(
+                self._among(claims_table.c.contact_id, chunk), ~recorded.exists()
+            )
+            for row in conn.execute(query):
+                claimed[row.contact_id].add(row.occurrence_key)
         return [
-            Snapshot(_contact(row), events[row.id], deliveries[row.id], version=row.version)
+            Snapshot(
+                _contact(row),
+                events[row.id],
+                deliveries[row.id],
+                version=row.version,
+                claimed=frozenset(claimed[row.id]),
+            )
             for row in rows
         ]
 
@@ -890,10 +909,10 @@ class SQLRepository:
     ) -> list[Snapshot]:
         """Lease and load up to `limit` due contacts, earliest wake-up first.
 
-        One transaction, four statements: select the due, unleased rows in wake-up order
+        One transaction, five statements: select the due, unleased rows in wake-up order
         (through the wake-up index; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that
         workers racing for the same rows split them instead of queueing; the write lock on
-        SQLite), lease them, load their events, load their deliveries.
+        SQLite), lease them, load their events, their deliveries and their open claims' keys.
         """
         if limit <= 0:
             return []

@@ -652,6 +652,50 @@ class RepositoryContract:
         _expect(repository.load_snapshots([]), {}, "load_snapshots([])")
         _expect(sorted(self._due(repository, T0, "w2")), ["ana", "bob"], "not leased by it")
 
+    def test_snapshots_carry_the_keys_of_open_claims(self, repository: Repository) -> None:
+        """`Snapshot.claimed`: each contact's claimed or deferred occurrences, until recorded.
+
+        Both `acquire_due` and `load_snapshots` fill it; a recorded occurrence leaves it, and
+        a late `defer` of a recorded occurrence does not bring it back.
+        """
+        repository.upsert_contact(_contact("ana"))
+        repository.upsert_contact(_contact("bob"))
+        repository.upsert_contact(_contact("cid"))
+        actions = [_action("ana", 1), _action("ana", 2), _action("bob", 1)]
+        claims = repository.claim(actions, "w1", T0, LEASE)
+        deferred = attrs.evolve(
+            claims[_key("ana", 2)], until=_minutes(20), attempts=1, last_error="timeout"
+        )
+        repository.defer([deferred])
+
+        def claimed(now: datetime) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+            acquired = repository.acquire_due("w1", now, 10, LEASE)
+            loaded = repository.load_snapshots(["ana", "bob", "cid"])
+            return (
+                {s.contact.id: set(s.claimed) for s in acquired},
+                {contact_id: set(s.claimed) for contact_id, s in loaded.items()},
+            )
+
+        expected = {
+            "ana": {_key("ana", 1), _key("ana", 2)},
+            "bob": {_key("bob", 1)},
+            "cid": set(),
+        }
+        acquired, loaded = claimed(T0)
+        _expect(acquired, expected, "acquire_due: claimed (and deferred) keys per contact")
+        _expect(loaded, expected, "load_snapshots: claimed (and deferred) keys per contact")
+        repository.record(
+            [
+                _delivery("ana", 1),
+                _delivery("ana", 2, DeliveryStatus.EXPIRED, _minutes(1), "expired"),
+            ]
+        )
+        repository.defer([attrs.evolve(deferred, until=_minutes(40), attempts=2)])
+        expected = {"ana": set(), "bob": {_key("bob", 1)}, "cid": set()}
+        acquired, loaded = claimed(_minutes(1))
+        _expect(acquired, expected, "acquire_due: claimed keys once recorded")
+        _expect(loaded, expected, "load_snapshots: claimed keys once recorded")
+
     # --- claims --------------------------------------------------------------------------------
 
     def test_claim_grants_free_occurrences(self, repository: Repository) -> None:
