@@ -1,14 +1,15 @@
 """The in-memory repository: the reference implementation of `regua.ports.Repository`.
 
-Thread-safe (one lock), with a heap-free wake-up index kept as a sorted list, so that finding
-due contacts costs what is due, not the size of the base. Everything is lost when the process
-ends: use it for tests, simulations and small jobs.
+Thread-safe (one lock), with a wake-up index kept as a heap with lazy deletion, so that
+finding due contacts costs what is due, and changing a wake-up costs O(log n), not the size of
+the base. Everything is lost when the process ends: use it for tests, simulations and small
+jobs.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
-from bisect import bisect_right, insort
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -59,8 +60,11 @@ class InMemoryRepository:
         # contact id -> keys of its claims (none of them has a recorded delivery).
         self._claimed: dict[str, set[str]] = {}
         self._errors: list[ContactError] = []
-        # (wake-up, contact id) for every contact with a wake-up, kept sorted.
+        # A heap of (wake-up, contact id). An entry is live while the contact's wake-up still
+        # equals it; entries left behind by a change are dropped when they reach the top, and
+        # the heap is rebuilt when they outnumber the live ones.
         self._index: list[tuple[datetime, str]] = []
+        self._with_wakeup = 0
 
     # --- internal ------------------------------------------------------------------------------
 
@@ -71,14 +75,39 @@ class InMemoryRepository:
         return row
 
     def _set_wakeup(self, row: _Row, at: datetime | None) -> None:
-        if row.wakeup is not None:
-            entry = (row.wakeup, row.contact.id)
-            index = bisect_right(self._index, entry) - 1
-            if index >= 0 and self._index[index] == entry:
-                del self._index[index]
+        if at == row.wakeup:
+            return
+        self._with_wakeup += (at is not None) - (row.wakeup is not None)
         row.wakeup = at
         if at is not None:
-            insort(self._index, (at, row.contact.id))
+            heapq.heappush(self._index, (at, row.contact.id))
+        if len(self._index) > 2 * self._with_wakeup + 1024:
+            self._index = [
+                (r.wakeup, contact_id)
+                for contact_id, r in self._rows.items()
+                if r.wakeup is not None
+            ]
+            heapq.heapify(self._index)
+
+    def _live(self, entry: tuple[datetime, str]) -> bool:
+        row = self._rows.get(entry[1])
+        return row is not None and row.wakeup == entry[0]
+
+    def _due(self, now: datetime) -> list[tuple[datetime, str]]:
+        """Live entries at or before `now`, earliest first (popped: push back what stays)."""
+        due: list[tuple[datetime, str]] = []
+        seen: set[str] = set()
+        while self._index and self._index[0][0] <= now:
+            entry = heapq.heappop(self._index)
+            if entry[1] not in seen and self._live(entry):
+                seen.add(entry[1])
+                due.append(entry)
+        return due
+
+    def _restore(self, entries: list[tuple[datetime, str]]) -> None:
+        for entry in entries:
+            if self._live(entry):
+                heapq.heappush(self._index, entry)
 
     def _touch(self, row: _Row) -> None:
         row.version += 1
@@ -196,8 +225,8 @@ class InMemoryRepository:
         """Lease and load up to `limit` due contacts, earliest wake-up first."""
         snapshots: list[Snapshot] = []
         with self._lock:
-            end = bisect_right(self._index, (now, "\U0010ffff"))
-            for _, contact_id in self._index[:end]:
+            due = self._due(now)
+            for _, contact_id in due:
                 if len(snapshots) >= limit:
                     break
                 row = self._rows[contact_id]
@@ -209,17 +238,21 @@ class InMemoryRepository:
                     continue
                 row.lease_owner, row.lease_until = worker, now + lease
                 snapshots.append(self._snapshot(row))
+            self._restore(due)  # leased contacts stay due until their wake-up is stored
         return snapshots
 
     def due_contact_ids(self, now: datetime, limit: int) -> list[str]:
         """Ids of due contacts, earliest wake-up first, without leasing them."""
         with self._lock:
-            end = bisect_right(self._index, (now, "\U0010ffff"))
-            return [contact_id for _, contact_id in self._index[: min(end, limit)]]
+            due = self._due(now)
+            self._restore(due)
+            return [contact_id for _, contact_id in due[:limit]]
 
     def next_wakeup(self) -> datetime | None:
         """The earliest wake-up of any contact, or None."""
         with self._lock:
+            while self._index and not self._live(self._index[0]):
+                heapq.heappop(self._index)
             return self._index[0][0] if self._index else None
 
     def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
