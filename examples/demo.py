@@ -2,9 +2,9 @@
 
 Run it with ``python examples/demo.py`` (``--days N`` for another period, ``--database
 PATH`` to keep the SQLite file). The real `Scheduler` runs on the embedded default, a SQLite
-`SQLRepository`, with a virtual clock that jumps from one instant where something happens
-(an event the application reports, a contact's wake-up) to the next. Its senders only note
-what would go out: nothing is delivered.
+`SQLRepository`, through `regua.testing.Simulation`: a virtual clock that jumps from one
+instant where something happens (an event the application reports, a contact's wake-up) to
+the next. Its senders only note what would go out: nothing is delivered.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import tempfile
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from regua import Cadence, Contact, Event, Message, Scheduler, SQLRepository
+from regua import Cadence, Contact, Event, SQLRepository
+from regua.testing import Sent, Simulation
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -101,59 +101,21 @@ def customers() -> list[tuple[Contact, list[Event]]]:
     ]
 
 
-class Recorder:
-    """A sender that notes what would go out, and when (the scheduler's virtual now)."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
-        self.sent: list[tuple[datetime, Message]] = []
-
-    def send(self, message: Message) -> str | None:
-        self.sent.append((self.clock.now, message))
-        return None
-
-
-class VirtualClock:
-    """The demo's time: it jumps from one instant where something happens to the next."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def simulate(cadence: Cadence, database: str, end: datetime) -> list[tuple[datetime, Message]]:
+def simulate(cadence: Cadence, database: str, end: datetime) -> list[Sent]:
     """Run the real scheduler on a SQLite file from START to `end`, on a virtual clock."""
     repository = SQLRepository(f"sqlite:///{database}")
-    clock = VirtualClock(START)
-    recorder = Recorder(clock)
-    scheduler = Scheduler(
-        cadence,
-        repository=repository,
-        senders={channel.name: recorder for channel in cadence.channels},
-        clock=clock,
-    )
+    sim = Simulation(cadence, start=START, repository=repository)
     pending: list[Event] = []
     for contact, events in customers():
         repository.upsert_contact(contact)
-        for event in events:
-            if event.at <= START:
-                repository.record_event(event)
-            else:
-                pending.append(event)
-    pending.sort(key=lambda event: event.at)
-    while True:
-        while pending and pending[0].at <= clock.now:
-            repository.record_event(pending.pop(0))  # the application reports what happened
-        scheduler.tick()
-        wakeup = repository.next_wakeup()
-        candidates = [t for t in (wakeup, pending[0].at if pending else None) if t is not None]
-        if not candidates or min(candidates) > end:
-            break
-        clock.now = max(min(candidates), clock.now)
+        pending.extend(events)
+    for event in sorted(pending, key=lambda event: event.at):
+        if event.at > sim.now:
+            sim.advance_to(event.at)  # the scheduler ticks at every wake-up on the way
+        repository.record_event(event)  # the application reports what happened
+    sim.advance_to(end)
     repository.close()
-    return recorder.sent
+    return sim.outbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,18 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     header = row.format("UTC", "local time of the customer", "to", "step", "channel", "message")
     print(header)
     print("-" * len(header))
-    for when, message in sent:
-        contact, step, channel = message.contact, message.step, message.channel
-        tz = ZoneInfo(contact.timezone or cadence.timezone)
-        local = when.astimezone(tz)
-        local_text = f"{local:%a %Y-%m-%d %H:%M} {tz.key.split('/')[-1]}"
+    for sent_message in sent:
+        local = sent_message.local_at
+        local_text = f"{local:%a %Y-%m-%d %H:%M} {str(local.tzinfo).split('/')[-1]}"
         print(
             row.format(
-                f"{when:%Y-%m-%d %H:%M}", local_text, contact.id, step, channel, message.message
+                f"{sent_message.at:%Y-%m-%d %H:%M}",
+                local_text,
+                sent_message.contact_id,
+                sent_message.step,
+                sent_message.channel,
+                sent_message.message,
             )
         )
     costs = {channel.name: channel.cost for channel in cadence.channels}
-    per_channel = Counter(message.channel for _, message in sent)
+    per_channel = Counter(sent_message.channel for sent_message in sent)
     total = sum(costs[name] * count for name, count in per_channel.items())
     print()
     print("per channel: " + ", ".join(f"{n} {c}" for n, c in sorted(per_channel.items())))
