@@ -130,16 +130,25 @@ def _is_python_path(target: str) -> bool:
 def _load_file(path: Path, spec: str) -> Cadence:
     if not path.is_file():
         raise LoadError(f"{spec}: no such file")
-    try:
+    with _reading(spec, "cadence"):
         return Cadence.from_file(path)
+
+
+@contextmanager
+def _reading(spec: str, kind: str) -> Iterator[None]:
+    """Turn what reading a `kind` file can raise into a `LoadError` that starts with `spec`."""
+    try:
+        yield
     except ValidationError as exc:
-        raise LoadError(f"{spec}: invalid cadence, {describe_error(exc)}") from None
+        raise LoadError(f"{spec}: invalid {kind}, {describe_error(exc)}") from None
     except UnicodeDecodeError as exc:
         raise LoadError(f"{spec}: not a UTF-8 text file ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise LoadError(f"{spec}: not valid JSON: {exc}") from None
     except ReguaError as exc:  # e.g. YAML support not installed
         raise LoadError(f"{spec}: {exc}") from None
+    except ValueError:  # an unknown suffix
+        raise LoadError(f"{spec}: expected a .yaml, .yml or .json {kind} file") from None
     except OSError as exc:
         raise LoadError(f"{spec}: {describe_error(exc)}") from None
     except Exception as exc:
@@ -271,21 +280,5 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     file = Path(spec)
     if not file.is_file():
         raise LoadError(f"{spec}: {'a directory' if file.is_dir() else 'no such file'}")
-    try:
+    with _reading(spec, "scenario"):
         return Scenario.from_file(file)
-    except ValidationError as exc:
-        raise LoadError(f"{spec}: invalid scenario, {describe_error(exc)}") from None
-    except UnicodeDecodeError as exc:
-        raise LoadError(f"{spec}: not a UTF-8 text file ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise LoadError(f"{spec}: not valid JSON: {exc}") from None
-    except ValueError:  # an unknown suffix
-        raise LoadError(f"{spec}: expected a .yaml, .yml or .json scenario file") from None
-    except ReguaError as exc:
-        raise LoadError(f"{spec}: {exc}") from None
-    except OSError as exc:
-        raise LoadError(f"{spec}: {describe_error(exc)}") from None
-    except Exception as exc:
-        if is_yaml_error(exc):
-            raise LoadError(f"{spec}: not valid YAML: {exc}") from None
-        raise
