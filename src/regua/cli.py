@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_channel_list,
         help=(
             "comma-separated channels your application has senders for (e.g. email,sms): "
-            "a channel the cadence uses without one is an error"
+            "a step none of whose channels has one is an error, a step missing some a warning"
         ),
     )
     check.add_argument("--strict", action="store_true", help="warnings fail the check too")
