@@ -137,6 +137,16 @@ class Claim:
         attempts: Failed attempts so far on the current channel.
         channel_index: Index into the due action's channels (0: the first choice).
         last_error: The last failure's text, if any.
+        sending: An attempt on `channel_index` may be under way. Every granted claim has it;
+            the scheduler defers a claim with it cleared after an attempt that failed (its
+            outcome is known), and with it kept when it moves to a fallback channel before
+            sending there.
+        unsettled: An earlier holder may have sent on `channel_index` without its outcome
+            being recorded: the claim was taken over after expiring while `sending`. Sticky
+            until an outcome is recorded. The scheduler then never moves the occurrence to
+            another channel: a retry on the same channel carries the same idempotency key,
+            which a deduplicating provider ignores, whereas another channel would deliver a
+            second message.
 
     """
 
@@ -147,6 +157,8 @@ class Claim:
     attempts: int = 0
     channel_index: int = 0
     last_error: str | None = None
+    sending: bool = False
+    unsettled: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -290,6 +302,9 @@ class Repository(Protocol):
         its `until`. A granted claim keeps the retry state (`attempts`, `channel_index`,
         `last_error`) of an expired one and is held until ``now + lease``. Two workers can
         never both be granted the same occurrence at once.
+
+        A granted claim is `sending`. It is `unsettled` when the expired claim it takes over
+        was unsettled or still `sending` (its holder may have sent without recording).
         """
         ...
 
@@ -305,7 +320,8 @@ class Repository(Protocol):
         """Store the retry state of claims after a temporary failure.
 
         Each claim is held by its worker until its `until` (the next attempt's time), so no
-        other worker retries it earlier.
+        other worker retries it earlier. Its `sending` is stored as given; `unsettled` stays
+        set once set, whatever the claim says.
         """
         ...
 

@@ -21,7 +21,9 @@ An exception raised while planning one contact (bad data) is recorded against th
 Delivery is at-least-once towards the sender: a worker that dies after the provider accepted
 a message but before recording it leaves a claim that expires, and the next worker sends
 again with the same idempotency key. A sender that passes the key to a provider that
-deduplicates makes it exactly-once in effect.
+deduplicates makes it exactly-once in effect. Such a taken-over claim is *unsettled*
+(`Claim.unsettled`): the occurrence then stays on the channel that may have delivered it, and
+is recorded as failed rather than moved to a fallback channel, which would deliver twice.
 """
 
 from __future__ import annotations
@@ -457,7 +459,10 @@ class Scheduler:
         index, attempts = claim.channel_index, claim.attempts
         last_error = claim.last_error
         tried = attempts > 0 or index > 0
-        while index < len(channels):
+        # An unsettled claim may already have been delivered on its channel: retrying there
+        # is harmless (same idempotency key); any other channel would be a second message.
+        end = index + 1 if claim.unsettled else len(channels)
+        while index < end:
             channel = channels[index]
             address = contact.addresses.get(channel)
             if not contact.can_receive(channel, transactional=action.transactional):
@@ -474,9 +479,8 @@ class Scheduler:
             if index != claim.channel_index:
                 # Moving on to a fallback channel: store that first, so that a worker taking
                 # over after a crash resumes here instead of sending on the first channel too.
-                claim = attrs.evolve(
+                claim = attrs.evolve(  # held until the granted lease ends, not later
                     claim,
-                    until=now + self.lease,
                     attempts=attempts,
                     channel_index=index,
                     last_error=last_error,
@@ -528,6 +532,7 @@ class Scheduler:
                     attempts=attempts,
                     channel_index=index,
                     last_error=last_error,
+                    sending=False,
                 )
             return Delivery(
                 action.cadence,
@@ -537,6 +542,11 @@ class Scheduler:
                 DeliveryStatus.SENT,
                 now,
                 channel=channel,
+            )
+        if claim.unsettled and index < len(channels):
+            last_error = (
+                f"{last_error}; an earlier attempt on {channels[claim.channel_index]} may have "
+                "been delivered (its outcome was never recorded), so no other channel was tried"
             )
         status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
         reason = last_error if tried else f"no_channel: {last_error}"

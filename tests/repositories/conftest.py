@@ -74,8 +74,12 @@ def postgres_schema(postgres_engine: sa.Engine) -> Iterator[str]:
 
 @pytest.fixture
 def postgres_repository(postgres_engine: sa.Engine, postgres_schema: str) -> SQLRepository:
-    """A fresh SQLRepository in a new PostgreSQL schema."""
-    return SQLRepository(postgres_engine, schema=postgres_schema)
+    """A fresh SQLRepository in a new PostgreSQL schema.
+
+    Its leases run on the caller's clock: the suites using it drive time by hand (frozen and
+    virtual instants). The database's clock, the default on PostgreSQL, has its own tests.
+    """
+    return SQLRepository(postgres_engine, schema=postgres_schema, lease_clock="caller")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

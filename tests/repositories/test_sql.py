@@ -34,6 +34,7 @@ _R = TypeVar("_R")
 
 def reopen(repository: SQLRepository, **options: Any) -> SQLRepository:
     """Another repository on the same database (and schema) as `repository`."""
+    options.setdefault("lease_clock", repository.lease_clock)
     return SQLRepository(repository.engine, schema=repository.schema, **options)
 
 
@@ -88,7 +89,7 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [1]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [2]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
@@ -108,7 +109,8 @@ def test_reopening_an_up_to_date_schema_changes_nothing(sql_repository: SQLRepos
 def test_a_newer_schema_version_is_refused(sql_repository: SQLRepository) -> None:
     sql_repository.upsert_contact(contact("ana"))
     set_stored_version(sql_repository, SCHEMA_VERSION + 1)
-    with pytest.raises(SchemaVersionError, match=r"schema version 2, newer than version 1"):
+    newer = rf"schema version {SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}"
+    with pytest.raises(SchemaVersionError, match=newer):
         reopen(sql_repository)
     with pytest.raises(SchemaVersionError, match="upgrade regua"):
         reopen(sql_repository, create=False)
@@ -135,28 +137,58 @@ def test_an_older_schema_is_migrated_in_order_once(
 
         return migrate
 
-    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(sql_module, "_MIGRATIONS", {3: migration(3), 2: migration(2)})
-    with pytest.raises(SchemaVersionError, match="version 1, older than 3; open it with create"):
+    now, a, b = SCHEMA_VERSION, SCHEMA_VERSION + 1, SCHEMA_VERSION + 2
+    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", b)
+    monkeypatch.setattr(sql_module, "_MIGRATIONS", {b: migration(b), a: migration(a)})
+    with pytest.raises(SchemaVersionError, match=f"version {now}, older than {b}; open it with"):
         reopen(sql_repository, create=False)
     migrated = reopen(sql_repository)
-    assert applied == [2, 3]
-    assert stored_version(sql_repository) == [3]
+    assert applied == [a, b]
+    assert stored_version(sql_repository) == [b]
     assert migrated.get_contact("ana") == contact("ana")
     names = sa.inspect(sql_repository.engine).get_table_names(schema=sql_repository.schema)
-    assert {"regua_notes_2", "regua_notes_3"} <= set(names)
+    assert {f"regua_notes_{a}", f"regua_notes_{b}"} <= set(names)
     reopen(sql_repository)
-    assert applied == [2, 3]
+    assert applied == [a, b]
 
 
 def test_a_missing_migration_changes_nothing(
     sql_repository: SQLRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     monkeypatch.setattr(sql_module, "_MIGRATIONS", {})
-    with pytest.raises(SchemaVersionError, match="no migration to regua schema version 2"):
+    missing = f"no migration to regua schema version {SCHEMA_VERSION + 1}"
+    with pytest.raises(SchemaVersionError, match=missing):
         reopen(sql_repository)
-    assert stored_version(sql_repository) == [1]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+
+
+def _as_version_1(repository: SQLRepository) -> None:
+    """Turn a fresh database back into the version 1 layout (claims without their flags)."""
+    schema = f"{repository.schema}." if repository.schema else ""
+    with repository.engine.begin() as conn:
+        for column in ("sending", "unsettled"):
+            conn.execute(sa.text(f"ALTER TABLE {schema}regua_claims DROP COLUMN {column}"))
+    set_stored_version(repository, 1)
+
+
+def test_version_1_claims_migrate_as_possibly_sending(sql_repository: SQLRepository) -> None:
+    """A claim stored before version 2 may belong to a worker that was sending: after the
+    migration, whoever takes it over finds it unsettled; new claims work as usual."""
+    sql_repository.upsert_contact(contact("ana"))
+    sql_repository.claim([action("ana", 1)], "w1", T0, LEASE)
+    _as_version_1(sql_repository)
+    with pytest.raises(SchemaVersionError, match="version 1, older than"):
+        reopen(sql_repository, create=False)
+    migrated = reopen(sql_repository)
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+    later = T0 + LEASE * 2
+    taken = migrated.claim([action("ana", 1), action("ana", 2)], "w2", later, LEASE)
+    flags = {key: (claim.sending, claim.unsettled) for key, claim in taken.items()}
+    assert flags == {
+        action("ana", 1).occurrence_key: (True, True),
+        action("ana", 2).occurrence_key: (True, False),
+    }
 
 
 def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:
@@ -180,7 +212,12 @@ def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:
     assert second.claim([action("ana", 2)], "w2", T0, LEASE) == {}  # still held
     assert second.claim([action("ana", 2)], "w2", T0 + LEASE * 2, LEASE) == {
         claim[action("ana", 2).occurrence_key].occurrence_key: Claim(
-            action("ana", 2).occurrence_key, "ana", "w2", T0 + LEASE * 3
+            action("ana", 2).occurrence_key,
+            "ana",
+            "w2",
+            T0 + LEASE * 3,
+            sending=True,
+            unsettled=True,
         )
     }
     assert second.due_contact_ids(T0 + timedelta(hours=23), 10) == []
@@ -347,6 +384,57 @@ def test_a_shared_engine_keeps_its_own_transactions(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM regua_contacts")).scalar() == 1
     engine.dispose()
+
+
+# --- the database's clock ----------------------------------------------------------------------
+
+
+def test_leases_run_on_the_database_clock_by_default_on_postgresql_only(
+    postgres_engine: sa.Engine, postgres_schema: str
+) -> None:
+    assert SQLRepository(postgres_engine, schema=postgres_schema).lease_clock == "database"
+    assert SQLRepository("sqlite://").lease_clock == "caller"
+    with pytest.raises(ValueError, match="SQLite has none"):
+        SQLRepository("sqlite://", lease_clock="database")
+    with pytest.raises(ValueError, match="'database' or 'caller', not 'server'"):
+        SQLRepository("sqlite://", lease_clock="server")  # type: ignore[arg-type]
+
+
+def test_a_worker_whose_clock_runs_ahead_cannot_take_live_leases(
+    postgres_engine: sa.Engine, postgres_schema: str
+) -> None:
+    """Leases expire by the server's clock: a worker a day ahead still sees them held, and
+    takes them once they have run out on the server, whatever its own clock says."""
+    repository = SQLRepository(postgres_engine, schema=postgres_schema)
+    repository.upsert_contact(contact("ana"))
+    lease = timedelta(seconds=1)
+    now = datetime.now(timezone.utc)
+    ahead = now + timedelta(days=1)
+    assert [s.contact.id for s in repository.acquire_due("w1", now, 10, lease)] == ["ana"]
+    assert set(repository.claim([action("ana")], "w1", now, lease)) == {
+        action("ana").occurrence_key
+    }
+    assert repository.acquire_due("fast", ahead, 10, lease) == []
+    assert repository.claim([action("ana")], "fast", ahead, lease) == {}
+    threading.Event().wait(1.5)  # the server's clock passes the leases' end
+    assert [s.contact.id for s in repository.acquire_due("fast", ahead, 10, lease)] == ["ana"]
+    behind = now - timedelta(days=1)  # a clock running late takes expired claims too
+    taken = repository.claim([action("ana")], "slow", behind, lease)
+    assert [(c.worker, c.unsettled) for c in taken.values()] == [("slow", True)]
+
+
+def test_a_claim_granted_on_the_database_clock_ends_a_lease_after_the_servers_now(
+    postgres_engine: sa.Engine, postgres_schema: str
+) -> None:
+    repository = SQLRepository(postgres_engine, schema=postgres_schema)
+    repository.upsert_contact(contact("ana"))
+    with postgres_engine.connect() as conn:
+        before = conn.execute(sa.select(sa.func.now())).scalar_one()
+    skewed = T0  # two years behind the server
+    [claim] = repository.claim([action("ana")], "w1", skewed, LEASE).values()
+    with postgres_engine.connect() as conn:
+        after = conn.execute(sa.select(sa.func.now())).scalar_one()
+    assert before + LEASE <= claim.until <= after + LEASE
 
 
 # --- URLs and dependencies ---------------------------------------------------------------------

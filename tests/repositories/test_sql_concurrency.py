@@ -71,7 +71,8 @@ Outcome = tuple[list[str], list[list[str]]]
 
 def worker(index: int, url: str, schema: str | None) -> Outcome:  # pragma: no cover - child
     try:
-        repository = SQLRepository(url, schema=schema, create=False)
+        clock = "caller" if schema else None  # time is driven by hand: ROUNDS
+        repository = SQLRepository(url, schema=schema, create=False, lease_clock=clock)
         name = f"w{index}"
         rng = random.Random(index)
         actions = [occurrence(n) for n in range(OCCURRENCES)]

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+import attrs
 import pytest
 
 from regua import (
@@ -298,6 +299,63 @@ def test_a_crashed_workers_claim_is_taken_over_after_its_lease() -> None:
     report = scheduler.tick(T0 + timedelta(minutes=6))
     assert [m.idempotency_key for m in outbox.outbox] == [action.idempotency_key]
     assert len(report.sent) == 1
+
+
+def test_a_claim_taken_over_from_a_crashed_sender_never_falls_back() -> None:
+    """The dead worker may have delivered on e-mail: e-mail failing afterwards must not move
+    the occurrence to SMS (a second message); it ends failed, saying why."""
+    step = Step("news", trigger=on_event("e"), channels=["email", "sms"])
+    email = FlakySender(100, TemporaryFailure("mailbox busy"))
+    sms = FlakySender(0, TemporaryFailure("unused"))
+    scheduler, repo, _ = setup(
+        Cadence("c", channels=[Channel("email"), Channel("sms")], steps=[step]),
+        email=email,
+        sms=sms,
+    )
+    repo.upsert_contact(person())
+    repo.record_event(Event("ana", "e", T0, id="e1"))
+    [action] = scheduler.preview(T0)
+    repo.claim([action], "dead", T0, timedelta(minutes=5))  # claimed, sent?, then died
+
+    now = T0 + timedelta(minutes=6)
+    for _ in range(10):
+        report = scheduler.tick(now)
+        if not report.deferred:
+            break
+        now = report.deferred[0].until + timedelta(seconds=1)
+    assert [m.attempt for m in email.calls] == [1, 2, 3]
+    assert sms.calls == []
+    [dead] = repo.failed_deliveries()
+    assert "mailbox busy" in (dead.reason or "")
+    assert "may have been delivered" in (dead.reason or "")
+
+
+def test_a_fallback_move_stays_unsettled_if_the_worker_dies_sending_there() -> None:
+    """E-mail refused for good, the move to SMS stored, then the worker died: the next worker
+    resumes on SMS and never tries a third channel."""
+    step = Step("news", trigger=on_event("e"), channels=["email", "sms", "phone"])
+    sms = FlakySender(100, TemporaryFailure("gateway down"))
+    phone = FlakySender(0, TemporaryFailure("unused"))
+    scheduler, repo, _ = setup(
+        Cadence("c", channels=[Channel(c) for c in ("email", "sms", "phone")], steps=[step]),
+        sms=sms,
+        phone=phone,
+    )
+    repo.upsert_contact(person())
+    repo.record_event(Event("ana", "e", T0, id="e1"))
+    [action] = scheduler.preview(T0)
+    [claim] = repo.claim([action], "dead", T0, timedelta(minutes=5)).values()
+    repo.defer([attrs.evolve(claim, channel_index=1, last_error="email: 550")])  # then died
+
+    now = T0 + timedelta(minutes=6)
+    for _ in range(10):
+        report = scheduler.tick(now)
+        if not report.deferred:
+            break
+        now = report.deferred[0].until + timedelta(seconds=1)
+    assert len(sms.calls) == 3
+    assert phone.calls == []
+    assert "may have been delivered" in (repo.failed_deliveries()[0].reason or "")
 
 
 def test_an_event_arriving_mid_tick_is_not_lost() -> None:

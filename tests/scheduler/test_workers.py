@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import signal
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,13 +17,16 @@ from regua import (
     Cadence,
     Channel,
     Contact,
+    Delivery,
     DeliveryStatus,
+    DueAction,
     Event,
     Message,
     Scheduler,
     Step,
     on_event,
 )
+from regua.ports import Claim
 from regua.records import idempotency_key
 from regua.repositories.sql import SQLRepository
 
@@ -38,29 +42,78 @@ CADENCE = Cadence(
 )
 
 
+MARKETING = Cadence(
+    "shop",
+    channels=[Channel("email")],
+    steps=[
+        *CADENCE.steps,
+        Step("thanks", trigger=on_event("order_placed"), channels=["email"]),  # needs consent
+    ],
+)
+CADENCES = {"transactional": CADENCE, "marketing": MARKETING}
+"""What `_worker` runs, by name (a child process imports this module)."""
+
+KILL_POINTS = ("before_claim", "after_claim", "before_send", "after_send", "before_record")
+"""Where in a tick a doomed worker dies with SIGKILL."""
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 class FileSender:
     """Appends each idempotency key it is handed to a file: the provider's view."""
 
     def __init__(self, path: str, kill: str | None = None) -> None:
         self.path = path
-        self.kill = kill  # "before" or "after" the provider accepts: die with SIGKILL
+        self.kill = kill
 
     def send(self, message: Message) -> str | None:
-        if self.kill == "before":
-            os.kill(os.getpid(), signal.SIGKILL)
+        if self.kill == "before_send":
+            _die()
         with open(self.path, "a", encoding="utf-8") as log:
             log.write(message.idempotency_key + "\n")
             log.flush()
             os.fsync(log.fileno())
-        if self.kill == "after":
-            os.kill(os.getpid(), signal.SIGKILL)
+        if self.kill == "after_send":
+            _die()
         return None
 
 
-def _worker(url: str, schema: str | None, name: str, log: str, kill: str | None) -> None:
-    repository = SQLRepository(url, schema=schema)
+class DyingRepository(SQLRepository):
+    """Dies with SIGKILL before or after claiming, or before recording what was sent."""
+
+    kill: str | None = None
+
+    def claim(
+        self, actions: Sequence[DueAction], worker: str, now: datetime, lease: timedelta
+    ) -> dict[str, Claim]:
+        if self.kill == "before_claim":
+            _die()
+        granted = super().claim(actions, worker, now, lease)
+        if self.kill == "after_claim":
+            _die()
+        return granted
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        if self.kill == "before_record":
+            _die()
+        super().record(deliveries)
+
+
+def _worker(
+    url: str,
+    schema: str | None,
+    name: str,
+    log: str,
+    kill: str | None,
+    clock: str | None = None,
+    cadence: str = "transactional",
+) -> None:
+    repository = DyingRepository(url, schema=schema, lease_clock=clock)  # type: ignore[arg-type]
+    repository.kill = kill
     scheduler = Scheduler(
-        CADENCE,
+        CADENCES[cadence],
         repository=repository,
         senders={"email": FileSender(log, kill)},
         worker=name,
@@ -84,15 +137,26 @@ def _load(repository: SQLRepository, contacts: int, orders: int) -> set[str]:
     return keys
 
 
-def _run_workers(url: str, schema: str | None, count: int, tmp_path: Path) -> list[Path]:
+def _run_workers(
+    url: str,
+    schema: str | None,
+    count: int,
+    tmp_path: Path,
+    cadence: str = "transactional",
+    meanwhile: Callable[[], None] | None = None,
+) -> list[Path]:
     context = multiprocessing.get_context("spawn")
     logs = [tmp_path / f"sent-{n}.log" for n in range(count)]
     processes = [
-        context.Process(target=_worker, args=(url, schema, f"w{n}", str(logs[n]), None))
+        context.Process(
+            target=_worker, args=(url, schema, f"w{n}", str(logs[n]), None, None, cadence)
+        )
         for n in range(count)
     ]
     for process in processes:
         process.start()
+    if meanwhile is not None:
+        meanwhile()
     for process in processes:
         process.join(timeout=300)
         assert process.exitcode == 0
@@ -144,18 +208,24 @@ def test_two_workers_on_one_sqlite_file_send_each_occurrence_exactly_once(
     repository.close()
 
 
-@pytest.mark.parametrize("moment", ["before", "after"])
-def test_a_worker_killed_between_claim_and_record_is_finished_by_another(
-    postgres_engine: object, postgres_schema: str, tmp_path: Path, moment: str
+@pytest.mark.parametrize("moment", KILL_POINTS)
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_worker_killed_mid_tick_is_finished_by_another(
+    request: pytest.FixtureRequest, tmp_path: Path, database: str, moment: str
 ) -> None:
-    url = _postgres_url(postgres_engine)
-    repository = SQLRepository(url, schema=postgres_schema)
+    if database == "postgres":
+        url = _postgres_url(request.getfixturevalue("postgres_engine"))
+        schema: str | None = request.getfixturevalue("postgres_schema")
+    else:
+        url, schema = request.getfixturevalue("sqlite_url"), None
+    # The survivor's clock is driven by hand (past the lease): leases on the caller's clock.
+    repository = SQLRepository(url, schema=schema, lease_clock="caller")
     [key] = _load(repository, contacts=1, orders=1)
     log = tmp_path / "sent.log"
 
     context = multiprocessing.get_context("spawn")
     doomed = context.Process(
-        target=_worker, args=(url, postgres_schema, "doomed", str(log), moment)
+        target=_worker, args=(url, schema, "doomed", str(log), moment, "caller")
     )
     doomed.start()
     doomed.join(timeout=120)
@@ -174,6 +244,63 @@ def test_a_worker_killed_between_claim_and_record_is_finished_by_another(
     # Once it has expired, the survivor finishes the work with the same idempotency key.
     report = survivor.tick(T0 + LEASE + timedelta(minutes=2))
     assert [d.occurrence_key for d in report.sent] == [key]
-    expected = [idempotency_key(key)] * (2 if moment == "after" else 1)
+    # Sent before dying: sent again by the survivor, with the same idempotency key.
+    expected = [idempotency_key(key)] * (2 if moment in ("after_send", "before_record") else 1)
     assert log.read_text().split() == expected
+    repository.close()
+
+
+@pytest.mark.parametrize(("database", "workers"), [("sqlite", 2), ("postgres", 4)])
+def test_workers_racing_while_orders_and_consent_changes_arrive(
+    request: pytest.FixtureRequest, tmp_path: Path, database: str, workers: int
+) -> None:
+    """Orders and consent revocations land while the workers tick: every occurrence is sent
+    at most once (exactly once once drained), and nobody who revoked consent before an order
+    gets its marketing message."""
+    if database == "postgres":
+        url = _postgres_url(request.getfixturevalue("postgres_engine"))
+        schema: str | None = request.getfixturevalue("postgres_schema")
+    else:
+        url, schema = request.getfixturevalue("sqlite_url"), None
+    repository = SQLRepository(url, schema=schema)
+    contacts = 100 * workers
+    for c in range(contacts):
+        repository.upsert_contact(
+            Contact(f"c{c}", consents={"email"}, addresses={"email": f"c{c}@example.com"})
+        )
+        repository.record_event(Event(f"c{c}", "order_placed", T0, id=f"o{c}"))
+    revoked = {f"c{c}" for c in range(0, contacts, 3)}
+
+    def meanwhile() -> None:
+        for c in range(contacts):
+            contact_id = f"c{c}"
+            if contact_id in revoked:
+                repository.set_consent(contact_id, "email", False)
+            repository.record_event(Event(contact_id, "order_placed", T0, id=f"n{c}"))
+
+    logs = _run_workers(url, schema, workers, tmp_path, "marketing", meanwhile)
+    drain = Scheduler(
+        MARKETING, repository=repository, senders={"email": FileSender(str(tmp_path / "d.log"))}
+    )
+    while drain.tick(T0).evaluated:  # what arrived after the workers stopped
+        pass
+    counts = _sent([*logs, tmp_path / "d.log"])
+    assert set(counts.values()) == {1}, "an occurrence was sent twice"
+
+    def key(step: str, c: int, order: str) -> str:
+        return idempotency_key(f"shop:{step}:c{c}:event={order}{c}")
+
+    new_orders = {key("confirm", c, "n") for c in range(contacts)}
+    assert new_orders & set(_sent(logs)), "the workers never met an order arriving meanwhile"
+    confirms = {key("confirm", c, order) for c in range(contacts) for order in ("o", "n")}
+    assert confirms <= set(counts), "a transactional confirmation was lost"
+    late_thanks = {key("thanks", int(cid[1:]), "n") for cid in revoked}
+    assert not late_thanks & set(counts), "marketing sent after consent was revoked"
+    granted_thanks = {
+        key("thanks", c, order)
+        for c in range(contacts)
+        if f"c{c}" not in revoked
+        for order in ("o", "n")
+    }
+    assert granted_thanks <= set(counts), "a marketing message to a consenting contact was lost"
     repository.close()

@@ -196,3 +196,23 @@ def test_the_pytest_fixture_makes_a_cadence_test_a_few_lines(pytester: pytest.Py
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*expected 'welcome' to 'ana' to have been sent*"])
+
+
+def test_runs_on_postgresql_with_leases_on_the_virtual_clock(
+    postgres_engine: object, postgres_schema: str
+) -> None:
+    from regua.repositories.sql import SQLRepository
+
+    server_clock = SQLRepository(postgres_engine, schema=postgres_schema)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="open it with lease_clock='caller'"):
+        Simulation(SHOP, start=START, repository=server_clock)
+    repository = SQLRepository(
+        postgres_engine,  # type: ignore[arg-type]
+        schema=postgres_schema,
+        lease_clock="caller",
+    )
+    sim = Simulation(SHOP, start=START, repository=repository)
+    sim.add_contact("ana")
+    sim.emit("ana", "signed_up")
+    sim.advance("30d")
+    sim.assert_sequence(["welcome", "welcome_sms"], to="ana")

@@ -285,6 +285,8 @@ class InMemoryRepository:
                     attempts=held.attempts if held else 0,
                     channel_index=held.channel_index if held else 0,
                     last_error=held.last_error if held else None,
+                    sending=True,
+                    unsettled=held is not None and (held.unsettled or held.sending),
                 )
                 self._put_claim(claim)
                 granted[key] = claim
@@ -307,6 +309,9 @@ class InMemoryRepository:
         with self._lock:
             for claim in claims:
                 if claim.occurrence_key not in self._deliveries:
+                    held = self._claims.get(claim.occurrence_key)
+                    if held is not None and held.unsettled and not claim.unsettled:
+                        claim = attrs.evolve(claim, unsettled=True)
                     self._put_claim(claim)
 
     def set_wakeups(self, wakeups: Sequence[Wakeup]) -> None:

@@ -35,7 +35,7 @@ When a repository opens a database (with ``create=True``, the default) it takes 
 With ``create=False`` the repository never changes the schema: it raises
 `SchemaVersionError` unless the database holds exactly the current version.
 
-Version 1 is the first layout, so there is no migration yet. To change the layout: bump
+Version 2 added the claims' ``sending`` and ``unsettled`` flags. To change the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -51,6 +51,10 @@ SQLite every write transaction starts with ``BEGIN IMMEDIATE``, which takes the 
 single write lock first, so each read-then-write is atomic; WAL journal mode lets readers go
 on meanwhile, and a busy timeout makes writers queue instead of failing. SQLite is for one
 machine: its locks do not work over network file systems.
+
+Leases and claims expire by the PostgreSQL server's clock (``statement_timestamp()``), so
+that workers whose clocks disagree never take each other's live leases; on SQLite, and on
+PostgreSQL with ``lease_clock="caller"``, by the ``now`` each call receives.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ import time as _time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 
@@ -97,9 +101,12 @@ except ImportError:  # the `sql` extra is not installed: SQLRepository() says so
 else:
     _HAVE_SQLALCHEMY = True
 
-__all__ = ["SCHEMA_VERSION", "SQLRepository", "SchemaVersionError"]
+__all__ = ["SCHEMA_VERSION", "LeaseClock", "SQLRepository", "SchemaVersionError"]
 
-SCHEMA_VERSION = 1
+LeaseClock = Literal["database", "caller"]
+"""Whose clock leases expire by: the database server's, or the `now` each call receives."""
+
+SCHEMA_VERSION = 2
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -108,8 +115,30 @@ PREFIX = "regua_"
 Migration = Callable[["sa.Connection", "str | None"], None]
 """Brings a database from version ``n - 1`` to ``n``: ``(connection, schema) -> None``."""
 
-_MIGRATIONS: dict[int, Migration] = {}
-"""Migration to version ``n``, by ``n``. Empty: version 1 is the first layout."""
+
+def _add_claim_flags(conn: sa.Connection, schema: str | None) -> None:
+    """Version 2: claims remember a send that may be under way.
+
+    Adds `Claim.sending` and `Claim.unsettled`. A claim stored by version 1 may have been held
+    by a worker that was sending: it is marked `sending`, so that whoever takes it over keeps
+    to its channel.
+    """
+    quote = conn.dialect.identifier_preparer
+    table = quote.quote(f"{PREFIX}claims")
+    if schema:
+        table = f"{quote.quote_schema(schema)}.{table}"
+    true, false = ("TRUE", "FALSE") if conn.dialect.name == "postgresql" else ("1", "0")
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN sending BOOLEAN NOT NULL DEFAULT {true}"))
+    conn.execute(
+        sa.text(f"ALTER TABLE {table} ADD COLUMN unsettled BOOLEAN NOT NULL DEFAULT {false}")
+    )
+    if conn.dialect.name == "postgresql":  # as in a fresh database (SQLite cannot drop them)
+        conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN sending DROP DEFAULT"))
+        conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN unsettled DROP DEFAULT"))
+
+
+_MIGRATIONS: dict[int, Migration] = {2: _add_claim_flags}
+"""Migration to version ``n``, by ``n``."""
 
 _BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the write lock before failing."""
@@ -325,6 +354,8 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("channel_index", sa.Integer, nullable=False),
         sa.Column("last_error", sa.Text),
+        sa.Column("sending", sa.Boolean, nullable=False),
+        sa.Column("unsettled", sa.Boolean, nullable=False),
         sa.Index(f"{PREFIX}claims_contact", "contact_id"),
     )
     errors = sa.Table(
@@ -395,6 +426,8 @@ def _claim(row: Any) -> Claim:
         attempts=row.attempts,
         channel_index=row.channel_index,
         last_error=row.last_error,
+        sending=row.sending,
+        unsettled=row.unsettled,
     )
 
 
@@ -427,6 +460,13 @@ class SQLRepository:
             When False, the schema must already be at `SCHEMA_VERSION`.
         schema: PostgreSQL schema holding the tables (created if missing when `create`);
             None uses the connection's ``search_path``.
+        lease_clock: Whose clock contact leases and occurrence claims expire by.
+            ``"database"`` (the default on PostgreSQL): the server's
+            ``statement_timestamp()`` both sets and checks every lease, so workers whose
+            clocks disagree never take each other's live leases; the `now` a worker passes
+            still decides what is due. ``"caller"`` (the only choice on SQLite, which has no
+            server clock): leases run on the `now` each call receives, which is what a
+            virtual clock needs (`regua.testing.Simulation`, tests driving time by hand).
 
     Raises:
         MissingDependencyError: SQLAlchemy (extra ``sql``) or psycopg (extra ``postgres``)
@@ -435,6 +475,8 @@ class SQLRepository:
             out of date with ``create=False``.
         ReguaError: The database is neither SQLite nor PostgreSQL, or its SQLite is older
             than 3.35 (no ``RETURNING``).
+        ValueError: `lease_clock` is not ``"database"`` or ``"caller"``, or is
+            ``"database"`` on SQLite.
 
     On SQLite, regua sets on each connection it uses ``PRAGMA journal_mode=WAL`` (for files),
     ``busy_timeout`` (30 s) and ``foreign_keys=ON``, and begins its own transactions itself
@@ -449,6 +491,7 @@ class SQLRepository:
         *,
         create: bool = True,
         schema: str | None = None,
+        lease_clock: LeaseClock | None = None,
     ) -> None:
         if not _HAVE_SQLALCHEMY:
             raise MissingDependencyError("SQLRepository", "sql", "sqlalchemy")
@@ -466,6 +509,16 @@ class SQLRepository:
                 f"SQLRepository needs SQLite 3.35 or later (RETURNING); this Python has "
                 f"{sqlite3.sqlite_version}"
             )
+        if lease_clock is None:
+            lease_clock = "database" if self._dialect == "postgresql" else "caller"
+        if lease_clock not in ("database", "caller"):
+            raise ValueError(f"lease_clock must be 'database' or 'caller', not {lease_clock!r}")
+        if lease_clock == "database" and self._dialect == "sqlite":
+            raise ValueError(
+                "lease_clock='database' needs a database server's clock; SQLite has none "
+                "(its leases use the callers' clock, that of the one machine it runs on)"
+            )
+        self._lease_clock: LeaseClock = lease_clock
         self._engine = engine
         self._schema = schema
         self._tables = _tables(schema)
@@ -514,6 +567,18 @@ class SQLRepository:
     def schema(self) -> str | None:
         """The PostgreSQL schema holding the tables, or None."""
         return self._schema
+
+    @property
+    def lease_clock(self) -> LeaseClock:
+        """Whose clock leases and claims expire by: ``"database"`` or ``"caller"``."""
+        return self._lease_clock
+
+    def _lease_times(self, now: datetime, lease: timedelta) -> tuple[Any, Any]:
+        """``(current instant, lease end)`` as SQL expressions, on the lease clock."""
+        if self._lease_clock == "database":
+            current = sa.func.statement_timestamp(type_=_UTCDateTime())
+            return current, current + sa.literal(lease, sa.Interval())
+        return sa.literal(now, _UTCDateTime()), sa.literal(now + lease, _UTCDateTime())
 
     def close(self) -> None:
         """Release the connections, if the repository created the engine."""
@@ -917,7 +982,7 @@ class SQLRepository:
         if limit <= 0:
             return []
         contacts = self._tables.contacts
-        until = now + lease
+        current, until = self._lease_times(now, lease)
         query = (
             sa.select(*self._contact_columns())
             .where(
@@ -926,7 +991,7 @@ class SQLRepository:
                     contacts.c.lease_owner.is_(None),
                     contacts.c.lease_owner == worker,
                     contacts.c.lease_until.is_(None),
-                    contacts.c.lease_until < now,
+                    contacts.c.lease_until < current,
                 ),
             )
             .order_by(contacts.c.wakeup_at, contacts.c.id)
@@ -1040,7 +1105,7 @@ class SQLRepository:
         claims, deliveries = self._tables.claims, self._tables.deliveries
         keys = sorted(unique)
         granting, rows = self._claim_statement(
-            keys, [unique[key].contact_id for key in keys], worker, now, now + lease
+            keys, [unique[key].contact_id for key in keys], worker, now, lease
         )
 
         def body(conn: sa.Connection) -> dict[str, Claim]:
@@ -1066,10 +1131,11 @@ class SQLRepository:
         contact_ids: Sequence[str],
         worker: str,
         now: datetime,
-        until: datetime,
+        lease: timedelta,
     ) -> tuple[Any, list[dict[str, Any]] | dict[str, Any]]:
         """`claim`'s upsert, and the parameters to execute it with."""
         claims = self._tables.claims
+        current, until = self._lease_times(now, lease)
         if self._dialect == "postgresql":
             text_array = _postgresql.ARRAY(sa.String)
             batch = (
@@ -1084,37 +1150,50 @@ class SQLRepository:
                 batch.c.occurrence_key,
                 batch.c.contact_id,
                 sa.literal(worker, sa.String),
-                sa.literal(until, _UTCDateTime()),
+                until,
                 sa.literal(0, sa.Integer),
                 sa.literal(0, sa.Integer),
                 sa.null(),
+                sa.true(),
+                sa.false(),
             ).order_by(batch.c.occurrence_key)  # rows locked in one order: no deadlock
             names = [column.name for column in claims.c]
             postgres_upsert = _postgresql.insert(claims).from_select(names, source)
             postgres_upsert = postgres_upsert.on_conflict_do_update(
                 index_elements=[claims.c.occurrence_key],
                 set_={
-                    name: postgres_upsert.excluded[name]
-                    for name in ("contact_id", "worker", "until")
+                    **{
+                        name: postgres_upsert.excluded[name]
+                        for name in ("contact_id", "worker", "until", "sending")
+                    },
+                    "unsettled": claims.c.unsettled | claims.c.sending,
                 },
-                where=claims.c.until < now,
+                where=claims.c.until < current,
             )
             return postgres_upsert.returning(*claims.c), {}
         sqlite_upsert = _sqlite.insert(claims)
         sqlite_upsert = sqlite_upsert.on_conflict_do_update(
             index_elements=[claims.c.occurrence_key],
-            set_={name: sqlite_upsert.excluded[name] for name in ("contact_id", "worker", "until")},
-            where=claims.c.until < now,
+            set_={
+                **{
+                    name: sqlite_upsert.excluded[name]
+                    for name in ("contact_id", "worker", "until", "sending")
+                },
+                "unsettled": claims.c.unsettled | claims.c.sending,
+            },
+            where=claims.c.until < current,  # SQLite: always the caller's clock
         )
         rows = [
             {
                 "occurrence_key": key,
                 "contact_id": contact_id,
                 "worker": worker,
-                "until": until,
+                "until": now + lease,
                 "attempts": 0,
                 "channel_index": 0,
                 "last_error": None,
+                "sending": True,
+                "unsettled": False,
             }
             for key, contact_id in zip(keys, contact_ids, strict=True)
         ]
@@ -1174,7 +1253,10 @@ class SQLRepository:
         upsert = self._insert(table)
         upsert = upsert.on_conflict_do_update(
             index_elements=[table.c.occurrence_key],
-            set_={name: upsert.excluded[name] for name in rows[0] if name != "occurrence_key"},
+            set_={
+                **{name: upsert.excluded[name] for name in rows[0] if name != "occurrence_key"},
+                "unsettled": table.c.unsettled | upsert.excluded.unsettled,
+            },
         )
 
         def body(conn: sa.Connection) -> None:

@@ -702,7 +702,10 @@ class RepositoryContract:
         """A free occurrence is granted to the worker until ``now + lease``, fresh state."""
         repository.upsert_contact(_contact("ana"))
         claims = repository.claim([_action("ana", 1), _action("ana", 2)], "w1", T0, LEASE)
-        expected = {_key("ana", n): Claim(_key("ana", n), "ana", "w1", T0 + LEASE) for n in (1, 2)}
+        expected = {
+            _key("ana", n): Claim(_key("ana", n), "ana", "w1", T0 + LEASE, sending=True)
+            for n in (1, 2)
+        }
         _expect(claims, expected, "claims granted on free occurrences")
 
     def test_claim_refuses_every_worker_while_the_claim_lives(self, repository: Repository) -> None:
@@ -715,7 +718,9 @@ class RepositoryContract:
                 rule = f"{worker} claims a live claim {when}"
                 _expect(repository.claim([action], worker, now, LEASE), {}, rule)
         later = end + MOMENT
-        expected = {_key("ana"): Claim(_key("ana"), "ana", "w2", later + LEASE)}
+        # w1 may have sent before its claim expired: w2's claim is unsettled.
+        taken_over = Claim(_key("ana"), "ana", "w2", later + LEASE, sending=True, unsettled=True)
+        expected = {_key("ana"): taken_over}
         _expect(repository.claim([action], "w2", later, LEASE), expected, "after `until`")
         _expect(repository.claim([action], "w1", later, LEASE), {}, "w1, now w2 holds it")
 
@@ -724,10 +729,12 @@ class RepositoryContract:
         repository.upsert_contact(_contact("ana"))
         action = _action("ana")
         claim = repository.claim([action], "w1", T0, LEASE)[_key("ana")]
-        retry = attrs.evolve(claim, until=_minutes(1), attempts=2, channel_index=1)
+        retry = attrs.evolve(claim, until=_minutes(1), attempts=2, channel_index=1, sending=False)
         repository.defer([attrs.evolve(retry, last_error="TemporaryFailure: 429")])
         later = _minutes(1) + MOMENT
-        expected = Claim(_key("ana"), "ana", "w2", later + LEASE, 2, 1, "TemporaryFailure: 429")
+        expected = Claim(
+            _key("ana"), "ana", "w2", later + LEASE, 2, 1, "TemporaryFailure: 429", sending=True
+        )
         _expect(
             repository.claim([action], "w2", later, LEASE),
             {_key("ana"): expected},
@@ -754,7 +761,8 @@ class RepositoryContract:
         batch = [_action(f"c{n % 5}", n) for n in range(200)]
         first = repository.claim(batch, "w1", T0, LEASE)
         expected = {
-            a.occurrence_key: Claim(a.occurrence_key, a.contact_id, "w1", T0 + LEASE) for a in batch
+            a.occurrence_key: Claim(a.occurrence_key, a.contact_id, "w1", T0 + LEASE, sending=True)
+            for a in batch
         }
         _expect(first, expected, "claims on a batch of 200 free occurrences")
         extra = [_action(f"c{n % 5}", n) for n in range(200, 250)]
@@ -828,15 +836,45 @@ class RepositoryContract:
         repository.upsert_contact(_contact("ana"))
         action, retry_at = _action("ana"), _minutes(20)
         claim = repository.claim([action], "w1", T0, LEASE)[_key("ana")]
-        repository.defer([attrs.evolve(claim, until=retry_at, attempts=1, last_error="timeout")])
+        failed = attrs.evolve(claim, until=retry_at, attempts=1, last_error="timeout")
+        repository.defer([attrs.evolve(failed, sending=False)])
         for worker in ("w2", "w1"):
             for now in (T0 + LEASE + MOMENT, retry_at):
                 rule = f"{worker} claims at {now:%H:%M:%S}, before the retry at {retry_at:%H:%M}"
                 _expect(repository.claim([action], worker, now, LEASE), {}, rule)
         later = retry_at + MOMENT
-        expected = Claim(_key("ana"), "ana", "w2", later + LEASE, 1, 0, "timeout")
+        expected = Claim(_key("ana"), "ana", "w2", later + LEASE, 1, 0, "timeout", sending=True)
         rule = "the claim after the retry time"
         _expect(repository.claim([action], "w2", later, LEASE), {_key("ana"): expected}, rule)
+
+    def test_a_claim_that_may_have_been_sent_stays_unsettled_until_recorded(
+        self, repository: Repository
+    ) -> None:
+        """A claim expiring while `sending` is taken over `unsettled`, and stays so.
+
+        Deferring it (even with `unsettled` cleared, as a careless caller might) keeps it
+        unsettled; a claim deferred after a failed attempt (`sending` cleared) or moved to a
+        fallback before sending (`sending` kept) is taken over accordingly.
+        """
+        repository.upsert_contact(_contact("ana"))
+        first, second = _action("ana", 1), _action("ana", 2)
+        claims = repository.claim([first, second], "w1", T0, LEASE)
+        failed = attrs.evolve(claims[_key("ana", 1)], until=_minutes(1), attempts=1, sending=False)
+        moved = attrs.evolve(claims[_key("ana", 2)], until=_minutes(1), channel_index=1)
+        repository.defer([failed, moved])
+        later = _minutes(1) + MOMENT
+        taken = repository.claim([first, second], "w2", later, LEASE)
+        flags = {key: (claim.sending, claim.unsettled) for key, claim in taken.items()}
+        expected = {_key("ana", 1): (True, False), _key("ana", 2): (True, True)}
+        _expect(flags, expected, "(sending, unsettled) after a failed attempt / a fallback move")
+        retry = attrs.evolve(
+            taken[_key("ana", 2)], until=_minutes(2), sending=False, unsettled=False
+        )
+        repository.defer([retry])
+        again = repository.claim([second], "w3", _minutes(2) + MOMENT, LEASE)[_key("ana", 2)]
+        _expect(again.unsettled, True, "an unsettled claim deferred, then taken over again")
+        repository.record([_delivery("ana", 2, DeliveryStatus.SENT)])
+        _expect(repository.claim([second], "w4", FAR_FUTURE, LEASE), {}, "once recorded")
 
     # --- set_wakeups ---------------------------------------------------------------------------
 

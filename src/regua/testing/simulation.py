@@ -111,6 +111,11 @@ class Simulation:
             that fails, to test fallbacks); messages they accept are not in `outbox`.
         retry: The scheduler's retry policy.
 
+    Raises:
+        ValueError: `repository` lets leases expire by a database server's clock
+            (`SQLRepository` on PostgreSQL by default), which a virtual clock cannot move;
+            open it with ``lease_clock="caller"``.
+
     """
 
     def __init__(
@@ -128,6 +133,11 @@ class Simulation:
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
         )
         self._clock = _Clock(self._instant(start, "start"))
+        if getattr(repository, "lease_clock", "caller") != "caller":
+            raise ValueError(
+                f"{type(repository).__name__} expires leases by the database's clock, which "
+                "a simulation's virtual clock cannot move: open it with lease_clock='caller'"
+            )
         self.repository: Repository = repository or InMemoryRepository()
         outbox = _Outbox(self)
         channels = {channel.name for c in self.cadences for channel in c.channels}
