@@ -386,6 +386,51 @@ def test_a_shared_engine_keeps_its_own_transactions(tmp_path: Path) -> None:
     engine.dispose()
 
 
+# --- transactions that roll back --------------------------------------------------------------
+
+
+class _ConnectionLost(Exception):
+    pass
+
+
+def _fail_once(repository: SQLRepository, starts: str, table: str) -> Callable[[], None]:
+    """Make the next statement starting with `starts` on `table` fail; return the undo."""
+    armed = [True]
+
+    def boom(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        words = statement.split()
+        if armed[0] and words[0].upper() == starts and table in statement:
+            armed[0] = False
+            raise _ConnectionLost(f"connection lost during {starts} on {table}")
+
+    sa.event.listen(repository.engine, "before_cursor_execute", boom)
+    return lambda: sa.event.remove(repository.engine, "before_cursor_execute", boom)
+
+
+def test_a_claim_that_rolls_back_leaves_the_occurrence_claimable(
+    sql_repository: SQLRepository,
+) -> None:
+    """The upsert ran, then the transaction failed: no phantom claim holds the occurrence."""
+    sql_repository.upsert_contact(contact("ana"))
+    undo = _fail_once(sql_repository, "DELETE", "regua_claims")  # claim's second statement
+    with pytest.raises(_ConnectionLost):
+        sql_repository.claim([action("ana")], "w1", T0, LEASE)
+    undo()
+    granted = sql_repository.claim([action("ana")], "w2", T0, LEASE)
+    assert [(c.worker, c.unsettled) for c in granted.values()] == [("w2", False)]
+
+
+def test_an_acquire_that_rolls_back_leaves_the_contact_due_and_unleased(
+    sql_repository: SQLRepository,
+) -> None:
+    sql_repository.upsert_contact(contact("ana"))
+    undo = _fail_once(sql_repository, "SELECT", "regua_events")  # after the lease's UPDATE
+    with pytest.raises(_ConnectionLost):
+        sql_repository.acquire_due("w1", T0, 10, LEASE)
+    undo()
+    assert [s.contact.id for s in sql_repository.acquire_due("w2", T0, 10, LEASE)] == ["ana"]
+
+
 # --- the database's clock ----------------------------------------------------------------------
 
 
