@@ -28,19 +28,23 @@ from regua.definitions.triggers import (
 from regua.errors import InvalidRecordError, personal_value
 from regua.planning.calendar import Schedule, from_local, shift, to_local, yearly_date
 from regua.planning.history import History
-from regua.records import Contact
+from regua.records import Contact, Event
 
 __all__ = ["Firing", "claimed_firing", "date_attribute", "instant_label"]
 
 
 @attrs.frozen(slots=True)
 class Firing:
-    """One firing of a trigger: what fired, when, and the data it brings."""
+    """One firing of a trigger: what fired, when, and the data it brings.
+
+    `collected` holds the events of a digest window (see `regua.planning.digests`).
+    """
 
     source: str
     at: datetime
     data: dict[str, Any] = attrs.field(factory=dict)
     upcoming: bool = False
+    collected: tuple[Event, ...] = ()
 
 
 def instant_label(instant: datetime) -> str:

@@ -46,6 +46,7 @@ from regua.planning.calendar import next_at, quiet_until, shift
 from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
 from regua.planning.conditions import Context
+from regua.planning.digests import digest_close, digest_firings
 from regua.planning.firings import (
     Firing,
     after_step_source,
@@ -93,6 +94,17 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
 
     """
     return _Planner(cadence, snapshot, now, explain_step=None).run()
+
+
+def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[str, ...]:
+    """The ids of a digest's events; one closed at `at` holds those before `at`."""
+    if not firing.collected:
+        return ()
+    if state in (OccurrenceState.WAITING, OccurrenceState.DUE):
+        return tuple(event.key for event in firing.collected)
+    return tuple(event.key for event in firing.collected if event.at < at) or (
+        firing.collected[0].key,
+    )
 
 
 @attrs.define(slots=True)
@@ -177,7 +189,17 @@ class _Planner:
     def _firings(self, cstep: CompiledStep) -> Iterator[Firing]:
         trigger = cstep.step.trigger
         if isinstance(trigger, EventTrigger):
-            yield from event_firings(trigger, self.history)
+            if cstep.step.digest is not None:
+                prefix = self._prefix(cstep.step.name)
+                yield from digest_firings(
+                    trigger,
+                    self.history,
+                    self.now,
+                    cstep.step.active_from,
+                    lambda source: self._closed_at(prefix + source),
+                )
+            else:
+                yield from event_firings(trigger, self.history)
         elif isinstance(trigger, DateTrigger):
             yield from date_firings(
                 trigger, self.contact, self.tz, self.now, self._not_before(cstep)
@@ -228,8 +250,21 @@ class _Planner:
             if rebuilt is not None:
                 yield rebuilt
 
+    def _closed_at(self, key: str) -> datetime | None:
+        """When the occurrence `key` closed: recorded, or closed by this plan just now."""
+        recorded = self.history.by_key.get(key)
+        if recorded is not None:
+            return recorded.at
+        # Digest firings are assessed one at a time, so an occurrence this plan closed is
+        # the last one closed.
+        if self.closed and self.closed[-1].key == key:
+            return self.closed[-1].at
+        return None
+
     def _due_at(self, cstep: CompiledStep, triggered_at: datetime) -> datetime:
         step = cstep.step
+        if step.digest is not None:
+            return digest_close(triggered_at, step.digest, self.tz)
         due = shift(triggered_at, step.delay, self.tz) if step.delay else triggered_at
         if step.at is not None:
             due = next_at(due, step.at, self.tz)
@@ -280,6 +315,7 @@ class _Planner:
                             )
                             if part
                         ),
+                        collected=tuple(event.key for event in firing.collected),
                     )
                 )
             return
@@ -302,6 +338,7 @@ class _Planner:
                 reason=reason,
                 detail=detail,
                 expires_at=expires_at,
+                collected=_collected(firing, state, at),
             )
 
         if firing.upcoming:
@@ -528,6 +565,7 @@ class _Planner:
             reason=reason,
             detail=detail,
             expires_at=candidate.expires_at,
+            collected=_collected(candidate.firing, state, at),
         )
 
     def _accept(self, candidate: _Candidate) -> None:
