@@ -44,6 +44,11 @@ class Route(DefinitionModel):
         return data
 
 
+def _trigger_kind(trigger: object) -> str:
+    name = type(trigger).__name__.removesuffix("Trigger")
+    return "after_step" if name == "AfterStep" else name.lower()
+
+
 class Step(DefinitionModel):
     """One message of a cadence: its trigger, timing, conditions, channels and policy.
 
@@ -121,8 +126,9 @@ class Step(DefinitionModel):
             return self
         if not isinstance(self.trigger, EventTrigger):
             raise ValueError(
-                f"step {self.name!r}: a digest collects events, so its trigger must be "
-                f"on_event(...), not {type(self.trigger).__name__}"
+                f"step {self.name!r}: a digest collects events, so its trigger must be an "
+                f"event trigger (on_event(...); in YAML 'trigger: {{event: ...}}'), not a "
+                f"{_trigger_kind(self.trigger)} trigger"
             )
         if self.delay or self.at is not None:
             raise ValueError(

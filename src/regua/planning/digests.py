@@ -76,8 +76,8 @@ def digest_firings(
     generator in step with its assessment), so that a window the planner closes (a cancel,
     an expiry) lets the events after the closing instant open the next window in the same
     plan. The firing of an open window lists the events before `now` (an event at `now`
-    itself belongs to whatever closes after `now`); each firing's `collected` names its
-    events.
+    itself belongs to whatever closes after `now`) in its data; each firing's `collected`
+    holds its events (for the open window, every one so far).
     """
     events = [
         event
@@ -94,7 +94,9 @@ def digest_firings(
         if recorded is None:
             pending = events[start:]
             listed = [event for event in pending if event.at < now] or pending
-            yield Firing(source=source, at=first.at, data=_listing(listed), collected=tuple(listed))
+            yield Firing(
+                source=source, at=first.at, data=_listing(listed), collected=tuple(pending)
+            )
             closed = closed_at(source)
             if closed is None:
                 return

@@ -96,15 +96,21 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
     return _Planner(cadence, snapshot, now, explain_step=None).run()
 
 
-def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[str, ...]:
-    """The ids of a digest's events; one closed at `at` holds those before `at`."""
+def _collected(
+    firing: Firing, state: OccurrenceState, at: datetime, now: datetime
+) -> tuple[str, ...]:
+    """The ids of a digest's events (see `regua.planning.digests`).
+
+    All so far while it waits; those before `now` when it is sent now; those before `at`
+    when it closed at `at`.
+    """
     if not firing.collected:
         return ()
-    if state in (OccurrenceState.WAITING, OccurrenceState.DUE):
-        return tuple(event.key for event in firing.collected)
-    return tuple(event.key for event in firing.collected if event.at < at) or (
-        firing.collected[0].key,
-    )
+    if state is not OccurrenceState.WAITING:
+        bound = now if state is OccurrenceState.DUE else at
+        held = tuple(event.key for event in firing.collected if event.at < bound)
+        return held or (firing.collected[0].key,)
+    return tuple(event.key for event in firing.collected)
 
 
 @attrs.define(slots=True)
@@ -338,7 +344,7 @@ class _Planner:
                 reason=reason,
                 detail=detail,
                 expires_at=expires_at,
-                collected=_collected(firing, state, at),
+                collected=_collected(firing, state, at, self.now),
             )
 
         if firing.upcoming:
@@ -565,7 +571,7 @@ class _Planner:
             reason=reason,
             detail=detail,
             expires_at=candidate.expires_at,
-            collected=_collected(candidate.firing, state, at),
+            collected=_collected(candidate.firing, state, at, self.now),
         )
 
     def _accept(self, candidate: _Candidate) -> None:
