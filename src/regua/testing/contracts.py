@@ -220,7 +220,9 @@ class RepositoryContract:
     - **claims**: `claim`, `record`, `defer`: who is granted what, and when; the retry state;
     - **wake-ups**: `set_wakeups` (the next wake-up, never, stale versions, end of lease);
     - **time and threads**: instants read back are aware UTC; claims, acquisitions and
-      replayed events racing from several threads each win exactly once.
+      replayed events racing from several threads each win exactly once;
+    - **end to end**: a digest step run by the scheduler collects its events, in order and
+      with their data, into one message, once.
 
     Not checked, because no behaviour shows it: that the wake-up queries use an index and
     that batch calls use a bounded number of statements. Benchmark those.
@@ -918,6 +920,93 @@ class RepositoryContract:
             if value is None or value.tzinfo is None or value.utcoffset() != timedelta(0)
         }
         _expect(not_utc, {}, "instants that are not aware UTC")
+
+    # --- end to end ----------------------------------------------------------------------------
+
+    def test_a_digest_lists_its_events_once_and_a_late_one_opens_the_next(
+        self, repository: Repository
+    ) -> None:
+        """A digest step run by the scheduler on this repository collects its events.
+
+        The events of a window, read back in order with their data, go out as one message,
+        once; an event at the instant the digest is sent goes into the next one. This needs
+        events and deliveries to read back with the instants they were written with.
+        """
+        from regua.definitions.cadence import Cadence
+        from regua.definitions.channels import Channel
+        from regua.definitions.digests import Digest
+        from regua.definitions.steps import Step
+        from regua.definitions.triggers import on_event
+        from regua.testing.simulation import Simulation
+
+        cadence = Cadence(
+            _CADENCE,
+            channels=[Channel("email")],
+            steps=[
+                Step(
+                    "shipping",
+                    trigger=on_event("order_shipped"),
+                    digest=Digest("2h"),
+                    channels=["email"],
+                    transactional=True,
+                )
+            ],
+        )
+        sim = Simulation(cadence, start=T0, repository=repository)
+        sim.add_contact("ana")
+        sim.emit("ana", "order_shipped", id="s1", order="A-1", items=[1, 2])
+        sim.advance("10m")
+        # Two events at one instant: in the order of their ids, whatever the insertion order.
+        sim.emit("ana", "order_shipped", id="s3", order="A-3", gift=True)
+        sim.emit("ana", "order_shipped", id="s2", order="A-2", note=None)
+        sim.advance_to(T0 + timedelta(hours=2))
+        sim.emit("ana", "order_shipped", id="s4", order="A-4")  # at the instant it went out
+        sim.advance("1d")
+
+        listed = [
+            (message.at, message.occurrence_key, message.payload["events"])
+            for message in sim.outbox
+        ]
+        stamp = (T0 + timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+        _expect(
+            listed,
+            [
+                (
+                    T0 + timedelta(hours=2),
+                    f"{_CADENCE}:shipping:ana:digest=s1",
+                    [
+                        {
+                            "id": "s1",
+                            "at": T0.isoformat().replace("+00:00", "Z"),
+                            "data": {"order": "A-1", "items": [1, 2]},
+                        },
+                        {"id": "s2", "at": stamp, "data": {"order": "A-2", "note": None}},
+                        {"id": "s3", "at": stamp, "data": {"order": "A-3", "gift": True}},
+                    ],
+                ),
+                (
+                    T0 + timedelta(hours=4),
+                    f"{_CADENCE}:shipping:ana:digest=s4",
+                    [
+                        {
+                            "id": "s4",
+                            "at": (T0 + timedelta(hours=2)).isoformat().replace("+00:00", "Z"),
+                            "data": {"order": "A-4"},
+                        }
+                    ],
+                ),
+            ],
+            "digests sent (at, occurrence key, events listed)",
+        )
+        statuses = [(d.occurrence_key, d.status) for d in sim.deliveries("ana")]
+        _expect(
+            statuses,
+            [
+                (f"{_CADENCE}:shipping:ana:digest=s1", DeliveryStatus.SENT),
+                (f"{_CADENCE}:shipping:ana:digest=s4", DeliveryStatus.SENT),
+            ],
+            "recorded outcomes of the digests",
+        )
 
     # --- threads -------------------------------------------------------------------------------
 
