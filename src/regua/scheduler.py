@@ -537,6 +537,7 @@ class Scheduler:
                 DeliveryStatus.SENT,
                 now,
                 channel=channel,
+                collected=action.collected,
             )
         status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
         reason = last_error if tried else f"no_channel: {last_error}"
@@ -548,4 +549,5 @@ class Scheduler:
             status,
             now,
             reason=reason,
+            collected=action.collected,
         )

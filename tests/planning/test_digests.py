@@ -329,6 +329,42 @@ def test_events_before_active_from_are_not_collected() -> None:
     assert [ids(s.payload) for s in sim.outbox] == [["new"]]
 
 
+def test_an_event_recorded_late_is_sent_in_the_next_digest_not_lost() -> None:
+    start = local(SAO_PAULO, 2026, 5, 4, 10)
+    sim = Simulation(shop(shipping()), start=start)
+    sim.add_contact("ana")
+    sim.emit("ana", "order_shipped", id="s1")
+    sim.advance("2h")  # the digest of s1 goes out at 12:00
+    # A feed delivers, at 12:30, a shipment that happened at 11:00: within the window of the
+    # digest already sent, which did not list it.
+    sim.advance("30m")
+    sim.repository.record_event(
+        Event("ana", "order_shipped", start + timedelta(hours=1), id="late")
+    )
+    sim.advance("1d")
+    sent = sim.sent("shipping_digest")
+    assert [ids(s.payload) for s in sent] == [["s1"], ["late"]]
+    # Its window opened at 11:00, so it closed at 13:00: it goes out then.
+    assert sent[1].at == start + timedelta(hours=3)
+    recorded = [d.collected for d in sim.deliveries("ana")]
+    assert recorded == [("s1",), ("late",)]
+
+
+def test_an_event_recorded_late_joins_a_digest_being_retried_under_its_key() -> None:
+    start = local(SAO_PAULO, 2026, 5, 4, 10)
+    sender = FailsOnce()
+    sim = Simulation(shop(shipping()), start=start, senders={"email": sender})
+    sim.add_contact("ana")
+    sim.advance("1h")
+    sim.emit("ana", "order_shipped", id="s1")
+    sim.advance("2h")  # the first attempt fails
+    # Older than s1, recorded while the retry waits: it joins, and the key stays.
+    sim.repository.record_event(Event("ana", "order_shipped", start, id="early"))
+    sim.advance("1h")
+    assert [ids(m.payload) for m in sender.calls] == [["s1"], ["early", "s1"]]
+    assert {m.occurrence_key for m in sender.calls} == {"shop:shipping_digest:ana:digest=s1"}
+
+
 class FailsOnce:
     def __init__(self) -> None:
         self.calls: list[Message] = []

@@ -1,20 +1,23 @@
 """Digest windows: which events of a digest step's trigger go into which message.
 
-A window opens with the first matching event that no earlier window holds; its occurrence's
+A window opens with the earliest matching event that no digest has closed; its occurrence's
 source is ``digest=<id of that event>``, so its key never changes as later events join. The
 message is due when the window closes (`digest_close`), and events keep joining until the
-occurrence itself closes: sent (the instant it was handed to a sender), or cancelled, skipped
-or expired. A window closed at instant X holds exactly the events before X; an event at X
-or later opens the next window. That one rule, read from recorded deliveries, makes the
-assignment of events to messages a function of history alone: every event is in exactly
-one window, and a digest sent at X listed exactly the events before X that were recorded
-by then.
+occurrence itself ends: when it is sent it lists every event recorded by then, and its
+delivery records their ids (`Delivery.collected`); a digest the planner cancels, skips or
+expires at instant X closes the events before X. Every event is thus in exactly one
+digest: one that ended (whose recorded ids say which), or the one still open. An event
+recorded late, with an instant that a digest already sent had covered, is not lost: no
+digest holds it, so it opens (or joins) the next window.
+
+A window with an open claim (a retry after a temporary failure) keeps its opening event even
+if an older event is recorded late meanwhile: the late event joins it, so that the retry goes
+out under the same idempotency key.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,10 +29,16 @@ from regua.planning.firings import Firing
 from regua.planning.history import History
 from regua.records import Event
 
-__all__ = ["EVENTS_KEY", "digest_close", "digest_firings"]
+__all__ = ["EVENTS_KEY", "SOURCE_PREFIX", "Closure", "digest_close", "digest_firings"]
 
 EVENTS_KEY = "events"
 """The payload key under which a digest lists its events."""
+
+SOURCE_PREFIX = "digest="
+"""How a digest occurrence's source starts; the opening event's id follows."""
+
+Closure = tuple[datetime, tuple[str, ...]]
+"""When a digest ended, and the ids of the events it closed (empty: not recorded)."""
 
 _AFTER = timedelta(microseconds=1)
 
@@ -48,7 +57,8 @@ def digest_close(opened_at: datetime, digest: Digest, tz: ZoneInfo) -> datetime:
     return next_at(opened_at + _AFTER, digest.until, tz)
 
 
-def _listing(events: Sequence[Event]) -> dict[str, Any]:
+def listing(events: Sequence[Event]) -> dict[str, Any]:
+    """The payload entries of a digest: ``{"events": [{"id", "at", "data"}, ...]}``."""
     return {
         EVENTS_KEY: [
             {
@@ -64,20 +74,20 @@ def _listing(events: Sequence[Event]) -> dict[str, Any]:
 def digest_firings(
     trigger: EventTrigger,
     history: History,
-    now: datetime,
     not_before: datetime | None,
-    closed_at: Callable[[str], datetime | None],
+    recorded: Callable[[], Iterator[tuple[str, Closure]]],
+    closed: Callable[[str], Closure | None],
+    claimed: Collection[str] = (),
 ) -> Iterator[Firing]:
-    """One firing per window, oldest first; the last one is the window still open, if any.
+    """One firing per digest: those that ended, then the one still open, if any.
 
-    `closed_at(source)` says when the window of that source closed: its recorded delivery,
-    or an outcome the planner reached for it just now. It is asked again after each firing
-    of a window without a recorded delivery has been assessed (the caller consumes this
-    generator in step with its assessment), so that a window the planner closes (a cancel,
-    an expiry) lets the events after the closing instant open the next window in the same
-    plan. The firing of an open window lists the events before `now` (an event at `now`
-    itself belongs to whatever closes after `now`) in its data; each firing's `collected`
-    holds its events (for the open window, every one so far).
+    `recorded()` gives the (source, closure) of every recorded digest of the step;
+    `closed(source)` the closure of one digest, recorded or reached by the planner just now.
+    It is asked again after the open window's firing has been assessed (the caller consumes
+    this generator in step with its assessment), so that when the planner closes it (a
+    cancel, an expiry) the events it did not take open the next window in the same plan.
+    `claimed` holds the ids of opening events whose digest has an open claim. Each firing's
+    `collected` holds its events, oldest first; the open window's `data` lists them.
     """
     events = [
         event
@@ -85,25 +95,41 @@ def digest_firings(
         if (not trigger.where or trigger.matches(event.name, event.data))
         and (not_before is None or event.at >= not_before)
     ]
-    times = [event.at for event in events]
-    start = 0
-    while start < len(events):
-        first = events[start]
-        source = f"digest={first.key}"
-        recorded = closed_at(source)
-        if recorded is None:
-            pending = events[start:]
-            listed = [event for event in pending if event.at < now] or pending
+    by_id = {event.key: event for event in events}
+    held: set[str] = set()
+    for source, (_, ids) in recorded():
+        if not ids:
+            continue  # recorded without its events: placed by instant, below
+        members = [by_id[event_id] for event_id in ids if event_id in by_id]
+        held.update(ids)
+        opener = by_id.get(source.removeprefix(SOURCE_PREFIX))
+        first = opener or (members[0] if members else None)
+        if first is not None:
+            yield Firing(source=source, at=first.at, collected=tuple(members))
+    pending = [event for event in events if event.key not in held]
+    while pending:
+        opener = next((e for e in pending if e.key in claimed), pending[0])
+        source = SOURCE_PREFIX + opener.key
+        closure = closed(source)
+        if closure is None:
             yield Firing(
-                source=source, at=first.at, data=_listing(listed), collected=tuple(pending)
+                source=source, at=opener.at, data=listing(pending), collected=tuple(pending)
             )
-            closed = closed_at(source)
-            if closed is None:
+            closure = closed(source)
+            if closure is None:
                 return
         else:
-            closed = recorded
-        # The window holds its first event and every later one before the closing instant.
-        end = max(start + 1, bisect_left(times, closed, lo=start))
-        if recorded is not None:
-            yield Firing(source=source, at=first.at, collected=tuple(events[start:end]))
-        start = end
+            members = _members(pending, opener, closure)
+            yield Firing(source=source, at=opener.at, collected=tuple(members))
+        taken = {event.key for event in _members(pending, opener, closure)}
+        pending = [event for event in pending if event.key not in taken]
+
+
+def _members(pending: Sequence[Event], opener: Event, closure: Closure) -> list[Event]:
+    at, ids = closure
+    if ids:
+        wanted = set(ids)
+        return [event for event in pending if event.key in wanted] or [opener]
+    # Recorded without its events (a repository that does not keep them): the events up to
+    # the instant it ended.
+    return [event for event in pending if event is opener or event.at <= at]

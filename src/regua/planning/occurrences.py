@@ -119,6 +119,7 @@ class Occurrence:
             DeliveryStatus(self.state.value),
             self.at,
             reason=None if self.reason is None else self.reason.value,
+            collected=self.collected,
         )
 
 

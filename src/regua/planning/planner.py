@@ -46,7 +46,7 @@ from regua.planning.calendar import next_at, quiet_until, shift
 from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
 from regua.planning.conditions import Context
-from regua.planning.digests import digest_close, digest_firings
+from regua.planning.digests import SOURCE_PREFIX, Closure, digest_close, digest_firings
 from regua.planning.firings import (
     Firing,
     after_step_source,
@@ -96,21 +96,18 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
     return _Planner(cadence, snapshot, now, explain_step=None).run()
 
 
-def _collected(
-    firing: Firing, state: OccurrenceState, at: datetime, now: datetime
-) -> tuple[str, ...]:
+def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[str, ...]:
     """The ids of a digest's events (see `regua.planning.digests`).
 
-    All so far while it waits; those before `now` when it is sent now; those before `at`
-    when it closed at `at`.
+    While it waits, or when it is sent now, every event it gathered; when it closes unsent at
+    `at`, those before `at` (at least its opening event).
     """
     if not firing.collected:
         return ()
-    if state is not OccurrenceState.WAITING:
-        bound = now if state is OccurrenceState.DUE else at
-        held = tuple(event.key for event in firing.collected if event.at < bound)
-        return held or (firing.collected[0].key,)
-    return tuple(event.key for event in firing.collected)
+    if state in (OccurrenceState.WAITING, OccurrenceState.DUE):
+        return tuple(event.key for event in firing.collected)
+    held = tuple(event.key for event in firing.collected if event.at < at)
+    return held or (firing.source.removeprefix(SOURCE_PREFIX),)
 
 
 @attrs.define(slots=True)
@@ -196,14 +193,7 @@ class _Planner:
         trigger = cstep.step.trigger
         if isinstance(trigger, EventTrigger):
             if cstep.step.digest is not None:
-                prefix = self._prefix(cstep.step.name)
-                yield from digest_firings(
-                    trigger,
-                    self.history,
-                    self.now,
-                    cstep.step.active_from,
-                    lambda source: self._closed_at(prefix + source),
-                )
+                yield from self._digest_firings(cstep, trigger)
             else:
                 yield from event_firings(trigger, self.history)
         elif isinstance(trigger, DateTrigger):
@@ -256,16 +246,30 @@ class _Planner:
             if rebuilt is not None:
                 yield rebuilt
 
-    def _closed_at(self, key: str) -> datetime | None:
-        """When the occurrence `key` closed: recorded, or closed by this plan just now."""
-        recorded = self.history.by_key.get(key)
-        if recorded is not None:
-            return recorded.at
-        # Digest firings are assessed one at a time, so an occurrence this plan closed is
-        # the last one closed.
-        if self.closed and self.closed[-1].key == key:
-            return self.closed[-1].at
-        return None
+    def _digest_firings(self, cstep: CompiledStep, trigger: EventTrigger) -> Iterator[Firing]:
+        prefix = self._prefix(cstep.step.name)
+        digest_prefix = prefix + SOURCE_PREFIX
+
+        def recorded() -> Iterator[tuple[str, Closure]]:
+            for key, delivery in self.history.by_key.items():
+                if key.startswith(digest_prefix):
+                    yield key[len(prefix) :], (delivery.at, delivery.collected)
+
+        def closed(source: str) -> Closure | None:
+            key = prefix + source
+            delivery = self.history.by_key.get(key)
+            if delivery is not None:
+                return delivery.at, delivery.collected
+            # The open window's firing has just been assessed: if this plan closed it, it
+            # is the last occurrence closed.
+            if self.closed and self.closed[-1].key == key:
+                return self.closed[-1].at, self.closed[-1].collected
+            return None
+
+        claimed = [k[len(digest_prefix) :] for k in self.claimed if k.startswith(digest_prefix)]
+        return digest_firings(
+            trigger, self.history, cstep.step.active_from, recorded, closed, claimed
+        )
 
     def _due_at(self, cstep: CompiledStep, triggered_at: datetime) -> datetime:
         step = cstep.step
@@ -344,7 +348,7 @@ class _Planner:
                 reason=reason,
                 detail=detail,
                 expires_at=expires_at,
-                collected=_collected(firing, state, at, self.now),
+                collected=_collected(firing, state, at),
             )
 
         if firing.upcoming:
@@ -571,7 +575,7 @@ class _Planner:
             reason=reason,
             detail=detail,
             expires_at=candidate.expires_at,
-            collected=_collected(candidate.firing, state, at, self.now),
+            collected=_collected(candidate.firing, state, at),
         )
 
     def _accept(self, candidate: _Candidate) -> None:
@@ -598,6 +602,7 @@ class _Planner:
                 transactional=step.transactional,
                 priority=step.priority,
                 expires_at=candidate.expires_at,
+                collected=_collected(candidate.firing, OccurrenceState.DUE, self.now),
             )
         )
         if self.explain_step == step.name:

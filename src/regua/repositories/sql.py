@@ -35,7 +35,8 @@ When a repository opens a database (with ``create=True``, the default) it takes 
 With ``create=False`` the repository never changes the schema: it raises
 `SchemaVersionError` unless the database holds exactly the current version.
 
-Version 1 is the first layout, so there is no migration yet. To change the layout: bump
+Version 1 is the first layout; version 2 adds ``regua_deliveries.collected`` (the events a
+digest's outcome closes). To change the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -99,7 +100,7 @@ else:
 
 __all__ = ["SCHEMA_VERSION", "SQLRepository", "SchemaVersionError"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -108,8 +109,19 @@ PREFIX = "regua_"
 Migration = Callable[["sa.Connection", "str | None"], None]
 """Brings a database from version ``n - 1`` to ``n``: ``(connection, schema) -> None``."""
 
-_MIGRATIONS: dict[int, Migration] = {}
-"""Migration to version ``n``, by ``n``. Empty: version 1 is the first layout."""
+
+def _add_delivery_collected(conn: sa.Connection, schema: str | None) -> None:
+    """Version 2: ``regua_deliveries.collected``, the ids of the events a digest closed."""
+    preparer = conn.dialect.identifier_preparer
+    table = preparer.quote(f"{PREFIX}deliveries")
+    if schema is not None:
+        table = f"{preparer.quote_schema(schema)}.{table}"
+    # NULL for every existing row: no outcome recorded before digests existed closes events.
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN collected JSON"))
+
+
+_MIGRATIONS: dict[int, Migration] = {2: _add_delivery_collected}
+"""Migration to version ``n``, by ``n``."""
 
 _BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the write lock before failing."""
@@ -311,6 +323,8 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("at", at(), nullable=False),
         sa.Column("channel", sa.String),
         sa.Column("reason", sa.String),
+        # A digest's events (a list of event ids); NULL for every other outcome.
+        sa.Column("collected", sa.JSON(none_as_null=True)),
         sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
         sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
         sa.Index(f"{PREFIX}deliveries_status_at", "status", "at"),
@@ -383,6 +397,7 @@ def _delivery(row: Any) -> Delivery:
         row.at,
         channel=row.channel,
         reason=row.reason,
+        collected=row.collected or (),
     )
 
 
@@ -1148,6 +1163,7 @@ class SQLRepository:
                 "at": d.at,
                 "channel": d.channel,
                 "reason": d.reason,
+                "collected": list(d.collected) if d.collected else None,
             }
             for d in first.values()  # in the given order: it is the recording order
         ]

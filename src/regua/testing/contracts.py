@@ -803,6 +803,20 @@ class RepositoryContract:
         _expect(list(snapshots["ana"].deliveries), [ana_sent], "ana's snapshot")
         _expect(list(snapshots["bob"].deliveries), [bob_failed], "bob's snapshot")
 
+    def test_record_keeps_the_events_a_digest_collected(self, repository: Repository) -> None:
+        """`Delivery.collected` (a digest's event ids, in order) reads back as written."""
+        repository.upsert_contact(_contact("ana"))
+        digest = attrs.evolve(_delivery("ana", 1), collected=("s-2", "s-1", "s-10"))
+        expired = attrs.evolve(
+            _delivery("ana", 2, DeliveryStatus.EXPIRED, _minutes(1), "expired"),
+            channel=None,
+            collected=("s-3",),
+        )
+        repository.record([digest, expired])
+        _expect(repository.history("ana"), [digest, expired], "ana's history")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(list(snapshot.deliveries), [digest, expired], "ana's snapshot")
+
     def test_record_does_not_wake_the_contact(self, repository: Repository) -> None:
         """`record` leaves the wake-up to the scheduler.
 
@@ -923,14 +937,15 @@ class RepositoryContract:
 
     # --- end to end ----------------------------------------------------------------------------
 
-    def test_a_digest_lists_its_events_once_and_a_late_one_opens_the_next(
+    def test_a_digest_lists_its_events_once_and_later_ones_open_the_next(
         self, repository: Repository
     ) -> None:
         """A digest step run by the scheduler on this repository collects its events.
 
         The events of a window, read back in order with their data, go out as one message,
-        once; an event at the instant the digest is sent goes into the next one. This needs
-        events and deliveries to read back with the instants they were written with.
+        once; an event recorded after the digest was sent (even at the same instant, or
+        with an earlier one) goes into the next one. This needs `Delivery.collected` to read
+        back as written.
         """
         from regua.definitions.cadence import Cadence
         from regua.definitions.channels import Channel
@@ -962,6 +977,10 @@ class RepositoryContract:
         sim.advance_to(T0 + timedelta(hours=2))
         sim.emit("ana", "order_shipped", id="s4", order="A-4")  # at the instant it went out
         sim.advance("1d")
+        # Recorded late, with the instant of the first window: it is the third digest's.
+        late = Event("ana", "order_shipped", T0 + timedelta(minutes=5), id="s0", data={})
+        repository.record_event(late)
+        sim.advance("1h")
 
         listed = [
             (message.at, message.occurrence_key, message.payload["events"])
@@ -995,17 +1014,29 @@ class RepositoryContract:
                         }
                     ],
                 ),
+                (
+                    T0 + timedelta(days=1, hours=2),  # at once: its window closed long ago
+                    f"{_CADENCE}:shipping:ana:digest=s0",
+                    [
+                        {
+                            "id": "s0",
+                            "at": (T0 + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+                            "data": {},
+                        }
+                    ],
+                ),
             ],
             "digests sent (at, occurrence key, events listed)",
         )
-        statuses = [(d.occurrence_key, d.status) for d in sim.deliveries("ana")]
+        statuses = [(d.occurrence_key, d.status, d.collected) for d in sim.deliveries("ana")]
         _expect(
             statuses,
             [
-                (f"{_CADENCE}:shipping:ana:digest=s1", DeliveryStatus.SENT),
-                (f"{_CADENCE}:shipping:ana:digest=s4", DeliveryStatus.SENT),
+                (f"{_CADENCE}:shipping:ana:digest=s1", DeliveryStatus.SENT, ("s1", "s2", "s3")),
+                (f"{_CADENCE}:shipping:ana:digest=s4", DeliveryStatus.SENT, ("s4",)),
+                (f"{_CADENCE}:shipping:ana:digest=s0", DeliveryStatus.SENT, ("s0",)),
             ],
-            "recorded outcomes of the digests",
+            "recorded outcomes of the digests (key, status, events collected)",
         )
 
     # --- threads -------------------------------------------------------------------------------
