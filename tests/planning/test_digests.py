@@ -434,6 +434,8 @@ ACTIONS = st.lists(
         st.tuples(st.just("emit"), st.integers(0, 2)),  # 0: no data, else an amount
         st.tuples(st.just("advance"), st.sampled_from([0, 1, 7, 30, 60, 119, 120, 121, 300, 600])),
         st.tuples(st.just("consent"), st.booleans()),
+        # An event recorded now with an earlier instant (a feed catching up).
+        st.tuples(st.just("late"), st.sampled_from([0, 1, 30, 119, 121, 600])),
     ),
     max_size=30,
 )
@@ -459,6 +461,11 @@ def test_every_event_is_in_exactly_one_window_and_policy_always_holds(
             event = sim.emit("ana", "order_shipped", **({"amount": value} if value else {}))
             assert event.id is not None
             emitted.append(event.id)
+        elif action == "late":
+            late_id = f"late-{len(emitted)}"
+            at = sim.now - timedelta(minutes=int(value))  # type: ignore[call-overload]
+            assert sim.repository.record_event(Event("ana", "order_shipped", at, id=late_id))
+            emitted.append(late_id)
         elif action == "consent":
             consent = bool(value)
             sim.set_consent("ana", "email", consent)
