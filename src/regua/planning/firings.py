@@ -2,7 +2,8 @@
 
 Each firing carries its *source*, the part of the occurrence key that says what fired it
 (``event=<id>``, ``year=2026``, ``date=2026-05-01``, ``at=20260504T120000Z``,
-``inactive=20260301T101500Z``, ``after=<step>/<source of that step's occurrence>``).
+``inactive=20260301T101500Z``, ``after=<step>/<source of that step's occurrence>``; a
+digest's ``digest=<id>`` comes from `regua.planning.digests`).
 Recurring triggers yield only their latest past firing (missed firings coalesce into it)
 and their next future one; `claimed_firing` rebuilds an older firing from its source, so
 that an occurrence with an open claim (a deferred retry) is planned until it closes.

@@ -6,7 +6,8 @@ contact in flight.
 
 For each step, in an order where ``after_step`` followers come after the step they follow:
 
-1. the trigger's firings give occurrences, each with a deterministic key; an occurrence
+1. the trigger's firings give occurrences, each with a deterministic key (a digest step's
+   firings are its windows: see `regua.planning.digests`); an occurrence
    with an open claim (`Snapshot.claimed`) that catch-up no longer yields (a deferred retry
    of a schedule, overtaken by its next firing) is rebuilt from its key, so that it is
    retried or closed, never forgotten;
