@@ -16,7 +16,9 @@ times. Each kind of notification is a digest:
 * **Review request.** Five days after each shipping update, at 10:00, one request to review
   the purchases it listed (one per digest, not one per parcel).
 
-The cadence reads no customer attribute: ``cadence.attributes_used()`` is empty.
+The cadence reads no customer attribute: ``cadence.attributes_used()`` is empty. A week of
+it: ``regua simulate examples/marketplace_digests.py:cadence --scenario
+examples/scenarios/marketplace_week.yaml``.
 """
 
 from __future__ import annotations
