@@ -29,7 +29,14 @@ from regua.planning.firings import Firing
 from regua.planning.history import History
 from regua.records import Event
 
-__all__ = ["EVENTS_KEY", "SOURCE_PREFIX", "Closure", "digest_close", "digest_firings"]
+__all__ = [
+    "EVENTS_KEY",
+    "SOURCE_PREFIX",
+    "Closure",
+    "digest_close",
+    "digest_firings",
+    "listing",
+]
 
 EVENTS_KEY = "events"
 """The payload key under which a digest lists its events."""
