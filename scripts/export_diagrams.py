@@ -17,7 +17,7 @@ from regua.loading import load_cadences
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "diagrams.md"
-EXAMPLES = ("ecommerce_lifecycle", "service_recovery")
+EXAMPLES = ("ecommerce_lifecycle", "service_recovery", "marketplace_digests")
 
 
 def page_text() -> str:

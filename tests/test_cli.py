@@ -19,6 +19,8 @@ SHOP = "examples/ecommerce_lifecycle.py:cadence"
 SHOP_400_DAYS = "examples/scenarios/ecommerce_400_days.yaml"
 RECOVERY = "examples/service_recovery.py:cadence"
 RECOVERY_SCENARIO = "examples/scenarios/service_recovery.yaml"
+MARKETPLACE = "examples/marketplace_digests.py:cadence"
+MARKETPLACE_SCENARIO = "examples/scenarios/marketplace_week.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -159,6 +161,49 @@ def test_simulate_csv_parses_and_filters_by_contact(capsys: pytest.CaptureFixtur
     assert [(r["local"], r["contact"], r["step"], r["channel"]) for r in rows] == [
         row for row in EXPECTED_400_DAYS if row[1] == "carla"
     ]
+
+
+def test_simulate_marketplace_digests(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(
+        capsys, "simulate", MARKETPLACE, "--scenario", MARKETPLACE_SCENARIO, "--format", "json"
+    )
+    assert status == 0
+    assert timeline_rows(out) == [
+        # Two parcels within two hours of 10:00: one update at 12:00; the third, at 13:00,
+        # after it went out, opens the next window.
+        ("2026-03-06 12:00 -03", "ana", "shipping_updates", "sms"),
+        ("2026-03-06 15:00 -03", "ana", "shipping_updates", "sms"),
+        # Three replies within half an hour of the first: one e-mail.
+        ("2026-03-07 09:30 -03", "ana", "seller_messages", "email"),
+        # Drops before and after the clocks spring forward: 18:00 EDT, 23 hours into the day;
+        # the 20:00 drop waits for the next day's summary.
+        ("2026-03-08 18:00 EDT", "bob", "price_drop_summary", "email"),
+        ("2026-03-09 18:00 EDT", "bob", "price_drop_summary", "email"),
+        # One review request per update, five days later at the next 10:00.
+        ("2026-03-12 10:00 -03", "ana", "review_request", "email"),
+        ("2026-03-12 10:00 -03", "ana", "review_request", "email"),
+    ]
+
+
+def test_explain_lists_the_events_a_digest_collected(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(
+        capsys,
+        "explain",
+        MARKETPLACE,
+        "--scenario",
+        MARKETPLACE_SCENARIO,
+        "--contact",
+        "bob",
+        "--step",
+        "price_drop_summary",
+        "--at",
+        "2026-03-09T12:00:00Z",
+    )
+    assert status == 0
+    assert "collected by digest until 18:00" in out
+    assert "  - digest=bob-p1: sent at 2026-03-08T22:00:00+00:00 [recorded]" in out
+    assert "      collects 2 events: bob-p1, bob-p3\n" in out  # the toaster is not watched
+    assert "  - digest=bob-p4: waiting at 2026-03-09T22:00:00+00:00 [not_yet_due]" in out
 
 
 def test_simulate_service_recovery(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ import importlib.util
 import re
 import shutil
 import subprocess
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from regua import (
     Cadence,
     Channel,
+    Digest,
     Step,
     after_step,
     attr,
@@ -368,3 +370,30 @@ def test_any_valid_cadence_renders_well_formed(cadence: Cadence) -> None:
     dot_nodes, dot_edges = dot_statements(to_dot(cadence))
     assert len(dot_nodes) == len(nodes)
     assert len(dot_edges) == len(edges)
+
+
+def test_a_digest_step_shows_its_window() -> None:
+    cadence = Cadence(
+        "shop",
+        channels=[Channel("email")],
+        steps=[
+            Step(
+                "shipping",
+                trigger=on_event("order_shipped"),
+                digest=Digest("2h"),
+                channels=["email"],
+            ),
+            Step(
+                "daily",
+                trigger=on_event("price_drop"),
+                digest=Digest(until=time(18)),
+                channels=["email"],
+            ),
+        ],
+    )
+    lines = to_mermaid(cadence).split("\n")
+    assert '    step_shipping["shipping<br/>digest 2h<br/>email"]' in lines
+    assert '    step_daily["daily<br/>digest until 18:00<br/>email"]' in lines
+    assert '    "step_shipping" [label="shipping\\ndigest 2h\\nemail", shape=box];' in to_dot(
+        cadence
+    ).split("\n")

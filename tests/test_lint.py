@@ -25,6 +25,7 @@ from regua import (
     Compare,
     Condition,
     Contact,
+    Digest,
     Event,
     HasEvent,
     InvalidRecordError,
@@ -673,6 +674,33 @@ def test_channel_quiet_hours_count_only_when_every_channel_is_quiet() -> None:
     assert "the quiet hours of every channel it may use" in finding.message
     sometimes = shop(marketing("p", at=time(8, 30), channels=["sms", "email"]), channels=channels)
     assert lint(sometimes) == []
+
+
+def test_a_marketing_digest_closing_inside_quiet_hours_is_a_warning() -> None:
+    late = marketing("digest", digest=Digest(until=time(22)))
+    [finding] = lint(shop(late, policy=NIGHT))
+    assert (finding.code, finding.path) == ("quiet-hours-at", "steps[0] 'digest'.digest.until")
+    assert "due at 22:00 local time" in finding.message
+    assert "move digest.until outside the window" in finding.message
+    assert lint(shop(marketing("digest", digest=Digest(until=time(18))), policy=NIGHT)) == []
+    assert lint(shop(marketing("digest", digest=Digest("2h")), policy=NIGHT)) == []
+
+
+# --- digest-cancels-itself ----------------------------------------------------------------------
+
+
+def test_a_digest_cancelled_by_the_event_it_collects_is_a_warning() -> None:
+    collects = step("digest", digest=Digest("2h"), cancel_on=["order_placed", "refund"])
+    [finding] = lint(shop(collects))
+    assert (finding.code, finding.severity, finding.path) == (
+        "digest-cancels-itself",
+        "warning",
+        "steps[0] 'digest'.cancel_on",
+    )
+    assert "drop 'order_placed' from cancel_on" in finding.message
+    assert lint(shop(step("digest", digest=Digest("2h"), cancel_on=["refund"]))) == []
+    # Without a digest, cancelling the previous occurrence on the next event is a pattern.
+    assert lint(shop(step("latest_only", cancel_on=["order_placed"]))) == []
 
 
 # --- order ----------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from regua.definitions.conditions import (
     has_event,
     opened,
 )
+from regua.definitions.digests import Digest
 from regua.definitions.durations import Duration
 from regua.definitions.policy import FrequencyCap, Policy, QuietHours
 from regua.definitions.steps import Route, Step
@@ -130,6 +131,7 @@ __all__ = [
     "DateTrigger",
     "Delivery",
     "DeliveryStatus",
+    "Digest",
     "DueAction",
     "Duration",
     "Event",

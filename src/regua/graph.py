@@ -5,8 +5,9 @@ inactivity starts each step, which steps follow others (and on which outcome), a
 events cancel a pending step.
 
 * One node per trigger source (an event name, a date attribute, a schedule, an inactivity
-  period), and one per step, labelled with its name, timing, channels or routes, a
-  ``transactional`` marker and its expiry or deadline.
+  period), and one per step, labelled with its name, timing (a digest's window: ``digest
+  2h``, ``digest until 18:00``), channels or routes, a ``transactional`` marker and its
+  expiry or deadline.
 * A solid edge from a trigger to each step it fires, labelled with the event filter, the date
   offset and the step's condition; from a step to each ``after_step`` follower, labelled with
   the outcome followed (``expired`` for an escalation).
@@ -201,6 +202,8 @@ def _slug(name: str) -> str:
 def _step_lines(step: Step) -> tuple[str, ...]:
     lines = [step.name]
     timing = []
+    if step.digest is not None:
+        timing.append(f"digest {step.digest}")
     if step.delay:
         timing.append(f"delay {step.delay}")
     if step.at is not None:

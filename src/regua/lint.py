@@ -45,7 +45,7 @@ from regua.definitions.conditions import (
 from regua.definitions.durations import Duration
 from regua.definitions.policy import QuietHours
 from regua.definitions.steps import Step
-from regua.definitions.triggers import AfterStepTrigger
+from regua.definitions.triggers import AfterStepTrigger, EventTrigger
 
 __all__ = ["Finding", "Severity", "lint"]
 
@@ -59,7 +59,7 @@ class Finding:
 
     Attributes:
         code: A stable machine identifier: ``unreachable-step``, ``never-true``,
-            ``no-sender``, ``no-expiry`` or ``quiet-hours-at``.
+            ``no-sender``, ``no-expiry``, ``quiet-hours-at`` or ``digest-cancels-itself``.
         severity: ``error`` or ``warning``.
         path: Where, in the style of validation errors: ``steps[3] 'cart_second'.when``.
         message: A sentence naming the step and field, and saying what to do.
@@ -96,8 +96,11 @@ def lint(cadence: Cadence, *, senders: Collection[str] | None = None) -> list[Fi
       when some have none.
     * ``no-expiry`` (warning): a marketing step with neither `expires_after` nor `deadline`,
       which catch-up would send however late after downtime.
-    * ``quiet-hours-at`` (warning): a marketing step whose ``at=`` time falls inside the
-      cadence's quiet hours (or those of every channel it may use), so it is always deferred.
+    * ``quiet-hours-at`` (warning): a marketing step whose ``at=`` time (or digest `until`
+      time) falls inside the cadence's quiet hours (or those of every channel it may use), so
+      it is always deferred.
+    * ``digest-cancels-itself`` (warning): a digest step cancelled by the very event it
+      collects, so that no digest ever holds more than one event.
 
     Raises:
         TypeError: `senders` is a single string rather than a collection of names.
@@ -149,6 +152,7 @@ def lint(cadence: Cadence, *, senders: Collection[str] | None = None) -> list[Fi
     found += _unreachable(cadence, never_true_when, never_sent)
     found += _no_expiry(cadence)
     found += _quiet_hours_at(cadence)
+    found += _digest_cancels_itself(cadence)
     found.sort(key=lambda item: (item[0], item[1].code, item[1].path))
     return [finding for _, finding in found]
 
@@ -289,17 +293,21 @@ def _quiet_hours_at(cadence: Cadence) -> list[tuple[int, Finding]]:
     found: list[tuple[int, Finding]] = []
     policy_window = cadence.policy.quiet_hours
     for index, step in enumerate(cadence.steps):
-        if step.transactional or step.at is None:
+        # A digest closes at its `until` time of day, as a step with `at` is due at it.
+        at, field = step.at, "at"
+        if at is None and step.digest is not None:
+            at, field = step.digest.until, "digest.until"
+        if step.transactional or at is None:
             continue
         window: QuietHours | None = None
         whose = ""
-        if policy_window is not None and _inside(step.at, policy_window):
+        if policy_window is not None and _inside(at, policy_window):
             window, whose = policy_window, "the cadence's quiet hours"
         else:
             # A channel's own window defers only when that channel comes first; only when every
             # channel the step may use holds `at` in its window is the step always deferred.
             windows = [cadence.channel(name).quiet_hours for name in sorted(step.channels_named())]
-            if windows and all(w is not None and _inside(step.at, w) for w in windows):
+            if windows and all(w is not None and _inside(at, w) for w in windows):
                 window = windows[0]
                 whose = "the quiet hours of every channel it may use"
         if window is None:
@@ -310,10 +318,37 @@ def _quiet_hours_at(cadence: Cadence) -> list[tuple[int, Finding]]:
                 Finding(
                     "quiet-hours-at",
                     "warning",
-                    f"steps[{index}] {step.name!r}.at",
-                    f"step {step.name!r} is due at {_hhmm(step.at)} local time, inside "
+                    f"steps[{index}] {step.name!r}.{field}",
+                    f"step {step.name!r} is due at {_hhmm(at)} local time, inside "
                     f"{whose} ({_hhmm(window.start)}-{_hhmm(window.end)}), so it is always "
-                    f"deferred to {_hhmm(window.end)}; move at= outside the window",
+                    f"deferred to {_hhmm(window.end)}; move {field} outside the window",
+                ),
+            )
+        )
+    return found
+
+
+# --- digest-cancels-itself ---------------------------------------------------------------------
+
+
+def _digest_cancels_itself(cadence: Cadence) -> list[tuple[int, Finding]]:
+    found: list[tuple[int, Finding]] = []
+    for index, step in enumerate(cadence.steps):
+        trigger = step.trigger
+        if step.digest is None or not isinstance(trigger, EventTrigger):
+            continue
+        if trigger.event not in step.cancel_on:
+            continue
+        found.append(
+            (
+                index,
+                Finding(
+                    "digest-cancels-itself",
+                    "warning",
+                    f"steps[{index}] {step.name!r}.cancel_on",
+                    f"digest step {step.name!r} is cancelled by {trigger.event!r}, the event it "
+                    "collects: the second event of a window cancels the digest, and the events "
+                    f"after it start a new one; drop {trigger.event!r} from cancel_on",
                 ),
             )
         )

@@ -312,7 +312,9 @@ class Repository(Protocol):
         """Record outcomes and drop their claims.
 
         The first outcome recorded for an occurrence key wins; recording it again is a
-        no-op. The contacts are not woken (the scheduler sets their wake-up itself).
+        no-op. Every field reads back as written, `Delivery.collected` (a digest's event
+        ids, in order) included. The contacts are not woken (the scheduler sets their
+        wake-up itself).
         """
         ...
 

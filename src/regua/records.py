@@ -190,6 +190,8 @@ class Delivery:
         at: When it ended (sent, failed, cancelled...); timezone-aware.
         channel: The channel used (for sent and failed deliveries).
         reason: A machine-readable reason for cancelled, skipped, expired and failed.
+        collected: For a digest step: the ids of the events this outcome closes (those the
+            message listed, when sent). The planner leaves them out of later digests.
 
     """
 
@@ -201,6 +203,7 @@ class Delivery:
     at: datetime
     channel: str | None = None
     reason: str | None = None
+    collected: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
 
     def __attrs_post_init__(self) -> None:
         record = f"Delivery {self.occurrence_key!r}"
@@ -229,6 +232,8 @@ class DueAction:
         transactional: Whether the step is transactional.
         priority: The step's priority.
         expires_at: The instant after which it must not be sent, if any.
+        collected: For a digest step: the ids of the events the payload lists, recorded
+            with the outcome (`Delivery.collected`).
 
     """
 
@@ -246,6 +251,7 @@ class DueAction:
     transactional: bool = False
     priority: int = 0
     expires_at: datetime | None = None
+    collected: tuple[str, ...] = ()
 
     @property
     def channels(self) -> tuple[str, ...]:

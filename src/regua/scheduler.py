@@ -542,6 +542,7 @@ class Scheduler:
                 DeliveryStatus.SENT,
                 now,
                 channel=channel,
+                collected=action.collected,
             )
         if claim.unsettled and index < len(channels):
             last_error = (
@@ -558,4 +559,5 @@ class Scheduler:
             status,
             now,
             reason=reason,
+            collected=action.collected,
         )

@@ -13,6 +13,7 @@ from regua import (
     Cadence,
     Channel,
     Compare,
+    Digest,
     FrequencyCap,
     Policy,
     QuietHours,
@@ -535,3 +536,64 @@ def test_an_invalid_only_step_gives_one_error_not_a_false_empty_list_too() -> No
 def test_a_cadence_needs_steps_and_channels() -> None:
     with pytest.raises(ValidationError, match="at least one step"):
         Cadence.from_dict({"name": "shop", "channels": [{"name": "email"}], "steps": []})
+
+
+# --- digests --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trigger", "kind"),
+    [
+        (on_schedule("0 9 * * MON"), "schedule"),
+        (on_inactivity("30d"), "inactivity"),
+        (after_step("welcome"), "after_step"),
+    ],
+)
+def test_a_digest_needs_an_event_trigger(trigger: object, kind: str) -> None:
+    error = invalid(lambda: make_step("digest", trigger=trigger, digest=Digest("2h")))
+    assert (
+        f"step 'digest': a digest collects events, so its trigger must be an event trigger "
+        f"(on_event(...); in YAML 'trigger: {{event: ...}}'), not a {kind} trigger"
+    ) in str(error)
+
+
+@pytest.mark.parametrize("timing", [{"delay": "1h"}, {"at": time(9)}])
+def test_a_digest_takes_its_timing_from_the_window(timing: dict[str, Any]) -> None:
+    error = invalid(lambda: make_step("digest", digest=Digest("2h"), **timing))
+    assert "a digest is due when its window closes" in str(error)
+
+
+def test_a_digest_deadline_within_the_window_would_expire_every_digest() -> None:
+    error = invalid(lambda: make_step("digest", digest=Digest("2h"), deadline="90m"))
+    assert "deadline 1h30m (counted from the first event) is not after the digest window 2h" in str(
+        error
+    )
+    assert make_step("digest", digest=Digest("2h"), deadline="3h").deadline
+
+
+def test_a_digest_needs_a_window_or_an_until_time() -> None:
+    error = invalid(lambda: Digest())
+    assert "a digest needs a 'window'" in str(error)
+    yaml_error = invalid(
+        lambda: Cadence.from_yaml(
+            yaml_cadence("  - {name: a, trigger: {event: x}, digest: {}, channels: [email]}")
+        )
+    )
+    assert "steps.0.digest" in str(yaml_error)
+
+
+@pytest.mark.parametrize(
+    ("digest", "problem"),
+    [
+        ("{window: -2h}", "steps.0.digest.window"),
+        ("{window: 0m}", "steps.0.digest.window"),
+        ("{until: '25:00'}", "steps.0.digest.until"),
+        ("{until: 18:00}", "steps.0.digest.until"),  # unquoted: YAML reads a number
+        ("{window: 2h, every: 1d}", "steps.0.digest.every"),
+    ],
+)
+def test_bad_digest_fields_in_yaml_name_the_field(digest: str, problem: str) -> None:
+    text = yaml_cadence(
+        f"  - {{name: a, trigger: {{event: x}}, digest: {digest}, channels: [email]}}"
+    )
+    assert problem in str(invalid(lambda: Cadence.from_yaml(text)))

@@ -19,6 +19,11 @@ def shop() -> Simulation:
 
 
 @pytest.fixture
+def marketplace() -> Simulation:
+    return Simulation(load_example("marketplace_digests").cadence, start=START)
+
+
+@pytest.fixture
 def recovery() -> Simulation:
     return Simulation(load_example("service_recovery").cadence, start=START)
 
@@ -81,3 +86,41 @@ def test_a_missed_apology_deadline_escalates_to_the_account_manager(
     recovery.assert_sent("escalation_call", to="eva", channel="phone")
     [expired] = [d for d in recovery.deliveries("eva") if d.step == "apology"]
     assert (expired.status.value, expired.reason) == ("expired", "deadline")
+
+
+def test_parcels_shipped_together_make_one_update_and_one_review_request(
+    marketplace: Simulation,
+) -> None:
+    marketplace.add_contact("ana", consents=[])  # service messages need no consent
+    for seller in ("books", "shoes", "tea"):
+        marketplace.emit("ana", "order_shipped", seller=seller)
+        marketplace.advance("25m")
+    marketplace.advance("7d")
+    update = marketplace.assert_sent("shipping_updates", to="ana", channel="sms", times=1)
+    assert [e["data"]["seller"] for e in update.payload["events"]] == ["books", "shoes", "tea"]
+    assert update.local_at.time() == time(11)  # two hours after the first parcel
+    marketplace.assert_sequence(["shipping_updates"], to="ana")  # no consent: no review request
+
+
+def test_watched_price_drops_make_one_summary_at_six_in_the_evening(
+    marketplace: Simulation,
+) -> None:
+    marketplace.add_contact("bia")
+    marketplace.emit("bia", "price_dropped", item="kettle", watched=True)
+    marketplace.advance("3h")
+    marketplace.emit("bia", "price_dropped", item="toaster", watched=False)  # not watched
+    marketplace.emit("bia", "price_dropped", item="lamp", watched=True)
+    marketplace.advance("1d")
+    summary = marketplace.assert_sent("price_drop_summary", to="bia", local=time(18), times=1)
+    assert [e["data"]["item"] for e in summary.payload["events"]] == ["kettle", "lamp"]
+    assert summary.payload["utm_campaign"] == "price_drops"
+
+
+def test_a_conversation_with_a_seller_is_one_email(marketplace: Simulation) -> None:
+    marketplace.add_contact("caio")
+    for text in ("hi", "it ships tomorrow", "tracking: XY123"):
+        marketplace.emit("caio", "seller_message", text=text)
+        marketplace.advance("5m")
+    marketplace.advance("1h")
+    message = marketplace.assert_sent("seller_messages", to="caio", times=1)
+    assert len(message.payload["events"]) == 3

@@ -28,6 +28,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # What each example reads from a contact: exactly this, nothing more.
 ATTRIBUTES_USED = {
     "ecommerce_lifecycle": {"birth_date", "tier"},
+    "marketplace_digests": set(),
     "service_recovery": {"tier", "lifetime_value"},
 }
 

@@ -24,7 +24,9 @@ from regua import (
     Channel,
     Condition,
     Contact,
+    Digest,
     Event,
+    EventTrigger,
     FrequencyCap,
     Policy,
     QuietHours,
@@ -229,7 +231,26 @@ def steps(draw: st.DrawFn, name: str, earlier_steps: Sequence[str] = ()) -> Step
     }
     if delay is not None:
         kwargs["delay"] = delay
+    if isinstance(kwargs["trigger"], EventTrigger) and draw(st.integers(0, 3)) == 0:
+        kwargs["digest"] = draw(_digests())
+        kwargs.pop("delay", None)
+        kwargs["at"] = None
+        window = kwargs["digest"].window
+        if (
+            deadline is not None
+            and window is not None
+            and deadline.approximate() <= (window.approximate())
+        ):
+            kwargs["deadline"] = None
     return Step(name, **kwargs)
+
+
+def _digests() -> st.SearchStrategy[Digest]:
+    return st.one_of(
+        durations().map(Digest),
+        _TIMES.map(lambda until: Digest(until=until)),
+        st.builds(lambda window, until: Digest(window, until=until), durations(), _TIMES),
+    )
 
 
 @st.composite

@@ -89,7 +89,7 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [2]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [3]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
@@ -164,11 +164,13 @@ def test_a_missing_migration_changes_nothing(
 
 
 def _as_version_1(repository: SQLRepository) -> None:
-    """Turn a fresh database back into the version 1 layout (claims without their flags)."""
+    """Turn a fresh database back into the version 1 layout: drop what later versions added."""
     schema = f"{repository.schema}." if repository.schema else ""
+    added = {"claims": ("sending", "unsettled"), "deliveries": ("collected",)}
     with repository.engine.begin() as conn:
-        for column in ("sending", "unsettled"):
-            conn.execute(sa.text(f"ALTER TABLE {schema}regua_claims DROP COLUMN {column}"))
+        for table, columns in added.items():
+            for column in columns:
+                conn.execute(sa.text(f"ALTER TABLE {schema}regua_{table} DROP COLUMN {column}"))
     set_stored_version(repository, 1)
 
 
@@ -189,6 +191,26 @@ def test_version_1_claims_migrate_as_possibly_sending(sql_repository: SQLReposit
         action("ana", 1).occurrence_key: (True, True),
         action("ana", 2).occurrence_key: (True, False),
     }
+
+
+def test_a_version_1_database_gains_the_digest_events_of_deliveries(
+    sql_repository: SQLRepository,
+) -> None:
+    sql_repository.upsert_contact(contact("ana"))
+    old = Delivery("shop", "reminder", "ana", "k1", DeliveryStatus.SENT, T0, "email")
+    sql_repository.record([old])
+    _as_version_1(sql_repository)
+    with pytest.raises(SchemaVersionError, match="version 1, older than"):
+        reopen(sql_repository, create=False)
+
+    migrated = reopen(sql_repository)
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+    digest = Delivery(
+        "shop", "digest", "ana", "k2", DeliveryStatus.SENT, T0, "email", collected=("e2", "e1")
+    )
+    migrated.record([digest])
+    assert migrated.history("ana") == [old, digest]
+    assert migrated.load_snapshots(["ana"])["ana"].deliveries == (old, digest)
 
 
 def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:

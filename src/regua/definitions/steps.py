@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from regua.definitions.conditions import ConditionType
+from regua.definitions.digests import Digest
 from regua.definitions.durations import Duration, NonNegativeDuration, PositiveDuration
 from regua.definitions.fields import (
     DefinitionModel,
@@ -15,7 +16,7 @@ from regua.definitions.fields import (
     TimeOfDay,
     positional_name,
 )
-from regua.definitions.triggers import TriggerType
+from regua.definitions.triggers import EventTrigger, TriggerType
 
 __all__ = ["Route", "Step"]
 
@@ -43,6 +44,11 @@ class Route(DefinitionModel):
         return data
 
 
+def _trigger_kind(trigger: object) -> str:
+    name = type(trigger).__name__.removesuffix("Trigger")
+    return "after_step" if name == "AfterStep" else name.lower()
+
+
 class Step(DefinitionModel):
     """One message of a cadence: its trigger, timing, conditions, channels and policy.
 
@@ -54,10 +60,15 @@ class Step(DefinitionModel):
     or after that instant when `at` is given. `deadline` (counted from the trigger) and
     `expires_after` (counted from the due instant) bound how late it may still be sent;
     past them the occurrence is recorded as expired.
+
+    With a `digest`, the events of an ``on_event`` trigger are collected into one message per
+    window (see `Digest`): the window replaces `delay` and `at`, the trigger instant is the
+    window's first event and the message is due when the window closes.
     """
 
     name: Name
     trigger: TriggerType
+    digest: Digest | None = None
     message: Name | None = Field(
         default=None, description="Template key handed to the sender; defaults to the step name."
     )
@@ -105,6 +116,34 @@ class Step(DefinitionModel):
             raise ValueError(
                 f"step {self.name!r}: deadline {self.deadline} (counted from the trigger) is not "
                 f"after the delay {self.delay}, so every occurrence would expire unsent"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_digest(self) -> Step:
+        digest = self.digest
+        if digest is None:
+            return self
+        if not isinstance(self.trigger, EventTrigger):
+            raise ValueError(
+                f"step {self.name!r}: a digest collects events, so its trigger must be an "
+                f"event trigger (on_event(...); in YAML 'trigger: {{event: ...}}'), not a "
+                f"{_trigger_kind(self.trigger)} trigger"
+            )
+        if self.delay or self.at is not None:
+            raise ValueError(
+                f"step {self.name!r}: a digest is due when its window closes; give the timing "
+                "as the digest's window and until, not as delay or at"
+            )
+        if (
+            self.deadline is not None
+            and digest.window is not None
+            and self.deadline.approximate() <= digest.window.approximate()
+        ):
+            raise ValueError(
+                f"step {self.name!r}: deadline {self.deadline} (counted from the first event) "
+                f"is not after the digest window {digest.window}, so every digest would expire "
+                "unsent"
             )
         return self
 

@@ -87,6 +87,12 @@ class Explanation:
                 f"  - {occurrence.source}: {occurrence.state.value} at "
                 f"{occurrence.at.isoformat()}{reason}{detail}"
             )
+            if occurrence.collected:
+                count = len(occurrence.collected)
+                lines.append(
+                    f"      collects {count} event{'' if count == 1 else 's'}: "
+                    + ", ".join(occurrence.collected)
+                )
         if self.next_wakeup is not None:
             lines.append(f"  next wake-up {self.next_wakeup.isoformat()}")
         return "\n".join(lines)
@@ -110,7 +116,8 @@ def explain(cadence: Cadence, snapshot: Snapshot, step: str, now: datetime) -> E
         now=result.now,
         timezone=result.timezone,
         timezone_source="contact" if snapshot.contact.timezone else "cadence",
-        trigger=describe_trigger(definition.trigger),
+        trigger=describe_trigger(definition.trigger)
+        + ("" if definition.digest is None else f", collected by digest {definition.digest}"),
         occurrences=tuple(occurrences),
         next_wakeup=result.next_wakeup,
     )

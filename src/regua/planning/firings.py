@@ -2,7 +2,8 @@
 
 Each firing carries its *source*, the part of the occurrence key that says what fired it
 (``event=<id>``, ``year=2026``, ``date=2026-05-01``, ``at=20260504T120000Z``,
-``inactive=20260301T101500Z``, ``after=<step>/<source of that step's occurrence>``).
+``inactive=20260301T101500Z``, ``after=<step>/<source of that step's occurrence>``; a
+digest's ``digest=<id>`` comes from `regua.planning.digests`).
 Recurring triggers yield only their latest past firing (missed firings coalesce into it)
 and their next future one; `claimed_firing` rebuilds an older firing from its source, so
 that an occurrence with an open claim (a deferred retry) is planned until it closes.
@@ -28,19 +29,23 @@ from regua.definitions.triggers import (
 from regua.errors import InvalidRecordError, personal_value
 from regua.planning.calendar import Schedule, from_local, shift, to_local, yearly_date
 from regua.planning.history import History
-from regua.records import Contact
+from regua.records import Contact, Event
 
 __all__ = ["Firing", "claimed_firing", "date_attribute", "instant_label"]
 
 
 @attrs.frozen(slots=True)
 class Firing:
-    """One firing of a trigger: what fired, when, and the data it brings."""
+    """One firing of a trigger: what fired, when, and the data it brings.
+
+    `collected` holds the events of a digest window (see `regua.planning.digests`).
+    """
 
     source: str
     at: datetime
     data: dict[str, Any] = attrs.field(factory=dict)
     upcoming: bool = False
+    collected: tuple[Event, ...] = ()
 
 
 def instant_label(instant: datetime) -> str:

@@ -78,6 +78,8 @@ class Occurrence:
         reason: Why it is waiting or closed.
         detail: A human-readable account of the reason (the cancelling event, the cap...).
         expires_at: The instant after which it must not be sent, if any.
+        collected: For a digest step: the ids of the events its window holds, oldest first
+            (for a waiting digest, those gathered so far).
 
     """
 
@@ -93,6 +95,7 @@ class Occurrence:
     reason: Reason | None = None
     detail: str = ""
     expires_at: datetime | None = None
+    collected: tuple[str, ...] = ()
 
     @property
     def closed(self) -> bool:
@@ -116,6 +119,7 @@ class Occurrence:
             DeliveryStatus(self.state.value),
             self.at,
             reason=None if self.reason is None else self.reason.value,
+            collected=self.collected,
         )
 
 

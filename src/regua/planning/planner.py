@@ -6,7 +6,8 @@ contact in flight.
 
 For each step, in an order where ``after_step`` followers come after the step they follow:
 
-1. the trigger's firings give occurrences, each with a deterministic key; an occurrence
+1. the trigger's firings give occurrences, each with a deterministic key (a digest step's
+   firings are its windows: see `regua.planning.digests`); an occurrence
    with an open claim (`Snapshot.claimed`) that catch-up no longer yields (a deferred retry
    of a schedule, overtaken by its next firing) is rebuilt from its key, so that it is
    retried or closed, never forgotten;
@@ -46,6 +47,7 @@ from regua.planning.calendar import next_at, quiet_until, shift
 from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
 from regua.planning.conditions import Context
+from regua.planning.digests import SOURCE_PREFIX, Closure, digest_close, digest_firings
 from regua.planning.firings import (
     Firing,
     after_step_source,
@@ -93,6 +95,20 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
 
     """
     return _Planner(cadence, snapshot, now, explain_step=None).run()
+
+
+def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[str, ...]:
+    """The ids of a digest's events (see `regua.planning.digests`).
+
+    While it waits, or when it is sent now, every event it gathered; when it closes unsent at
+    `at`, those before `at` (at least its opening event).
+    """
+    if not firing.collected:
+        return ()
+    if state in (OccurrenceState.WAITING, OccurrenceState.DUE):
+        return tuple(event.key for event in firing.collected)
+    held = tuple(event.key for event in firing.collected if event.at < at)
+    return held or (firing.source.removeprefix(SOURCE_PREFIX),)
 
 
 @attrs.define(slots=True)
@@ -177,7 +193,10 @@ class _Planner:
     def _firings(self, cstep: CompiledStep) -> Iterator[Firing]:
         trigger = cstep.step.trigger
         if isinstance(trigger, EventTrigger):
-            yield from event_firings(trigger, self.history)
+            if cstep.step.digest is not None:
+                yield from self._digest_firings(cstep, trigger)
+            else:
+                yield from event_firings(trigger, self.history)
         elif isinstance(trigger, DateTrigger):
             yield from date_firings(
                 trigger, self.contact, self.tz, self.now, self._not_before(cstep)
@@ -228,8 +247,35 @@ class _Planner:
             if rebuilt is not None:
                 yield rebuilt
 
+    def _digest_firings(self, cstep: CompiledStep, trigger: EventTrigger) -> Iterator[Firing]:
+        prefix = self._prefix(cstep.step.name)
+        digest_prefix = prefix + SOURCE_PREFIX
+
+        def recorded() -> Iterator[tuple[str, Closure]]:
+            for key, delivery in self.history.by_key.items():
+                if key.startswith(digest_prefix):
+                    yield key[len(prefix) :], (delivery.at, delivery.collected)
+
+        def closed(source: str) -> Closure | None:
+            key = prefix + source
+            delivery = self.history.by_key.get(key)
+            if delivery is not None:
+                return delivery.at, delivery.collected
+            # The open window's firing has just been assessed: if this plan closed it, it
+            # is the last occurrence closed.
+            if self.closed and self.closed[-1].key == key:
+                return self.closed[-1].at, self.closed[-1].collected
+            return None
+
+        claimed = [k[len(digest_prefix) :] for k in self.claimed if k.startswith(digest_prefix)]
+        return digest_firings(
+            trigger, self.history, cstep.step.active_from, recorded, closed, claimed
+        )
+
     def _due_at(self, cstep: CompiledStep, triggered_at: datetime) -> datetime:
         step = cstep.step
+        if step.digest is not None:
+            return digest_close(triggered_at, step.digest, self.tz)
         due = shift(triggered_at, step.delay, self.tz) if step.delay else triggered_at
         if step.at is not None:
             due = next_at(due, step.at, self.tz)
@@ -280,6 +326,7 @@ class _Planner:
                             )
                             if part
                         ),
+                        collected=tuple(event.key for event in firing.collected),
                     )
                 )
             return
@@ -302,6 +349,7 @@ class _Planner:
                 reason=reason,
                 detail=detail,
                 expires_at=expires_at,
+                collected=_collected(firing, state, at),
             )
 
         if firing.upcoming:
@@ -528,6 +576,7 @@ class _Planner:
             reason=reason,
             detail=detail,
             expires_at=candidate.expires_at,
+            collected=_collected(candidate.firing, state, at),
         )
 
     def _accept(self, candidate: _Candidate) -> None:
@@ -554,6 +603,7 @@ class _Planner:
                 transactional=step.transactional,
                 priority=step.priority,
                 expires_at=candidate.expires_at,
+                collected=_collected(candidate.firing, OccurrenceState.DUE, self.now),
             )
         )
         if self.explain_step == step.name:

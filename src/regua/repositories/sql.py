@@ -35,7 +35,8 @@ When a repository opens a database (with ``create=True``, the default) it takes 
 With ``create=False`` the repository never changes the schema: it raises
 `SchemaVersionError` unless the database holds exactly the current version.
 
-Version 2 added the claims' ``sending`` and ``unsettled`` flags. To change the layout: bump
+Version 2 added the claims' ``sending`` and ``unsettled`` flags, version 3
+``regua_deliveries.collected`` (the events a digest's outcome closes). To change the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -106,7 +107,7 @@ __all__ = ["SCHEMA_VERSION", "LeaseClock", "SQLRepository", "SchemaVersionError"
 LeaseClock = Literal["database", "caller"]
 """Whose clock leases expire by: the database server's, or the `now` each call receives."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -116,6 +117,13 @@ Migration = Callable[["sa.Connection", "str | None"], None]
 """Brings a database from version ``n - 1`` to ``n``: ``(connection, schema) -> None``."""
 
 
+def _qualified(conn: sa.Connection, schema: str | None, table: str) -> str:
+    """The quoted name of one of our tables, in `schema`, for plain DDL in migrations."""
+    preparer = conn.dialect.identifier_preparer
+    name = preparer.quote(f"{PREFIX}{table}")
+    return f"{preparer.quote_schema(schema)}.{name}" if schema is not None else name
+
+
 def _add_claim_flags(conn: sa.Connection, schema: str | None) -> None:
     """Version 2: claims remember a send that may be under way.
 
@@ -123,10 +131,7 @@ def _add_claim_flags(conn: sa.Connection, schema: str | None) -> None:
     by a worker that was sending: it is marked `sending`, so that whoever takes it over keeps
     to its channel.
     """
-    quote = conn.dialect.identifier_preparer
-    table = quote.quote(f"{PREFIX}claims")
-    if schema:
-        table = f"{quote.quote_schema(schema)}.{table}"
+    table = _qualified(conn, schema, "claims")
     true, false = ("TRUE", "FALSE") if conn.dialect.name == "postgresql" else ("1", "0")
     conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN sending BOOLEAN NOT NULL DEFAULT {true}"))
     conn.execute(
@@ -137,7 +142,14 @@ def _add_claim_flags(conn: sa.Connection, schema: str | None) -> None:
         conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN unsettled DROP DEFAULT"))
 
 
-_MIGRATIONS: dict[int, Migration] = {2: _add_claim_flags}
+def _add_delivery_collected(conn: sa.Connection, schema: str | None) -> None:
+    """Version 3: ``regua_deliveries.collected``, the ids of the events a digest closed."""
+    table = _qualified(conn, schema, "deliveries")
+    # NULL for every existing row: no outcome recorded before digests existed closes events.
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN collected JSON"))
+
+
+_MIGRATIONS: dict[int, Migration] = {2: _add_claim_flags, 3: _add_delivery_collected}
 """Migration to version ``n``, by ``n``."""
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -340,6 +352,8 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("at", at(), nullable=False),
         sa.Column("channel", sa.String),
         sa.Column("reason", sa.String),
+        # A digest's events (a list of event ids); NULL for every other outcome.
+        sa.Column("collected", sa.JSON(none_as_null=True)),
         sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
         sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
         sa.Index(f"{PREFIX}deliveries_status_at", "status", "at"),
@@ -414,6 +428,7 @@ def _delivery(row: Any) -> Delivery:
         row.at,
         channel=row.channel,
         reason=row.reason,
+        collected=row.collected or (),
     )
 
 
@@ -1227,6 +1242,7 @@ class SQLRepository:
                 "at": d.at,
                 "channel": d.channel,
                 "reason": d.reason,
+                "collected": list(d.collected) if d.collected else None,
             }
             for d in first.values()  # in the given order: it is the recording order
         ]

@@ -220,7 +220,9 @@ class RepositoryContract:
     - **claims**: `claim`, `record`, `defer`: who is granted what, and when; the retry state;
     - **wake-ups**: `set_wakeups` (the next wake-up, never, stale versions, end of lease);
     - **time and threads**: instants read back are aware UTC; claims, acquisitions and
-      replayed events racing from several threads each win exactly once.
+      replayed events racing from several threads each win exactly once;
+    - **end to end**: a digest step run by the scheduler collects its events, in order and
+      with their data, into one message, once.
 
     Not checked, because no behaviour shows it: that the wake-up queries use an index and
     that batch calls use a bounded number of statements. Benchmark those.
@@ -809,6 +811,20 @@ class RepositoryContract:
         _expect(list(snapshots["ana"].deliveries), [ana_sent], "ana's snapshot")
         _expect(list(snapshots["bob"].deliveries), [bob_failed], "bob's snapshot")
 
+    def test_record_keeps_the_events_a_digest_collected(self, repository: Repository) -> None:
+        """`Delivery.collected` (a digest's event ids, in order) reads back as written."""
+        repository.upsert_contact(_contact("ana"))
+        digest = attrs.evolve(_delivery("ana", 1), collected=("s-2", "s-1", "s-10"))
+        expired = attrs.evolve(
+            _delivery("ana", 2, DeliveryStatus.EXPIRED, _minutes(1), "expired"),
+            channel=None,
+            collected=("s-3",),
+        )
+        repository.record([digest, expired])
+        _expect(repository.history("ana"), [digest, expired], "ana's history")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(list(snapshot.deliveries), [digest, expired], "ana's snapshot")
+
     def test_record_does_not_wake_the_contact(self, repository: Repository) -> None:
         """`record` leaves the wake-up to the scheduler.
 
@@ -956,6 +972,110 @@ class RepositoryContract:
             if value is None or value.tzinfo is None or value.utcoffset() != timedelta(0)
         }
         _expect(not_utc, {}, "instants that are not aware UTC")
+
+    # --- end to end ----------------------------------------------------------------------------
+
+    def test_a_digest_lists_its_events_once_and_later_ones_open_the_next(
+        self, repository: Repository
+    ) -> None:
+        """A digest step run by the scheduler on this repository collects its events.
+
+        The events of a window, read back in order with their data, go out as one message,
+        once; an event recorded after the digest was sent (even at the same instant, or
+        with an earlier one) goes into the next one. This needs `Delivery.collected` to read
+        back as written.
+        """
+        from regua.definitions.cadence import Cadence
+        from regua.definitions.channels import Channel
+        from regua.definitions.digests import Digest
+        from regua.definitions.steps import Step
+        from regua.definitions.triggers import on_event
+        from regua.testing.simulation import Simulation
+
+        cadence = Cadence(
+            _CADENCE,
+            channels=[Channel("email")],
+            steps=[
+                Step(
+                    "shipping",
+                    trigger=on_event("order_shipped"),
+                    digest=Digest("2h"),
+                    channels=["email"],
+                    transactional=True,
+                )
+            ],
+        )
+        sim = Simulation(cadence, start=T0, repository=repository)
+        sim.add_contact("ana")
+        sim.emit("ana", "order_shipped", id="s1", order="A-1", items=[1, 2])
+        sim.advance("10m")
+        # Two events at one instant: in the order of their ids, whatever the insertion order.
+        sim.emit("ana", "order_shipped", id="s3", order="A-3", gift=True)
+        sim.emit("ana", "order_shipped", id="s2", order="A-2", note=None)
+        sim.advance_to(T0 + timedelta(hours=2))
+        sim.emit("ana", "order_shipped", id="s4", order="A-4")  # at the instant it went out
+        sim.advance("1d")
+        # Recorded late, with the instant of the first window: it is the third digest's.
+        late = Event("ana", "order_shipped", T0 + timedelta(minutes=5), id="s0", data={})
+        repository.record_event(late)
+        sim.advance("1h")
+
+        listed = [
+            (message.at, message.occurrence_key, message.payload["events"])
+            for message in sim.outbox
+        ]
+        stamp = (T0 + timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+        _expect(
+            listed,
+            [
+                (
+                    T0 + timedelta(hours=2),
+                    f"{_CADENCE}:shipping:ana:digest=s1",
+                    [
+                        {
+                            "id": "s1",
+                            "at": T0.isoformat().replace("+00:00", "Z"),
+                            "data": {"order": "A-1", "items": [1, 2]},
+                        },
+                        {"id": "s2", "at": stamp, "data": {"order": "A-2", "note": None}},
+                        {"id": "s3", "at": stamp, "data": {"order": "A-3", "gift": True}},
+                    ],
+                ),
+                (
+                    T0 + timedelta(hours=4),
+                    f"{_CADENCE}:shipping:ana:digest=s4",
+                    [
+                        {
+                            "id": "s4",
+                            "at": (T0 + timedelta(hours=2)).isoformat().replace("+00:00", "Z"),
+                            "data": {"order": "A-4"},
+                        }
+                    ],
+                ),
+                (
+                    T0 + timedelta(days=1, hours=2),  # at once: its window closed long ago
+                    f"{_CADENCE}:shipping:ana:digest=s0",
+                    [
+                        {
+                            "id": "s0",
+                            "at": (T0 + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+                            "data": {},
+                        }
+                    ],
+                ),
+            ],
+            "digests sent (at, occurrence key, events listed)",
+        )
+        statuses = [(d.occurrence_key, d.status, d.collected) for d in sim.deliveries("ana")]
+        _expect(
+            statuses,
+            [
+                (f"{_CADENCE}:shipping:ana:digest=s1", DeliveryStatus.SENT, ("s1", "s2", "s3")),
+                (f"{_CADENCE}:shipping:ana:digest=s4", DeliveryStatus.SENT, ("s4",)),
+                (f"{_CADENCE}:shipping:ana:digest=s0", DeliveryStatus.SENT, ("s0",)),
+            ],
+            "recorded outcomes of the digests (key, status, events collected)",
+        )
 
     # --- threads -------------------------------------------------------------------------------
 
