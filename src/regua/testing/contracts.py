@@ -38,6 +38,7 @@ import pytest
 from regua.errors import ReguaError
 from regua.ports import (
     DIRTY,
+    Backlog,
     Claim,
     ContactError,
     Message,
@@ -636,6 +637,22 @@ class RepositoryContract:
         _expect(repository.next_wakeup(), _minutes(1), "next_wakeup: the earliest")
         self._due(repository, _minutes(1), "w1")  # leased contacts still count
         _expect(repository.next_wakeup(), _minutes(1), "next_wakeup with a leased contact")
+
+    def test_backlog_counts_due_contacts_and_the_oldest_wakeup(
+        self, repository: Repository
+    ) -> None:
+        """Due at `now`, leased or not; `DIRTY` ones counted as changed, not as the oldest."""
+        _expect(repository.backlog(FAR_FUTURE), Backlog(0, 0, None), "backlog of an empty base")
+        self._stagger(repository)
+        _expect(repository.backlog(_minutes(3)), Backlog(4, 1, _minutes(1)), "backlog at 3 min")
+        _expect(repository.backlog(_minutes(1)), Backlog(2, 1, _minutes(1)), "at the wake-up")
+        _expect(repository.backlog(T0), Backlog(1, 1, None), "only the changed contact")
+        self._due(repository, _minutes(3), "w1")  # leased contacts still count
+        _expect(repository.backlog(_minutes(3)), Backlog(4, 1, _minutes(1)), "once leased")
+        self._sleep(repository, "e", _minutes(2))
+        self._sleep(repository, "b", None)
+        rule = "backlog once the changed contact was evaluated and b sleeps for ever"
+        _expect(repository.backlog(FAR_FUTURE), Backlog(4, 0, _minutes(2)), rule)
 
     def test_load_snapshots_leaves_out_missing_ids_and_leases_nothing(
         self, repository: Repository
