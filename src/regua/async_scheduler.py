@@ -37,7 +37,7 @@ from regua.planning.explain import Explanation
 from regua.ports import AsyncSender, Message, Repository, Sender
 from regua.records import DueAction
 from regua.scheduler import Clock, RetryPolicy, Scheduler, TickReport
-from regua.tick import Send, Steps, Store
+from regua.tick import Done, Send, Steps, Store, resume
 
 __all__ = ["AsyncScheduler"]
 
@@ -230,12 +230,7 @@ class AsyncScheduler:
         """Carry out the requests of `steps` (the asynchronous counterpart of `run_steps`)."""
         answer: Any = None
         error: Exception | None = None
-        while True:
-            try:
-                request = steps.send(answer) if error is None else steps.throw(error)
-            except StopIteration as stop:
-                result: _T = stop.value
-                return result
+        while not isinstance(request := resume(steps, answer, error), Done):
             answer, error = None, None
             if isinstance(request, Store):
                 answer = await asyncio.to_thread(request.call, self.repository)
@@ -247,6 +242,8 @@ class AsyncScheduler:
                     error = exc
             else:
                 answer = await _all([self._run(d, semaphore) for d in request.dispatches])
+        result: _T = request.value
+        return result
 
     async def _send(self, message: Message) -> str | None:
         sender = self.senders[message.channel]

@@ -88,16 +88,26 @@ Steps = Generator[Request, Any, _T]
 """A piece of a tick: yields requests, receives their answers, returns a `_T`."""
 
 
+@attrs.frozen(slots=True)
+class Done:
+    """What `resume` returns when the steps are over: their return value."""
+
+    value: Any
+
+
+def resume(steps: Steps[Any], answer: object, error: Exception | None) -> Request | Done:
+    """Answer the last request of `steps` (or throw `error` into it); the next request."""
+    try:
+        return steps.send(answer) if error is None else steps.throw(error)
+    except StopIteration as stop:
+        return Done(stop.value)
+
+
 def run_steps(steps: Steps[_T], repository: Repository) -> _T:
     """Run `steps` in order on this thread: the synchronous driver."""
     answer: Any = None
     error: Exception | None = None
-    while True:
-        try:
-            request = steps.send(answer) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            result: _T = stop.value
-            return result
+    while not isinstance(request := resume(steps, answer, error), Done):
         answer, error = None, None
         if isinstance(request, Store):
             answer = request.call(repository)
@@ -108,6 +118,8 @@ def run_steps(steps: Steps[_T], repository: Repository) -> _T:
                 error = exc
         else:
             answer = [run_steps(dispatch, repository) for dispatch in request.dispatches]
+    result: _T = request.value
+    return result
 
 
 # --- the tally of a tick -------------------------------------------------------------------------

@@ -75,7 +75,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from regua.errors import MissingDependencyError, ReguaError
@@ -305,8 +305,8 @@ class _Webhook:
             raise ValueError(f"headers may not set {', '.join(clash)}: the sender sets them")
         self._headers = extra
 
-    def _request(self, message: Message) -> tuple[str, bytes, dict[str, str], str]:
-        """The URL, signed body and headers of `message`'s request, and the URL's origin."""
+    def _request(self, message: Message) -> tuple[str, dict[str, Any], str]:
+        """The URL and the signed request (`post`'s arguments) of `message`, and the origin."""
         url = self.url if self.url is not None else self.urls.get(message.channel)
         if url is None:
             raise PermanentFailure(
@@ -323,7 +323,13 @@ class _Webhook:
             TIMESTAMP_HEADER: stamp,
             SIGNATURE_HEADER: sign(body, stamp, self._secret),
         }
-        return url, body, headers, _origin(url)
+        request = {
+            "content": body,
+            "headers": headers,
+            "timeout": self.timeout,
+            "follow_redirects": False,
+        }
+        return url, request, _origin(url)
 
     def _unreachable(self, exc: httpx.TransportError, where: str) -> TemporaryFailure:
         if isinstance(exc, httpx.TimeoutException):
@@ -451,15 +457,9 @@ class WebhookSender(_Webhook):
             PermanentFailure: any other non-2xx answer, or no URL for the channel.
 
         """
-        url, body, headers, where = self._request(message)
+        url, request, where = self._request(message)
         try:
-            response = self._client.post(
-                url,
-                content=body,
-                headers=headers,
-                timeout=self.timeout,
-                follow_redirects=False,
-            )
+            response = self._client.post(url, **request)
         except httpx.TransportError as exc:
             raise self._unreachable(exc, where) from exc
         return self._outcome(response, where)
@@ -542,15 +542,9 @@ class AsyncWebhookSender(_Webhook):
             PermanentFailure: any other non-2xx answer, or no URL for the channel.
 
         """
-        url, body, headers, where = self._request(message)
+        url, request, where = self._request(message)
         try:
-            response = await self._client.post(
-                url,
-                content=body,
-                headers=headers,
-                timeout=self.timeout,
-                follow_redirects=False,
-            )
+            response = await self._client.post(url, **request)
         except httpx.TransportError as exc:
             raise self._unreachable(exc, where) from exc
         return self._outcome(response, where)
