@@ -108,6 +108,7 @@ _RESERVED = frozenset(
     name.lower() for name in ("Content-Type", "Idempotency-Key", TIMESTAMP_HEADER, SIGNATURE_HEADER)
 )
 _EXCERPT = 200
+_POOL_CONNECTIONS = 4  # connections per httpx.AsyncClient of an AsyncWebhookSender
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -489,8 +490,11 @@ class AsyncWebhookSender(_Webhook):
     The request, the signature and how each answer is mapped to an outcome are exactly
     those of `WebhookSender` (see the module's documentation). One `httpx.AsyncClient` is
     reused for every message and serves concurrent sends (`regua.AsyncScheduler` runs up to
-    its `concurrency` at once); its connection pool is sized for that by default.
-    `aclose()` it, or use the sender as an async context manager.
+    its `concurrency` at once): the sender's own connections (`max_connections` of them)
+    are spread over a few small `httpx.AsyncClient` pools, each request going to the least
+    busy one, because one large httpx pool spends CPU time on every request in proportion
+    to the square of its connections. `aclose()` the sender, or use it as an async context
+    manager.
 
     Args:
         url_or_urls: One URL for every channel, or a mapping ``{channel: url}``.
@@ -498,8 +502,8 @@ class AsyncWebhookSender(_Webhook):
         timeout: Seconds allowed to connect, and then for each read and write.
         headers: Extra headers sent with every request; they may not replace the headers
             the sender sets itself.
-        max_connections: The size of the sender's own connection pool: keep it at least
-            the scheduler's `concurrency`, or sends queue for a connection.
+        max_connections: How many connections the sender may open: keep it at least the
+            scheduler's `concurrency`, or sends queue for a connection.
         client: An `httpx.AsyncClient` to use instead of the sender's own (a proxy, mTLS, a
             mock transport in tests); the sender does not close it.
 
@@ -516,23 +520,30 @@ class AsyncWebhookSender(_Webhook):
         secret: str | bytes,
         timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
-        max_connections: int = 100,
+        max_connections: int = 50,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(url_or_urls, secret=secret, timeout=timeout, headers=headers)
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections}")
         self._owns_client = client is None
-        self._client = (
-            client
-            if client is not None
-            else httpx.AsyncClient(
-                follow_redirects=False,
-                limits=httpx.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
-                ),
-            )
-        )
+        if client is not None:
+            self._clients = [client]
+        else:
+            # httpcore's connection pool does, on every request, work proportional to the
+            # square of its connections (it checks each one, and counts the idle ones for
+            # each); with 50 busy connections that CPU cost, not the network, bounds the
+            # throughput. Several small pools, each request going to the least busy, keep
+            # it flat (see benchmarks/async_webhook.py).
+            pools = -(-max_connections // _POOL_CONNECTIONS)
+            size = -(-max_connections // pools)
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            tls = httpx.create_ssl_context()  # loading the CA bundle once, not per pool
+            self._clients = [
+                httpx.AsyncClient(follow_redirects=False, limits=limits, verify=tls)
+                for _ in range(pools)
+            ]
+        self._in_flight = [0] * len(self._clients)
 
     async def send(self, message: Message) -> str | None:
         """POST `message`; return the id in the JSON answer, if any.
@@ -543,16 +554,21 @@ class AsyncWebhookSender(_Webhook):
 
         """
         url, request, where = self._request(message)
+        pool = self._in_flight.index(min(self._in_flight))
+        self._in_flight[pool] += 1
         try:
-            response = await self._client.post(url, **request)
+            response = await self._clients[pool].post(url, **request)
         except httpx.TransportError as exc:
             raise self._unreachable(exc, where) from exc
+        finally:
+            self._in_flight[pool] -= 1
         return self._outcome(response, where)
 
     async def aclose(self) -> None:
         """Close the sender's connections (not those of a client passed in)."""
         if self._owns_client:
-            await self._client.aclose()
+            for client in self._clients:
+                await client.aclose()
 
     async def __aenter__(self) -> AsyncWebhookSender:
         return self
