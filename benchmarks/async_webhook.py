@@ -8,10 +8,11 @@ transactional message is due for each of N contacts; a single tick sends them al
 - ``AsyncScheduler`` + ``AsyncWebhookSender``, ``concurrency=50``: sends awaited concurrently;
 - ``AsyncScheduler`` + ``WebhookSender`` (a synchronous sender, run in a pool of 50 threads).
 
-Each row gives the messages, the tick's wall time, messages per second, the most requests the
-webhook saw in flight at once, and the throughput as a multiple of the synchronous row's. The
-webhook checks that every message arrived exactly once. The bound is ``concurrency / delay``
-(1,000 messages per second at 50 and 50 ms)::
+Each row gives the messages sent (and deferred: a temporary failure, such as a timeout on a
+loaded machine, is retried by a later tick), the tick's wall time, messages sent per second,
+the most requests the webhook saw in flight at once, and the throughput as a multiple of the
+synchronous row's. The webhook checks that no message arrived twice. The bound is
+``concurrency / delay`` (1,000 messages per second at 50 and 50 ms)::
 
     python benchmarks/async_webhook.py                          # 300 sync, 3,000 async
     python benchmarks/async_webhook.py --sync-messages 100 --async-messages 1000 --json out.json
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import multiprocessing
 import platform
 import sys
@@ -42,6 +44,7 @@ from regua import (
     InMemoryRepository,
     Scheduler,
     Step,
+    TickReport,
     on_event,
 )
 from regua.senders.webhook import AsyncWebhookSender, WebhookSender
@@ -135,21 +138,22 @@ def _repository(messages: int) -> InMemoryRepository:
     return repository
 
 
-def run_sync(url: str, messages: int) -> float:
+def run_sync(url: str, messages: int) -> tuple[float, TickReport]:
     repository = _repository(messages)
     with WebhookSender(url, secret=SECRET) as sender:
         scheduler = Scheduler([CADENCE], repository=repository, senders={"sms": sender})
         started = time.perf_counter()
         report = scheduler.tick(T0)
         elapsed = time.perf_counter() - started
-    assert len(report.sent) == messages, report
-    return elapsed
+    return elapsed, report
 
 
-def run_async(url: str, messages: int, concurrency: int, *, threads: bool) -> float:
+def run_async(
+    url: str, messages: int, concurrency: int, *, threads: bool
+) -> tuple[float, TickReport]:
     repository = _repository(messages)
 
-    async def main() -> float:
+    async def main() -> tuple[float, TickReport]:
         sender: Any
         if threads:
             sender = WebhookSender(url, secret=SECRET)
@@ -165,8 +169,7 @@ def run_async(url: str, messages: int, concurrency: int, *, threads: bool) -> fl
             sender.close()
         else:
             await sender.aclose()
-        assert len(report.sent) == messages, report
-        return elapsed
+        return elapsed, report
 
     return asyncio.run(main())
 
@@ -179,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--async-messages", type=int, default=3000)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
+    # Failures (a timeout under load) are worth seeing: they explain a deferred count.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     receive, send = multiprocessing.Pipe(duplex=False)
     server = multiprocessing.Process(target=serve, args=(send, args.delay), daemon=True)
@@ -195,20 +200,27 @@ def main(argv: list[str] | None = None) -> int:
         for name, messages, threads in runs:
             _call(f"{base}/reset", "POST")
             if threads is None:
-                elapsed = run_sync(f"{base}/hooks", messages)
+                elapsed, report = run_sync(f"{base}/hooks", messages)
             else:
-                elapsed = run_async(f"{base}/hooks", messages, args.concurrency, threads=threads)
+                elapsed, report = run_async(
+                    f"{base}/hooks", messages, args.concurrency, threads=threads
+                )
             stats = _call(f"{base}/stats", "GET")
-            assert stats["received"] == stats["unique"] == messages, stats
+            sent = len(report.sent)
+            # A send that timed out may have reached the webhook: it is retried later with
+            # the same key, so the webhook may hold more keys than were recorded as sent.
+            assert stats["received"] == stats["unique"] >= sent, (stats, str(report))
             rows.append(
                 {
                     "mode": name,
                     "concurrency": 1 if threads is None else args.concurrency,
                     "messages": messages,
+                    "sent": sent,
+                    "deferred": len(report.deferred),
                     "seconds": elapsed,
-                    "per_second": messages / elapsed,
+                    "per_second": sent / elapsed,
                     "peak_in_flight": stats["peak"],
-                    "received_once": stats["received"] == stats["unique"] == messages,
+                    "duplicates_at_webhook": stats["received"] - stats["unique"],
                 }
             )
     finally:
@@ -224,13 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.concurrency}: {bound:,.0f} messages/s; Python {platform.python_version()}"
     )
     header = (
-        f"{'mode':<42} {'conc.':>5} {'msgs':>6} {'s':>7} {'msg/s':>8} {'peak':>5} {'x sync':>7}"
+        f"{'mode':<42} {'conc.':>5} {'sent':>6} {'defer':>5} {'s':>7} {'msg/s':>8} "
+        f"{'peak':>5} {'x sync':>7}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
-            f"{row['mode']:<42} {row['concurrency']:>5} {row['messages']:>6} "
+            f"{row['mode']:<42} {row['concurrency']:>5} {row['sent']:>6} {row['deferred']:>5} "
             f"{row['seconds']:>7.2f} {row['per_second']:>8.1f} {row['peak_in_flight']:>5} "
             f"{row['vs_sync']:>7.1f}"
         )
