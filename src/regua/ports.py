@@ -111,7 +111,9 @@ class Message:
 class Sender(Protocol):
     """Delivers messages on one channel (e-mail, SMS, a webhook, a CRM task...).
 
-    A sender is called from the scheduler's worker thread, one message at a time.
+    `Scheduler` calls it from its worker thread, one message at a time; `AsyncScheduler`
+    calls it from a pool of threads, several messages at once, so a sender shared there must
+    be thread-safe (every shipped sender is).
     """
 
     def send(self, message: Message) -> str | None:
