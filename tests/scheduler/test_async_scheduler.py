@@ -30,6 +30,7 @@ from regua import (
     Scheduler,
     Step,
     TemporaryFailure,
+    TickReport,
     after_step,
     on_event,
 )
@@ -324,3 +325,50 @@ def test_cancelling_a_tick_loses_nothing_and_sends_nothing_twice() -> None:
 
     asyncio.run(main())
     assert len(accepted) == len(set(accepted)) == 40
+
+
+def test_a_fallback_move_is_stored_before_sending_so_a_cancelled_tick_resumes_there() -> None:
+    cadence = Cadence(
+        "shop",
+        channels=[Channel("email"), Channel("sms")],
+        steps=[Step("confirm", trigger=on_event("order_placed"), channels=["email", "sms"])],
+    )
+    repository = InMemoryRepository()
+    populate(repository, 1)
+    calls: list[str] = []
+    sending = asyncio.Event()
+
+    class Refusing:
+        async def send(self, message: Message) -> str | None:
+            calls.append(f"refused {message.channel}")
+            raise PermanentFailure("no such mailbox")
+
+    class Hanging:
+        async def send(self, message: Message) -> str | None:
+            calls.append(f"hanging {message.channel}")
+            sending.set()
+            await asyncio.sleep(3600)
+            return None
+
+    class Accepting:
+        async def send(self, message: Message) -> str | None:
+            calls.append(f"accepted {message.channel} attempt {message.attempt}")
+            return None
+
+    async def main() -> TickReport:
+        first = AsyncScheduler(
+            [cadence], repository=repository, senders={"email": Refusing(), "sms": Hanging()}
+        )
+        task = asyncio.create_task(first.tick(T0))
+        await sending.wait()
+        task.cancel()  # the worker dies while the fallback channel is sending
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        second = AsyncScheduler(
+            [cadence], repository=repository, senders={"email": Accepting(), "sms": Accepting()}
+        )
+        return await second.tick(T0 + timedelta(minutes=6))  # the lease has ended
+
+    report = asyncio.run(main())
+    assert calls == ["refused email", "hanging sms", "accepted sms attempt 1"]
+    assert [(d.step, d.channel) for d in report.sent] == [("confirm", "sms")]
