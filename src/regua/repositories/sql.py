@@ -974,10 +974,11 @@ class SQLRepository:
         contacts = self._tables.contacts
         wakeup = contacts.c.wakeup_at
         # DIRTY sorts first, so the oldest scheduled wake-up is the least one above it.
+        # CASE rather than FILTER: SQLite learnt FILTER late (3.30).
         query = sa.select(
             sa.func.count(),
-            sa.func.count().filter(wakeup == DIRTY),
-            sa.func.min(wakeup).filter(wakeup > DIRTY),
+            sa.func.count(sa.case((wakeup == DIRTY, 1))),
+            sa.func.min(sa.case((wakeup > DIRTY, wakeup))),
         ).where(wakeup <= now)
         due, changed, oldest = self._read(lambda conn: conn.execute(query).one())
         return Backlog(due=int(due), changed=int(changed), oldest=oldest)
