@@ -7,7 +7,7 @@ import inspect
 import regua
 
 # Exported on first access, because they need an optional extra.
-LAZY = {"SQLRepository", "WebhookSender"}
+LAZY = {"AsyncWebhookSender", "SQLRepository", "WebhookSender"}
 
 
 def test_all_lists_exactly_the_public_names() -> None:

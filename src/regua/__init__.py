@@ -19,6 +19,7 @@ Duration('2d')
 import logging
 from typing import TYPE_CHECKING, Any
 
+from regua.async_scheduler import AsyncScheduler
 from regua.definitions.cadence import Cadence, schema
 from regua.definitions.channels import Channel, ChannelKind
 from regua.definitions.conditions import (
@@ -57,11 +58,14 @@ from regua.definitions.triggers import (
     on_schedule,
 )
 from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
+from regua.health import Health
 from regua.planning.explain import Explanation, explain
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.planning.planner import plan
 from regua.ports import (
     DIRTY,
+    AsyncSender,
+    Backlog,
     Claim,
     ContactError,
     Message,
@@ -89,7 +93,7 @@ from regua.senders import ConsoleSender, OutboxSender, RateLimited, RenderedEmai
 
 if TYPE_CHECKING:
     from regua.repositories.sql import SQLRepository
-    from regua.senders.webhook import WebhookSender
+    from regua.senders.webhook import AsyncWebhookSender, WebhookSender
 
 __version__ = "0.1.0.dev0"
 
@@ -104,9 +108,13 @@ def __getattr__(name: str) -> Any:
 
         return SQLRepository
     if name == "WebhookSender":
-        from regua.senders.webhook import WebhookSender
+        from regua.senders.webhook import AsyncWebhookSender, WebhookSender
 
         return WebhookSender
+    if name == "AsyncWebhookSender":
+        from regua.senders.webhook import AsyncWebhookSender
+
+        return AsyncWebhookSender
     raise AttributeError(f"module 'regua' has no attribute {name!r}")
 
 
@@ -117,7 +125,11 @@ __all__ = [
     "AfterStepTrigger",
     "All",
     "AnyOf",
+    "AsyncScheduler",
+    "AsyncSender",
+    "AsyncWebhookSender",
     "AttrOperand",
+    "Backlog",
     "Cadence",
     "Channel",
     "ChannelKind",
@@ -140,6 +152,7 @@ __all__ = [
     "Explanation",
     "FrequencyCap",
     "HasEvent",
+    "Health",
     "InMemoryRepository",
     "InactivityTrigger",
     "InvalidRecordError",

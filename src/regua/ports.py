@@ -22,6 +22,8 @@ from regua.records import Contact, Delivery, DueAction, Event, Snapshot
 
 __all__ = [
     "DIRTY",
+    "AsyncSender",
+    "Backlog",
     "Claim",
     "ContactError",
     "Message",
@@ -109,7 +111,9 @@ class Message:
 class Sender(Protocol):
     """Delivers messages on one channel (e-mail, SMS, a webhook, a CRM task...).
 
-    A sender is called from the scheduler's worker thread, one message at a time.
+    `Scheduler` calls it from its worker thread, one message at a time; `AsyncScheduler`
+    calls it from a pool of threads, several messages at once, so a sender shared there must
+    be thread-safe (every shipped sender is).
     """
 
     def send(self, message: Message) -> str | None:
@@ -122,6 +126,46 @@ class Sender(Protocol):
         bounded number of times, never silently dropped.
         """
         ...
+
+
+@runtime_checkable
+class AsyncSender(Protocol):
+    """A `Sender` for asyncio: its `send` is a coroutine function (``async def``).
+
+    Used by `regua.AsyncScheduler`, which runs many of them at once (up to its
+    `concurrency`): an implementation must allow concurrent calls (an `httpx.AsyncClient`
+    does). The outcomes mean what they mean for a `Sender`.
+    """
+
+    async def send(self, message: Message) -> str | None:
+        """Deliver `message`; return the provider's message id, if any.
+
+        Return normally when the provider accepted the message; raise `TemporaryFailure`
+        when it may work later and `PermanentFailure` when it never will on this channel.
+        Any other exception counts as a temporary failure. Cancellation
+        (`asyncio.CancelledError`) is not a failure: the claim stays and expires, and the
+        occurrence is sent again later, with the same idempotency key.
+        """
+        ...
+
+
+@attrs.frozen(slots=True)
+class Backlog:
+    """How much work is waiting: contacts due at an instant (see `Repository.backlog`).
+
+    Attributes:
+        due: Contacts whose wake-up is at or before the instant, leased or not, changed
+            ones included.
+        changed: Of those, the contacts changed by the application and waiting for a first
+            evaluation (wake-up `DIRTY`): they have no due time of their own.
+        oldest: The earliest wake-up among the other due contacts (the longest-waiting
+            scheduled work), or None when there is none.
+
+    """
+
+    due: int
+    changed: int
+    oldest: datetime | None
 
 
 @attrs.frozen(slots=True)
@@ -191,10 +235,10 @@ class Repository(Protocol):
     (its data, consent, a new event or engagement) increments the contact's *version* and sets
     its wake-up to `DIRTY`, so that the scheduler evaluates it on its next tick.
 
-    Scheduler side: `acquire_due`, `due_contact_ids`, `next_wakeup`, `load_snapshots`,
-    `claim`, `record`, `defer`, `set_wakeups`, `record_errors`. These take batches: an
-    adapter backed by a database must answer each call with a bounded number of statements,
-    whatever the batch size.
+    Scheduler side: `acquire_due`, `due_contact_ids`, `next_wakeup`, `backlog`,
+    `load_snapshots`, `claim`, `record`, `defer`, `set_wakeups`, `record_errors`. These take
+    batches: an adapter backed by a database must answer each call with a bounded number of
+    statements, whatever the batch size.
 
     Every datetime passed in and returned is timezone-aware (UTC). Implementations must be
     safe to use from several threads; database-backed ones, from several processes.
@@ -280,6 +324,16 @@ class Repository(Protocol):
 
         Lets a worker or a simulation sleep until something is due. `DIRTY` when a contact
         changed and waits for evaluation.
+        """
+        ...
+
+    def backlog(self, now: datetime) -> Backlog:
+        """How many contacts are due at `now`, how many of them changed, and the oldest due.
+
+        Counts contacts whose wake-up is at or before `now`, leased or not; those whose
+        wake-up is `DIRTY` are counted in `Backlog.changed` too and left out of
+        `Backlog.oldest`. For health checks: it must be cheap, one query answered from the
+        wake-up index, costing what is due rather than the size of the base.
         """
         ...
 

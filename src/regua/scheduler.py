@@ -34,8 +34,9 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import Any
@@ -43,19 +44,13 @@ from typing import Any
 import attrs
 
 from regua.definitions.cadence import Cadence
+from regua.health import Health
+from regua.metrics import GuardedMetrics, Metrics, NullMetrics
 from regua.planning.explain import Explanation, explain
 from regua.planning.planner import plan
-from regua.ports import (
-    Claim,
-    ContactError,
-    Message,
-    PermanentFailure,
-    Repository,
-    Sender,
-    TemporaryFailure,
-    Wakeup,
-)
-from regua.records import Delivery, DeliveryStatus, DueAction, Snapshot
+from regua.ports import Claim, Repository, Sender
+from regua.records import Delivery, DueAction
+from regua.tick import Tally, TickPlan, run_steps
 
 __all__ = ["RetryPolicy", "Scheduler", "TickReport"]
 
@@ -138,27 +133,6 @@ class TickReport:
         )
 
 
-@attrs.define(slots=True)
-class _Tally:
-    evaluated: int = 0
-    sent: list[Delivery] = attrs.field(factory=list)
-    deferred: list[Claim] = attrs.field(factory=list)
-    failed: list[Delivery] = attrs.field(factory=list)
-    skipped: list[Delivery] = attrs.field(factory=list)
-    errors: dict[str, str] = attrs.field(factory=dict)
-
-    def add(self, delivery: Delivery) -> None:
-        if delivery.status is DeliveryStatus.SENT:
-            self.sent.append(delivery)
-        elif delivery.status is DeliveryStatus.FAILED:
-            self.failed.append(delivery)
-        else:
-            self.skipped.append(delivery)
-
-
-_MAX_ROUNDS = 8  # re-plans per contact per tick: the depth of after_step chains firing at once
-
-
 class Scheduler:
     """Runs cadences against a repository and senders.
 
@@ -181,6 +155,7 @@ class Scheduler:
         batch_size: Contacts leased and loaded per batch.
         lease: How long a claim or contact lease lasts; longer than a batch takes.
         retry: Backoff for temporary failures.
+        metrics: Where counters and timings go (see `regua.metrics`); none by default.
 
     """
 
@@ -195,6 +170,7 @@ class Scheduler:
         batch_size: int = 500,
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.cadences: tuple[Cadence, ...] = (
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
@@ -216,37 +192,25 @@ class Scheduler:
         self.batch_size = batch_size
         self.lease = lease
         self.retry = retry or RetryPolicy()
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self._kinds = {ch.name: ch.kind for c in self.cadences for ch in c.channels}
         self._stop = threading.Event()
+        self._last_tick: tuple[datetime, float] | None = None
 
     # --- public API ----------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """Evaluate every due contact once: claim, send, record; return what happened."""
         now = self._now(now)
-        tally = _Tally()
-        seen: set[str] = set()
-        while True:
-            acquired = self.repository.acquire_due(self.worker, now, self.batch_size, self.lease)
-            fresh = [s for s in acquired if s.contact.id not in seen]
-            if not fresh:
-                break
-            seen.update(s.contact.id for s in fresh)
-            self._process(fresh, now, tally)
-            if len(acquired) < self.batch_size:
-                break
-        report = TickReport(
-            now=now,
-            worker=self.worker,
-            evaluated=tally.evaluated,
-            sent=tuple(tally.sent),
-            deferred=tuple(tally.deferred),
-            failed=tuple(tally.failed),
-            skipped=tuple(tally.skipped),
-            errors=dict(tally.errors),
-        )
-        log.info("%s", report, extra={"regua_worker": self.worker})
-        return report
+        started = time.perf_counter()
+        tally = run_steps(self._tick_plan(self.senders).steps(now), self.repository)
+        return self._finish_tick(now, tally, started)
+
+    def health(self, now: datetime | None = None) -> Health:
+        """The backlog at `now` and this scheduler's last tick (one cheap repository query)."""
+        now = self._now(now)
+        last, duration = self._last_tick if self._last_tick is not None else (None, None)
+        return Health.read(self.repository, now, last, duration)
 
     def preview(
         self, now: datetime | None = None, *, contact_ids: Iterable[str] | None = None
@@ -337,227 +301,54 @@ class Scheduler:
 
     # --- the tick ------------------------------------------------------------------------------
 
+    def _tick_plan(self, senders: Mapping[str, object]) -> TickPlan:
+        return TickPlan(
+            cadences=self.cadences,
+            senders=senders,
+            worker=self.worker,
+            batch_size=self.batch_size,
+            lease=self.lease,
+            retry=self.retry,
+            metrics=GuardedMetrics(self.metrics),
+            kinds=self._kinds,
+        )
+
+    def _finish_tick(self, now: datetime, tally: Tally, started: float) -> TickReport:
+        duration = time.perf_counter() - started
+        self._last_tick = (now, duration)
+        metrics = GuardedMetrics(self.metrics)
+        metrics.record("regua.tick.duration", duration)
+        metrics.record("regua.tick.due", tally.due)
+        report = TickReport(
+            now=now,
+            worker=self.worker,
+            evaluated=tally.evaluated,
+            sent=tuple(tally.sent),
+            deferred=tuple(tally.deferred),
+            failed=tuple(tally.failed),
+            skipped=tuple(tally.skipped),
+            errors=dict(tally.errors),
+        )
+        log.info(
+            "%s",
+            report,
+            extra={
+                "regua_worker": self.worker,
+                "regua_outcome": "tick",
+                "regua_evaluated": tally.evaluated,
+                "regua_due": tally.due,
+                "regua_sent": len(tally.sent),
+                "regua_deferred": len(tally.deferred),
+                "regua_failed": len(tally.failed),
+                "regua_skipped": len(tally.skipped),
+                "regua_errors": len(tally.errors),
+                "regua_duration": duration,
+            },
+        )
+        return report
+
     def _now(self, now: datetime | None) -> datetime:
         now = self.clock() if now is None else now
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
         return now.astimezone(timezone.utc)
-
-    def _process(self, snapshots: Sequence[Snapshot], now: datetime, tally: _Tally) -> None:
-        pending = list(snapshots)
-        wakeups: dict[str, Wakeup] = {}
-        # Retry times of deferred claims, kept across rounds: a contact re-planned in a later
-        # round sees its deferred occurrence as claimed (refused), which says nothing of when
-        # the retry is due.
-        retries: dict[str, datetime] = {}
-        for _ in range(_MAX_ROUNDS):
-            if not pending:
-                break
-            pending = self._round(pending, now, tally, wakeups, retries)
-        for snapshot in pending:  # still changing after every round: come back at once
-            wakeups[snapshot.contact.id] = Wakeup(snapshot.contact.id, now, snapshot.version)
-        for contact_id, retry_at in retries.items():
-            wakeup = wakeups.get(contact_id)
-            if wakeup is not None and (wakeup.at is None or retry_at < wakeup.at):
-                wakeups[contact_id] = attrs.evolve(wakeup, at=retry_at)
-        self.repository.set_wakeups(list(wakeups.values()))
-
-    def _round(
-        self,
-        snapshots: Sequence[Snapshot],
-        now: datetime,
-        tally: _Tally,
-        wakeups: dict[str, Wakeup],
-        retries: dict[str, datetime],
-    ) -> list[Snapshot]:
-        """Plan, record closures, claim, send, record; return the snapshots to re-plan."""
-        closures: list[Delivery] = []
-        due: list[DueAction] = []
-        next_at: dict[str, datetime | None] = {}
-        errors: list[ContactError] = []
-        for snapshot in snapshots:
-            contact_id = snapshot.contact.id
-            tally.evaluated += 1
-            try:
-                plans = [plan(cadence, snapshot, now) for cadence in self.cadences]
-            except Exception as exc:
-                log.warning("contact %r could not be evaluated: %s", contact_id, exc)
-                tally.errors[contact_id] = f"{type(exc).__name__}: {exc}"
-                errors.append(ContactError(contact_id, now, f"{type(exc).__name__}: {exc}"))
-                # Bad data stays bad until the application changes the contact, which wakes it.
-                wakeups[contact_id] = Wakeup(contact_id, None, snapshot.version)
-                continue
-            wakes = [p.next_wakeup for p in plans if p.next_wakeup is not None]
-            next_at[contact_id] = min(wakes) if wakes else None
-            for result in plans:
-                closures.extend(occurrence.as_delivery() for occurrence in result.closed)
-                due.extend(result.due)
-        if errors:
-            self.repository.record_errors(errors)
-
-        outcomes: list[Delivery] = list(closures)
-        deferred: list[Claim] = []
-        if due:
-            claims = self.repository.claim(due, self.worker, now, self.lease)
-            claimed = [action for action in due if action.occurrence_key in claims]
-            current = self.repository.load_snapshots(
-                sorted({action.contact_id for action in claimed})
-            )
-            for action in due:
-                claim = claims.get(action.occurrence_key)
-                if claim is None:
-                    # Another worker holds it; if that worker dies, its lease ends and this
-                    # contact must be looked at again then.
-                    self._wake_no_later(next_at, action.contact_id, now + self.lease)
-                    continue
-                latest = current.get(action.contact_id)
-                if latest is None:  # the contact was deleted meanwhile
-                    continue
-                outcome = self._dispatch(action, claim, latest, now)
-                if isinstance(outcome, Claim):
-                    deferred.append(outcome)
-                    self._wake_no_later(next_at, action.contact_id, outcome.until)
-                    previous = retries.get(action.contact_id)
-                    if previous is None or outcome.until < previous:
-                        retries[action.contact_id] = outcome.until
-                else:
-                    outcomes.append(outcome)
-        if deferred:
-            self.repository.defer(deferred)
-            tally.deferred.extend(deferred)
-        if outcomes:
-            self.repository.record(outcomes)
-            for delivery in outcomes:
-                tally.add(delivery)
-
-        changed: dict[str, list[Delivery]] = {}
-        for delivery in outcomes:
-            changed.setdefault(delivery.contact_id, []).append(delivery)
-        replan: list[Snapshot] = []
-        for snapshot in snapshots:
-            contact_id = snapshot.contact.id
-            if contact_id in changed:
-                replan.append(
-                    attrs.evolve(snapshot, deliveries=(*snapshot.deliveries, *changed[contact_id]))
-                )
-            elif contact_id in next_at:
-                wakeups[contact_id] = Wakeup(contact_id, next_at[contact_id], snapshot.version)
-        return replan
-
-    @staticmethod
-    def _wake_no_later(next_at: dict[str, datetime | None], contact_id: str, at: datetime) -> None:
-        current = next_at.get(contact_id)
-        if current is None or at < current:
-            next_at[contact_id] = at
-
-    def _dispatch(
-        self, action: DueAction, claim: Claim, snapshot: Snapshot, now: datetime
-    ) -> Delivery | Claim:
-        """Send one claimed action; return its outcome, or the claim to retry later."""
-        contact = snapshot.contact
-        channels = action.channels
-        index, attempts = claim.channel_index, claim.attempts
-        last_error = claim.last_error
-        tried = attempts > 0 or index > 0
-        # An unsettled claim may already have been delivered on its channel: retrying there
-        # is harmless (same idempotency key); any other channel would be a second message.
-        end = index + 1 if claim.unsettled else len(channels)
-        while index < end:
-            channel = channels[index]
-            address = contact.addresses.get(channel)
-            if not contact.can_receive(channel, transactional=action.transactional):
-                last_error = f"{channel}: no consent or address at sending time"
-                index, attempts = index + 1, 0
-                continue
-            sender = self.senders.get(channel)
-            if sender is None:
-                last_error = f"{channel}: no sender configured for this channel"
-                tried = True
-                index, attempts = index + 1, 0
-                continue
-            assert address is not None
-            if index != claim.channel_index:
-                # Moving on to a fallback channel: store that first, so that a worker taking
-                # over after a crash resumes here instead of sending on the first channel too.
-                claim = attrs.evolve(  # held until the granted lease ends, not later
-                    claim,
-                    attempts=attempts,
-                    channel_index=index,
-                    last_error=last_error,
-                )
-                self.repository.defer([claim])
-            message = Message(
-                channel=channel,
-                address=address,
-                message=action.message,
-                payload=action.payload,
-                contact=contact,
-                cadence=action.cadence,
-                step=action.step,
-                occurrence_key=action.occurrence_key,
-                idempotency_key=action.idempotency_key,
-                attempt=attempts + 1,
-                kind=self._kinds.get(channel, "message"),
-            )
-            tried = True
-            try:
-                sender.send(message)
-            except PermanentFailure as exc:
-                last_error = f"{channel}: {exc}"
-                log.warning(
-                    "permanent failure on %s for %s: %s", channel, action.occurrence_key, exc
-                )
-                index, attempts = index + 1, 0
-                continue
-            except Exception as exc:
-                attempts += 1
-                last_error = f"{channel}: {type(exc).__name__}: {exc}"
-                log.warning(
-                    "temporary failure %d on %s for %s: %s",
-                    attempts,
-                    channel,
-                    action.occurrence_key,
-                    exc,
-                    exc_info=not isinstance(exc, TemporaryFailure),
-                )
-                if attempts >= self.retry.max_attempts:
-                    index, attempts = index + 1, 0
-                    continue
-                wait = self.retry.delay(attempts, action.occurrence_key)
-                if isinstance(exc, TemporaryFailure) and exc.retry_after is not None:
-                    wait = max(wait, exc.retry_after)
-                return attrs.evolve(
-                    claim,
-                    until=now + wait,
-                    attempts=attempts,
-                    channel_index=index,
-                    last_error=last_error,
-                    sending=False,
-                )
-            return Delivery(
-                action.cadence,
-                action.step,
-                action.contact_id,
-                action.occurrence_key,
-                DeliveryStatus.SENT,
-                now,
-                channel=channel,
-                collected=action.collected,
-            )
-        if claim.unsettled and index < len(channels):
-            last_error = (
-                f"{last_error}; an earlier attempt on {channels[claim.channel_index]} may have "
-                "been delivered (its outcome was never recorded), so no other channel was tried"
-            )
-        status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
-        reason = last_error if tried else f"no_channel: {last_error}"
-        return Delivery(
-            action.cadence,
-            action.step,
-            action.contact_id,
-            action.occurrence_key,
-            status,
-            now,
-            reason=reason,
-            collected=action.collected,
-        )

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from regua.ports import DIRTY, Claim, ContactError, UnknownContactError, Wakeup
+from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
 from regua.records import (
     CLICKED,
     OPENED,
@@ -254,6 +254,16 @@ class InMemoryRepository:
             while self._index and not self._live(self._index[0]):
                 heapq.heappop(self._index)
             return self._index[0][0] if self._index else None
+
+    def backlog(self, now: datetime) -> Backlog:
+        """Due contacts at `now`: how many, how many changed, the oldest wake-up (the index)."""
+        with self._lock:
+            due = self._due(now)
+            self._restore(due)
+        scheduled = [at for at, _ in due if at != DIRTY]
+        return Backlog(
+            due=len(due), changed=len(due) - len(scheduled), oldest=min(scheduled, default=None)
+        )
 
     def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
         """Snapshots of these contacts, without leasing them."""

@@ -80,7 +80,7 @@ from regua.errors import (
     ReguaError,
     personal_value,
 )
-from regua.ports import DIRTY, Claim, ContactError, UnknownContactError, Wakeup
+from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
 from regua.records import (
     CLICKED,
     OPENED,
@@ -1048,6 +1048,20 @@ class SQLRepository:
         query = sa.select(sa.func.min(contacts.c.wakeup_at))
         value: datetime | None = self._read(lambda conn: conn.execute(query).scalar())
         return value
+
+    def backlog(self, now: datetime) -> Backlog:
+        """Due contacts at `now`: one statement, a range of the wake-up index."""
+        contacts = self._tables.contacts
+        wakeup = contacts.c.wakeup_at
+        # DIRTY sorts first, so the oldest scheduled wake-up is the least one above it.
+        # CASE rather than FILTER: SQLite learnt FILTER late (3.30).
+        query = sa.select(
+            sa.func.count(),
+            sa.func.count(sa.case((wakeup == DIRTY, 1))),
+            sa.func.min(sa.case((wakeup > DIRTY, wakeup))),
+        ).where(wakeup <= now)
+        due, changed, oldest = self._read(lambda conn: conn.execute(query).one())
+        return Backlog(due=int(due), changed=int(changed), oldest=oldest)
 
     def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
         """Snapshots of these contacts, without leasing them.

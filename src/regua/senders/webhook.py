@@ -4,7 +4,9 @@ This is the adapter for SMS, WhatsApp and push gateways that accept a webhook, a
 creating tasks for a human in a CRM ("the account manager should call"): the receiving side
 gets one JSON document per message and decides what to do with it. It needs the optional
 extra ``http`` (httpx): ``pip install 'regua[http]'``. Importing this module works without
-it; constructing a `WebhookSender` then raises `MissingDependencyError`. `verify_signature`,
+it; constructing a `WebhookSender` then raises `MissingDependencyError`.
+`AsyncWebhookSender` is the same sender for asyncio (`regua.AsyncScheduler`), on an
+`httpx.AsyncClient`: same request, same signature, same outcomes. `verify_signature`,
 for the receiving side, needs only the standard library.
 
 The request
@@ -73,7 +75,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from regua.errors import MissingDependencyError, ReguaError
@@ -89,6 +91,7 @@ else:
 __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "AsyncWebhookSender",
     "InvalidSignature",
     "WebhookSender",
     "sign",
@@ -105,6 +108,7 @@ _RESERVED = frozenset(
     name.lower() for name in ("Content-Type", "Idempotency-Key", TIMESTAMP_HEADER, SIGNATURE_HEADER)
 )
 _EXCERPT = 200
+_POOL_CONNECTIONS = 4  # connections per httpx.AsyncClient of an AsyncWebhookSender
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -268,42 +272,19 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
 
 
-class WebhookSender:
-    """A `Sender` that POSTs each message as signed JSON to an HTTP endpoint.
-
-    See the module's documentation for the body, the headers, the signature and how each
-    answer is mapped. One `httpx.Client` (a connection pool, safe across threads) is reused
-    for every message; `close()` it, or use the sender as a context manager.
-
-    Args:
-        url_or_urls: One URL for every channel, or a mapping ``{channel: url}``; a message
-            on a channel the mapping lacks fails permanently.
-        secret: The secret shared with the receiver, for the HMAC signature.
-        timeout: Seconds allowed to connect, and then for each read and write.
-        headers: Extra headers sent with every request (an ``Authorization`` token...);
-            they may not replace the headers the sender sets itself.
-        client: An `httpx.Client` to use instead of the sender's own (for a proxy, mTLS,
-            or a mock transport in tests); the sender does not close it, and its redirect
-            setting is ignored (redirects are never followed).
-
-    Raises:
-        MissingDependencyError: httpx (the extra ``http``) is not installed.
-        ValueError: an empty secret, a URL that is not http(s), an empty mapping, a
-            non-positive timeout, or `headers` naming a header the sender sets.
-
-    """
+class _Webhook:
+    """What `WebhookSender` and `AsyncWebhookSender` share: configuration, request, answer."""
 
     def __init__(
         self,
         url_or_urls: str | Mapping[str, str],
         *,
         secret: str | bytes,
-        timeout: float = 10.0,
-        headers: Mapping[str, str] | None = None,
-        client: httpx.Client | None = None,
+        timeout: float,
+        headers: Mapping[str, str] | None,
     ) -> None:
         if not _HAVE_HTTPX:
-            raise MissingDependencyError("WebhookSender", "http", "httpx")
+            raise MissingDependencyError(type(self).__name__, "http", "httpx")
         if isinstance(url_or_urls, str):
             self.url: str | None = _check_url(url_or_urls, "the webhook URL")
             self.urls: dict[str, str] = {}
@@ -324,19 +305,9 @@ class WebhookSender:
         if clash:
             raise ValueError(f"headers may not set {', '.join(clash)}: the sender sets them")
         self._headers = extra
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(follow_redirects=False)
 
-    # --- the Sender protocol -------------------------------------------------------------------
-
-    def send(self, message: Message) -> str | None:
-        """POST `message`; return the id in the JSON answer, if any.
-
-        Raises:
-            TemporaryFailure: 408, 429, 5xx, a timeout or a connection error.
-            PermanentFailure: any other non-2xx answer, or no URL for the channel.
-
-        """
+    def _request(self, message: Message) -> tuple[str, dict[str, Any], str]:
+        """The URL and the signed request (`post`'s arguments) of `message`, and the origin."""
         url = self.url if self.url is not None else self.urls.get(message.channel)
         if url is None:
             raise PermanentFailure(
@@ -353,42 +324,20 @@ class WebhookSender:
             TIMESTAMP_HEADER: stamp,
             SIGNATURE_HEADER: sign(body, stamp, self._secret),
         }
-        where = _origin(url)
-        try:
-            response = self._client.post(
-                url,
-                content=body,
-                headers=headers,
-                timeout=self.timeout,
-                follow_redirects=False,
-            )
-        except httpx.TimeoutException as exc:
-            raise TemporaryFailure(
+        request = {
+            "content": body,
+            "headers": headers,
+            "timeout": self.timeout,
+            "follow_redirects": False,
+        }
+        return url, request, _origin(url)
+
+    def _unreachable(self, exc: httpx.TransportError, where: str) -> TemporaryFailure:
+        if isinstance(exc, httpx.TimeoutException):
+            return TemporaryFailure(
                 f"webhook {where} timed out after {self.timeout:g} s ({type(exc).__name__})"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TemporaryFailure(
-                f"webhook {where} unreachable: {type(exc).__name__}: {exc}"
-            ) from exc
-        return self._outcome(response, where)
-
-    # --- lifecycle -----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the sender's connections (not those of a client passed in)."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> WebhookSender:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+            )
+        return TemporaryFailure(f"webhook {where} unreachable: {type(exc).__name__}: {exc}")
 
     def __repr__(self) -> str:
         target = (
@@ -396,7 +345,7 @@ class WebhookSender:
             if self.url is not None
             else {channel: _origin(url) for channel, url in self.urls.items()}
         )
-        return f"WebhookSender({target!r}, timeout={self.timeout:g})"
+        return f"{type(self).__name__}({target!r}, timeout={self.timeout:g})"
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -430,7 +379,7 @@ class WebhookSender:
     def _outcome(response: httpx.Response, where: str) -> str | None:
         status = response.status_code
         if 200 <= status < 300:
-            return WebhookSender._provider_id(response)
+            return _Webhook._provider_id(response)
         what = f"webhook {where} answered HTTP {status} {response.reason_phrase}".rstrip()
         if status in (408, 429) or 500 <= status < 600:
             retry_after = _retry_after(
@@ -459,3 +408,175 @@ class WebhookSender:
             if isinstance(provider_id, (str, int)) and not isinstance(provider_id, bool):
                 return str(provider_id) or None
         return None
+
+
+class WebhookSender(_Webhook):
+    """A `Sender` that POSTs each message as signed JSON to an HTTP endpoint.
+
+    See the module's documentation for the body, the headers, the signature and how each
+    answer is mapped. One `httpx.Client` (a connection pool, safe across threads) is reused
+    for every message; `close()` it, or use the sender as a context manager.
+
+    Args:
+        url_or_urls: One URL for every channel, or a mapping ``{channel: url}``; a message
+            on a channel the mapping lacks fails permanently.
+        secret: The secret shared with the receiver, for the HMAC signature.
+        timeout: Seconds allowed to connect, and then for each read and write.
+        headers: Extra headers sent with every request (an ``Authorization`` token...);
+            they may not replace the headers the sender sets itself.
+        client: An `httpx.Client` to use instead of the sender's own (for a proxy, mTLS,
+            or a mock transport in tests); the sender does not close it, and its redirect
+            setting is ignored (redirects are never followed).
+
+    Raises:
+        MissingDependencyError: httpx (the extra ``http``) is not installed.
+        ValueError: an empty secret, a URL that is not http(s), an empty mapping, a
+            non-positive timeout, or `headers` naming a header the sender sets.
+
+    """
+
+    def __init__(
+        self,
+        url_or_urls: str | Mapping[str, str],
+        *,
+        secret: str | bytes,
+        timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(url_or_urls, secret=secret, timeout=timeout, headers=headers)
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(follow_redirects=False)
+
+    # --- the Sender protocol -------------------------------------------------------------------
+
+    def send(self, message: Message) -> str | None:
+        """POST `message`; return the id in the JSON answer, if any.
+
+        Raises:
+            TemporaryFailure: 408, 429, 5xx, a timeout or a connection error.
+            PermanentFailure: any other non-2xx answer, or no URL for the channel.
+
+        """
+        url, request, where = self._request(message)
+        try:
+            response = self._client.post(url, **request)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, where) from exc
+        return self._outcome(response, where)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sender's connections (not those of a client passed in)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> WebhookSender:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncWebhookSender(_Webhook):
+    """An `AsyncSender` that POSTs each message as signed JSON: `WebhookSender` for asyncio.
+
+    The request, the signature and how each answer is mapped to an outcome are exactly
+    those of `WebhookSender` (see the module's documentation). One `httpx.AsyncClient` is
+    reused for every message and serves concurrent sends (`regua.AsyncScheduler` runs up to
+    its `concurrency` at once): the sender's own connections (`max_connections` of them)
+    are spread over a few small `httpx.AsyncClient` pools, each request going to the least
+    busy one, because one large httpx pool spends CPU time on every request in proportion
+    to the square of its connections. `aclose()` the sender, or use it as an async context
+    manager.
+
+    Args:
+        url_or_urls: One URL for every channel, or a mapping ``{channel: url}``.
+        secret: The secret shared with the receiver, for the HMAC signature.
+        timeout: Seconds allowed to connect, and then for each read and write.
+        headers: Extra headers sent with every request; they may not replace the headers
+            the sender sets itself.
+        max_connections: How many connections the sender may open: keep it at least the
+            scheduler's `concurrency`, or sends queue for a connection.
+        client: An `httpx.AsyncClient` to use instead of the sender's own (a proxy, mTLS, a
+            mock transport in tests); the sender does not close it.
+
+    Raises:
+        MissingDependencyError: httpx (the extra ``http``) is not installed.
+        ValueError: as for `WebhookSender`, or `max_connections` below 1.
+
+    """
+
+    def __init__(
+        self,
+        url_or_urls: str | Mapping[str, str],
+        *,
+        secret: str | bytes,
+        timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        max_connections: int = 50,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(url_or_urls, secret=secret, timeout=timeout, headers=headers)
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        self._owns_client = client is None
+        if client is not None:
+            self._clients = [client]
+        else:
+            # httpcore's connection pool does, on every request, work proportional to the
+            # square of its connections (it checks each one, and counts the idle ones for
+            # each); with 50 busy connections that CPU cost, not the network, bounds the
+            # throughput. Several small pools, each request going to the least busy, keep
+            # it flat (see benchmarks/async_webhook.py).
+            pools = -(-max_connections // _POOL_CONNECTIONS)
+            size = -(-max_connections // pools)
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            tls = httpx.create_ssl_context()  # loading the CA bundle once, not per pool
+            self._clients = [
+                httpx.AsyncClient(follow_redirects=False, limits=limits, verify=tls)
+                for _ in range(pools)
+            ]
+        self._in_flight = [0] * len(self._clients)
+
+    async def send(self, message: Message) -> str | None:
+        """POST `message`; return the id in the JSON answer, if any.
+
+        Raises:
+            TemporaryFailure: 408, 429, 5xx, a timeout or a connection error.
+            PermanentFailure: any other non-2xx answer, or no URL for the channel.
+
+        """
+        url, request, where = self._request(message)
+        pool = self._in_flight.index(min(self._in_flight))
+        self._in_flight[pool] += 1
+        try:
+            response = await self._clients[pool].post(url, **request)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, where) from exc
+        finally:
+            self._in_flight[pool] -= 1
+        return self._outcome(response, where)
+
+    async def aclose(self) -> None:
+        """Close the sender's connections (not those of a client passed in)."""
+        if self._owns_client:
+            for client in self._clients:
+                await client.aclose()
+
+    async def __aenter__(self) -> AsyncWebhookSender:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
