@@ -170,9 +170,11 @@ class DeliveryStatus(str, enum.Enum):
     FAILED = "failed"
     """Every candidate channel failed, or retries ran out (a dead letter)."""
     CANCELLED = "cancelled"
-    """A `cancel_on` event happened after the trigger and before sending."""
+    """A `cancel_on` event happened after the trigger and before sending, or the journey's
+    goal was reached (reason ``goal_reached``)."""
     SKIPPED = "skipped"
-    """Not sent on purpose: condition false, no consented channel, cap, repeat, cooldown."""
+    """Not sent on purpose: condition false, no consented channel, cap, repeat, cooldown, or
+    an experiment's holdout (reason ``holdout``)."""
     EXPIRED = "expired"
     """Past its `expires_after` or `deadline` before it could be sent."""
 
@@ -190,6 +192,9 @@ class Delivery:
         at: When it ended (sent, failed, cancelled...); timezone-aware.
         channel: The channel used (for sent and failed deliveries).
         reason: A machine-readable reason for cancelled, skipped, expired and failed.
+        variant: The experiment variant the contact was assigned (sent, failed, or skipped
+            with reason ``holdout``); None outside experiments. Recorded, it is the
+            contact's assignment from then on.
 
     """
 
@@ -201,6 +206,7 @@ class Delivery:
     at: datetime
     channel: str | None = None
     reason: str | None = None
+    variant: str | None = None
 
     def __attrs_post_init__(self) -> None:
         record = f"Delivery {self.occurrence_key!r}"
@@ -229,6 +235,7 @@ class DueAction:
         transactional: Whether the step is transactional.
         priority: The step's priority.
         expires_at: The instant after which it must not be sent, if any.
+        variant: The experiment variant to send (None outside experiments).
 
     """
 
@@ -246,6 +253,7 @@ class DueAction:
     transactional: bool = False
     priority: int = 0
     expires_at: datetime | None = None
+    variant: str | None = None
 
     @property
     def channels(self) -> tuple[str, ...]:

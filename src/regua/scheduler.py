@@ -494,6 +494,7 @@ class Scheduler:
                 idempotency_key=action.idempotency_key,
                 attempt=attempts + 1,
                 kind=self._kinds.get(channel, "message"),
+                variant=action.variant,
             )
             tried = True
             try:
@@ -537,6 +538,7 @@ class Scheduler:
                 DeliveryStatus.SENT,
                 now,
                 channel=channel,
+                variant=action.variant,
             )
         status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
         reason = last_error if tried else f"no_channel: {last_error}"
@@ -548,4 +550,5 @@ class Scheduler:
             status,
             now,
             reason=reason,
+            variant=action.variant,
         )

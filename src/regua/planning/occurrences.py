@@ -58,6 +58,11 @@ class Reason(str, enum.Enum):
     """Past ``trigger + deadline``."""
     RECORDED = "recorded"
     """Closed by a recorded delivery (see the delivery's own reason)."""
+    HOLDOUT = "holdout"
+    """The contact is in the experiment's holdout variant (or follows a held-out occurrence):
+    no message, but the assignment is recorded."""
+    GOAL_REACHED = "goal_reached"
+    """The journey's goal was reached after the trigger and before sending: it ends here."""
 
 
 @attrs.frozen(slots=True)
@@ -78,6 +83,8 @@ class Occurrence:
         reason: Why it is waiting or closed.
         detail: A human-readable account of the reason (the cancelling event, the cap...).
         expires_at: The instant after which it must not be sent, if any.
+        variant: The experiment variant: for due and held-out occurrences, and for recorded
+            ones that carry one.
 
     """
 
@@ -93,6 +100,7 @@ class Occurrence:
     reason: Reason | None = None
     detail: str = ""
     expires_at: datetime | None = None
+    variant: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -116,6 +124,7 @@ class Occurrence:
             DeliveryStatus(self.state.value),
             self.at,
             reason=None if self.reason is None else self.reason.value,
+            variant=self.variant,
         )
 
 

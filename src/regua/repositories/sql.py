@@ -35,7 +35,8 @@ When a repository opens a database (with ``create=True``, the default) it takes 
 With ``create=False`` the repository never changes the schema: it raises
 `SchemaVersionError` unless the database holds exactly the current version.
 
-Version 1 is the first layout, so there is no migration yet. To change the layout: bump
+Version 2 added ``regua_deliveries.variant`` (the experiment variant of a delivery). To change
+the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -99,7 +100,7 @@ else:
 
 __all__ = ["SCHEMA_VERSION", "SQLRepository", "SchemaVersionError"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -108,8 +109,18 @@ PREFIX = "regua_"
 Migration = Callable[["sa.Connection", "str | None"], None]
 """Brings a database from version ``n - 1`` to ``n``: ``(connection, schema) -> None``."""
 
-_MIGRATIONS: dict[int, Migration] = {}
-"""Migration to version ``n``, by ``n``. Empty: version 1 is the first layout."""
+
+def _add_delivery_variant(conn: sa.Connection, schema: str | None) -> None:
+    """Version 2: deliveries record the experiment variant the contact was assigned."""
+    preparer = conn.dialect.identifier_preparer
+    table = preparer.quote(f"{PREFIX}deliveries")
+    if schema is not None:
+        table = f"{preparer.quote_schema(schema)}.{table}"
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN variant VARCHAR"))
+
+
+_MIGRATIONS: dict[int, Migration] = {2: _add_delivery_variant}
+"""Migration to version ``n``, by ``n`` (version 1 is the first layout)."""
 
 _BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the write lock before failing."""
@@ -311,6 +322,7 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("at", at(), nullable=False),
         sa.Column("channel", sa.String),
         sa.Column("reason", sa.String),
+        sa.Column("variant", sa.String),
         sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
         sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
         sa.Index(f"{PREFIX}deliveries_status_at", "status", "at"),
@@ -383,6 +395,7 @@ def _delivery(row: Any) -> Delivery:
         row.at,
         channel=row.channel,
         reason=row.reason,
+        variant=row.variant,
     )
 
 
@@ -889,6 +902,17 @@ class SQLRepository:
         )
         return self._read(lambda conn: [_delivery(row) for row in conn.execute(query)])
 
+    def contact_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Up to `limit` contact ids greater than `after`, in the database's order of ids.
+
+        One statement, reading the primary key's index in order (keyset pagination).
+        """
+        contacts = self._tables.contacts
+        query = sa.select(contacts.c.id).order_by(contacts.c.id).limit(limit)
+        if after is not None:
+            query = query.where(contacts.c.id > after)
+        return self._read(lambda conn: list(conn.execute(query).scalars()))
+
     def errors(self, contact_id: str | None = None) -> list[ContactError]:
         """Errors recorded while evaluating contacts, oldest first."""
         errors = self._tables.errors
@@ -1148,6 +1172,7 @@ class SQLRepository:
                 "at": d.at,
                 "channel": d.channel,
                 "reason": d.reason,
+                "variant": d.variant,
             }
             for d in first.values()  # in the given order: it is the recording order
         ]
