@@ -39,6 +39,7 @@ from regua.definitions.conditions import (
     opened,
 )
 from regua.definitions.durations import Duration
+from regua.definitions.goals import Goal
 from regua.definitions.policy import FrequencyCap, Policy, QuietHours
 from regua.definitions.steps import Route, Step
 from regua.definitions.triggers import (
@@ -82,6 +83,7 @@ from regua.records import (
     Snapshot,
     idempotency_key,
 )
+from regua.reporting import Report, ReportRow, report, wilson_interval
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
 from regua.senders import ConsoleSender, OutboxSender, RateLimited, RenderedEmail, SMTPSender
@@ -137,6 +139,7 @@ __all__ = [
     "EventTrigger",
     "Explanation",
     "FrequencyCap",
+    "Goal",
     "HasEvent",
     "InMemoryRepository",
     "InactivityTrigger",
@@ -157,6 +160,8 @@ __all__ = [
     "Reason",
     "ReguaError",
     "RenderedEmail",
+    "Report",
+    "ReportRow",
     "Repository",
     "RetryPolicy",
     "Route",
@@ -187,5 +192,7 @@ __all__ = [
     "on_schedule",
     "opened",
     "plan",
+    "report",
     "schema",
+    "wilson_interval",
 ]

@@ -88,7 +88,7 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [1]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [2]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
@@ -108,7 +108,8 @@ def test_reopening_an_up_to_date_schema_changes_nothing(sql_repository: SQLRepos
 def test_a_newer_schema_version_is_refused(sql_repository: SQLRepository) -> None:
     sql_repository.upsert_contact(contact("ana"))
     set_stored_version(sql_repository, SCHEMA_VERSION + 1)
-    with pytest.raises(SchemaVersionError, match=r"schema version 2, newer than version 1"):
+    newer = rf"schema version {SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}"
+    with pytest.raises(SchemaVersionError, match=newer):
         reopen(sql_repository)
     with pytest.raises(SchemaVersionError, match="upgrade regua"):
         reopen(sql_repository, create=False)
@@ -135,28 +136,68 @@ def test_an_older_schema_is_migrated_in_order_once(
 
         return migrate
 
-    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(sql_module, "_MIGRATIONS", {3: migration(3), 2: migration(2)})
-    with pytest.raises(SchemaVersionError, match="version 1, older than 3; open it with create"):
+    old, first, second = SCHEMA_VERSION, SCHEMA_VERSION + 1, SCHEMA_VERSION + 2
+    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", second)
+    monkeypatch.setattr(
+        sql_module, "_MIGRATIONS", {second: migration(second), first: migration(first)}
+    )
+    older = f"version {old}, older than {second}; open it with create"
+    with pytest.raises(SchemaVersionError, match=older):
         reopen(sql_repository, create=False)
     migrated = reopen(sql_repository)
-    assert applied == [2, 3]
-    assert stored_version(sql_repository) == [3]
+    assert applied == [first, second]
+    assert stored_version(sql_repository) == [second]
     assert migrated.get_contact("ana") == contact("ana")
     names = sa.inspect(sql_repository.engine).get_table_names(schema=sql_repository.schema)
-    assert {"regua_notes_2", "regua_notes_3"} <= set(names)
+    assert {f"regua_notes_{first}", f"regua_notes_{second}"} <= set(names)
     reopen(sql_repository)
-    assert applied == [2, 3]
+    assert applied == [first, second]
 
 
 def test_a_missing_migration_changes_nothing(
     sql_repository: SQLRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     monkeypatch.setattr(sql_module, "_MIGRATIONS", {})
-    with pytest.raises(SchemaVersionError, match="no migration to regua schema version 2"):
+    missing = f"no migration to regua schema version {SCHEMA_VERSION + 1}"
+    with pytest.raises(SchemaVersionError, match=missing):
         reopen(sql_repository)
-    assert stored_version(sql_repository) == [1]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+
+
+def test_a_version_1_database_gains_delivery_variants(sql_repository: SQLRepository) -> None:
+    # Version 1 is the current layout without regua_deliveries.variant: make one from a
+    # fresh database, with a delivery written the way version 1 wrote it.
+    sql_repository.upsert_contact(contact("ana"))
+    schema = sql_repository.schema
+    deliveries = f"{schema}.regua_deliveries" if schema else "regua_deliveries"
+    with sql_repository.engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {deliveries} DROP COLUMN variant"))
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {deliveries} (occurrence_key, cadence, step, contact_id, status, at,"
+                " channel, reason) VALUES ('k1', 'shop', 'reminder', 'ana', 'sent', :at, 'email',"
+                " NULL)"
+            ),
+            {
+                "at": T0
+                if sql_repository.engine.dialect.name == "postgresql"
+                else "2024-05-06 12:00:00.000000"
+            },
+        )
+    set_stored_version(sql_repository, 1)
+    with pytest.raises(SchemaVersionError, match="version 1, older than"):
+        reopen(sql_repository, create=False)
+
+    migrated = reopen(sql_repository)
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+    old = Delivery("shop", "reminder", "ana", "k1", DeliveryStatus.SENT, T0, "email")
+    assert migrated.history("ana") == [old]
+    new = Delivery(
+        "shop", "reminder", "ana", "k2", DeliveryStatus.SENT, T0 + LEASE, "email", variant="long"
+    )
+    migrated.record([new])
+    assert reopen(sql_repository).history("ana") == [old, new]
 
 
 def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:

@@ -140,6 +140,8 @@ def _describe_experiment(step: Step) -> str | None:
 def _describe_goal(goals: StepGoals) -> str | None:
     if goals.measured is None:
         return None
-    ends = [str(goal) for goal in goals.exits]
-    exits = f"; reaching {' or '.join(ends)} ends the journey" if ends else ""
-    return f"{goals.measured} after each message{exits}"
+    ends = [
+        f"{goal.event!r}" + (f" where {goal.where}" if goal.where else "") for goal in goals.exits
+    ]
+    exits = f"; an event {' or '.join(ends)} ends the journey" if ends else ""
+    return f"{goals.measured} of each message{exits}"
