@@ -412,7 +412,7 @@ def _build(
         tally = tallies.get(key, _Tally())
         goal = goal_of.get(key[:2])
         exposed = tally.sent + tally.held_out
-        measured = goal is not None and exposed > 0
+        rated = goal is not None and exposed > 0
         rows.append(
             ReportRow(
                 cadence=key[0],
@@ -424,9 +424,9 @@ def _build(
                 opened=tally.opened,
                 clicked=tally.clicked,
                 conversions=tally.conversions if goal is not None else None,
-                conversion_rate=tally.conversions / exposed if measured else None,
+                conversion_rate=tally.conversions / exposed if rated else None,
                 interval=wilson_interval(tally.conversions, exposed, confidence)
-                if measured
+                if rated
                 else None,
             )
         )
