@@ -21,6 +21,7 @@ from regua import (
 )
 from regua.planning.experiments import assign_variant
 from regua.testing import Simulation
+from tests.experiments.test_assignment import cadence as cart_cadence
 
 START = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 
@@ -146,18 +147,7 @@ def test_holdout_never_receives_a_message(short: int, control: int, count: int) 
 
 def test_reweighting_a_live_experiment_does_not_reshuffle_assigned_contacts() -> None:
     repository = InMemoryRepository()
-    before = Cadence(
-        "shop",
-        channels=[Channel("email")],
-        steps=[
-            Step(
-                "cart",
-                trigger=on_event("cart_abandoned"),
-                channels=["email"],
-                variants={"short": 50, "long": 50},
-            )
-        ],
-    )
+    before = cart_cadence({"short": 50, "long": 50})
     first = Simulation(before, start=START, repository=repository)
     ids = [f"c{n}" for n in range(600)]
     for contact_id in ids:
