@@ -425,9 +425,7 @@ def _build(
                 clicked=tally.clicked,
                 conversions=tally.conversions if goal is not None else None,
                 conversion_rate=tally.conversions / exposed if rated else None,
-                interval=wilson_interval(tally.conversions, exposed, confidence)
-                if rated
-                else None,
+                interval=wilson_interval(tally.conversions, exposed, confidence) if rated else None,
             )
         )
     return Report(rows=tuple(rows), confidence=confidence)

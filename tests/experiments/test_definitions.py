@@ -123,3 +123,19 @@ def test_followers_may_share_the_experiment_of_their_head() -> None:
         ),
     )
     assert cadence.step("b").experiment_name == "a"
+
+
+def test_graphs_show_variants_holdout_and_goal() -> None:
+    from regua.graph import to_dot, to_mermaid
+
+    cadence = shop(
+        step(
+            "cart",
+            variants={"short": 45, "long": 45, "control": 10},
+            holdout="control",
+            goal=Goal("order_placed", within="3d"),
+        )
+    )
+    for text in (to_mermaid(cadence), to_dot(cadence)):
+        assert "variants short 45, long 45, control 10 (holdout)" in text
+        assert "goal order_placed within 3d" in text
