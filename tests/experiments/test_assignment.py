@@ -224,3 +224,51 @@ def test_holdout_contacts_get_no_due_action_but_a_recorded_holdout(
         (due,) = result.due
         assert due.variant == expected
         assert result.closed == ()
+
+
+def test_repeat_once_and_cooldown_thin_out_the_holdout_like_the_others() -> None:
+    variants = {"offer": 50, "control": 50}
+    # One contact of each group (assignment is by hash: find one of each).
+    ids = [f"c{n}" for n in range(40)]
+    held = next(i for i in ids if assign_variant("shop", "cart", i, variants) == "control")
+    treated = next(i for i in ids if assign_variant("shop", "cart", i, variants) == "offer")
+    for repeat, cooldown in (("once", None), ("every", "5d")):
+        once = Cadence(
+            "shop",
+            channels=[Channel("email")],
+            steps=[
+                Step(
+                    "cart",
+                    trigger=on_event("cart_abandoned"),
+                    channels=["email"],
+                    variants=variants,
+                    holdout="control",
+                    repeat=repeat,
+                    cooldown=cooldown,
+                )
+            ],
+        )
+        for who in (held, treated):
+            events = [cart(who, 1), cart(who, 2)]
+            first = plan(once, Snapshot(contact(who), events[:1]), T0 + timedelta(days=1))
+            recorded = [
+                *(o.as_delivery() for o in first.closed),
+                *(
+                    Delivery(
+                        "shop",
+                        "cart",
+                        who,
+                        a.occurrence_key,
+                        "sent",
+                        T0 + timedelta(days=1),
+                        "email",
+                        variant=a.variant,
+                    )
+                    for a in first.due
+                ),
+            ]
+            assert len(recorded) == 1
+            second = plan(once, Snapshot(contact(who), events, recorded), T0 + timedelta(days=2))
+            (closed,) = second.closed
+            assert second.due == ()
+            assert closed.reason is (Reason.REPEAT_ONCE if repeat == "once" else Reason.COOLDOWN)

@@ -552,6 +552,7 @@ class _Planner:
                             variant=candidate.variant,
                         ),
                     )
+                    accepted_steps[step.name] += 1
                     continue
                 marketing_sent.append(self.now)
                 sent_on[channel].append(self.now)
@@ -562,7 +563,19 @@ class _Planner:
         self, candidate: _Candidate, accepted_steps: dict[str, int]
     ) -> Occurrence | None:
         step = candidate.cstep.step
-        sent = self.history.sent_before(step.name, self.now)
+        if step.holdout is not None and candidate.variant == step.holdout:
+            # A held-out contact's recorded holdouts stand for sends, so that `repeat` and
+            # `cooldown` thin out the holdout group exactly as they thin out the others.
+            sent = sorted(
+                (
+                    d
+                    for d in self.history.by_key.values()
+                    if d.step == step.name and d.reason == Reason.HOLDOUT.value and d.at <= self.now
+                ),
+                key=lambda d: d.at,
+            )
+        else:
+            sent = self.history.sent_before(step.name, self.now)
         if step.repeat == "once" and (sent or accepted_steps[step.name]):
             return self._candidate_occurrence(
                 candidate,
