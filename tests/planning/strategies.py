@@ -26,6 +26,7 @@ from regua import (
     Contact,
     Event,
     FrequencyCap,
+    Goal,
     Policy,
     QuietHours,
     Step,
@@ -229,7 +230,22 @@ def steps(draw: st.DrawFn, name: str, earlier_steps: Sequence[str] = ()) -> Step
     }
     if delay is not None:
         kwargs["delay"] = delay
+    if draw(st.integers(0, 3)) == 0:  # an experiment, held out or not
+        kwargs["variants"] = {"a": draw(st.integers(0, 3)), "b": draw(st.integers(1, 3))}
+        if not kwargs["transactional"] and draw(st.booleans()):
+            kwargs["holdout"] = draw(st.sampled_from(["a", "b"]))
+    kwargs["goal"] = draw(st.none() | st.none() | goals())
     return Step(name, **kwargs)
+
+
+def goals() -> st.SearchStrategy[Goal]:
+    """A goal on one of the scenario's event names, ending the journey or not."""
+    return st.builds(
+        Goal,
+        event=st.sampled_from(EVENT_NAMES),
+        within=durations(LONG),
+        exit=st.booleans(),
+    )
 
 
 @st.composite
@@ -245,6 +261,7 @@ def cadences(draw: st.DrawFn, max_steps: int = 4) -> Cadence:
         channels=[draw(channels(name)) for name in CHANNELS],
         policy=draw(policies()),
         timezone=draw(st.sampled_from(TIMEZONES)),
+        goal=draw(st.none() | st.none() | goals()),
     )
 
 
