@@ -288,6 +288,11 @@ def _histories(source: Repository | Iterable[Event | Delivery | Snapshot]) -> It
                         snapshot.contact.timezone, list(snapshot.events), list(snapshot.deliveries)
                     )
             after = ids[-1]
+    if hasattr(source, "load_snapshots"):
+        raise TypeError(
+            f"{type(source).__name__} lacks methods of regua.ports.Repository (report() pages "
+            "through contacts with Repository.contact_ids); implement them, or pass records"
+        )
     events: dict[str, list[Event]] = defaultdict(list)
     deliveries: dict[str, list[Delivery]] = defaultdict(list)
     timezones: dict[str, str | None] = {}

@@ -229,6 +229,13 @@ def test_the_report_prints_as_a_table_and_dicts() -> None:
     with pytest.raises(TypeError, match="got str"):
         report(["not a record"], shop())  # type: ignore[list-item]
 
+    class OldRepository:
+        def load_snapshots(self, contact_ids: list[str]) -> dict[str, object]:
+            return {}
+
+    with pytest.raises(TypeError, match=r"OldRepository lacks methods of regua\.ports\.Repository"):
+        report(OldRepository(), shop())  # type: ignore[arg-type]
+
 
 # --- the Wilson interval -----------------------------------------------------------------------
 
