@@ -165,9 +165,14 @@ def test_a_missing_migration_changes_nothing(
     assert stored_version(sql_repository) == [SCHEMA_VERSION]
 
 
-def test_a_version_1_database_gains_delivery_variants(sql_repository: SQLRepository) -> None:
-    # Version 1 is the current layout without regua_deliveries.variant: make one from a
-    # fresh database, with a delivery written the way version 1 wrote it.
+def test_a_database_from_before_delivery_variants_gains_them(sql_repository: SQLRepository) -> None:
+    # The version before the variant migration is the current layout without
+    # regua_deliveries.variant (when the variant migration is the latest): make one from a
+    # fresh database, with a delivery written the way that version wrote it.
+    (added,) = [
+        v for v, m in sql_module._MIGRATIONS.items() if m is sql_module._add_delivery_variant
+    ]
+    assert added == SCHEMA_VERSION, "rewrite this test when a later migration exists"
     sql_repository.upsert_contact(contact("ana"))
     schema = sql_repository.schema
     deliveries = f"{schema}.regua_deliveries" if schema else "regua_deliveries"
@@ -185,8 +190,8 @@ def test_a_version_1_database_gains_delivery_variants(sql_repository: SQLReposit
                 else "2024-05-06 12:00:00.000000"
             },
         )
-    set_stored_version(sql_repository, 1)
-    with pytest.raises(SchemaVersionError, match="version 1, older than"):
+    set_stored_version(sql_repository, added - 1)
+    with pytest.raises(SchemaVersionError, match=f"version {added - 1}, older than"):
         reopen(sql_repository, create=False)
 
     migrated = reopen(sql_repository)
