@@ -41,6 +41,7 @@ from regua.definitions.conditions import (
 )
 from regua.definitions.digests import Digest
 from regua.definitions.durations import Duration
+from regua.definitions.goals import Goal
 from regua.definitions.policy import FrequencyCap, Policy, QuietHours
 from regua.definitions.steps import Route, Step
 from regua.definitions.triggers import (
@@ -87,6 +88,7 @@ from regua.records import (
     Snapshot,
     idempotency_key,
 )
+from regua.reporting import Report, ReportRow, report, wilson_interval
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
 from regua.senders import ConsoleSender, OutboxSender, RateLimited, RenderedEmail, SMTPSender
@@ -151,6 +153,7 @@ __all__ = [
     "EventTrigger",
     "Explanation",
     "FrequencyCap",
+    "Goal",
     "HasEvent",
     "Health",
     "InMemoryRepository",
@@ -172,6 +175,8 @@ __all__ = [
     "Reason",
     "ReguaError",
     "RenderedEmail",
+    "Report",
+    "ReportRow",
     "Repository",
     "RetryPolicy",
     "Route",
@@ -202,5 +207,7 @@ __all__ = [
     "on_schedule",
     "opened",
     "plan",
+    "report",
     "schema",
+    "wilson_interval",
 ]

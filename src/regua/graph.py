@@ -225,6 +225,16 @@ def _step_lines(step: Step) -> tuple[str, ...]:
         lines.append(f"expires after {step.expires_after}")
     if step.deadline is not None:
         lines.append(f"deadline {step.deadline}")
+    if step.variants is not None:
+        lines.append(
+            "variants "
+            + ", ".join(
+                f"{name} {weight}" + (" (holdout)" if name == step.holdout else "")
+                for name, weight in step.variants.items()
+            )
+        )
+    if step.goal is not None:
+        lines.append(f"goal {step.goal.event} within {step.goal.within}")
     return tuple(lines)
 
 

@@ -91,6 +91,8 @@ class Message:
             sender that deduplicates by it makes delivery exactly-once in effect.
         attempt: 1 for the first attempt on this channel, then 2, 3...
         kind: The channel's kind: ``message`` (to the customer) or ``task`` (for a human).
+        variant: The experiment variant assigned to the contact, for the template to pick its
+            copy by; None when the step is not part of an experiment.
 
     """
 
@@ -105,6 +107,7 @@ class Message:
     idempotency_key: str
     attempt: int = 1
     kind: str = "message"
+    variant: str | None = None
 
 
 @runtime_checkable
@@ -231,9 +234,9 @@ class Repository(Protocol):
     """Stores contacts, their events and deliveries, claims on occurrences and wake-ups.
 
     Application side: `upsert_contact`, `get_contact`, `record_event`, `set_consent`,
-    `record_engagement`, `history`, `failed_deliveries`, `errors`. Every change to a contact
-    (its data, consent, a new event or engagement) increments the contact's *version* and sets
-    its wake-up to `DIRTY`, so that the scheduler evaluates it on its next tick.
+    `record_engagement`, `history`, `failed_deliveries`, `contact_ids`, `errors`. Every change
+    to a contact (its data, consent, a new event or engagement) increments the contact's
+    *version* and sets its wake-up to `DIRTY`, so that the scheduler evaluates it on its next tick.
 
     Scheduler side: `acquire_due`, `due_contact_ids`, `next_wakeup`, `backlog`,
     `load_snapshots`, `claim`, `record`, `defer`, `set_wakeups`, `record_errors`. These take
@@ -289,6 +292,16 @@ class Repository(Protocol):
 
     def failed_deliveries(self, limit: int = 100) -> list[Delivery]:
         """The dead letters: deliveries recorded as failed, most recent first."""
+        ...
+
+    def contact_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Up to `limit` contact ids, in ascending order, all greater than `after`.
+
+        Pages through the whole base (``after`` = the last id of the previous page), for
+        reports and exports: with no contact added meanwhile, the pages hold every contact
+        exactly once. The order is the adapter's own (a database's collation), but it must be
+        the one its ``>`` compares by.
+        """
         ...
 
     def errors(self, contact_id: str | None = None) -> list[ContactError]:

@@ -170,9 +170,11 @@ class DeliveryStatus(str, enum.Enum):
     FAILED = "failed"
     """Every candidate channel failed, or retries ran out (a dead letter)."""
     CANCELLED = "cancelled"
-    """A `cancel_on` event happened after the trigger and before sending."""
+    """A `cancel_on` event happened after the trigger and before sending, or the journey's
+    goal was reached (reason ``goal_reached``)."""
     SKIPPED = "skipped"
-    """Not sent on purpose: condition false, no consented channel, cap, repeat, cooldown."""
+    """Not sent on purpose: condition false, no consented channel, cap, repeat, cooldown, or
+    an experiment's holdout (reason ``holdout``)."""
     EXPIRED = "expired"
     """Past its `expires_after` or `deadline` before it could be sent."""
 
@@ -192,6 +194,9 @@ class Delivery:
         reason: A machine-readable reason for cancelled, skipped, expired and failed.
         collected: For a digest step: the ids of the events this outcome closes (those the
             message listed, when sent). The planner leaves them out of later digests.
+        variant: The experiment variant the contact was assigned (sent, failed, or skipped
+            with reason ``holdout``); None outside experiments. Recorded, it is the
+            contact's assignment from then on.
 
     """
 
@@ -204,6 +209,7 @@ class Delivery:
     channel: str | None = None
     reason: str | None = None
     collected: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
+    variant: str | None = None
 
     def __attrs_post_init__(self) -> None:
         record = f"Delivery {self.occurrence_key!r}"
@@ -234,6 +240,7 @@ class DueAction:
         expires_at: The instant after which it must not be sent, if any.
         collected: For a digest step: the ids of the events the payload lists, recorded
             with the outcome (`Delivery.collected`).
+        variant: The experiment variant to send (None outside experiments).
 
     """
 
@@ -252,6 +259,7 @@ class DueAction:
     priority: int = 0
     expires_at: datetime | None = None
     collected: tuple[str, ...] = ()
+    variant: str | None = None
 
     @property
     def channels(self) -> tuple[str, ...]:

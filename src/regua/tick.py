@@ -342,6 +342,7 @@ class TickPlan:
                 idempotency_key=action.idempotency_key,
                 attempt=attempts + 1,
                 kind=self.kinds.get(channel, "message"),
+                variant=action.variant,
             )
             tried = True
             labels = {"cadence": action.cadence, "step": action.step, "channel": channel}
@@ -391,6 +392,7 @@ class TickPlan:
                 now,
                 channel=channel,
                 collected=action.collected,
+                variant=action.variant,
             )
         if claim.unsettled and index < len(channels):
             last_error = (
@@ -408,6 +410,7 @@ class TickPlan:
             now,
             reason=reason,
             collected=action.collected,
+            variant=action.variant,
         )
 
     # --- records of what happened ------------------------------------------------------------

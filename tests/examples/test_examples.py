@@ -27,6 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # What each example reads from a contact: exactly this, nothing more.
 ATTRIBUTES_USED = {
+    "cart_recovery": set(),
     "ecommerce_lifecycle": {"birth_date", "tier"},
     "marketplace_digests": set(),
     "service_recovery": {"tier", "lifetime_value"},
@@ -84,6 +85,29 @@ def test_demo_prints_what_would_be_sent_to_whom_and_when(
     assert ("2026-03-07", "13:00", "diego", "inactive_news_sms", "sms") in sent
     # Carla bought an hour after abandoning her cart: no reminder for her.
     assert not any(r[6] == "carla" and r[7].startswith("cart") for r in rows)
+
+
+def test_cart_recovery_prints_the_report_of_its_experiment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = load_example("cart_recovery")
+    assert example.main(["--carts", "300"]) == 0
+    out = capsys.readouterr().out
+    rows = {tuple(line.split()[1:3]): line.split() for line in out.splitlines()[2:]}
+    assert set(rows) == {
+        ("cart_reminder", "short"),
+        ("cart_reminder", "long"),
+        ("cart_reminder", "control"),
+        ("cart_last_call", "short"),
+        ("cart_last_call", "long"),
+    }
+    control = rows[("cart_reminder", "control")]
+    assert control[3] == "0"  # sent: nothing to the control group
+    assert int(control[4]) > 0  # held out, and counted
+    assert (
+        sum(int(rows[key][3]) + int(rows[key][4]) for key in rows if key[0] == "cart_reminder")
+        == 300
+    )
 
 
 # --- every example ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from regua import (
     Event,
     EventTrigger,
     FrequencyCap,
+    Goal,
     Policy,
     QuietHours,
     Step,
@@ -242,6 +243,11 @@ def steps(draw: st.DrawFn, name: str, earlier_steps: Sequence[str] = ()) -> Step
             and deadline.approximate() <= (window.approximate())
         ):
             kwargs["deadline"] = None
+    if draw(st.integers(0, 3)) == 0:  # an experiment, held out or not
+        kwargs["variants"] = {"a": draw(st.integers(0, 3)), "b": draw(st.integers(1, 3))}
+        if not kwargs["transactional"] and draw(st.booleans()):
+            kwargs["holdout"] = draw(st.sampled_from(["a", "b"]))
+    kwargs["goal"] = draw(st.none() | st.none() | goals())
     return Step(name, **kwargs)
 
 
@@ -250,6 +256,16 @@ def _digests() -> st.SearchStrategy[Digest]:
         durations().map(Digest),
         _TIMES.map(lambda until: Digest(until=until)),
         st.builds(lambda window, until: Digest(window, until=until), durations(), _TIMES),
+    )
+
+
+def goals() -> st.SearchStrategy[Goal]:
+    """A goal on one of the scenario's event names, ending the journey or not."""
+    return st.builds(
+        Goal,
+        event=st.sampled_from(EVENT_NAMES),
+        within=durations(LONG),
+        exit=st.booleans(),
     )
 
 
@@ -266,6 +282,7 @@ def cadences(draw: st.DrawFn, max_steps: int = 4) -> Cadence:
         channels=[draw(channels(name)) for name in CHANNELS],
         policy=draw(policies()),
         timezone=draw(st.sampled_from(TIMEZONES)),
+        goal=draw(st.none() | st.none() | goals()),
     )
 
 

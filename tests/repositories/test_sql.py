@@ -89,7 +89,7 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [3]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [4]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
@@ -166,7 +166,7 @@ def test_a_missing_migration_changes_nothing(
 def _as_version_1(repository: SQLRepository) -> None:
     """Turn a fresh database back into the version 1 layout: drop what later versions added."""
     schema = f"{repository.schema}." if repository.schema else ""
-    added = {"claims": ("sending", "unsettled"), "deliveries": ("collected",)}
+    added = {"claims": ("sending", "unsettled"), "deliveries": ("collected", "variant")}
     with repository.engine.begin() as conn:
         for table, columns in added.items():
             for column in columns:
@@ -211,6 +211,21 @@ def test_a_version_1_database_gains_the_digest_events_of_deliveries(
     migrated.record([digest])
     assert migrated.history("ana") == [old, digest]
     assert migrated.load_snapshots(["ana"])["ana"].deliveries == (old, digest)
+
+
+def test_a_version_1_database_gains_delivery_variants(sql_repository: SQLRepository) -> None:
+    sql_repository.upsert_contact(contact("ana"))
+    old = Delivery("shop", "reminder", "ana", "k1", DeliveryStatus.SENT, T0, "email")
+    sql_repository.record([old])
+    _as_version_1(sql_repository)
+    migrated = reopen(sql_repository)
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+    assert migrated.history("ana") == [old]
+    new = Delivery(
+        "shop", "reminder", "ana", "k2", DeliveryStatus.SENT, T0 + LEASE, "email", variant="long"
+    )
+    migrated.record([new])
+    assert reopen(sql_repository).history("ana") == [old, new]
 
 
 def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:

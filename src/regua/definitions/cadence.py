@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from regua.definitions.channels import Channel
 from regua.definitions.conditions import Clicked, Opened
 from regua.definitions.fields import DefinitionModel, Name, TimezoneName, positional_name
+from regua.definitions.goals import Goal
 from regua.definitions.policy import Policy
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger
@@ -35,7 +36,8 @@ class Cadence(DefinitionModel):
     Validated at construction: step and channel names are unique, every channel a step or
     route names is declared, every ``after_step`` names a step of this cadence and the chain
     has no cycle. Errors name the path, e.g. ``steps[2] 'cart_2' .channels: unknown channel``.
-    Wall-clock rules use the contact's timezone, falling back to `timezone`.
+    Wall-clock rules use the contact's timezone, falling back to `timezone`. A cadence `goal`
+    applies to every marketing step that declares none (see docs/goals.md).
     """
 
     name: Name
@@ -44,6 +46,7 @@ class Cadence(DefinitionModel):
     policy: Policy = Policy()
     timezone: TimezoneName = "UTC"
     description: str | None = None
+    goal: Goal | None = None
 
     def __init__(self, name: str | None = None, /, **data: Any) -> None:
         super().__init__(**positional_name(name, data))
@@ -97,6 +100,7 @@ class Cadence(DefinitionModel):
                     f"{where}.trigger.after_step: no step named {trigger.after_step!r} in "
                     f"cadence {self.name!r}"
                 )
+        problems += self._experiment_mismatches()
         if not problems:
             cycle = self._after_step_cycle()
             if cycle:
@@ -106,6 +110,35 @@ class Cadence(DefinitionModel):
         if problems:
             raise ValueError(f"cadence {self.name!r}: " + "; ".join(problems))
         return self
+
+    def _experiment_mismatches(self) -> list[str]:
+        # Steps of one experiment share each contact's assignment, so they must agree on it.
+        first: dict[str, tuple[int, Step]] = {}
+        problems: list[str] = []
+        for index, step in enumerate(self.steps):
+            name = step.experiment_name
+            if name is None:
+                continue
+            if name not in first:
+                first[name] = (index, step)
+                continue
+            other_index, other = first[name]
+            if step.variants != other.variants or list(step.variants or ()) != list(
+                other.variants or ()
+            ):
+                problems.append(
+                    f"steps[{index}] {step.name!r}.variants: experiment {name!r} has variants "
+                    f"{step.variants} here but {other.variants} in steps[{other_index}] "
+                    f"{other.name!r}; steps of one experiment declare the same variants, in "
+                    "the same order"
+                )
+            elif step.holdout != other.holdout:
+                problems.append(
+                    f"steps[{index}] {step.name!r}.holdout: experiment {name!r} holds out "
+                    f"{step.holdout!r} here but {other.holdout!r} in steps[{other_index}] "
+                    f"{other.name!r}"
+                )
+        return problems
 
     def _after_step_cycle(self) -> list[str]:
         follows = {

@@ -9,6 +9,7 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 from regua.definitions.conditions import ConditionType
 from regua.definitions.digests import Digest
 from regua.definitions.durations import Duration, NonNegativeDuration, PositiveDuration
+from regua.definitions.experiments import Variants, check_experiment
 from regua.definitions.fields import (
     DefinitionModel,
     Instant,
@@ -16,6 +17,7 @@ from regua.definitions.fields import (
     TimeOfDay,
     positional_name,
 )
+from regua.definitions.goals import Goal
 from regua.definitions.triggers import EventTrigger, TriggerType
 
 __all__ = ["Route", "Step"]
@@ -64,6 +66,11 @@ class Step(DefinitionModel):
     With a `digest`, the events of an ``on_event`` trigger are collected into one message per
     window (see `Digest`): the window replaces `delay` and `at`, the trigger instant is the
     window's first event and the message is due when the window closes.
+
+    Experiments: with `variants` (``{"short": 50, "long": 50}``) each contact is assigned one
+    variant, carried by the message; the `holdout` variant gets no message. Steps sharing an
+    `experiment` name share the assignment. A `goal` is measured by `regua.report` and, unless
+    it says ``exit=False``, ends the journey when reached (see docs/goals.md).
     """
 
     name: Name
@@ -89,9 +96,24 @@ class Step(DefinitionModel):
     active_from: Instant | None = None
     payload: dict[str, JsonValue] = Field(default_factory=dict)
     description: str | None = None
+    variants: Variants | None = Field(
+        default=None, description="Experiment variants and their relative weights."
+    )
+    experiment: Name | None = Field(
+        default=None, description="Experiment name, shared by steps assigned alike."
+    )
+    holdout: Name | None = Field(default=None, description="The variant that gets no message.")
+    goal: Goal | None = None
 
     def __init__(self, name: str | None = None, /, **data: Any) -> None:
         super().__init__(**positional_name(name, data))
+
+    @property
+    def experiment_name(self) -> str | None:
+        """The experiment this step belongs to (`experiment`, else its name); None if none."""
+        if self.variants is None:
+            return None
+        return self.experiment if self.experiment is not None else self.name
 
     @property
     def message_key(self) -> str:
@@ -117,6 +139,9 @@ class Step(DefinitionModel):
                 f"step {self.name!r}: deadline {self.deadline} (counted from the trigger) is not "
                 f"after the delay {self.delay}, so every occurrence would expire unsent"
             )
+        check_experiment(
+            self.name, self.variants, self.experiment, self.holdout, self.transactional
+        )
         return self
 
     @model_validator(mode="after")

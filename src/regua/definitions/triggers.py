@@ -13,7 +13,7 @@ YAML a trigger is a small mapping whose first key says its kind::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -39,6 +39,7 @@ __all__ = [
     "on_event",
     "on_inactivity",
     "on_schedule",
+    "where_matches",
 ]
 
 Outcome = Literal["sent", "failed", "expired", "skipped"]
@@ -65,18 +66,23 @@ class EventTrigger(Trigger):
 
     def matches(self, name: str, data: dict[str, Any]) -> bool:
         """True when an event with this name and data fires the trigger."""
-        if name != self.event:
+        return name == self.event and where_matches(self.where, data)
+
+
+def where_matches(
+    where: Mapping[str, Scalar | tuple[Scalar, ...]], data: Mapping[str, Any]
+) -> bool:
+    """True when event `data` has every key of `where`, equal to its value (or one of them)."""
+    for key, expected in where.items():
+        if key not in data:
             return False
-        for key, expected in self.where.items():
-            if key not in data:
+        actual = data[key]
+        if isinstance(expected, tuple):
+            if actual not in expected:
                 return False
-            actual = data[key]
-            if isinstance(expected, tuple):
-                if actual not in expected:
-                    return False
-            elif actual != expected:
-                return False
-        return True
+        elif actual != expected:
+            return False
+    return True
 
 
 class DateTrigger(Trigger):

@@ -19,6 +19,8 @@ from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger, ScheduleTrigger
 from regua.planning.calendar import Schedule
 from regua.planning.conditions import Predicate, compile_condition
+from regua.planning.experiments import Experiments
+from regua.planning.goals import StepGoals, step_goals
 
 __all__ = ["CompiledCadence", "CompiledCap", "CompiledStep", "compile_cadence"]
 
@@ -70,6 +72,12 @@ class CompiledCadence:
     )
     """Memo of the planner's quiet-hours answers: they depend only on (channel, tz, now), so
     every contact planned at one instant in one timezone shares them. Bounded by the planner."""
+    goals: dict[str, StepGoals] = attrs.field(
+        default=attrs.Factory(lambda self: step_goals(self.cadence), takes_self=True)
+    )
+    experiments: Experiments = attrs.field(
+        default=attrs.Factory(lambda self: Experiments.of(self.cadence), takes_self=True)
+    )
 
 
 def _ordered(cadence: Cadence) -> list[Step]:

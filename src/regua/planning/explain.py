@@ -7,6 +7,7 @@ from datetime import datetime
 import attrs
 
 from regua.definitions.cadence import Cadence
+from regua.definitions.steps import Step
 from regua.definitions.triggers import (
     AfterStepTrigger,
     DateTrigger,
@@ -15,6 +16,7 @@ from regua.definitions.triggers import (
     ScheduleTrigger,
     Trigger,
 )
+from regua.planning.goals import StepGoals
 from regua.planning.occurrences import Occurrence
 from regua.planning.planner import _Planner
 from regua.records import Snapshot
@@ -59,6 +61,8 @@ class Explanation:
         trigger: What fires the step, in words.
         occurrences: Every occurrence, recorded or computed, in trigger order.
         next_wakeup: The contact's next wake-up under this cadence.
+        experiment: The step's experiment in words (variants, weights, holdout), if any.
+        goal: The goal the step is measured by (and whether reaching it ends the journey).
 
     """
 
@@ -71,6 +75,8 @@ class Explanation:
     trigger: str
     occurrences: tuple[Occurrence, ...]
     next_wakeup: datetime | None
+    experiment: str | None = None
+    goal: str | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -78,14 +84,19 @@ class Explanation:
             f"  fires {self.trigger}",
             f"  wall-clock rules in {self.timezone} (the {self.timezone_source}'s timezone)",
         ]
+        if self.experiment is not None:
+            lines.append(f"  experiment {self.experiment}")
+        if self.goal is not None:
+            lines.append(f"  goal {self.goal}")
         if not self.occurrences:
             lines.append("  no occurrence: the trigger has not fired")
         for occurrence in self.occurrences:
             reason = f" [{occurrence.reason.value}]" if occurrence.reason is not None else ""
             detail = f": {occurrence.detail}" if occurrence.detail else ""
+            variant = f" (variant {occurrence.variant})" if occurrence.variant is not None else ""
             lines.append(
                 f"  - {occurrence.source}: {occurrence.state.value} at "
-                f"{occurrence.at.isoformat()}{reason}{detail}"
+                f"{occurrence.at.isoformat()}{reason}{detail}{variant}"
             )
             if occurrence.collected:
                 count = len(occurrence.collected)
@@ -120,4 +131,24 @@ def explain(cadence: Cadence, snapshot: Snapshot, step: str, now: datetime) -> E
         + ("" if definition.digest is None else f", collected by digest {definition.digest}"),
         occurrences=tuple(occurrences),
         next_wakeup=result.next_wakeup,
+        experiment=_describe_experiment(definition),
+        goal=_describe_goal(planner.compiled.goals[step]),
     )
+
+
+def _describe_experiment(step: Step) -> str | None:
+    if step.variants is None:
+        return None
+    weights = ", ".join(f"{name} {weight}" for name, weight in step.variants.items())
+    holdout = f"; holdout {step.holdout!r} gets no message" if step.holdout else ""
+    return f"{step.experiment_name!r}: variants {weights}{holdout}"
+
+
+def _describe_goal(goals: StepGoals) -> str | None:
+    if goals.measured is None:
+        return None
+    ends = [
+        f"{goal.event!r}" + (f" where {goal.where}" if goal.where else "") for goal in goals.exits
+    ]
+    exits = f"; an event {' or '.join(ends)} ends the journey" if ends else ""
+    return f"{goals.measured} of each message{exits}"

@@ -58,6 +58,11 @@ class Reason(str, enum.Enum):
     """Past ``trigger + deadline``."""
     RECORDED = "recorded"
     """Closed by a recorded delivery (see the delivery's own reason)."""
+    HOLDOUT = "holdout"
+    """The contact is in the experiment's holdout variant (or follows a held-out occurrence):
+    no message, but the assignment is recorded."""
+    GOAL_REACHED = "goal_reached"
+    """The journey's goal was reached after the trigger and before sending: it ends here."""
 
 
 @attrs.frozen(slots=True)
@@ -80,6 +85,8 @@ class Occurrence:
         expires_at: The instant after which it must not be sent, if any.
         collected: For a digest step: the ids of the events its window holds, oldest first
             (for a waiting digest, those gathered so far).
+        variant: The experiment variant: for due and held-out occurrences, and for recorded
+            ones that carry one.
 
     """
 
@@ -96,6 +103,7 @@ class Occurrence:
     detail: str = ""
     expires_at: datetime | None = None
     collected: tuple[str, ...] = ()
+    variant: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -120,6 +128,7 @@ class Occurrence:
             self.at,
             reason=None if self.reason is None else self.reason.value,
             collected=self.collected,
+            variant=self.variant,
         )
 
 

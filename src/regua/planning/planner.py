@@ -20,9 +20,15 @@ For each step, in an order where ``after_step`` followers come after the step th
 7. no channel with an address (and, for marketing, consent): skipped;
 8. marketing steps inside quiet hours wait for the window to end.
 
+Between 2 and 3, the journey may end (`regua.planning.goals`): an occurrence following a
+held-out one is held out too, and one whose goal was reached after its trigger is
+cancelled (``goal_reached``). Each occurrence standing at the end is given its experiment
+variant (`regua.planning.experiments`).
+
 The occurrences still standing then compete, highest priority first, for the frequency
 caps; `repeat="once"` and `cooldown` are checked in the same pass, so that two occurrences
-due together cannot both slip through.
+due together cannot both slip through. An occurrence that wins a slot but whose variant is
+the step's holdout is closed as skipped (``holdout``) instead of sent, taking no slot.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
 from regua.planning.conditions import Context
 from regua.planning.digests import SOURCE_PREFIX, Closure, digest_close, digest_firings
+from regua.planning.experiments import assign_variant, recorded_assignments
 from regua.planning.firings import (
     Firing,
     after_step_source,
@@ -57,6 +64,7 @@ from regua.planning.firings import (
     inactivity_firing,
     schedule_firings,
 )
+from regua.planning.goals import first_goal_event
 from regua.planning.history import History
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
@@ -121,6 +129,7 @@ class _Candidate:
     due_at: datetime
     expires_at: datetime | None
     channels: tuple[str, ...]
+    variant: str | None = None
 
 
 class _Planner:
@@ -150,6 +159,8 @@ class _Planner:
         self.waiting: list[Occurrence] = []
         self.closed: list[Occurrence] = []
         self.candidates: list[_Candidate] = []
+        self._closed_keys: dict[str, Occurrence] = {}
+        self._assigned: dict[str, str] | None = None
         self.wakeups: list[datetime] = []
         # step name -> [(source part, outcome, instant)] for after_step followers.
         self.outcomes: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
@@ -318,6 +329,7 @@ class _Planner:
                         state=_CLOSED_STATE[recorded.status],
                         at=recorded.at,
                         reason=Reason.RECORDED,
+                        variant=recorded.variant,
                         detail=", ".join(
                             part
                             for part in (
@@ -354,6 +366,13 @@ class _Planner:
 
         if firing.upcoming:
             self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED))
+            return
+        ended = self._journey_end(cstep, firing)
+        if ended is not None:
+            state, at, reason, detail, variant = ended
+            self._close(
+                step.name, attrs.evolve(occurrence(state, at, reason, detail), variant=variant)
+            )
             return
         if step.cancel_on:
             cancel = self.history.first_after(step.cancel_on, firing.at, self.now)
@@ -419,8 +438,68 @@ class _Planner:
                 due_at=due_at,
                 expires_at=expires_at,
                 channels=channels,
+                variant=self._variant(cstep, firing),
             )
         )
+
+    # --- journeys: holdouts, goals and variants -----------------------------------------------
+
+    def _predecessor(self, cstep: CompiledStep, source: str) -> tuple[str | None, str | None]:
+        """(reason, variant) of the occurrence a follower's occurrence follows, once closed."""
+        trigger = cstep.step.trigger
+        assert isinstance(trigger, AfterStepTrigger)
+        key = self._prefix(trigger.after_step) + source.partition("/")[2]
+        recorded = self.history.by_key.get(key)
+        if recorded is not None:
+            return recorded.reason, recorded.variant
+        closed = self._closed_keys.get(key)
+        if closed is not None:
+            return (None if closed.reason is None else closed.reason.value), closed.variant
+        return None, None
+
+    def _journey_end(
+        self, cstep: CompiledStep, firing: Firing
+    ) -> tuple[OccurrenceState, datetime, Reason, str, str | None] | None:
+        """How the journey ends at this occurrence (held out, goal reached), if it does."""
+        step = cstep.step
+        if isinstance(step.trigger, AfterStepTrigger):
+            reason, variant = self._predecessor(cstep, firing.source)
+            if reason == Reason.HOLDOUT.value:
+                detail = f"follows a held-out occurrence of {step.trigger.after_step!r}"
+                return OccurrenceState.SKIPPED, firing.at, Reason.HOLDOUT, detail, variant
+        exits = self.compiled.goals[step.name].exits
+        if not exits:
+            return None
+        reached = first_goal_event(exits, self.history, firing.at, self.now)
+        if reached is None:
+            return None
+        goal, event = reached
+        if step.cancel_on:
+            cancel = self.history.first_after(step.cancel_on, firing.at, self.now)
+            if cancel is not None and cancel.at < event.at:
+                return None  # the cancel_on event came first
+        detail = f"goal {goal} reached: {event.name} at {event.at.isoformat()}"
+        return OccurrenceState.CANCELLED, event.at, Reason.GOAL_REACHED, detail, None
+
+    def _variant(self, cstep: CompiledStep, firing: Firing) -> str | None:
+        """The occurrence's variant: the contact's assignment, or the one it follows."""
+        step = cstep.step
+        experiment = step.experiment_name
+        if experiment is not None and step.variants is not None:
+            if self._assigned is None:
+                experiments = self.compiled.experiments
+                self._assigned = recorded_assignments(
+                    self.history.by_key.values(),
+                    experiments.experiment_of,
+                    experiments.variants_of,
+                )
+            recorded = self._assigned.get(experiment)
+            if recorded is not None:
+                return recorded
+            return assign_variant(self.cadence.name, experiment, self.contact.id, step.variants)
+        if isinstance(step.trigger, AfterStepTrigger):
+            return self._predecessor(cstep, firing.source)[1]
+        return None
 
     def _lineage(self, source: str) -> dict[str, str]:
         # "after=b/after=a/event=e1" -> {"b": key of b's occurrence "after=a/event=e1",
@@ -508,6 +587,21 @@ class _Planner:
                     else:
                         self._wait(occurrence, candidate.expires_at)
                     continue
+                if step.holdout is not None and candidate.variant == step.holdout:
+                    detail = f"holdout of experiment {step.experiment_name!r}: no message"
+                    self._close(
+                        step.name,
+                        self._candidate_occurrence(
+                            candidate,
+                            OccurrenceState.SKIPPED,
+                            self.now,
+                            Reason.HOLDOUT,
+                            detail,
+                            variant=candidate.variant,
+                        ),
+                    )
+                    accepted_steps[step.name] += 1
+                    continue
                 marketing_sent.append(self.now)
                 sent_on[channel].append(self.now)
             accepted_steps[step.name] += 1
@@ -517,7 +611,19 @@ class _Planner:
         self, candidate: _Candidate, accepted_steps: dict[str, int]
     ) -> Occurrence | None:
         step = candidate.cstep.step
-        sent = self.history.sent_before(step.name, self.now)
+        if step.holdout is not None and candidate.variant == step.holdout:
+            # A held-out contact's recorded holdouts stand for sends, so that `repeat` and
+            # `cooldown` thin out the holdout group exactly as they thin out the others.
+            sent = sorted(
+                (
+                    d
+                    for d in self.history.by_key.values()
+                    if d.step == step.name and d.reason == Reason.HOLDOUT.value and d.at <= self.now
+                ),
+                key=lambda d: d.at,
+            )
+        else:
+            sent = self.history.sent_before(step.name, self.now)
         if step.repeat == "once" and (sent or accepted_steps[step.name]):
             return self._candidate_occurrence(
                 candidate,
@@ -562,6 +668,7 @@ class _Planner:
         at: datetime,
         reason: Reason | None,
         detail: str = "",
+        variant: str | None = None,
     ) -> Occurrence:
         return Occurrence(
             cadence=self.cadence.name,
@@ -577,6 +684,7 @@ class _Planner:
             detail=detail,
             expires_at=candidate.expires_at,
             collected=_collected(candidate.firing, state, at),
+            variant=variant,
         )
 
     def _accept(self, candidate: _Candidate) -> None:
@@ -604,6 +712,7 @@ class _Planner:
                 priority=step.priority,
                 expires_at=candidate.expires_at,
                 collected=_collected(candidate.firing, OccurrenceState.DUE, self.now),
+                variant=candidate.variant,
             )
         )
         if self.explain_step == step.name:
@@ -614,6 +723,7 @@ class _Planner:
                     candidate.due_at,
                     None,
                     "channels " + ", ".join(candidate.channels),
+                    variant=candidate.variant,
                 )
             )
         if candidate.expires_at is not None:
@@ -632,6 +742,7 @@ class _Planner:
 
     def _close(self, step: str, occurrence: Occurrence) -> None:
         self.closed.append(occurrence)
+        self._closed_keys[occurrence.key] = occurrence
         self.outcomes[step].append((occurrence.source, occurrence.state.value, occurrence.at))
         if self.explain_step == step:
             self.explained.append(occurrence)

@@ -210,6 +210,13 @@ class InMemoryRepository:
         failed.sort(key=lambda d: d.at, reverse=True)
         return failed[:limit]
 
+    def contact_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Up to `limit` contact ids greater than `after`, in ascending order."""
+        with self._lock:
+            ids = list(self._rows)
+        ids = sorted(ids) if after is None else sorted(i for i in ids if i > after)
+        return ids[:limit]
+
     def errors(self, contact_id: str | None = None) -> list[ContactError]:
         """Errors recorded while evaluating contacts, oldest first."""
         with self._lock:

@@ -36,7 +36,8 @@ With ``create=False`` the repository never changes the schema: it raises
 `SchemaVersionError` unless the database holds exactly the current version.
 
 Version 2 added the claims' ``sending`` and ``unsettled`` flags, version 3
-``regua_deliveries.collected`` (the events a digest's outcome closes). To change the layout: bump
+``regua_deliveries.collected`` (the events a digest's outcome closes), version 4
+``regua_deliveries.variant`` (the experiment variant of a delivery). To change the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -107,7 +108,7 @@ __all__ = ["SCHEMA_VERSION", "LeaseClock", "SQLRepository", "SchemaVersionError"
 LeaseClock = Literal["database", "caller"]
 """Whose clock leases expire by: the database server's, or the `now` each call receives."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -149,7 +150,17 @@ def _add_delivery_collected(conn: sa.Connection, schema: str | None) -> None:
     conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN collected JSON"))
 
 
-_MIGRATIONS: dict[int, Migration] = {2: _add_claim_flags, 3: _add_delivery_collected}
+def _add_delivery_variant(conn: sa.Connection, schema: str | None) -> None:
+    """Version 4: deliveries record the experiment variant the contact was assigned."""
+    table = _qualified(conn, schema, "deliveries")
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN variant VARCHAR"))
+
+
+_MIGRATIONS: dict[int, Migration] = {
+    2: _add_claim_flags,
+    3: _add_delivery_collected,
+    4: _add_delivery_variant,
+}
 """Migration to version ``n``, by ``n``."""
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -354,6 +365,7 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("reason", sa.String),
         # A digest's events (a list of event ids); NULL for every other outcome.
         sa.Column("collected", sa.JSON(none_as_null=True)),
+        sa.Column("variant", sa.String),
         sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
         sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
         sa.Index(f"{PREFIX}deliveries_status_at", "status", "at"),
@@ -429,6 +441,7 @@ def _delivery(row: Any) -> Delivery:
         channel=row.channel,
         reason=row.reason,
         collected=row.collected or (),
+        variant=row.variant,
     )
 
 
@@ -969,6 +982,17 @@ class SQLRepository:
         )
         return self._read(lambda conn: [_delivery(row) for row in conn.execute(query)])
 
+    def contact_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Up to `limit` contact ids greater than `after`, in the database's order of ids.
+
+        One statement, reading the primary key's index in order (keyset pagination).
+        """
+        contacts = self._tables.contacts
+        query = sa.select(contacts.c.id).order_by(contacts.c.id).limit(limit)
+        if after is not None:
+            query = query.where(contacts.c.id > after)
+        return self._read(lambda conn: list(conn.execute(query).scalars()))
+
     def errors(self, contact_id: str | None = None) -> list[ContactError]:
         """Errors recorded while evaluating contacts, oldest first."""
         errors = self._tables.errors
@@ -1257,6 +1281,7 @@ class SQLRepository:
                 "channel": d.channel,
                 "reason": d.reason,
                 "collected": list(d.collected) if d.collected else None,
+                "variant": d.variant,
             }
             for d in first.values()  # in the given order: it is the recording order
         ]

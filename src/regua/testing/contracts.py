@@ -528,6 +528,31 @@ class RepositoryContract:
         _expect(repository.failed_deliveries(limit=2), failed[:-3:-1], "limit=2")
         _expect(repository.failed_deliveries(), failed[:1:-1], "the default limit of 100")
 
+    def test_contact_ids_page_through_every_contact_once(self, repository: Repository) -> None:
+        """`contact_ids` pages (keyed by the last id) list every contact once, in order."""
+        _expect(repository.contact_ids(), [], "an empty repository")
+        ids = [f"c{n:02d}" for n in range(7)] + ["Zed", "ana", "ana-2", "émile"]
+        for contact_id in reversed(ids):
+            repository.upsert_contact(_contact(contact_id))
+        pages: list[list[str]] = []
+        after: str | None = None
+        while True:
+            page = repository.contact_ids(after=after, limit=3)
+            if not page:
+                break
+            pages.append(page)
+            after = page[-1]
+        collected = [contact_id for page in pages for contact_id in page]
+        _expect(sorted(collected), sorted(ids), "the ids of every page, together")
+        _expect(len(collected), len(set(collected)), "each id on one page only")
+        _expect([len(page) for page in pages], [3, 3, 3, 2], "pages of at most `limit` ids")
+        _expect(
+            repository.contact_ids(limit=len(ids)),
+            collected,
+            "one big page, in the same order as the small ones",
+        )
+        _expect(repository.contact_ids(after=collected[-1]), [], "nothing after the last id")
+
     def test_errors_oldest_first_for_all_or_one_contact(self, repository: Repository) -> None:
         """`errors()` lists every recorded error, `errors(id)` one contact's, oldest first."""
         repository.upsert_contact(_contact("ana"))
@@ -844,6 +869,34 @@ class RepositoryContract:
         _expect(repository.history("ana"), [digest, expired], "ana's history")
         snapshot = repository.load_snapshots(["ana"])["ana"]
         _expect(list(snapshot.deliveries), [digest, expired], "ana's snapshot")
+
+    def test_record_keeps_the_experiment_variant(self, repository: Repository) -> None:
+        """A delivery's `variant` (sent, failed, held out) reads back as written, None as None."""
+        repository.upsert_contact(_contact("ana"))
+        sent = attrs.evolve(_delivery("ana", 1, at=_minutes(1)), variant="long")
+        held_out = Delivery(
+            _CADENCE,
+            _STEP,
+            "ana",
+            _key("ana", 2),
+            DeliveryStatus.SKIPPED,
+            _minutes(2),
+            reason="holdout",
+            variant="control",
+        )
+        failed = attrs.evolve(
+            _delivery("ana", 3, DeliveryStatus.FAILED, _minutes(3), "bounced"), variant="short"
+        )
+        plain = _delivery("ana", 4, at=_minutes(4))
+        repository.record([sent, held_out, failed, plain])
+        _expect(repository.history("ana"), [sent, held_out, failed, plain], "ana's history")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(
+            [d.variant for d in snapshot.deliveries],
+            ["long", "control", "short", None],
+            "the variants in ana's snapshot",
+        )
+        _expect(repository.failed_deliveries(), [failed], "failed_deliveries() keeps it too")
 
     def test_record_does_not_wake_the_contact(self, repository: Repository) -> None:
         """`record` leaves the wake-up to the scheduler.

@@ -35,6 +35,7 @@ from regua.planning.calendar import shift
 from regua.planning.explain import Explanation
 from regua.ports import Message, Repository, Sender
 from regua.records import CLICKED, OPENED, Contact, Delivery, Event
+from regua.reporting import Report, report
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
 
@@ -63,6 +64,7 @@ class Sent:
         occurrence_key: The occurrence delivered.
         idempotency_key: Its idempotency key.
         local_at: `at` in the contact's local time.
+        variant: The experiment variant the message was sent in (None outside experiments).
 
     """
 
@@ -77,6 +79,7 @@ class Sent:
     occurrence_key: str
     idempotency_key: str
     local_at: datetime
+    variant: str | None = None
 
 
 class _Clock:
@@ -311,6 +314,18 @@ class Simulation:
         """Every recorded outcome for the contact (sent, failed, skipped...), oldest first."""
         return [d for d in self.repository.history(contact_id) if isinstance(d, Delivery)]
 
+    def report(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        confidence: float = 0.95,
+    ) -> Report:
+        """`regua.report` of the simulation's cadences over what it recorded so far."""
+        return report(
+            self.repository, self.cadences, since=since, until=until, confidence=confidence
+        )
+
     def explain(self, contact_id: str, step: str, cadence: str | None = None) -> Explanation:
         """Why `step` is, or is not, due for the contact now."""
         name = cadence or self.cadences[0].name
@@ -437,6 +452,7 @@ class Simulation:
                 occurrence_key=message.occurrence_key,
                 idempotency_key=message.idempotency_key,
                 local_at=self.now.astimezone(tz),
+                variant=message.variant,
             )
         )
 
