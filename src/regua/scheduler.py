@@ -54,6 +54,7 @@ from regua.ports import (
     Wakeup,
 )
 from regua.records import Delivery, DeliveryStatus, DueAction, Snapshot
+from regua.sharding import Shard
 
 __all__ = ["RetryPolicy", "Scheduler", "TickReport"]
 
@@ -179,6 +180,9 @@ class Scheduler:
         batch_size: Contacts leased and loaded per batch.
         lease: How long a claim or contact lease lasts; longer than a batch takes.
         retry: Backoff for temporary failures.
+        shard: Evaluate only the contacts of this shard (see `regua.sharding`): N workers
+            given the N shards of one count split the base between them. None: every
+            contact.
 
     """
 
@@ -193,6 +197,7 @@ class Scheduler:
         batch_size: int = 500,
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self.cadences: tuple[Cadence, ...] = (
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
@@ -214,18 +219,25 @@ class Scheduler:
         self.batch_size = batch_size
         self.lease = lease
         self.retry = retry or RetryPolicy()
+        self.shard = shard
         self._kinds = {ch.name: ch.kind for c in self.cadences for ch in c.channels}
         self._stop = threading.Event()
 
     # --- public API ----------------------------------------------------------------------------
 
-    def tick(self, now: datetime | None = None) -> TickReport:
-        """Evaluate every due contact once: claim, send, record; return what happened."""
+    def tick(self, now: datetime | None = None, *, shard: Shard | None = None) -> TickReport:
+        """Evaluate every due contact once: claim, send, record; return what happened.
+
+        `shard` overrides the scheduler's own for this tick.
+        """
         now = self._now(now)
         tally = _Tally()
         seen: set[str] = set()
+        sharded = self._sharded(shard)
         while True:
-            acquired = self.repository.acquire_due(self.worker, now, self.batch_size, self.lease)
+            acquired = self.repository.acquire_due(
+                self.worker, now, self.batch_size, self.lease, **sharded
+            )
             fresh = [s for s in acquired if s.contact.id not in seen]
             if not fresh:
                 break
@@ -233,6 +245,33 @@ class Scheduler:
             self._process(fresh, now, tally)
             if len(acquired) < self.batch_size:
                 break
+        return self._report(now, tally)
+
+    def evaluate(self, snapshots: Sequence[Snapshot], now: datetime | None = None) -> TickReport:
+        """Evaluate these contacts as a tick would (claim, send, record), due or not.
+
+        For work handed out by something else than `tick`: a task queue passing contacts
+        that a tick leased (`regua.integrations.celery`). The snapshots come from
+        `Repository.acquire_due` or `Repository.load_snapshots`; storing their next wake-up
+        ends any lease on them. Claims still decide who sends: evaluating a contact twice,
+        at once or after a crash, never sends one occurrence twice while its claim lives.
+        """
+        now = self._now(now)
+        tally = _Tally()
+        if snapshots:
+            self._process(list(snapshots), now, tally)
+        return self._report(now, tally)
+
+    def _sharded(self, shard: Shard | None) -> dict[str, Shard]:
+        """The ``shard=`` keyword for the repository: none without a shard.
+
+        Left out when unsharded, so that a repository written before shards existed still
+        works for an unsharded scheduler.
+        """
+        shard = shard if shard is not None else self.shard
+        return {} if shard is None else {"shard": shard}
+
+    def _report(self, now: datetime, tally: _Tally) -> TickReport:
         report = TickReport(
             now=now,
             worker=self.worker,
@@ -258,7 +297,7 @@ class Scheduler:
         ids = (
             list(contact_ids)
             if contact_ids is not None
-            else self.repository.due_contact_ids(now, self.batch_size)
+            else self.repository.due_contact_ids(now, self.batch_size, **self._sharded(None))
         )
         snapshots = self.repository.load_snapshots(ids)
         due: list[DueAction] = []

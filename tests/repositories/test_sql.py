@@ -88,13 +88,14 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [1]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [2]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
-    assert {"name": "regua_contacts_wakeup", "columns": ["wakeup_at", "id"]} in [
-        {"name": index["name"], "columns": index["column_names"]} for index in indexes
-    ]
+    found = [{"name": index["name"], "columns": index["column_names"]} for index in indexes]
+    assert {"name": "regua_contacts_wakeup", "columns": ["wakeup_at", "id"]} in found
+    sharded = {"name": "regua_contacts_shard_wakeup", "columns": ["wakeup_at", "bucket", "id"]}
+    assert sharded in found
 
 
 def test_reopening_an_up_to_date_schema_changes_nothing(sql_repository: SQLRepository) -> None:
@@ -108,7 +109,7 @@ def test_reopening_an_up_to_date_schema_changes_nothing(sql_repository: SQLRepos
 def test_a_newer_schema_version_is_refused(sql_repository: SQLRepository) -> None:
     sql_repository.upsert_contact(contact("ana"))
     set_stored_version(sql_repository, SCHEMA_VERSION + 1)
-    with pytest.raises(SchemaVersionError, match=r"schema version 2, newer than version 1"):
+    with pytest.raises(SchemaVersionError, match=r"schema version 3, newer than version 2"):
         reopen(sql_repository)
     with pytest.raises(SchemaVersionError, match="upgrade regua"):
         reopen(sql_repository, create=False)
@@ -135,28 +136,34 @@ def test_an_older_schema_is_migrated_in_order_once(
 
         return migrate
 
-    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(sql_module, "_MIGRATIONS", {3: migration(3), 2: migration(2)})
-    with pytest.raises(SchemaVersionError, match="version 1, older than 3; open it with create"):
+    current = SCHEMA_VERSION
+    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", current + 2)
+    migrations = {current + 2: migration(current + 2), current + 1: migration(current + 1)}
+    monkeypatch.setattr(sql_module, "_MIGRATIONS", migrations)
+    with pytest.raises(
+        SchemaVersionError, match=f"version {current}, older than {current + 2}; open it with"
+    ):
         reopen(sql_repository, create=False)
     migrated = reopen(sql_repository)
-    assert applied == [2, 3]
-    assert stored_version(sql_repository) == [3]
+    assert applied == [current + 1, current + 2]
+    assert stored_version(sql_repository) == [current + 2]
     assert migrated.get_contact("ana") == contact("ana")
     names = sa.inspect(sql_repository.engine).get_table_names(schema=sql_repository.schema)
-    assert {"regua_notes_2", "regua_notes_3"} <= set(names)
+    assert {f"regua_notes_{current + 1}", f"regua_notes_{current + 2}"} <= set(names)
     reopen(sql_repository)
-    assert applied == [2, 3]
+    assert applied == [current + 1, current + 2]
 
 
 def test_a_missing_migration_changes_nothing(
     sql_repository: SQLRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sql_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     monkeypatch.setattr(sql_module, "_MIGRATIONS", {})
-    with pytest.raises(SchemaVersionError, match="no migration to regua schema version 2"):
+    with pytest.raises(
+        SchemaVersionError, match=f"no migration to regua schema version {SCHEMA_VERSION + 1}"
+    ):
         reopen(sql_repository)
-    assert stored_version(sql_repository) == [1]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
 
 
 def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:
