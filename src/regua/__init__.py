@@ -85,6 +85,7 @@ from regua.records import (
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
 from regua.senders import ConsoleSender, OutboxSender, RateLimited, RenderedEmail, SMTPSender
+from regua.sharding import Shard
 
 if TYPE_CHECKING:
     from regua.repositories.sql import SQLRepository
@@ -165,6 +166,7 @@ __all__ = [
     "ScheduleTrigger",
     "Scheduler",
     "Sender",
+    "Shard",
     "Snapshot",
     "Step",
     "TemporaryFailure",

@@ -25,6 +25,7 @@ from regua import Contact, Delivery, DeliveryStatus, DueAction, Event, idempoten
 from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
 from regua.ports import Claim, ContactError, Repository, Wakeup
 from regua.repositories.sql import SCHEMA_VERSION, SchemaVersionError, SQLRepository
+from regua.sharding import Shard, bucket_of
 from tests.repositories.conftest import POSTGRES_URL
 
 T0 = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
@@ -164,6 +165,77 @@ def test_a_missing_migration_changes_nothing(
     ):
         reopen(sql_repository)
     assert stored_version(sql_repository) == [SCHEMA_VERSION]
+
+
+def downgrade_to_version_1(repository: SQLRepository) -> None:
+    """Make the database what regua 0.1 with schema version 1 left: no buckets, no shard index."""
+    schema = f"{repository.schema}." if repository.schema else ""
+    with repository.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP INDEX {schema}regua_contacts_shard_wakeup"))
+        conn.execute(sa.text(f"ALTER TABLE {schema}regua_contacts DROP COLUMN bucket"))
+    set_stored_version(repository, 1)
+
+
+def test_a_version_1_database_gets_buckets_and_the_shard_index(
+    sql_repository: SQLRepository,
+) -> None:
+    ids = [f"c{n}" for n in range(30)]
+    for contact_id in ids:
+        sql_repository.upsert_contact(contact(contact_id))
+    assert sql_repository.record_event(Event("c1", "order_placed", T0, id="A-1"))
+    downgrade_to_version_1(sql_repository)
+    columns = sa.inspect(sql_repository.engine).get_columns(
+        "regua_contacts", schema=sql_repository.schema
+    )
+    assert "bucket" not in {column["name"] for column in columns}
+
+    migrated = reopen(sql_repository)
+
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+    table = sa.table(
+        "regua_contacts", sa.column("id"), sa.column("bucket"), schema=sql_repository.schema
+    )
+    with sql_repository.engine.connect() as conn:
+        stored = {row.id: row.bucket for row in conn.execute(sa.select(table.c.id, table.c.bucket))}
+    assert stored == {contact_id: bucket_of(contact_id) for contact_id in ids}
+    indexes = sa.inspect(sql_repository.engine).get_indexes(
+        "regua_contacts", schema=sql_repository.schema
+    )
+    assert ["wakeup_at", "bucket", "id"] in [index["column_names"] for index in indexes]
+    # Everything written before the migration reads back; shards split the migrated base.
+    assert migrated.get_contact("c1") == contact("c1")
+    assert [e.id for e in migrated.history("c1") if isinstance(e, Event)] == ["A-1"]
+    by_shard = {
+        shard.index: {s.contact.id for s in migrated.acquire_due("w", T0, 100, LEASE, shard=shard)}
+        for shard in Shard.all(3)
+    }
+    for index, got in by_shard.items():
+        assert got == {c for c in ids if Shard(index, 3).holds(c)}
+    # New contacts after the migration get their bucket too.
+    migrated.upsert_contact(contact("late"))
+    late_shard = Shard.of("late", 3)
+    due = migrated.due_contact_ids(T0, 100, shard=late_shard)
+    assert "late" in due
+    assert all(late_shard.holds(contact_id) for contact_id in due)
+
+
+def test_a_migration_that_fails_leaves_version_1_untouched(
+    sql_repository: SQLRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql_repository.upsert_contact(contact("ana"))
+    downgrade_to_version_1(sql_repository)
+
+    def broken(contact_id: str) -> int:
+        raise RuntimeError("backfill failed")
+
+    monkeypatch.setattr(sql_module, "bucket_of", broken)
+    with pytest.raises(RuntimeError, match="backfill failed"):
+        reopen(sql_repository)
+    assert stored_version(sql_repository) == [1]
+    columns = sa.inspect(sql_repository.engine).get_columns(
+        "regua_contacts", schema=sql_repository.schema
+    )
+    assert "bucket" not in {column["name"] for column in columns}
 
 
 def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:
