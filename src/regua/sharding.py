@@ -58,7 +58,7 @@ def _check(index: int, count: int) -> None:
 class Shard:
     """Shard `index` of `count`: the contacts whose bucket lies in `range(lo, hi)`.
 
-    Args:
+    Attributes:
         index: Which shard, from 0 to ``count - 1``.
         count: How many shards the contacts are split into.
 

@@ -61,7 +61,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise MissingDependencyError("regua.integrations.celery", "celery", "celery") from exc
 
-__all__ = ["CeleryConfig", "ReguaTasks", "install"]
+__all__ = ["CeleryConfig", "ReguaTasks", "dispatch_task_id", "install"]
 
 log = logging.getLogger("regua.celery")
 

@@ -517,7 +517,11 @@ class SQLRepository:
             # shared engine keep their own transaction handling.
             sa.event.listen(self._reader, "begin", self._sqlite_begin)
         self._writer = self._reader.execution_options(regua_write=True)
-        self._open(create)
+        try:
+            self._open(create)
+        except BaseException:
+            self.close()  # an engine of our own: release its connections
+            raise
 
     @staticmethod
     def _create_engine(url: sa.URL) -> sa.Engine:
