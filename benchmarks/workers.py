@@ -79,7 +79,7 @@ def worker(
         shard=None if shard is None else Shard(*shard),
     )
     repository.next_wakeup()  # connect before the clock starts
-    start.wait()
+    start.wait()  # every worker ready, and the clock started
     idle = 0
     while idle < 2:  # unsharded: others may hold leases a moment; stop once nothing is left
         report = scheduler.tick(T0)
@@ -121,7 +121,7 @@ def reset(url: str, schema: str) -> None:
 def run(url: str, schema: str, workers: int, sharded: bool, latency: float) -> dict[str, Any]:
     reset(url, schema)
     context = multiprocessing.get_context("spawn")
-    start, out = context.Event(), context.Queue()
+    start, out = context.Barrier(workers + 1), context.Queue()
     processes = [
         context.Process(
             target=worker,
@@ -131,9 +131,8 @@ def run(url: str, schema: str, workers: int, sharded: bool, latency: float) -> d
     ]
     for process in processes:
         process.start()
-    time.sleep(2.0)  # let every process import and connect
+    start.wait(timeout=600)  # every process imported and connected
     began = time.perf_counter()
-    start.set()
     keys: list[str] = []
     for _ in processes:
         keys += out.get(timeout=3600)
