@@ -73,7 +73,8 @@ def _positive(name: str) -> Callable[[Any, Any, Any], None]:
     def check(instance: Any, attribute: Any, value: Any) -> None:
         number = value.total_seconds() if isinstance(value, timedelta) else value
         if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
-            raise ValueError(f"CeleryConfig.{name} must be positive, got {value!r}")
+            shown = str(value) if isinstance(value, timedelta) else repr(value)
+            raise ValueError(f"CeleryConfig.{name} must be positive, got {shown}")
 
     return check
 
