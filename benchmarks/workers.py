@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: list[dict[str, Any]] = []
     try:
+        run(args.postgres_url, schema, 1, False, 0.0)  # warm-up (caches, plans), not reported
         for latency in args.latency_ms:
             for sharded in (True, False):
                 for workers in args.workers:
