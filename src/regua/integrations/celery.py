@@ -322,7 +322,9 @@ def install(
     """
     config = config or CeleryConfig()
     tasks = ReguaTasks(app, config, scheduler)
-    options: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
+    # shared=False: the tasks belong to this app only (Celery would otherwise add them to
+    # every app created in the process, each under the same names).
+    options: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "shared": False}
     ns = config.namespace
 
     @app.task(name=f"{ns}.tick", **options)
