@@ -173,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args.postgres_url, schema, 1, False, 0.0)  # warm-up (caches, plans), not reported
         for latency in args.latency_ms:
-            for sharded in (True, False):
-                for workers in args.workers:
+            # Sharded and unsharded side by side for each count, so that a machine whose
+            # load drifts during the run does not favour one of them.
+            for workers in args.workers:
+                for sharded in (True, False):
                     result = run(args.postgres_url, schema, workers, sharded, latency / 1000)
                     results.append(result)
                     if result["messages"] != args.contacts or result["sent_twice"]:
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| send latency | workers | shards | messages/s | vs 1 worker | time |")
     print("|---:|---:|---|---:|---:|---:|")
+    results.sort(key=lambda r: (r["latency_ms"], not r["sharded"], r["workers"]))
     for result in results:
         base = next(
             r["per_second"]

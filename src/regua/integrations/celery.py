@@ -224,6 +224,7 @@ class ReguaTasks:
         config = self.config
         dispatched: list[str] = []
         evaluated = 0
+        seen: set[str] = set()
         for batch in itertools.count():
             # A lease holder of its own per batch: the contacts handed to a dispatch stay due
             # until it stores their wake-up, and must not come back in the next batch.
@@ -231,8 +232,13 @@ class ReguaTasks:
             snapshots = scheduler.repository.acquire_due(
                 holder, at, config.batch_size, config.lease, shard=shard
             )
+            acquired = len(snapshots)
+            # A contact evaluated here may be due again at once (it kept changing): it waits
+            # for the next tick, as in `Scheduler.tick`.
+            snapshots = [s for s in snapshots if s.contact.id not in seen]
             if not snapshots:
                 break
+            seen.update(s.contact.id for s in snapshots)
             keys, quiet = self._due_keys(scheduler, snapshots, at)
             if quiet:  # nothing to send: close what the planner closed, store wake-ups
                 evaluated += scheduler.evaluate(quiet, at).evaluated
@@ -246,7 +252,7 @@ class ReguaTasks:
                     **self._routing(),
                 )
                 dispatched.append(dispatch_id)
-            if len(snapshots) < config.batch_size:
+            if acquired < config.batch_size:
                 break
         log.info(
             "shard %s at %s: %d dispatch tasks sent, %d contacts evaluated without sending",
