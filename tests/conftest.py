@@ -14,3 +14,11 @@ def skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REGUA_REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--celery-contacts",
+        default="10000",
+        help="contacts in the Celery integration test's day of ticks (default 10000)",
+    )

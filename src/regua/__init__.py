@@ -92,6 +92,7 @@ from regua.reporting import Report, ReportRow, report, wilson_interval
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
 from regua.senders import ConsoleSender, OutboxSender, RateLimited, RenderedEmail, SMTPSender
+from regua.sharding import Shard
 
 if TYPE_CHECKING:
     from regua.repositories.sql import SQLRepository
@@ -185,6 +186,7 @@ __all__ = [
     "ScheduleTrigger",
     "Scheduler",
     "Sender",
+    "Shard",
     "Snapshot",
     "Step",
     "TemporaryFailure",

@@ -37,6 +37,7 @@ from regua.planning.explain import Explanation
 from regua.ports import AsyncSender, Message, Repository, Sender
 from regua.records import DueAction
 from regua.scheduler import Clock, RetryPolicy, Scheduler, TickReport
+from regua.sharding import Shard
 from regua.tick import Done, Send, Steps, Store, resume
 
 __all__ = ["AsyncScheduler"]
@@ -72,6 +73,8 @@ class AsyncScheduler:
         lease: How long a claim or contact lease lasts; longer than a batch takes.
         retry: Backoff for temporary failures.
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
+        shard: Evaluate only the contacts of this shard (see `regua.sharding`); None: every
+            contact.
 
     The scheduler creates nothing bound to an event loop until a tick runs, so it can be
     built outside of one. Call `aclose()` (or use ``async with``) to stop its thread pool.
@@ -91,6 +94,7 @@ class AsyncScheduler:
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
+        shard: Shard | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -111,6 +115,7 @@ class AsyncScheduler:
             lease=lease,
             retry=retry,
             metrics=metrics,
+            shard=shard,
         )
         self.senders: dict[str, AsyncSender | Sender] = dict(senders)
         self.concurrency = concurrency
@@ -146,12 +151,16 @@ class AsyncScheduler:
 
     # --- public API ----------------------------------------------------------------------------
 
-    async def tick(self, now: datetime | None = None) -> TickReport:
-        """Evaluate every due contact once: claim, send concurrently, record; report."""
+    async def tick(self, now: datetime | None = None, *, shard: Shard | None = None) -> TickReport:
+        """Evaluate every due contact once: claim, send concurrently, record; report.
+
+        `shard` overrides the scheduler's own for this tick.
+        """
         now = self._scheduler._now(now)
         started = time.perf_counter()
         semaphore = asyncio.Semaphore(self.concurrency)
-        steps = self._scheduler._tick_plan(self.senders).steps(now)
+        shard = shard if shard is not None else self._scheduler.shard
+        steps = self._scheduler._tick_plan(self.senders, shard).steps(now)
         tally = await self._run(steps, semaphore)
         return self._scheduler._finish_tick(now, tally, started)
 

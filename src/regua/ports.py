@@ -19,6 +19,7 @@ import attrs
 
 from regua.errors import ReguaError
 from regua.records import Contact, Delivery, DueAction, Event, Snapshot
+from regua.sharding import Shard
 
 __all__ = [
     "DIRTY",
@@ -311,7 +312,13 @@ class Repository(Protocol):
     # --- scheduler side ----------------------------------------------------------------------
 
     def acquire_due(
-        self, worker: str, now: datetime, limit: int, lease: timedelta
+        self,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        shard: Shard | None = None,
     ) -> list[Snapshot]:
         """Lease up to `limit` contacts whose wake-up is at or before `now` and load them.
 
@@ -321,22 +328,29 @@ class Repository(Protocol):
         the keys of the contact's occurrences that have a claim (held, deferred or expired)
         and no recorded outcome. Must use an index on the wake-up time where one can exist:
         never a scan of every contact.
+
+        With `shard`, only the contacts of that shard are considered (`Shard.holds`: the
+        contact's stable bucket lies in the shard's range); the index must then cover the
+        bucket too, so that other shards' due contacts cost no row reads. Ties between equal
+        wake-ups may then come in another order than without a shard.
         """
         ...
 
-    def due_contact_ids(self, now: datetime, limit: int) -> list[str]:
-        """Ids of up to `limit` contacts whose wake-up is at or before `now`.
+    def due_contact_ids(
+        self, now: datetime, limit: int, *, shard: Shard | None = None
+    ) -> list[str]:
+        """Ids of up to `limit` contacts (of `shard`, if given) whose wake-up is at or before `now`.
 
         Earliest first, leased or not, and without leasing them (for previews). Uses the
         wake-up index.
         """
         ...
 
-    def next_wakeup(self) -> datetime | None:
-        """The earliest wake-up of any contact, leased or not, or None when none has one.
+    def next_wakeup(self, *, shard: Shard | None = None) -> datetime | None:
+        """The earliest wake-up of any contact (of `shard`, if given), leased or not.
 
-        Lets a worker or a simulation sleep until something is due. `DIRTY` when a contact
-        changed and waits for evaluation.
+        None when none has one. Lets a worker or a simulation sleep until something is due.
+        `DIRTY` when a contact changed and waits for evaluation.
         """
         ...
 

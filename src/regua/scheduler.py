@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import Any
@@ -49,7 +49,8 @@ from regua.metrics import GuardedMetrics, Metrics, NullMetrics
 from regua.planning.explain import Explanation, explain
 from regua.planning.planner import plan
 from regua.ports import Claim, Repository, Sender
-from regua.records import Delivery, DueAction
+from regua.records import Delivery, DueAction, Snapshot
+from regua.sharding import Shard
 from regua.tick import Tally, TickPlan, run_steps
 
 __all__ = ["RetryPolicy", "Scheduler", "TickReport"]
@@ -156,6 +157,9 @@ class Scheduler:
         lease: How long a claim or contact lease lasts; longer than a batch takes.
         retry: Backoff for temporary failures.
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
+        shard: Evaluate only the contacts of this shard (see `regua.sharding`): N workers
+            given the N shards of one count split the base between them. None: every
+            contact.
 
     """
 
@@ -171,6 +175,7 @@ class Scheduler:
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self.cadences: tuple[Cadence, ...] = (
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
@@ -193,18 +198,46 @@ class Scheduler:
         self.lease = lease
         self.retry = retry or RetryPolicy()
         self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
+        self.shard = shard
         self._kinds = {ch.name: ch.kind for c in self.cadences for ch in c.channels}
         self._stop = threading.Event()
         self._last_tick: tuple[datetime, float] | None = None
 
     # --- public API ----------------------------------------------------------------------------
 
-    def tick(self, now: datetime | None = None) -> TickReport:
-        """Evaluate every due contact once: claim, send, record; return what happened."""
+    def tick(self, now: datetime | None = None, *, shard: Shard | None = None) -> TickReport:
+        """Evaluate every due contact once: claim, send, record; return what happened.
+
+        `shard` overrides the scheduler's own for this tick.
+        """
         now = self._now(now)
         started = time.perf_counter()
-        tally = run_steps(self._tick_plan(self.senders).steps(now), self.repository)
+        plan = self._tick_plan(self.senders, shard if shard is not None else self.shard)
+        tally = run_steps(plan.steps(now), self.repository)
         return self._finish_tick(now, tally, started)
+
+    def evaluate(self, snapshots: Sequence[Snapshot], now: datetime | None = None) -> TickReport:
+        """Evaluate these contacts as a tick would (claim, send, record), due or not.
+
+        For work handed out by something else than `tick`: a task queue passing contacts
+        that a tick leased (`regua.integrations.celery`). The snapshots come from
+        `Repository.acquire_due` or `Repository.load_snapshots`; storing their next wake-up
+        ends any lease on them. Claims still decide who sends: evaluating a contact twice,
+        at once or after a crash, never sends one occurrence twice while its claim lives.
+        """
+        now = self._now(now)
+        started = time.perf_counter()
+        plan = self._tick_plan(self.senders, self.shard)
+        tally = run_steps(plan.evaluate(snapshots, now), self.repository)
+        return self._finish_tick(now, tally, started)
+
+    def _sharded(self) -> dict[str, Shard]:
+        """The ``shard=`` keyword for the repository: none without a shard.
+
+        Left out when unsharded, so that a repository written before shards existed still
+        works for an unsharded scheduler.
+        """
+        return {} if self.shard is None else {"shard": self.shard}
 
     def health(self, now: datetime | None = None) -> Health:
         """The backlog at `now` and this scheduler's last tick (one cheap repository query)."""
@@ -224,7 +257,7 @@ class Scheduler:
         ids = (
             list(contact_ids)
             if contact_ids is not None
-            else self.repository.due_contact_ids(now, self.batch_size)
+            else self.repository.due_contact_ids(now, self.batch_size, **self._sharded())
         )
         snapshots = self.repository.load_snapshots(ids)
         due: list[DueAction] = []
@@ -301,9 +334,10 @@ class Scheduler:
 
     # --- the tick ------------------------------------------------------------------------------
 
-    def _tick_plan(self, senders: Mapping[str, object]) -> TickPlan:
+    def _tick_plan(self, senders: Mapping[str, object], shard: Shard | None) -> TickPlan:
         return TickPlan(
             cadences=self.cadences,
+            shard=shard,
             senders=senders,
             worker=self.worker,
             batch_size=self.batch_size,

@@ -38,6 +38,7 @@ from regua.ports import (
     Wakeup,
 )
 from regua.records import Delivery, DeliveryStatus, DueAction, Snapshot, idempotency_key
+from regua.sharding import Shard
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -76,9 +77,9 @@ class SendAll:
     dispatches: Sequence[Generator[Request, Any, Delivery | Claim]]
 
 
-def _store(method: str, *args: object) -> Store:
-    """A request to call ``repository.<method>(*args)``."""
-    return Store(methodcaller(method, *args))
+def _store(method: str, *args: object, **kwargs: object) -> Store:
+    """A request to call ``repository.<method>(*args, **kwargs)``."""
+    return Store(methodcaller(method, *args, **kwargs))
 
 
 Request = Store | Send | SendAll
@@ -162,14 +163,20 @@ class TickPlan:
     retry: RetryPolicy
     metrics: Metrics
     kinds: Mapping[str, str]
+    shard: Shard | None = None
 
     def steps(self, now: datetime) -> Steps[Tally]:
-        """Evaluate every due contact once: claim, send, record."""
+        """Evaluate every due contact (of `shard`, when there is one) once: claim, send, record.
+
+        The repository is given ``shard=`` only when there is a shard, so that a repository
+        written before shards existed still works for an unsharded scheduler.
+        """
         tally = Tally()
         seen: set[str] = set()
+        sharded = {} if self.shard is None else {"shard": self.shard}
         while True:
             acquired: list[Snapshot] = yield _store(
-                "acquire_due", self.worker, now, self.batch_size, self.lease
+                "acquire_due", self.worker, now, self.batch_size, self.lease, **sharded
             )
             fresh = [s for s in acquired if s.contact.id not in seen]
             if not fresh:
@@ -178,6 +185,13 @@ class TickPlan:
             yield from self._process(fresh, now, tally)
             if len(acquired) < self.batch_size:
                 break
+        return tally
+
+    def evaluate(self, snapshots: Sequence[Snapshot], now: datetime) -> Steps[Tally]:
+        """Evaluate these contacts, due or not, as `steps` evaluates due ones."""
+        tally = Tally()
+        if snapshots:
+            yield from self._process(list(snapshots), now, tally)
         return tally
 
     def _process(self, snapshots: Sequence[Snapshot], now: datetime, tally: Tally) -> Steps[None]:

@@ -25,6 +25,7 @@ from regua import Contact, Delivery, DeliveryStatus, DueAction, Event, idempoten
 from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
 from regua.ports import Claim, ContactError, Repository, Wakeup
 from regua.repositories.sql import SCHEMA_VERSION, SchemaVersionError, SQLRepository
+from regua.sharding import Shard, bucket_of
 from tests.repositories.conftest import POSTGRES_URL
 
 T0 = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
@@ -89,13 +90,14 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [4]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [5]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
-    assert {"name": "regua_contacts_wakeup", "columns": ["wakeup_at", "id"]} in [
-        {"name": index["name"], "columns": index["column_names"]} for index in indexes
-    ]
+    found = [{"name": index["name"], "columns": index["column_names"]} for index in indexes]
+    assert {"name": "regua_contacts_wakeup", "columns": ["wakeup_at", "id"]} in found
+    sharded = {"name": "regua_contacts_shard_wakeup", "columns": ["wakeup_at", "bucket", "id"]}
+    assert sharded in found
 
 
 def test_reopening_an_up_to_date_schema_changes_nothing(sql_repository: SQLRepository) -> None:
@@ -166,8 +168,13 @@ def test_a_missing_migration_changes_nothing(
 def _as_version_1(repository: SQLRepository) -> None:
     """Turn a fresh database back into the version 1 layout: drop what later versions added."""
     schema = f"{repository.schema}." if repository.schema else ""
-    added = {"claims": ("sending", "unsettled"), "deliveries": ("collected", "variant")}
+    added = {
+        "claims": ("sending", "unsettled"),
+        "deliveries": ("collected", "variant"),
+        "contacts": ("bucket",),
+    }
     with repository.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP INDEX {schema}regua_contacts_shard_wakeup"))
         for table, columns in added.items():
             for column in columns:
                 conn.execute(sa.text(f"ALTER TABLE {schema}regua_{table} DROP COLUMN {column}"))
@@ -226,6 +233,68 @@ def test_a_version_1_database_gains_delivery_variants(sql_repository: SQLReposit
     )
     migrated.record([new])
     assert reopen(sql_repository).history("ana") == [old, new]
+
+
+def test_a_version_1_database_gets_buckets_and_the_shard_index(
+    sql_repository: SQLRepository,
+) -> None:
+    ids = [f"c{n}" for n in range(30)]
+    for contact_id in ids:
+        sql_repository.upsert_contact(contact(contact_id))
+    assert sql_repository.record_event(Event("c1", "order_placed", T0, id="A-1"))
+    _as_version_1(sql_repository)
+    columns = sa.inspect(sql_repository.engine).get_columns(
+        "regua_contacts", schema=sql_repository.schema
+    )
+    assert "bucket" not in {column["name"] for column in columns}
+
+    migrated = reopen(sql_repository)
+
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+    table = sa.table(
+        "regua_contacts", sa.column("id"), sa.column("bucket"), schema=sql_repository.schema
+    )
+    with sql_repository.engine.connect() as conn:
+        stored = {row.id: row.bucket for row in conn.execute(sa.select(table.c.id, table.c.bucket))}
+    assert stored == {contact_id: bucket_of(contact_id) for contact_id in ids}
+    indexes = sa.inspect(sql_repository.engine).get_indexes(
+        "regua_contacts", schema=sql_repository.schema
+    )
+    assert ["wakeup_at", "bucket", "id"] in [index["column_names"] for index in indexes]
+    # Everything written before the migration reads back; shards split the migrated base.
+    assert migrated.get_contact("c1") == contact("c1")
+    assert [e.id for e in migrated.history("c1") if isinstance(e, Event)] == ["A-1"]
+    by_shard = {
+        shard.index: {s.contact.id for s in migrated.acquire_due("w", T0, 100, LEASE, shard=shard)}
+        for shard in Shard.all(3)
+    }
+    for index, got in by_shard.items():
+        assert got == {c for c in ids if Shard(index, 3).holds(c)}
+    # New contacts after the migration get their bucket too.
+    migrated.upsert_contact(contact("late"))
+    late_shard = Shard.of("late", 3)
+    due = migrated.due_contact_ids(T0, 100, shard=late_shard)
+    assert "late" in due
+    assert all(late_shard.holds(contact_id) for contact_id in due)
+
+
+def test_a_migration_that_fails_leaves_version_1_untouched(
+    sql_repository: SQLRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql_repository.upsert_contact(contact("ana"))
+    _as_version_1(sql_repository)
+
+    def broken(contact_id: str) -> int:
+        raise RuntimeError("backfill failed")
+
+    monkeypatch.setattr(sql_module, "bucket_of", broken)
+    with pytest.raises(RuntimeError, match="backfill failed"):
+        reopen(sql_repository)
+    assert stored_version(sql_repository) == [1]
+    columns = sa.inspect(sql_repository.engine).get_columns(
+        "regua_contacts", schema=sql_repository.schema
+    )
+    assert "bucket" not in {column["name"] for column in columns}
 
 
 def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:

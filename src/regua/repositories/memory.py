@@ -26,6 +26,7 @@ from regua.records import (
     Event,
     Snapshot,
 )
+from regua.sharding import Shard, bucket_of
 
 __all__ = ["InMemoryRepository"]
 
@@ -33,6 +34,7 @@ __all__ = ["InMemoryRepository"]
 @attrs.define(slots=True)
 class _Row:
     contact: Contact
+    bucket: int
     events: list[Event] = attrs.field(factory=list)
     event_ids: set[tuple[str, str]] = attrs.field(factory=set)
     deliveries: list[Delivery] = attrs.field(factory=list)
@@ -104,6 +106,9 @@ class InMemoryRepository:
                 due.append(entry)
         return due
 
+    def _in(self, shard: Shard | None, contact_id: str) -> bool:
+        return shard is None or self._rows[contact_id].bucket in shard
+
     def _restore(self, entries: list[tuple[datetime, str]]) -> None:
         for entry in entries:
             if self._live(entry):
@@ -146,7 +151,7 @@ class InMemoryRepository:
         with self._lock:
             row = self._rows.get(contact.id)
             if row is None:
-                row = self._rows[contact.id] = _Row(contact)
+                row = self._rows[contact.id] = _Row(contact, bucket_of(contact.id))
             else:
                 row.contact = contact
             self._touch(row)
@@ -227,15 +232,27 @@ class InMemoryRepository:
     # --- scheduler side ----------------------------------------------------------------------
 
     def acquire_due(
-        self, worker: str, now: datetime, limit: int, lease: timedelta
+        self,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        shard: Shard | None = None,
     ) -> list[Snapshot]:
-        """Lease and load up to `limit` due contacts, earliest wake-up first."""
+        """Lease and load up to `limit` due contacts (of `shard`), earliest wake-up first.
+
+        With a shard, the due contacts of the other shards are looked at and skipped: in
+        memory that is cheap, and one process rarely needs shards.
+        """
         snapshots: list[Snapshot] = []
         with self._lock:
             due = self._due(now)
             for _, contact_id in due:
                 if len(snapshots) >= limit:
                     break
+                if not self._in(shard, contact_id):
+                    continue
                 row = self._rows[contact_id]
                 if (
                     row.lease_owner not in (None, worker)
@@ -248,16 +265,33 @@ class InMemoryRepository:
             self._restore(due)  # leased contacts stay due until their wake-up is stored
         return snapshots
 
-    def due_contact_ids(self, now: datetime, limit: int) -> list[str]:
-        """Ids of due contacts, earliest wake-up first, without leasing them."""
+    def due_contact_ids(
+        self, now: datetime, limit: int, *, shard: Shard | None = None
+    ) -> list[str]:
+        """Ids of due contacts (of `shard`), earliest wake-up first, without leasing them."""
+        if limit <= 0:
+            return []
         with self._lock:
             due = self._due(now)
             self._restore(due)
-            return [contact_id for _, contact_id in due[:limit]]
+            ids = [contact_id for _, contact_id in due if self._in(shard, contact_id)]
+            return ids[:limit]
 
-    def next_wakeup(self) -> datetime | None:
-        """The earliest wake-up of any contact, or None."""
+    def next_wakeup(self, *, shard: Shard | None = None) -> datetime | None:
+        """The earliest wake-up of any contact (of `shard`), or None.
+
+        Without a shard it is read off the wake-up heap; with one, the contacts are scanned.
+        """
         with self._lock:
+            if shard is not None:
+                return min(
+                    (
+                        row.wakeup
+                        for row in self._rows.values()
+                        if row.wakeup is not None and row.bucket in shard
+                    ),
+                    default=None,
+                )
             while self._index and not self._live(self._index[0]):
                 heapq.heappop(self._index)
             return self._index[0][0] if self._index else None

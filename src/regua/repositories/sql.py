@@ -37,7 +37,10 @@ With ``create=False`` the repository never changes the schema: it raises
 
 Version 2 added the claims' ``sending`` and ``unsettled`` flags, version 3
 ``regua_deliveries.collected`` (the events a digest's outcome closes), version 4
-``regua_deliveries.variant`` (the experiment variant of a delivery). To change the layout: bump
+``regua_deliveries.variant`` (the experiment variant of a delivery), version 5
+``regua_contacts.bucket`` (the contact's stable shard bucket, `regua.sharding.bucket_of`,
+backfilled for existing contacts) and the index ``regua_contacts_shard_wakeup`` on
+``(wakeup_at, bucket, id)``. To change the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -92,6 +95,7 @@ from regua.records import (
     Event,
     Snapshot,
 )
+from regua.sharding import Shard, bucket_of
 
 try:
     import sqlalchemy as sa
@@ -108,7 +112,7 @@ __all__ = ["SCHEMA_VERSION", "LeaseClock", "SQLRepository", "SchemaVersionError"
 LeaseClock = Literal["database", "caller"]
 """Whose clock leases expire by: the database server's, or the `now` each call receives."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -156,10 +160,32 @@ def _add_delivery_variant(conn: sa.Connection, schema: str | None) -> None:
     conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN variant VARCHAR"))
 
 
+_BACKFILL_ROWS = 10_000
+"""Contacts read and updated per statement while a migration backfills buckets."""
+
+
+def _add_contact_buckets(conn: sa.Connection, schema: str | None) -> None:
+    """Version 5: ``regua_contacts.bucket``, backfilled, and the sharded wake-up index."""
+    contacts = _qualified(conn, schema, "contacts")
+    # NOT NULL needs a default to add the column to existing rows; every row gets its own
+    # value below, and inserts always give one.
+    conn.execute(sa.text(f"ALTER TABLE {contacts} ADD COLUMN bucket BIGINT NOT NULL DEFAULT 0"))
+    ids = list(conn.execute(sa.text(f"SELECT id FROM {contacts}")).scalars())
+    update = sa.text(f"UPDATE {contacts} SET bucket = :bucket WHERE id = :id")
+    for start in range(0, len(ids), _BACKFILL_ROWS):
+        chunk = ids[start : start + _BACKFILL_ROWS]
+        conn.execute(update, [{"bucket": bucket_of(i), "id": i} for i in chunk])
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"ALTER TABLE {contacts} ALTER COLUMN bucket DROP DEFAULT"))
+    index = conn.dialect.identifier_preparer.quote(f"{PREFIX}contacts_shard_wakeup")
+    conn.execute(sa.text(f"CREATE INDEX {index} ON {contacts} (wakeup_at, bucket, id)"))
+
+
 _MIGRATIONS: dict[int, Migration] = {
     2: _add_claim_flags,
     3: _add_delivery_collected,
     4: _add_delivery_variant,
+    5: _add_contact_buckets,
 }
 """Migration to version ``n``, by ``n``."""
 
@@ -329,8 +355,13 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("wakeup_at", at()),
         sa.Column("lease_owner", sa.String),
         sa.Column("lease_until", at()),
+        # The contact's shard bucket (regua.sharding.bucket_of): a stable function of its id.
+        sa.Column("bucket", sa.BigInteger, nullable=False),
         # acquire_due reads this index in order: due contacts cost what is due, never a scan.
         sa.Index(f"{PREFIX}contacts_wakeup", "wakeup_at", "id"),
+        # The same, for one shard: the bucket range is checked on the index entries, so the
+        # other shards' due contacts cost no row reads.
+        sa.Index(f"{PREFIX}contacts_shard_wakeup", "wakeup_at", "bucket", "id"),
     )
     events = sa.Table(
         f"{PREFIX}events",
@@ -403,6 +434,7 @@ def _contact_values(contact: Contact) -> dict[str, Any]:
     where = f"Contact {contact.id!r}"
     return {
         "id": contact.id,
+        "bucket": bucket_of(contact.id),
         "attributes": _to_json(contact.attributes, f"{where}.attributes"),
         "timezone": contact.timezone,
         "consents": sorted(contact.consents),
@@ -561,7 +593,11 @@ class SQLRepository:
             # shared engine keep their own transaction handling.
             sa.event.listen(self._reader, "begin", self._sqlite_begin)
         self._writer = self._reader.execution_options(regua_write=True)
-        self._open(create)
+        try:
+            self._open(create)
+        except BaseException:
+            self.close()  # an engine of our own: release its connections
+            raise
 
     @staticmethod
     def _create_engine(url: sa.URL) -> sa.Engine:
@@ -1009,23 +1045,30 @@ class SQLRepository:
     # --- scheduler side ----------------------------------------------------------------------
 
     def acquire_due(
-        self, worker: str, now: datetime, limit: int, lease: timedelta
+        self,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        shard: Shard | None = None,
     ) -> list[Snapshot]:
-        """Lease and load up to `limit` due contacts, earliest wake-up first.
+        """Lease and load up to `limit` due contacts (of `shard`), earliest wake-up first.
 
         One transaction, five statements: select the due, unleased rows in wake-up order
-        (through the wake-up index; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that
-        workers racing for the same rows split them instead of queueing; the write lock on
-        SQLite), lease them, load their events, their deliveries and their open claims' keys.
+        (through the wake-up index, or with a shard the sharded one, ``(wakeup_at, bucket,
+        id)``, whose entries outside the shard's bucket range are skipped without reading
+        their rows; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that workers racing for the
+        same rows split them instead of queueing; the write lock on SQLite), lease them, load
+        their events, their deliveries and their open claims' keys.
         """
         if limit <= 0:
             return []
         contacts = self._tables.contacts
         current, until = self._lease_times(now, lease)
         query = (
-            sa.select(*self._contact_columns())
+            self._due_query(sa.select(*self._contact_columns()), now, shard)
             .where(
-                contacts.c.wakeup_at <= now,
                 sa.or_(
                     contacts.c.lease_owner.is_(None),
                     contacts.c.lease_owner == worker,
@@ -1033,7 +1076,6 @@ class SQLRepository:
                     contacts.c.lease_until < current,
                 ),
             )
-            .order_by(contacts.c.wakeup_at, contacts.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -1052,24 +1094,36 @@ class SQLRepository:
 
         return self._write(body)
 
-    def due_contact_ids(self, now: datetime, limit: int) -> list[str]:
-        """Ids of due contacts, earliest wake-up first, without leasing them (one statement)."""
+    def _in_shard(self, shard: Shard) -> Any:
+        bucket = self._tables.contacts.c.bucket
+        return sa.and_(bucket >= shard.lo, bucket < shard.hi)
+
+    def _due_query(self, query: Any, now: datetime, shard: Shard | None) -> Any:
+        """`query` restricted to contacts due at `now` (of `shard`), in index order."""
+        c = self._tables.contacts.c
+        if shard is None:
+            return query.where(c.wakeup_at <= now).order_by(c.wakeup_at, c.id)
+        return query.where(c.wakeup_at <= now, self._in_shard(shard)).order_by(
+            c.wakeup_at, c.bucket, c.id
+        )
+
+    def due_contact_ids(
+        self, now: datetime, limit: int, *, shard: Shard | None = None
+    ) -> list[str]:
+        """Ids of due contacts (of `shard`), earliest first, leasing nothing (one statement)."""
         if limit <= 0:
             return []
         contacts = self._tables.contacts
-        query = (
-            sa.select(contacts.c.id)
-            .where(contacts.c.wakeup_at <= now)
-            .order_by(contacts.c.wakeup_at, contacts.c.id)
-            .limit(limit)
-        )
+        query = self._due_query(sa.select(contacts.c.id), now, shard).limit(limit)
         return self._read(lambda conn: list(conn.execute(query).scalars()))
 
-    def next_wakeup(self) -> datetime | None:
-        """The earliest wake-up of any contact, or None (one statement, read off the index)."""
+    def next_wakeup(self, *, shard: Shard | None = None) -> datetime | None:
+        """The earliest wake-up of any contact (of `shard`), or None (one indexed statement)."""
         contacts = self._tables.contacts
         # min() has its argument's type: the value is read back as an aware UTC instant.
         query = sa.select(sa.func.min(contacts.c.wakeup_at))
+        if shard is not None:
+            query = query.where(self._in_shard(shard))
         value: datetime | None = self._read(lambda conn: conn.execute(query).scalar())
         return value
 

@@ -62,6 +62,7 @@ from regua.records import (
     Event,
     idempotency_key,
 )
+from regua.sharding import Shard
 
 __all__ = ["AsyncSenderContract", "RepositoryContract", "SenderContract"]
 
@@ -221,6 +222,10 @@ class RepositoryContract:
     - **due contacts**: `acquire_due` hands out only due contacts not leased by another
       worker, earliest first, up to the limit, and leases them (still held exactly at the
       lease's end); `due_contact_ids` and `load_snapshots` lease nothing;
+    - **shards**: with ``shard=``, `acquire_due`, `due_contact_ids` and `next_wakeup`
+      consider exactly the contacts `Shard.holds`; the shards of one count split the due
+      contacts exactly; a contact leased through one count's shard is refused to a worker
+      of another count whose shard holds it too;
     - **claims**: `claim`, `record`, `defer`: who is granted what, and when; the retry state;
     - **wake-ups**: `set_wakeups` (the next wake-up, never, stale versions, end of lease);
     - **time and threads**: instants read back are aware UTC; claims, acquisitions and
@@ -683,6 +688,70 @@ class RepositoryContract:
         self._sleep(repository, "b", None)
         rule = "backlog once the changed contact was evaluated and b sleeps for ever"
         _expect(repository.backlog(FAR_FUTURE), Backlog(4, 0, _minutes(2)), rule)
+
+    # --- shards --------------------------------------------------------------------------------
+
+    def _spread(self, repository: Repository, count: int = 40) -> dict[str, datetime]:
+        """`count` contacts with distinct wake-ups at minutes 1..count, in a shuffled order."""
+        wakeups = {f"s{(n * 7) % count:02d}": _minutes(n + 1) for n in range(count)}
+        for contact_id, at in wakeups.items():
+            repository.upsert_contact(_contact(contact_id))
+            self._sleep(repository, contact_id, at)
+        return wakeups
+
+    def test_sharded_acquire_due_splits_the_due_contacts_exactly(
+        self, repository: Repository
+    ) -> None:
+        """Each shard hands out exactly its due contacts, earliest first; together, all."""
+        wakeups = self._spread(repository)
+        now = _minutes(30)
+        due = sorted((at, c) for c, at in wakeups.items() if at <= now)
+        for count in (1, 3):
+            handed: list[str] = []
+            for shard in Shard.all(count):
+                expected = [c for _, c in due if shard.holds(c)]
+                got = repository.acquire_due(f"w{shard}", now, 100, LEASE, shard=shard)
+                _expect([s.contact.id for s in got], expected, f"acquire_due(shard={shard})")
+                handed += expected
+            _expect(sorted(handed), sorted(c for _, c in due), f"the {count} shards together")
+            for contact_id in handed:  # end the leases for the next count
+                self._sleep(repository, contact_id, wakeups[contact_id])
+
+    def test_sharded_acquire_due_respects_limit_and_other_workers_leases(
+        self, repository: Repository
+    ) -> None:
+        """A shard's batch stops at `limit`; a lease taken through another count holds."""
+        wakeups = self._spread(repository)
+        shard = Shard(0, 2)
+        mine = [c for _, c in sorted((at, c) for c, at in wakeups.items()) if shard.holds(c)]
+        first = repository.acquire_due("w1", FAR_FUTURE, 3, LEASE, shard=shard)
+        _expect([s.contact.id for s in first], mine[:3], "acquire_due(shard, limit=3)")
+        # Shard 0/2 and every shard of 3 overlap: a worker of the new count must not take
+        # what a worker of the old count holds.
+        leased = set(mine[:3])
+        for other in Shard.all(3):
+            got = {
+                s.contact.id
+                for s in repository.acquire_due(f"n{other}", FAR_FUTURE, 100, LEASE, shard=other)
+            }
+            _expect(got & leased, set(), f"contacts leased by w1 handed to a worker of {other}")
+
+    def test_sharded_due_contact_ids_and_next_wakeup(self, repository: Repository) -> None:
+        """The shard's due ids, earliest first, leasing nothing; the shard's earliest wake-up."""
+        wakeups = self._spread(repository)
+        ordered = [c for _, c in sorted((at, c) for c, at in wakeups.items())]
+        for shard in Shard.all(4):
+            mine = [c for c in ordered if shard.holds(c)]
+            rule = f"due_contact_ids(shard={shard})"
+            _expect(repository.due_contact_ids(FAR_FUTURE, 100, shard=shard), mine, rule)
+            _expect(repository.due_contact_ids(FAR_FUTURE, 2, shard=shard), mine[:2], rule)
+            expected = wakeups[mine[0]] if mine else None
+            _expect(repository.next_wakeup(shard=shard), expected, f"next_wakeup({shard})")
+        empty = next(
+            shard for shard in Shard.all(len(wakeups) * 4) if not any(map(shard.holds, wakeups))
+        )
+        _expect(repository.next_wakeup(shard=empty), None, "next_wakeup of an empty shard")
+        _expect(sorted(self._due(repository, FAR_FUTURE, "w1")), sorted(wakeups), "nothing leased")
 
     def test_load_snapshots_leaves_out_missing_ids_and_leases_nothing(
         self, repository: Repository
