@@ -341,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = args.quick
     planner_n = args.planner_contacts or (2_000 if quick else 20_000)
     day_sizes = args.day_customers or ([2_000] if quick else [100_000, 1_000_000])
-    scaling_n = args.scaling_customers or (10_000 if quick else max(day_sizes))
+    scaling_n = args.scaling_customers or (5_000 if quick else max(day_sizes))
     sql_n = args.sql_customers if args.sql_customers is not None else (100 if quick else 100_000)
     compare_n = args.compare_customers or (2_000 if quick else 100_000)
 

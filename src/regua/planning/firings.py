@@ -190,13 +190,19 @@ def inactivity_firing(
     now: datetime,
 ) -> Firing | None:
     """The firing of the current inactive period (started by the last activity)."""
-    start = history.last_activity(trigger.activity, now)
-    if start is None:
-        start = contact.created_at
-        if start is None or start > now:
-            return None
+    # Inactivity ladders (60, 90, 180 days) share their start: find and label it once.
+    memo_key = ("inactive", trigger.activity, now)
+    period: tuple[datetime, str] | None = history.memo.get(memo_key)
+    if period is None:
+        start = history.last_activity(trigger.activity, now)
+        if start is None:
+            start = contact.created_at
+            if start is None or start > now:
+                return None
+        period = history.memo[memo_key] = (start, f"inactive={instant_label(start)}")
+    start, source = period
     at = shift(start, trigger.inactivity, tz)
-    return Firing(source=f"inactive={instant_label(start)}", at=at, upcoming=at > now)
+    return Firing(source=source, at=at, upcoming=at > now)
 
 
 def after_step_source(trigger: AfterStepTrigger, source_part: str) -> str:
