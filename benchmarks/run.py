@@ -109,13 +109,18 @@ def planner_throughput(cadence: Cadence, count: int, seed: int) -> dict[str, Any
 # --- 2 and 3. a day in memory, and the scaling ratio ----------------------------------------------
 
 
+BATCH = [500]  # the Scheduler's batch size (its default), set by --batch-size
+
+
 def simulate_day(
     cadence: Cadence,
     repository: Repository,
     on_statement: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """The first tick (everybody due), then a tick every 5 minutes for 24 hours."""
-    scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence))
+    scheduler = Scheduler(
+        cadence, repository=repository, senders=senders(cadence), batch_size=BATCH[0]
+    )
     per_tick: list[float] = []
     statements: list[int] = []
     evaluated: list[int] = []
@@ -173,7 +178,9 @@ def scaling_ratio(
     cadence: Cadence, repository: Repository, base: Sequence[Snapshot]
 ) -> dict[str, Any]:
     """A tick evaluating everybody vs a tick where 1% is due (both woken by a touch)."""
-    scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence))
+    scheduler = Scheduler(
+        cadence, repository=repository, senders=senders(cadence), batch_size=BATCH[0]
+    )
     at = START + DAY + TICK
     scheduler.tick(at)  # settle anything left due
 
@@ -336,8 +343,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="K",
         help="run only these measures (1-5; 2 and 3 share a base)",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        metavar="N",
+        help="contacts the scheduler evaluates per batch (default 500, the Scheduler's)",
+    )
     args = parser.parse_args(argv)
     only = set(args.only)
+    BATCH[0] = args.batch_size
     quick = args.quick
     planner_n = args.planner_contacts or (2_000 if quick else 20_000)
     day_sizes = args.day_customers or ([2_000] if quick else [100_000, 1_000_000])
@@ -346,7 +361,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare_n = args.compare_customers or (2_000 if quick else 100_000)
 
     cadence = bench.load_example()
-    results: dict[str, Any] = {"machine": bench.machine(), "quick": quick, "seed": args.seed}
+    results: dict[str, Any] = {
+        "machine": bench.machine(),
+        "quick": quick,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+    }
     rows: list[tuple[str, str]] = []
 
     def say(label: str, value: str) -> None:
@@ -402,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
             day.pop("sent_keys")
+            day.pop("first_keys")
             results["sql"][name] = {"customers": sql_n, **day}
             say(
                 f"4. day on {name}, {sql_n:,} customers",
@@ -425,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         built = time.perf_counter() - t0
         day = simulate_day(cadence, repository)
         day.pop("sent_keys")
+        day.pop("first_keys")
         day.update(customers=n, build_and_load_s=built, max_rss_mib=max_rss_mib())
         results["day_memory"].append(day)
         say(
