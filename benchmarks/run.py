@@ -376,6 +376,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["table"] = rows
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
 
+    def say_scaling(s: dict[str, Any]) -> None:
+        results["scaling"] = s
+        say(
+            f"3. scaling, {s['full_evaluated']:,} customers",
+            f"1% tick {s['one_percent_tick_s'] * 1e3:.0f} ms / full tick {s['full_tick_s']:.2f} s "
+            f"= {s['ratio']:.4f} (target <= 0.03)",
+        )
+
     print(f"regua benchmarks: {cadence.name!r}, {len(cadence.steps)} steps, day from {START}")
 
     if 1 in only:
@@ -456,23 +464,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{day['tick_ms_mean']:.1f} ms/tick mean, {day['tick_ms_max']:.0f} max; "
             f"{day['sent_after_first']:,} sent; max RSS {day['max_rss_mib']:,.0f} MiB",
         )
-        if n == scaling_n and 3 in only:
-            results["scaling"] = scaling_ratio(cadence, repository, base)
+        if n == scaling_n and 3 in only:  # on the same base, reported at once
+            say_scaling(scaling_ratio(cadence, repository, base))
         del base, repository
         gc.collect()
     if "scaling" not in results and 3 in only:
         base = build(scaling_n, args.seed, cadence)
         repository = InMemoryRepository()
         load(repository, base)
-        results["scaling"] = scaling_ratio(cadence, repository, base)
+        say_scaling(scaling_ratio(cadence, repository, base))
         del base, repository
-    if 3 in only:
-        s = results["scaling"]
-        say(
-            f"3. scaling, {s['full_evaluated']:,} customers",
-            f"1% tick {s['one_percent_tick_s'] * 1e3:.0f} ms / full tick {s['full_tick_s']:.2f} s "
-            f"= {s['ratio']:.4f} (target <= 0.03)",
-        )
 
     results["table"] = rows
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
