@@ -38,10 +38,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import by_hand
 import planner as bench
 
-from regua import Cadence, InMemoryRepository, Scheduler, Snapshot, plan
+from regua import Cadence, InMemoryRepository, Scheduler, Snapshot
 from regua.ports import Message, Repository
+from regua.repositories.sql import SQLRepository
 
 UTC = timezone.utc
 START = datetime(2026, 5, 4, 0, 0, tzinfo=UTC)  # the simulated day: a Monday, UTC
@@ -68,13 +70,15 @@ def build(count: int, seed: int, cadence: Cadence) -> list[Snapshot]:
     return bench.build_base(count, seed, cadence, START, 20)
 
 
-def load(repository: Repository, base: Sequence[Snapshot]) -> None:
-    for snapshot in base:
-        repository.upsert_contact(snapshot.contact)
-        for event in snapshot.events:
-            repository.record_event(event)
-        if snapshot.deliveries:
-            repository.record(snapshot.deliveries)
+def load(repository: InMemoryRepository | SQLRepository, base: Sequence[Snapshot]) -> None:
+    """The base through the repository's `bulk_load`, 10,000 customers per call."""
+    for start in range(0, len(base), 10_000):
+        part = base[start : start + 10_000]
+        repository.bulk_load(
+            (s.contact for s in part),
+            (e for s in part for e in s.events),
+            (d for s in part for d in s.deliveries),
+        )
 
 
 def ticks() -> Iterator[datetime]:
@@ -105,18 +109,24 @@ def planner_throughput(cadence: Cadence, count: int, seed: int) -> dict[str, Any
 # --- 2 and 3. a day in memory, and the scaling ratio ----------------------------------------------
 
 
+BATCH = [500]  # the Scheduler's batch size (its default), set by --batch-size
+
+
 def simulate_day(
     cadence: Cadence,
     repository: Repository,
     on_statement: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """The first tick (everybody due), then a tick every 5 minutes for 24 hours."""
-    scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence))
+    scheduler = Scheduler(
+        cadence, repository=repository, senders=senders(cadence), batch_size=BATCH[0]
+    )
     per_tick: list[float] = []
     statements: list[int] = []
     evaluated: list[int] = []
     sent_keys: set[str] = set()
     first: dict[str, Any] = {}
+    first_keys: set[str] = set()
     start = time.perf_counter()
     for index, at in enumerate(ticks()):
         before = on_statement() if on_statement else 0
@@ -126,6 +136,7 @@ def simulate_day(
         count = (on_statement() - before) if on_statement else 0
         if index == 0:
             first = {"s": elapsed, "evaluated": report.evaluated, "statements": count}
+            first_keys = {d.occurrence_key for d in report.sent}
             continue
         per_tick.append(elapsed)
         statements.append(count)
@@ -143,14 +154,23 @@ def simulate_day(
         "evaluated_after_first": sum(evaluated),
         "sent_after_first": len(sent_keys),
         "sent_keys": sent_keys,
+        "first_keys": first_keys,
     }
     if on_statement:
-        evaluated_total = sum(evaluated) + first["evaluated"]
+        busy = [(s, e) for s, e in zip(statements, evaluated, strict=False) if e]
+        idle = [s for s, e in zip(statements, evaluated, strict=False) if not e]
         result["statements_per_tick_mean"] = sum(statements) / len(statements)
         result["statements_per_tick_max"] = max(statements)
-        result["statements_per_1000_evaluated"] = (
-            1000 * (sum(statements) + first["statements"]) / max(1, evaluated_total)
+        # The bound that matters: statements grow with batches of contacts, not contacts.
+        result["first_tick_statements_per_1000"] = (
+            1000 * first["statements"] / max(1, first["evaluated"])
         )
+        result["busy_ticks"] = len(busy)
+        result["busy_statements_per_1000"] = (
+            1000 * sum(s for s, _ in busy) / max(1, sum(e for _, e in busy))
+        )
+        result["busy_statements_max"] = max((s for s, _ in busy), default=0)
+        result["idle_tick_statements"] = sorted(set(idle))
     return result
 
 
@@ -158,7 +178,9 @@ def scaling_ratio(
     cadence: Cadence, repository: Repository, base: Sequence[Snapshot]
 ) -> dict[str, Any]:
     """A tick evaluating everybody vs a tick where 1% is due (both woken by a touch)."""
-    scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence))
+    scheduler = Scheduler(
+        cadence, repository=repository, senders=senders(cadence), batch_size=BATCH[0]
+    )
     at = START + DAY + TICK
     scheduler.tick(at)  # settle anything left due
 
@@ -187,8 +209,6 @@ def scaling_ratio(
 
 def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, Any]:
     import sqlalchemy as sa
-
-    from regua.repositories.sql import SQLRepository
 
     schema = None
     engine = sa.create_engine(url)
@@ -219,45 +239,8 @@ def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, A
 # --- 5. APScheduler -----------------------------------------------------------------------------
 
 
-def apscheduler_day(cadence: Cadence, base: Sequence[Snapshot]) -> tuple[float, set[str]]:
-    """One date job per pending message per customer; the day's due jobs, tick by tick.
-
-    The pending messages (and when they fall due) are handed over for free: they come from
-    regua's own plans at the start of the day, computed before the clock starts, which is
-    what an application would otherwise compute with its own code when events arrive.
-    """
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    pending = []
-    for snapshot in base:
-        result = plan(cadence, snapshot, START)
-        pending.extend((o.key, o.at) for o in result.waiting)
-    gc.collect()
-    t0 = time.perf_counter()
-    scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.start(paused=True)  # the job store, without the real-time thread running jobs
-    try:
-        for key, at in pending:
-            scheduler.add_job(_send, "date", run_date=at, id=key, args=(key,))
-        store = scheduler._jobstores["default"]  # the scheduler's own in-memory job store
-        due: set[str] = set()
-        for at in ticks():
-            if at == START:
-                continue
-            for job in store.get_due_jobs(at):
-                job._get_run_times(at)  # what the scheduler does before running a job
-                due.add(job.id)
-                store.remove_job(job.id)  # a date job runs once
-        return time.perf_counter() - t0, due
-    finally:
-        scheduler.shutdown(wait=False)
-
-
-def _send(key: str) -> None:  # pragma: no cover - never run: the store is read directly
-    pass
-
-
 def traced(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """fn's result and the peak memory it allocated (tracemalloc, MiB)."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -271,40 +254,57 @@ def traced(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def compare(cadence: Cadence, base: Sequence[Snapshot]) -> dict[str, Any]:
-    def regua_day() -> dict[str, Any]:
+    """regua and hand-written APScheduler jobs on the same subset of the cadence, same day.
+
+    Each side starts from the base in memory and ends with the day's messages: regua loads
+    its repository and runs the day's ticks; the other side computes every customer's
+    pending messages, adds one date job per message and runs the same ticks. Time and
+    memory (tracemalloc peak above the shared base) are measured in separate passes, since
+    tracemalloc slows Python code several times over.
+    """
+    sub = by_hand.subset(cadence)
+    all_ticks = list(ticks())
+
+    def regua_side() -> dict[str, Any]:
         repository = InMemoryRepository()
         load(repository, base)
-        gc.collect()
-        return simulate_day(cadence, repository)
+        return simulate_day(sub, repository)
 
-    # Time and memory in separate passes: tracemalloc slows Python code several times over.
-    regua = regua_day()
-    aps_s, aps_due = apscheduler_day(cadence, base)
+    def other_side() -> tuple[by_hand.HandWritten, int]:
+        return by_hand.apscheduler_day(sub.name, base, all_ticks)
 
-    def regua_memory() -> dict[str, Any]:
-        repository = InMemoryRepository()
-        load(repository, base)
-        return {"repository": repository}
+    gc.collect()
+    t0 = time.perf_counter()
+    regua = regua_side()
+    regua_s = time.perf_counter() - t0
+    gc.collect()
+    t0 = time.perf_counter()
+    code, jobs = other_side()
+    aps_s = time.perf_counter() - t0
+    _, regua_mib = traced(regua_side)
+    _, aps_mib = traced(other_side)
 
-    # Memory: what each approach allocates above the shared base (the snapshots).
-    held, regua_load_mib = traced(regua_memory)
-    _, regua_day_mib = traced(lambda: simulate_day(cadence, held["repository"]))
-    _, aps_mib = traced(lambda: apscheduler_day(cadence, base))
-    regua_keys: set[str] = regua["sent_keys"]
+    regua_first, regua_day = regua["first_keys"], regua["sent_keys"]
+    aps_first = {key for at, key in code.sent if at == START}
+    aps_day = {key for at, key in code.sent if at > START}
+    same = regua_first == aps_first and regua_day == aps_day
     return {
         "customers": len(base),
-        "regua_day_s": regua["total_s"],
-        "apscheduler_day_s": aps_s,
-        "time_ratio": regua["total_s"] / aps_s,
-        "regua_peak_mib": regua_day_mib,
-        "regua_repository_mib": regua_load_mib,
+        "steps": [step.name for step in sub.steps],
+        "regua_s": regua_s,
+        "apscheduler_s": aps_s,
+        "time_ratio": regua_s / aps_s,
+        "regua_peak_mib": regua_mib,
         "apscheduler_peak_mib": aps_mib,
-        "memory_ratio": regua_day_mib / aps_mib,
-        "regua_messages": len(regua_keys),
-        "apscheduler_messages": len(aps_due),
-        "same_messages": regua_keys == aps_due,
-        "only_regua": sorted(regua_keys - aps_due)[:5],
-        "only_apscheduler": sorted(aps_due - regua_keys)[:5],
+        "memory_ratio": regua_mib / aps_mib,
+        "apscheduler_jobs": jobs,
+        "messages_first_tick": len(regua_first),
+        "messages_rest_of_day": len(regua_day),
+        "apscheduler_messages_first_tick": len(aps_first),
+        "apscheduler_messages_rest_of_day": len(aps_day),
+        "same_messages": same,
+        "only_regua": sorted((regua_first | regua_day) - (aps_first | aps_day))[:5],
+        "only_apscheduler": sorted((aps_first | aps_day) - (regua_first | regua_day))[:5],
     }
 
 
@@ -334,64 +334,83 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="'' to skip PostgreSQL",
     )
     parser.add_argument("--json", type=Path, default=Path("benchmark-results.json"))
+    parser.add_argument(
+        "--only",
+        type=int,
+        nargs="+",
+        choices=range(1, 6),
+        default=list(range(1, 6)),
+        metavar="K",
+        help="run only these measures (1-5; 2 and 3 share a base)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        metavar="N",
+        help="contacts the scheduler evaluates per batch (default 500, the Scheduler's)",
+    )
     args = parser.parse_args(argv)
+    only = set(args.only)
+    BATCH[0] = args.batch_size
     quick = args.quick
     planner_n = args.planner_contacts or (2_000 if quick else 20_000)
     day_sizes = args.day_customers or ([2_000] if quick else [100_000, 1_000_000])
-    scaling_n = args.scaling_customers or (10_000 if quick else max(day_sizes))
+    scaling_n = args.scaling_customers or (5_000 if quick else max(day_sizes))
     sql_n = args.sql_customers if args.sql_customers is not None else (100 if quick else 100_000)
     compare_n = args.compare_customers or (2_000 if quick else 100_000)
 
     cadence = bench.load_example()
-    results: dict[str, Any] = {"machine": bench.machine(), "quick": quick, "seed": args.seed}
+    results: dict[str, Any] = {
+        "machine": bench.machine(),
+        "quick": quick,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+    }
     rows: list[tuple[str, str]] = []
 
     def say(label: str, value: str) -> None:
         rows.append((label, value))
         print(f"  {label:<38} {value}", flush=True)
+        # Written after every measure: a long run stopped halfway keeps what it measured.
+        results["table"] = rows
+        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+
+    def say_scaling(s: dict[str, Any]) -> None:
+        results["scaling"] = s
+        say(
+            f"3. scaling, {s['full_evaluated']:,} customers",
+            f"1% tick {s['one_percent_tick_s'] * 1e3:.0f} ms / full tick {s['full_tick_s']:.2f} s "
+            f"= {s['ratio']:.4f} (target <= 0.03)",
+        )
 
     print(f"regua benchmarks: {cadence.name!r}, {len(cadence.steps)} steps, day from {START}")
 
-    p = planner_throughput(cadence, planner_n, args.seed)
-    results["planner"] = p
-    say(f"1. planner, {planner_n:,} contacts", f"{p['contacts_per_s']:,.0f} contacts/s")
+    if 1 in only:
+        p = planner_throughput(cadence, planner_n, args.seed)
+        results["planner"] = p
+        say(f"1. planner, {planner_n:,} contacts", f"{p['contacts_per_s']:,.0f} contacts/s")
 
-    results["day_memory"] = []
-    for n in day_sizes:
-        t0 = time.perf_counter()
-        base = build(n, args.seed, cadence)
-        repository = InMemoryRepository()
-        load(repository, base)
-        built = time.perf_counter() - t0
-        day = simulate_day(cadence, repository)
-        day.pop("sent_keys")
-        day.update(customers=n, build_and_load_s=built, max_rss_mib=max_rss_mib())
-        results["day_memory"].append(day)
+    if 5 in only:
+        base = build(compare_n, args.seed, cadence)
+        c = compare(cadence, base)
+        results["apscheduler"] = c
         say(
-            f"2. day in memory, {n:,} customers",
-            f"{day['total_s']:.1f} s; first tick {day['first_tick']['s']:.1f} s "
-            f"({day['first_tick']['evaluated']:,} evaluated); then "
-            f"{day['tick_ms_mean']:.1f} ms/tick mean, {day['tick_ms_max']:.0f} max; "
-            f"{day['sent_after_first']:,} sent; max RSS {day['max_rss_mib']:,.0f} MiB",
+            f"5. vs APScheduler, {compare_n:,} customers",
+            f"{len(c['steps'])} steps, no caps; time {c['regua_s']:.2f} s / "
+            f"{c['apscheduler_s']:.2f} s = {c['time_ratio']:.2f} (target <= 0.2); memory "
+            f"{c['regua_peak_mib']:.1f} MiB / {c['apscheduler_peak_mib']:.1f} MiB = "
+            f"{c['memory_ratio']:.2f} (target <= 0.1); messages at the start "
+            f"{c['messages_first_tick']:,} / {c['apscheduler_messages_first_tick']:,}, "
+            f"then {c['messages_rest_of_day']:,} / {c['apscheduler_messages_rest_of_day']:,}; "
+            f"same set: {c['same_messages']}",
         )
-        if n == scaling_n:
-            results["scaling"] = scaling_ratio(cadence, repository, base)
-        del base, repository
-        gc.collect()
-    if "scaling" not in results:
-        base = build(scaling_n, args.seed, cadence)
-        repository = InMemoryRepository()
-        load(repository, base)
-        results["scaling"] = scaling_ratio(cadence, repository, base)
-        del base, repository
-    s = results["scaling"]
-    say(
-        f"3. scaling, {s['full_evaluated']:,} customers",
-        f"1% tick {s['one_percent_tick_s'] * 1e3:.0f} ms / full tick {s['full_tick_s']:.2f} s "
-        f"= {s['ratio']:.4f} (target <= 0.03)",
-    )
+        if not c["same_messages"]:
+            print(
+                f"    only regua: {c['only_regua']}\n    only APScheduler: {c['only_apscheduler']}"
+            )
 
-    if sql_n:
+    if sql_n and 4 in only:
         base = build(sql_n, args.seed, cadence)
         urls = [("SQLite", f"sqlite:///{args.sqlite_path}")]
         if args.postgres_url:
@@ -411,28 +430,50 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
             day.pop("sent_keys")
+            day.pop("first_keys")
             results["sql"][name] = {"customers": sql_n, **day}
             say(
                 f"4. day on {name}, {sql_n:,} customers",
                 f"{day['total_s']:.1f} s (load {day['load_s']:.0f} s, not counted); "
                 f"{day['tick_ms_mean']:.1f} ms/tick; "
-                f"{day['statements_per_tick_mean']:.1f} statements/tick mean, "
-                f"{day['statements_per_tick_max']} max; "
-                f"{day['statements_per_1000_evaluated']:.1f} per 1,000 evaluated",
+                f"statements: first tick {day['first_tick']['statements']:,} "
+                f"({day['first_tick_statements_per_1000']:.1f} per 1,000 evaluated); "
+                f"{day['busy_ticks']} ticks with work: "
+                f"{day['busy_statements_per_1000']:.1f} per 1,000 evaluated, "
+                f"{day['busy_statements_max']} max; idle ticks "
+                f"{'/'.join(map(str, day['idle_tick_statements']))}",
             )
         del base
 
-    base = build(compare_n, args.seed, cadence)
-    c = compare(cadence, base)
-    results["apscheduler"] = c
-    say(
-        f"5. vs APScheduler, {compare_n:,} customers",
-        f"time {c['regua_day_s']:.2f} s / {c['apscheduler_day_s']:.2f} s = "
-        f"{c['time_ratio']:.2f} (target <= 0.2); memory {c['regua_peak_mib']:.1f} MiB / "
-        f"{c['apscheduler_peak_mib']:.1f} MiB = {c['memory_ratio']:.2f} (target <= 0.1); "
-        f"messages {c['regua_messages']:,} / {c['apscheduler_messages']:,}, "
-        f"same set: {c['same_messages']}",
-    )
+    results["day_memory"] = []
+    for n in day_sizes if 2 in only else []:
+        t0 = time.perf_counter()
+        base = build(n, args.seed, cadence)
+        repository = InMemoryRepository()
+        load(repository, base)
+        built = time.perf_counter() - t0
+        day = simulate_day(cadence, repository)
+        day.pop("sent_keys")
+        day.pop("first_keys")
+        day.update(customers=n, build_and_load_s=built, max_rss_mib=max_rss_mib())
+        results["day_memory"].append(day)
+        say(
+            f"2. day in memory, {n:,} customers",
+            f"{day['total_s']:.1f} s; first tick {day['first_tick']['s']:.1f} s "
+            f"({day['first_tick']['evaluated']:,} evaluated); then "
+            f"{day['tick_ms_mean']:.1f} ms/tick mean, {day['tick_ms_max']:.0f} max; "
+            f"{day['sent_after_first']:,} sent; max RSS {day['max_rss_mib']:,.0f} MiB",
+        )
+        if n == scaling_n and 3 in only:  # on the same base, reported at once
+            say_scaling(scaling_ratio(cadence, repository, base))
+        del base, repository
+        gc.collect()
+    if "scaling" not in results and 3 in only:
+        base = build(scaling_n, args.seed, cadence)
+        repository = InMemoryRepository()
+        load(repository, base)
+        say_scaling(scaling_ratio(cadence, repository, base))
+        del base, repository
 
     results["table"] = rows
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")

@@ -128,13 +128,15 @@ def _worker(
 
 
 def _load(repository: SQLRepository, contacts: int, orders: int) -> set[str]:
-    keys = set()
-    for c in range(contacts):
-        repository.upsert_contact(Contact(f"c{c}", addresses={"email": f"c{c}@example.com"}))
-        for o in range(orders):
-            repository.record_event(Event(f"c{c}", "order_placed", T0, id=f"o{c}-{o}"))
-            keys.add(f"shop:confirm:c{c}:event=o{c}-{o}")
-    return keys
+    repository.bulk_load(
+        [Contact(f"c{c}", addresses={"email": f"c{c}@example.com"}) for c in range(contacts)],
+        [
+            Event(f"c{c}", "order_placed", T0, id=f"o{c}-{o}")
+            for c in range(contacts)
+            for o in range(orders)
+        ],
+    )
+    return {f"shop:confirm:c{c}:event=o{c}-{o}" for c in range(contacts) for o in range(orders)}
 
 
 def _run_workers(
@@ -181,8 +183,8 @@ def test_four_workers_on_postgres_send_10000_occurrences_exactly_once(
     import sqlalchemy as sa
 
     url = _postgres_url(postgres_engine)
-    # Loading 11,000 records one call at a time: skip waiting for each commit to reach the
-    # disk (test data only; the workers below use ordinary durable commits).
+    # Test data only: skip waiting for the load's commit to reach the disk (the workers below
+    # use ordinary durable commits).
     loader = sa.create_engine(url, connect_args={"options": "-c synchronous_commit=off"})
     repository = SQLRepository(loader, schema=postgres_schema)
     keys = _load(repository, contacts=1000, orders=10)

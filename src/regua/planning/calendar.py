@@ -144,18 +144,29 @@ def shift(instant: datetime, duration: Duration, tz: ZoneInfo) -> datetime:
         instant = instant.astimezone(UTC)
     months = duration.months
     days = duration.days
-    if months or days:
+    if months:
         wall = instant.astimezone(tz).replace(tzinfo=None)
-        if months:
-            # relativedelta applies months first (clamping the day to the month's length),
-            # then days: exactly "months, then days", computed from the anchor in one step.
-            wall = wall + relativedelta(months=months, days=days)
-        else:
-            wall = wall + timedelta(days=days)  # the same, without its cost
+        # relativedelta applies months first (clamping the day to the month's length),
+        # then days: exactly "months, then days", computed from the anchor in one step.
+        wall = wall + relativedelta(months=months, days=days)
         # from_local, inlined: fold=0 reads a gap forward and an ambiguous time as the first.
         instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    elif days:
+        # The same, cheaper: adding a timedelta to an aware datetime is wall-clock arithmetic
+        # and gives fold=0, so converting the sum to UTC is from_local of the shifted wall.
+        instant = (instant.astimezone(tz) + _days(days)).astimezone(UTC)
     seconds = duration.seconds
-    return instant + timedelta(seconds=seconds) if seconds else instant
+    return instant + _seconds(seconds) if seconds else instant
+
+
+@lru_cache(maxsize=256)
+def _days(days: int) -> timedelta:
+    return timedelta(days=days)
+
+
+@lru_cache(maxsize=256)
+def _seconds(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def next_at(instant: datetime, at: time, tz: ZoneInfo) -> datetime:
@@ -170,17 +181,20 @@ def next_at(instant: datetime, at: time, tz: ZoneInfo) -> datetime:
         ValueError: when `instant` is naive or `at` carries a timezone.
 
     """
-    _require_aware(instant, "instant")
+    if instant.tzinfo is not UTC:  # the planner's instants are UTC: no checks for them
+        _require_aware(instant, "instant")
+        instant = instant.astimezone(UTC)
     if at.tzinfo is not None:
         raise ValueError(f"at must be a local wall-clock time without a timezone, got {at!r}")
-    instant = instant.astimezone(UTC)
     local_date = instant.astimezone(tz).date()
-    best: datetime | None = None
     # The previous date counts too: a gap that swallows midnight can shift yesterday's `at`
-    # into today. Dates beyond tomorrow only matter after day-long offset jumps.
+    # into today. Dates beyond tomorrow only matter after day-long offset jumps. The
+    # candidates are in increasing order (from_local never goes back), so the first one at
+    # or after `instant` is the answer.
     for candidate in _at_candidates(local_date, at, tz):
-        if candidate >= instant and (best is None or candidate < best):
-            best = candidate
+        if candidate >= instant:
+            return candidate
+    best: datetime | None = None
     offset = 2
     while best is None:
         candidate = from_local(datetime.combine(local_date + timedelta(days=offset), at), tz)

@@ -50,7 +50,13 @@ class Firing:
 
 def instant_label(instant: datetime) -> str:
     """A UTC instant as it appears in occurrence keys: ``20260504T120000Z``."""
-    return instant.strftime("%Y%m%dT%H%M%SZ")
+    if instant.year < 1000:  # strftime's %Y is not zero-padded there on every platform
+        return instant.strftime("%Y%m%dT%H%M%SZ")
+    # Several times faster than strftime, with the same result.
+    return (
+        f"{instant.year}{instant.month:02}{instant.day:02}T"
+        f"{instant.hour:02}{instant.minute:02}{instant.second:02}Z"
+    )
 
 
 def _parse_label(label: str) -> datetime | None:
@@ -93,10 +99,22 @@ def date_attribute(contact: Contact, name: str, tz: ZoneInfo) -> date | None:
 
 def event_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
     """Every matching event so far."""
-    for event in history.events_named(trigger.event):
-        if trigger.where and not trigger.matches(event.name, event.data):
-            continue
-        yield Firing(source=f"event={event.id}", at=event.at, data=event.data)
+    if trigger.where:
+        return (
+            Firing(source=f"event={event.id}", at=event.at, data=event.data)
+            for event in history.events_named(trigger.event)
+            if trigger.matches(event.name, event.data)
+        )
+    # Steps triggered by the same event (a confirmation and a follow-up) share its firings.
+    memo = history.memo
+    key = ("event", trigger.event)
+    firings = memo.get(key)
+    if firings is None:
+        firings = memo[key] = [
+            Firing(source=f"event={event.id}", at=event.at, data=event.data)
+            for event in history.events_named(trigger.event)
+        ]
+    return iter(firings)
 
 
 def date_firings(
@@ -177,13 +195,19 @@ def inactivity_firing(
     now: datetime,
 ) -> Firing | None:
     """The firing of the current inactive period (started by the last activity)."""
-    start = history.last_activity(trigger.activity, now)
-    if start is None:
-        start = contact.created_at
-        if start is None or start > now:
-            return None
+    # Inactivity ladders (60, 90, 180 days) share their start: find and label it once.
+    memo_key = ("inactive", trigger.activity, now)
+    period: tuple[datetime, str] | None = history.memo.get(memo_key)
+    if period is None:
+        start = history.last_activity(trigger.activity, now)
+        if start is None:
+            start = contact.created_at
+            if start is None or start > now:
+                return None
+        period = history.memo[memo_key] = (start, f"inactive={instant_label(start)}")
+    start, source = period
     at = shift(start, trigger.inactivity, tz)
-    return Firing(source=f"inactive={instant_label(start)}", at=at, upcoming=at > now)
+    return Firing(source=source, at=at, upcoming=at > now)
 
 
 def after_step_source(trigger: AfterStepTrigger, source_part: str) -> str:

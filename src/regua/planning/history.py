@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
 
 from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Snapshot
 
 __all__ = ["History"]
 
 
-def _event_order(event: Event) -> tuple[datetime, str, str]:
-    return event.at, event.name, event.key
+# The total order of events: instant, name, id (`Event.id` is never None: an event without
+# one gets a generated id). attrgetter builds the key in C, without a Python call per event.
+_event_order = attrgetter("at", "name", "id")
 
 
 def _delivery_order(delivery: Delivery) -> tuple[datetime, str, str]:
@@ -34,6 +37,7 @@ class History:
         "activity_times",
         "by_key",
         "events",
+        "memo",
         "sent_by_step",
     )
 
@@ -68,6 +72,9 @@ class History:
             if delivery.status is DeliveryStatus.SENT:
                 sent_by_step[delivery.step].append(delivery)  # oldest first
         self.sent_by_step: dict[str, list[Delivery]] = dict(sent_by_step)
+        # What the planner derives from this history once and reuses across steps (the
+        # firings of an event name), keyed by its users.
+        self.memo: dict[Hashable, Any] = {}
 
     def events_named(self, name: str) -> list[Event]:
         """Events of one name, oldest first."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -155,6 +155,66 @@ class InMemoryRepository:
             else:
                 row.contact = contact
             self._touch(row)
+
+    def bulk_load(
+        self,
+        contacts: Iterable[Contact] = (),
+        events: Iterable[Event] = (),
+        deliveries: Iterable[Delivery] = (),
+    ) -> int:
+        """Load many records at once: an import, or a migration from another store.
+
+        The same outcome as `upsert_contact` for each contact, then `record_event` for each
+        event (an event id already stored, or repeated, is skipped), then `record` for the
+        deliveries, at a fraction of the cost: the wake-up index is rebuilt once instead of
+        changed per record. All or nothing: an event of a contact that is neither stored nor
+        among `contacts` raises `UnknownContactError` before anything is stored.
+
+        Returns:
+            The number of events stored (duplicates not counted).
+
+        """
+        contacts, events, deliveries = list(contacts), list(events), list(deliveries)
+        with self._lock:
+            known = {contact.id for contact in contacts}
+            for event in events:
+                if event.contact_id not in known and event.contact_id not in self._rows:
+                    raise UnknownContactError(f"no contact {event.contact_id!r} in the repository")
+            touched: dict[str, _Row] = {}
+            for contact in contacts:
+                row = self._rows.get(contact.id)
+                if row is None:
+                    row = self._rows[contact.id] = _Row(contact, bucket_of(contact.id))
+                else:
+                    row.contact = contact
+                touched[contact.id] = row
+            stored = 0
+            for event in events:
+                row = self._rows[event.contact_id]
+                assert event.id is not None
+                if (event.name, event.id) in row.event_ids:
+                    continue
+                row.event_ids.add((event.name, event.id))
+                row.events.append(event)
+                touched[event.contact_id] = row
+                stored += 1
+            for row in touched.values():
+                row.version += 1
+            if len(touched) < len(self._index) // 16:  # a few: a push each
+                for row in touched.values():
+                    self._set_wakeup(row, DIRTY)
+            else:  # many: one O(n) rebuild of the heap, which also drops stale entries
+                for row in touched.values():
+                    self._with_wakeup += row.wakeup is None
+                    row.wakeup = DIRTY
+                self._index = [
+                    (r.wakeup, contact_id)
+                    for contact_id, r in self._rows.items()
+                    if r.wakeup is not None
+                ]
+                heapq.heapify(self._index)
+            self.record(deliveries)
+            return stored
 
     def get_contact(self, contact_id: str) -> Contact | None:
         """The contact, or None."""

@@ -71,7 +71,7 @@ import math
 import sqlite3
 import threading
 import time as _time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -196,6 +196,10 @@ _IN_CHUNK = 5_000
 """Ids per ``IN (...)`` list on SQLite: far below its 32,766 bound parameters, and above any
 sensible batch, so a batch call stays a fixed number of statements. (PostgreSQL gets one
 array parameter, whatever its length.)"""
+
+_BULK_ROWS = 4_000
+"""Records `SQLRepository.bulk_load` reads and writes at a time; SQLAlchemy sends each batch
+as multi-row INSERTs, paged below SQLite's limit on bound parameters."""
 
 _ADVISORY_LOCK = 0x7265677561
 """PostgreSQL advisory lock key (``regua`` in ASCII) held while creating or migrating."""
@@ -489,6 +493,13 @@ def _claim(row: Any) -> Claim:
         sending=row.sending,
         unsettled=row.unsettled,
     )
+
+
+def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """`items` in lists of `size` (the last may be shorter), read lazily."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def _sqlite_is_in_memory(url: sa.URL) -> bool:
@@ -857,6 +868,15 @@ class SQLRepository:
             .values(version=contacts.c.version + 1, wakeup_at=DIRTY)
         )
 
+    def _wake_many(self, conn: sa.Connection, contact_ids: Sequence[str]) -> None:
+        contacts = self._tables.contacts
+        for chunk in self._chunks(contact_ids):
+            conn.execute(
+                sa.update(contacts)
+                .where(self._among(contacts.c.id, chunk))
+                .values(version=contacts.c.version + 1, wakeup_at=DIRTY)
+            )
+
     def _lock_contact(self, conn: sa.Connection, contact_id: str, *columns: Any) -> Any:
         """The contact's row, locked until commit; `UnknownContactError` when absent."""
         contacts = self._tables.contacts
@@ -897,20 +917,99 @@ class SQLRepository:
 
     # --- application side ----------------------------------------------------------------------
 
-    def upsert_contact(self, contact: Contact) -> None:
-        """Insert or replace a contact (its events and deliveries are kept); wake it."""
-        contacts = self._tables.contacts
-        values = _contact_values(contact)
-        stmt = self._insert(contacts).values(**values, version=1, wakeup_at=DIRTY)
+    def _upsert_contacts(self, conn: sa.Connection, contacts: Sequence[Contact]) -> None:
+        """Insert or replace contacts and wake them: one statement, executed for them all."""
+        if not contacts:
+            return
+        table = self._tables.contacts
+        rows = [{**_contact_values(c), "version": 1, "wakeup_at": DIRTY} for c in contacts]
+        stmt = self._insert(table)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[contacts.c.id],
+            index_elements=[table.c.id],
             set_={
-                **{name: stmt.excluded[name] for name in values if name != "id"},
-                "version": contacts.c.version + 1,
-                "wakeup_at": stmt.excluded.wakeup_at,
+                **{name: stmt.excluded[name] for name in rows[0] if name not in ("id", "version")},
+                "version": table.c.version + 1,
             },
         )
-        self._write(lambda conn: conn.execute(stmt))
+        conn.execute(stmt, rows[0] if len(rows) == 1 else rows)
+
+    def upsert_contact(self, contact: Contact) -> None:
+        """Insert or replace a contact (its events and deliveries are kept); wake it."""
+        self._write(lambda conn: self._upsert_contacts(conn, [contact]))
+
+    def bulk_load(
+        self,
+        contacts: Iterable[Contact] = (),
+        events: Iterable[Event] = (),
+        deliveries: Iterable[Delivery] = (),
+    ) -> int:
+        """Load many records at once: an import, or a migration from another store.
+
+        The same outcome as `upsert_contact` for each contact, then `record_event` for each
+        event (an event id already stored, or repeated, is skipped), then `record` for the
+        deliveries, in one transaction and a few statements per batch of rows (multi-row
+        ``INSERT ... ON CONFLICT``) instead of several per record. All or nothing: an event
+        of a contact that is neither stored nor among `contacts` raises
+        `UnknownContactError` and stores nothing. The records are read batch by batch, so
+        `events` can be a generator over more rows than fit in memory; on SQLite the
+        database's write lock is held until the load ends. Unlike the other writes, a
+        PostgreSQL deadlock is not retried (the records are already read): it raises, and
+        nothing is stored.
+
+        Returns:
+            The number of events stored (duplicates not counted).
+
+        """
+        table, contacts_table = self._tables.events, self._tables.contacts
+        insert = (
+            self._insert(table)
+            .on_conflict_do_nothing(
+                index_elements=[table.c.contact_id, table.c.name, table.c.event_id]
+            )
+            .returning(table.c.contact_id)
+            .execution_options(insertmanyvalues_page_size=_BULK_ROWS)
+        )
+
+        def body(conn: sa.Connection) -> int:
+            for contact_batch in _batches(contacts, _BULK_ROWS):
+                # One row per id (the last): a statement may not update a row twice.
+                self._upsert_contacts(conn, list({c.id: c for c in contact_batch}.values()))
+            stored = 0
+            for batch in _batches(events, _BULK_ROWS):
+                ids = sorted({event.contact_id for event in batch})
+                found: set[str] = set()
+                for chunk in self._chunks(ids):
+                    found.update(
+                        conn.execute(
+                            sa.select(contacts_table.c.id).where(
+                                self._among(contacts_table.c.id, chunk)
+                            )
+                        ).scalars()
+                    )
+                missing = [contact_id for contact_id in ids if contact_id not in found]
+                if missing:
+                    raise UnknownContactError(f"no contact {missing[0]!r} in the repository")
+                rows = [
+                    {
+                        "contact_id": e.contact_id,
+                        "event_id": e.id,
+                        "name": e.name,
+                        "at": e.at,
+                        "data": _to_json(e.data, f"Event {e.id!r}.data"),
+                        "ref": e.ref,
+                    }
+                    for e in batch
+                ]
+                inserted = conn.execute(insert, rows).scalars().all()
+                stored += len(inserted)
+                self._wake_many(conn, sorted(set(inserted)))
+            for delivery_batch in _batches(deliveries, _BULK_ROWS):
+                self._record(conn, delivery_batch)
+            return stored
+
+        # Not `_write`: a retry would find the iterators already consumed.
+        with self._serialised(), self._writer.begin() as conn:
+            return body(conn)
 
     def get_contact(self, contact_id: str) -> Contact | None:
         """The contact, or None."""
@@ -1318,6 +1417,10 @@ class SQLRepository:
         NOTHING`` (the unique key decides which outcome is first, across processes too),
         then ``DELETE`` the claims.
         """
+        if deliveries:
+            self._write(lambda conn: self._record(conn, deliveries))
+
+    def _record(self, conn: sa.Connection, deliveries: Sequence[Delivery]) -> None:
         first: dict[str, Delivery] = {}
         for delivery in deliveries:
             first.setdefault(delivery.occurrence_key, delivery)
@@ -1340,13 +1443,9 @@ class SQLRepository:
             for d in first.values()  # in the given order: it is the recording order
         ]
         insert = self._insert(table).on_conflict_do_nothing(index_elements=[table.c.occurrence_key])
-
-        def body(conn: sa.Connection) -> None:
-            conn.execute(insert, rows)
-            for chunk in self._chunks(sorted(first)):
-                conn.execute(sa.delete(claims).where(self._among(claims.c.occurrence_key, chunk)))
-
-        self._write(body)
+        conn.execute(insert, rows)
+        for chunk in self._chunks(sorted(first)):
+            conn.execute(sa.delete(claims).where(self._among(claims.c.occurrence_key, chunk)))
 
     def defer(self, claims: Sequence[Claim]) -> None:
         """Store retry state; each claim is held until its `until`.
