@@ -56,6 +56,15 @@ from regua.definitions.triggers import (
     on_schedule,
 )
 from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
+from regua.forecasting import (
+    Assumptions,
+    ChannelFailure,
+    EventRate,
+    Forecast,
+    ForecastRow,
+    PeakDay,
+    forecast,
+)
 from regua.planning.explain import Explanation, explain
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.planning.planner import plan
@@ -114,11 +123,13 @@ __all__ = [
     "DIRTY",
     "OPENED",
     "AfterStepTrigger",
+    "Assumptions",
     "All",
     "AnyOf",
     "AttrOperand",
     "Cadence",
     "Channel",
+    "ChannelFailure",
     "ChannelKind",
     "Claim",
     "Clicked",
@@ -133,9 +144,12 @@ __all__ = [
     "DueAction",
     "Duration",
     "Event",
+    "EventRate",
     "EventCountOperand",
     "EventTrigger",
     "Explanation",
+    "Forecast",
+    "ForecastRow",
     "FrequencyCap",
     "HasEvent",
     "InMemoryRepository",
@@ -149,6 +163,7 @@ __all__ = [
     "Opened",
     "OutboxSender",
     "Outcome",
+    "PeakDay",
     "PermanentFailure",
     "Plan",
     "Policy",
@@ -179,6 +194,7 @@ __all__ = [
     "clicked",
     "event_count",
     "explain",
+    "forecast",
     "has_event",
     "idempotency_key",
     "on_date",
