@@ -7,6 +7,8 @@ Scripted `Assumptions` (seeded, reproducible) add events and channel failures.
 """
 
 from regua.forecasting.assumptions import Assumptions, ChannelFailure, EventRate
+from regua.forecasting.changes import ForecastDiff, MessageChange, StepChange, forecast_diff
+from regua.forecasting.contact_files import ContactFileError, ContactRecord, read_contacts
 from regua.forecasting.forecaster import forecast
 from regua.forecasting.projection import ProjectedMessage, Projection, ProjectionError, project
 from regua.forecasting.result import Forecast, ForecastRow, PeakDay
@@ -14,13 +16,20 @@ from regua.forecasting.result import Forecast, ForecastRow, PeakDay
 __all__ = [
     "Assumptions",
     "ChannelFailure",
+    "ContactFileError",
+    "ContactRecord",
     "EventRate",
     "Forecast",
+    "ForecastDiff",
     "ForecastRow",
+    "MessageChange",
     "PeakDay",
     "ProjectedMessage",
     "Projection",
     "ProjectionError",
+    "StepChange",
     "forecast",
+    "forecast_diff",
     "project",
+    "read_contacts",
 ]

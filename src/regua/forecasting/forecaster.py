@@ -15,7 +15,7 @@ from regua.forecasting.result import Forecast, ForecastRow
 from regua.forecasting.sources import ContactSource, count_of, snapshots_of
 from regua.planning.calendar import shift
 
-__all__ = ["Progress", "forecast", "period", "projections"]
+__all__ = ["Progress", "as_cadences", "forecast", "period", "projections"]
 
 UTC = timezone.utc
 
@@ -75,7 +75,7 @@ def forecast(
             names the contact and the attribute).
 
     """
-    chosen = _cadences(cadences)
+    chosen = as_cadences(cadences)
     tz_name = timezone or chosen[0].timezone
     start, stop = period(start, end, tz_name)
     tz = load_timezone(tz_name)
@@ -134,15 +134,13 @@ def projections(
 
     fails = assumptions.fails if assumptions is not None and assumptions.failures else None
     scripted = assumptions is not None and bool(assumptions.events)
-    done = 0
-    for snapshot in snapshots_of(contacts, contact_ids, on_ids=learn_total):
+    for done, snapshot in enumerate(snapshots_of(contacts, contact_ids, on_ids=learn_total), 1):
         events = (
             assumptions.events_for(snapshot.contact.id, start, end)
             if scripted and assumptions is not None
             else ()
         )
         yield project(cadences, snapshot, start, end, events=events, fails=fails)
-        done += 1
         if progress is not None:
             progress(done, total)
 
@@ -170,15 +168,14 @@ def period(
     return start, stop
 
 
-def _cadences(cadences: Cadence | Iterable[Cadence]) -> tuple[Cadence, ...]:
+def as_cadences(cadences: Cadence | Iterable[Cadence]) -> tuple[Cadence, ...]:
+    """One cadence or several as a tuple, checked: at least one, all cadences, unique names."""
     chosen = (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
     if not chosen:
         raise ValueError("a forecast needs at least one cadence")
     for index, cadence in enumerate(chosen):
         if not isinstance(cadence, Cadence):
-            raise TypeError(
-                f"cadences[{index}]: expected a Cadence, got {type(cadence).__name__}"
-            )
+            raise TypeError(f"cadences[{index}]: expected a Cadence, got {type(cadence).__name__}")
     names = [c.name for c in chosen]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

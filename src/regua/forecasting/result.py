@@ -109,8 +109,9 @@ class Forecast:
         return sum(row.cost for row in self.rows)
 
     def totals(self, by: Dimension = "channel") -> dict[str, tuple[int, float]]:
-        """(messages, cost) per channel, step (``cadence:step`` when there are several
-        cadences), cadence or day (ISO date), sorted by name.
+        """(messages, cost) per channel, step, cadence or day, sorted by name.
+
+        Steps are named ``cadence:step`` when there are several cadences; days are ISO dates.
         """
         totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
         for row in self.rows:
@@ -212,9 +213,7 @@ class Forecast:
             if peak is None
             else {"day": peak.day.isoformat(), "messages": peak.messages, "cost": peak.cost},
             "by_channel": {k: {"messages": m, "cost": c} for k, (m, c) in self.totals().items()},
-            "by_step": {
-                k: {"messages": m, "cost": c} for k, (m, c) in self.totals("step").items()
-            },
+            "by_step": {k: {"messages": m, "cost": c} for k, (m, c) in self.totals("step").items()},
             "days": [day.isoformat() for day in self.days()],
             "daily": self.daily(),
             "cumulative_cost": self.cumulative_cost(),

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from regua.ports import Repository
 from regua.records import Contact, Snapshot
 
 __all__ = ["ContactSource", "count_of", "repository_contact_ids", "snapshots_of"]
 
-ContactSource = Union[Repository, Iterable[Union[Contact, Snapshot]]]
+ContactSource: TypeAlias = Repository | Iterable[Contact | Snapshot]
 """A `Repository`, or contacts (`Contact`, or `Snapshot` to give them a history)."""
 
 _BATCH = 1000
