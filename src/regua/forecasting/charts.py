@@ -85,9 +85,9 @@ def forecast_figure(forecast: Forecast) -> Figure:
     cost.set_ylabel("cumulative cost")
     cost.grid(alpha=0.3)
     cost.set_ylim(bottom=0)
-    locator = AutoDateLocator()
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     cost.xaxis.set_major_locator(locator)
-    cost.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    cost.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     return figure
 
 
@@ -131,7 +131,7 @@ def timeline_figure(sent: Sequence[Sent], *, title: str = "") -> Figure:
     for channel in sorted(by_channel):
         messages = by_channel[channel]
         axes.scatter(
-            [m.at for m in messages],
+            [m.at for m in messages],  # type: ignore[arg-type]  # matplotlib takes datetimes
             [row[m.contact_id] for m in messages],
             label=channel,
             s=36,
@@ -154,9 +154,9 @@ def timeline_figure(sent: Sequence[Sent], *, title: str = "") -> Figure:
     axes.set_title(title or f"{len(sent)} messages to {len(contacts)} contacts", fontsize=11)
     if sent:
         axes.legend(title="channel", loc="upper right", fontsize=8)
-        locator = AutoDateLocator()
+        locator = AutoDateLocator()  # type: ignore[no-untyped-call]
         axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     return figure
 
 
