@@ -1,8 +1,8 @@
 """The cadence diagram of `regua.graph` as a standalone SVG, with no renderer to load.
 
-Pages that must work offline cannot fetch Mermaid or run Graphviz. The nodes and edges are `regua.graph`'s (the same labels as ``regua graph``), laid out left
-to right in columns: triggers first, then each step one column after the step it follows.
-Solid arrows fire steps, dashed ones cancel them.
+Pages that must work offline cannot fetch Mermaid or run Graphviz. The nodes and edges
+are `regua.graph`'s (the same labels as ``regua graph``), laid out left to right in
+columns: triggers first, then each step one column after the step it follows. Solid arrows fire steps, dashed ones cancel them.
 """
 
 from __future__ import annotations
