@@ -2,7 +2,8 @@
 
 Pages that must work offline cannot fetch Mermaid or run Graphviz. The nodes and edges
 are `regua.graph`'s (the same labels as ``regua graph``), laid out left to right in
-columns: triggers first, then each step one column after the step it follows. Solid arrows fire steps, dashed ones cancel them.
+columns: triggers first, then each step one column after the step it follows.
+Solid arrows fire steps, dashed ones cancel them.
 """
 
 from __future__ import annotations
