@@ -98,6 +98,23 @@ class EventRate:
         if not self.event:
             raise ValueError("EventRate.event must name an event")
 
+    @classmethod
+    def parse(cls, text: str) -> EventRate:
+        """``"order_placed=2%/1w"`` (or ``"order_placed=0.02/7d"``; the period defaults to 1w).
+
+        >>> EventRate.parse("order_placed=2%/1w")
+        EventRate(event='order_placed', rate=0.02, every=Duration('7d'), data={})
+
+        Raises:
+            ValueError: not of the form ``EVENT=RATE[/PERIOD]``.
+
+        """
+        event, equals, rest = text.partition("=")
+        rate_text, _, every = rest.partition("/")
+        if not equals or not event.strip() or not rate_text.strip():
+            raise ValueError(f"expected EVENT=RATE[/PERIOD], e.g. order_placed=2%/1w; got {text!r}")
+        return cls(event.strip(), _parse_rate(rate_text), every.strip() or "1w")
+
 
 @attrs.frozen(slots=True)
 class ChannelFailure:
@@ -114,6 +131,22 @@ class ChannelFailure:
 
     channel: str
     rate: float = attrs.field(converter=float, validator=_check_failure_rate)
+
+    @classmethod
+    def parse(cls, text: str) -> ChannelFailure:
+        """``"sms=5%"`` or ``"sms=0.05"``.
+
+        >>> ChannelFailure.parse("sms=5%")
+        ChannelFailure(channel='sms', rate=0.05)
+
+        Raises:
+            ValueError: not of the form ``CHANNEL=RATE``.
+
+        """
+        channel, equals, rate_text = text.partition("=")
+        if not equals or not channel.strip() or not rate_text.strip():
+            raise ValueError(f"expected CHANNEL=RATE, e.g. sms=5%; got {text!r}")
+        return cls(channel.strip(), _parse_rate(rate_text))
 
 
 def _event_rates(value: Iterable[EventRate]) -> tuple[EventRate, ...]:
@@ -187,6 +220,16 @@ class Assumptions:
                 draw, _ = _uniforms(self.seed, "failure", channel, occurrence_key)
                 return draw < failure.rate
         return False
+
+
+def _parse_rate(text: str) -> float:
+    text = text.strip()
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) / 100
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a rate (2%, or 0.02)") from None
 
 
 def _times(duration: Duration, count: int) -> Duration:
