@@ -109,7 +109,8 @@ class ForecastDiff:
         old_messages: Messages the old version sends in the period.
         new_messages: Messages the new version sends in the period.
         steps: Changes per step, sorted by cadence and step (steps with none are left out).
-        sample: Every change of the first affected contacts (by id), up to the sample size.
+        sample: Every change of the first affected contacts, in the order they were projected
+            (a repository's by id), up to the sample size.
 
     """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -159,7 +160,10 @@ def _charts(forecast: Forecast) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
-    return f'<div class="chart">{svg[svg.index("<svg") :]}</div>'
+    svg = svg[svg.index("<svg") :]
+    # The RDF block (creator, licence) is for standalone files; the page says what it is.
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.DOTALL)
+    return f'<div class="chart">{svg}</div>'
 
 
 def _num(value: int | float) -> str:
