@@ -37,9 +37,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from planner import build_base, load_example  # noqa: E402
+from planner import build_base, load_example
 
-from regua import (  # noqa: E402
+from regua import (
     Assumptions,
     Cadence,
     ChannelFailure,
@@ -50,7 +50,7 @@ from regua import (  # noqa: E402
     Snapshot,
     forecast,
 )
-from regua.testing import Simulation  # noqa: E402
+from regua.testing import Simulation
 
 UTC = timezone.utc
 START = datetime(2026, 5, 4, 15, 0, tzinfo=UTC)  # the base's "now": a Monday, noon in Sao Paulo
