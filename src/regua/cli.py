@@ -441,6 +441,10 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
     scenario = load_scenario(args.scenario)
     if args.contact is not None:
         _require_contact(scenario, args.contact, args.scenario)
+    if args.plot is not None:
+        from regua.forecasting.charts import check_picture_path
+
+        check_picture_path(args.plot)
     simulation = _play(scenario, cadences, args.scenario)
     text = simulation.timeline(to=args.contact, format=args.format)
     out.write(text if text.endswith("\n") else text + "\n")
@@ -493,6 +497,11 @@ def _forecast(args: argparse.Namespace, out: TextIO) -> int:
 
     cadences = load_cadences(args.cadence)
     start, end = _period(args)
+    if args.plot is not None:
+        # Before a forecast that may take minutes, not after.
+        from regua.forecasting.charts import check_picture_path
+
+        check_picture_path(args.plot)
     with _contacts(args, cadences, start) as (contacts, total), _progress(args, total) as progress:
         result = forecast(
             cadences,

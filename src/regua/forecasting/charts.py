@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "METADATA_KEY",
+    "check_picture_path",
     "forecast_chart_data",
     "forecast_figure",
     "save_figure",
@@ -178,6 +179,21 @@ def save_timeline_plot(
     return save_figure(timeline_figure(sent, title=title), path, data=data)
 
 
+def check_picture_path(path: str | os.PathLike[str]) -> str:
+    """The format (``png`` or ``svg``) of a picture path; check matplotlib is there too.
+
+    Raises:
+        ReguaError: the suffix is not ``.png`` or ``.svg``.
+        MissingDependencyError: matplotlib (the ``plot`` extra) is not installed.
+
+    """
+    kind = Path(path).suffix.lower().lstrip(".")
+    if kind not in FORMATS:
+        raise ReguaError(f"{os.fspath(path)}: a picture must be a .png or .svg file")
+    _matplotlib("Pictures")
+    return kind
+
+
 def save_figure(figure: Figure, path: str | os.PathLike[str], *, data: Any = None) -> Path:
     """Write `figure` as PNG or SVG (by the suffix), with `data` as JSON in its metadata.
 
@@ -186,9 +202,7 @@ def save_figure(figure: Figure, path: str | os.PathLike[str], *, data: Any = Non
 
     """
     target = Path(path)
-    kind = target.suffix.lower().lstrip(".")
-    if kind not in FORMATS:
-        raise ReguaError(f"{os.fspath(path)}: a picture must be a .png or .svg file")
+    kind = check_picture_path(path)
     metadata = {} if data is None else {METADATA_KEY: json.dumps(data, separators=(",", ":"))}
     try:
         figure.savefig(target, format=kind, dpi=110, metadata=metadata)
