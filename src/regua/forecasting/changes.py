@@ -25,9 +25,9 @@ import attrs
 from regua.definitions.cadence import Cadence
 from regua.definitions.durations import Duration
 from regua.forecasting.assumptions import Assumptions
-from regua.forecasting.forecaster import Progress, as_cadences, period
-from regua.forecasting.projection import ProjectedMessage, project
-from regua.forecasting.sources import ContactSource, count_of, snapshots_of
+from regua.forecasting.forecaster import Progress, as_cadences, period, projections
+from regua.forecasting.projection import ProjectedMessage
+from regua.forecasting.sources import ContactSource
 from regua.forecasting.text import render_table
 
 __all__ = ["ForecastDiff", "MessageChange", "StepChange", "forecast_diff"]
@@ -244,28 +244,22 @@ def forecast_diff(
     old_cadences = as_cadences(old)
     new_cadences = as_cadences(new)
     start, stop = period(start, end, new_cadences[0].timezone)
-    total = count_of(contacts, contact_ids)
-
-    def learn_total(count: int) -> None:
-        nonlocal total
-        total = count
-
-    fails = assumptions.fails if assumptions is not None and assumptions.failures else None
     per_step: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     sampled: list[MessageChange] = []
     projected = affected = old_count = new_count = 0
-    for snapshot in snapshots_of(contacts, contact_ids, on_ids=learn_total):
-        events = (
-            assumptions.events_for(snapshot.contact.id, start, stop)
-            if assumptions is not None and assumptions.events
-            else ()
-        )
-        before = project(old_cadences, snapshot, start, stop, events=events, fails=fails).sent
-        after = project(new_cadences, snapshot, start, stop, events=events, fails=fails).sent
+    for old_run, new_run in projections(
+        [old_cadences, new_cadences],
+        contacts,
+        start,
+        stop,
+        assumptions,
+        contact_ids=contact_ids,
+        progress=progress,
+    ):
         projected += 1
-        old_count += len(before)
-        new_count += len(after)
-        changes = _compare(before, after)
+        old_count += len(old_run.sent)
+        new_count += len(new_run.sent)
+        changes = _compare(old_run.sent, new_run.sent)
         if changes:
             affected += 1
             for change in changes:
@@ -273,8 +267,6 @@ def forecast_diff(
                 counts[("added", "removed", "moved").index(change.kind)] += 1
             if affected <= sample:
                 sampled.extend(changes)
-        if progress is not None:
-            progress(projected, total)
     return ForecastDiff(
         start=start,
         end=stop,

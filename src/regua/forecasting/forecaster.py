@@ -86,8 +86,8 @@ def forecast(
     projected = 0
     # Local dates of UTC instants: messages go out at few distinct instants, so memoise.
     day_of: dict[datetime, date] = {}
-    for result in projections(
-        chosen, contacts, start, stop, assumptions, contact_ids=contact_ids, progress=progress
+    for (result,) in projections(
+        [chosen], contacts, start, stop, assumptions, contact_ids=contact_ids, progress=progress
     ):
         projected += 1
         failed += len(result.failed)
@@ -116,7 +116,7 @@ def forecast(
 
 
 def projections(
-    cadences: Sequence[Cadence],
+    versions: Sequence[Sequence[Cadence]],
     contacts: ContactSource,
     start: datetime,
     end: datetime,
@@ -124,8 +124,12 @@ def projections(
     *,
     contact_ids: Sequence[str] | None = None,
     progress: Progress | None = None,
-) -> Iterator[Projection]:
-    """Project each contact over [`start`, `end`); one `Projection` per contact, in order."""
+) -> Iterator[tuple[Projection, ...]]:
+    """Project each contact over [`start`, `end`) under each version of the cadences.
+
+    Yields, per contact and in order, one `Projection` per version (a forecast has one
+    version, a diff two), all with the same scripted events and failures.
+    """
     total = count_of(contacts, contact_ids)
 
     def learn_total(count: int) -> None:
@@ -133,14 +137,16 @@ def projections(
         total = count
 
     fails = assumptions.fails if assumptions is not None and assumptions.failures else None
-    scripted = assumptions is not None and bool(assumptions.events)
     for done, snapshot in enumerate(snapshots_of(contacts, contact_ids, on_ids=learn_total), 1):
         events = (
             assumptions.events_for(snapshot.contact.id, start, end)
-            if scripted and assumptions is not None
+            if assumptions is not None and assumptions.events
             else ()
         )
-        yield project(cadences, snapshot, start, end, events=events, fails=fails)
+        yield tuple(
+            project(cadences, snapshot, start, end, events=events, fails=fails)
+            for cadences in versions
+        )
         if progress is not None:
             progress(done, total)
 
