@@ -123,7 +123,7 @@ def timeline_figure(sent: Sequence[Sent], *, title: str = "") -> Figure:
 
     contacts = list(dict.fromkeys(s.contact_id for s in sent))
     row = {contact: index for index, contact in enumerate(contacts)}
-    height = max(2.5, 0.45 * len(contacts) + 1.5)
+    height = max(3.0, 0.9 * len(contacts) + 1.5)
     figure = Figure(figsize=(11, height), layout="constrained")
     axes = figure.subplots()
     by_channel: dict[str, list[Sent]] = {}
@@ -139,26 +139,46 @@ def timeline_figure(sent: Sequence[Sent], *, title: str = "") -> Figure:
             zorder=3,
         )
     if len(sent) <= 80:
-        for message in sent:
-            axes.annotate(
-                message.step,
-                (message.at, row[message.contact_id]),
-                textcoords="offset points",
-                xytext=(0, 6),
-                fontsize=7,
-                rotation=30,
-            )
+        _label_steps(axes, sent, row)
     axes.set_yticks(range(len(contacts)), contacts)
     axes.set_ylim(len(contacts) - 0.5, -0.8)
     axes.grid(axis="x", alpha=0.3)
     axes.set_xlabel("time (UTC)")
     axes.set_title(title or f"{len(sent)} messages to {len(contacts)} contacts", fontsize=11)
     if sent:
-        axes.legend(title="channel", loc="upper right", fontsize=8)
+        axes.legend(title="channel", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
         locator = AutoDateLocator()  # type: ignore[no-untyped-call]
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     return figure
+
+
+# Label offsets (points) for marks close together on one row: above, higher, below, lower.
+_LABEL_OFFSETS = ((0, 7), (0, 17), (0, -15), (0, -25))
+
+
+def _label_steps(axes: Any, sent: Sequence[Sent], row: dict[str, int]) -> None:
+    """Write each message's step beside its mark, staggering labels that would collide."""
+    if not sent:
+        return
+    first = min(m.at for m in sent)
+    span = max((max(m.at for m in sent) - first).total_seconds(), 1.0)
+    last_at: dict[str, tuple[float, int]] = {}
+    for message in sorted(sent, key=lambda m: (m.contact_id, m.at)):
+        position = (message.at - first).total_seconds() / span
+        previous = last_at.get(message.contact_id)
+        level = 0
+        if previous is not None and position - previous[0] < 0.1:
+            level = (previous[1] + 1) % len(_LABEL_OFFSETS)
+        last_at[message.contact_id] = (position, level)
+        axes.annotate(
+            message.step,
+            (message.at, row[message.contact_id]),
+            textcoords="offset points",
+            xytext=_LABEL_OFFSETS[level],
+            ha="center",
+            fontsize=6.5,
+        )
 
 
 def save_timeline_plot(
