@@ -283,3 +283,26 @@ def test_quiet_hours_move_messages_to_the_next_local_morning() -> None:
     )
     result = forecast(night, [ana], datetime(2026, 3, 2, 23, 30, tzinfo=UTC), "1d")
     assert [(r.day, r.messages) for r in result.rows] == [(date(2026, 3, 3), 1)]
+
+
+class _PagedRepository(InMemoryRepository):
+    """A repository that lists its contacts a page at a time, as `contact_ids` pages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages = 0
+
+    def contact_ids(self, after: str | None = None, limit: int = 1000) -> list[str]:
+        self.pages += 1
+        ids = sorted(c for c in self._rows if after is None or c > after)
+        return ids[:limit]
+
+
+def test_a_repository_that_pages_its_contacts_is_read_page_by_page() -> None:
+    repository = _PagedRepository()
+    for n in range(2100):
+        repository.upsert_contact(person(f"c{n:04d}"))
+    result = forecast(NEWS, repository, START, "1d")
+    assert result.contacts == 2100
+    assert result.messages == 2100  # Monday's newsletter, once each
+    assert repository.pages == 3

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -35,6 +36,15 @@ Fails = Callable[[str, str], bool]
 # settle (the scheduler would spin on it too). Simulation uses the same bound.
 _MAX_EVALUATIONS_AT_ONE_INSTANT = 100
 _MAX_ROUNDS = 64
+
+
+# What a due action hands on to the delivery that records it, as the scheduler records it
+# (e.g. the events a digest collected, so that they are not collected again).
+_CARRIED = ("collected", "variant")
+
+
+def _carried(action: DueAction) -> dict[str, Any]:
+    return {name: getattr(action, name) for name in _CARRIED if hasattr(action, name)}
 
 
 class ProjectionError(RuntimeError):
@@ -224,6 +234,7 @@ class _Projector:
                 DeliveryStatus.SENT,
                 now,
                 channel=channel,
+                **_carried(action),
             )
         delivery = Delivery(
             action.cadence,
@@ -233,6 +244,7 @@ class _Projector:
             DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED,
             now,
             reason=last_error if tried else f"no_channel: {last_error}",
+            **_carried(action),
         )
         if tried:
             self.failed.append(delivery)

@@ -26,13 +26,21 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 def repository_contact_ids(repository: Repository) -> list[str]:
     """The id of every contact in `repository`, sorted.
 
-    `Repository` has no method to list contacts (a scheduler never needs one), so this knows
-    the reference repositories: `InMemoryRepository` and `SQLRepository` (one ``SELECT`` on
-    its contacts table). For another repository it falls back on the wake-up index
-    (`Repository.due_contact_ids`), which leaves out contacts with no wake-up: those send
-    nothing unless something new happens to them, so the forecast only misses them when
-    scripted assumptions would make them act; pass `contact_ids` to `forecast` then.
+    A repository with a ``contact_ids(after, limit)`` method is paged through it. Otherwise
+    the reference repositories are read directly: `InMemoryRepository`, and `SQLRepository`
+    with one ``SELECT`` on its contacts table. For another repository it falls back on the
+    wake-up index (`Repository.due_contact_ids`), which leaves out contacts with no wake-up:
+    those send nothing unless something new happens to them, so the forecast only misses
+    them when scripted assumptions would make them act; pass `contact_ids` to `forecast`.
     """
+    pages = getattr(repository, "contact_ids", None)
+    if callable(pages):
+        ids: list[str] = []
+        while True:
+            page = list(pages(ids[-1] if ids else None, _BATCH))
+            ids.extend(page)
+            if len(page) < _BATCH:
+                return sorted(ids)
     from regua.repositories.memory import InMemoryRepository
 
     if isinstance(repository, InMemoryRepository):
