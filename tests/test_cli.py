@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -618,11 +619,202 @@ def test_schema_prints_the_cadence_schema(
     assert "regua schema: error: cannot write" in err
 
 
+# --- forecast, diff, simulate --plot --------------------------------------------------------------
+
+CONTACTS_CSV = """id,timezone,tier,birth_date,consents,address.email,address.sms,address.phone
+ana,America/Sao_Paulo,gold,1990-03-10,email;sms;phone,ana@example.com,+5511900000001,+5511900000001
+bruno,Europe/Lisbon,bronze,1988-02-29,email,bruno@example.pt,,
+carla,America/New_York,silver,1985-03-20,email;sms,carla@example.com,+12125550100,
+"""
+FORECAST_START = "2026-03-02T12:00:00Z"
+
+
+@pytest.fixture
+def contacts_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_text(CONTACTS_CSV, encoding="utf-8")
+    return path
+
+
+def forecast_args(contacts: Path, *extra: str) -> list[str]:
+    return ["forecast", SHOP, "--contacts", str(contacts), "--start", FORECAST_START, *extra]
+
+
+def test_forecast_prints_steps_channels_cost_peak_and_top(
+    capsys: pytest.CaptureFixture[str], contacts_csv: Path
+) -> None:
+    status, out, err = run(capsys, *forecast_args(contacts_csv, "--days", "90"))
+    assert status == 0, err
+    assert err == ""  # three contacts: no progress lines
+    assert out.startswith("Forecast for 2026-03-02 to 2026-05-31 (America/Sao_Paulo): 3 contacts, ")
+    # Birthdays in March: a call for gold ana (R$2.00), an SMS for silver carla; bruno's is
+    # on Feb 28 (a common year), before the period.
+    assert re.search(r"^birthday +phone +1 +2\.00$", out, re.MULTILINE)
+    assert re.search(r"^birthday +sms +1 +0\.05$", out, re.MULTILINE)
+    assert "most messaged contacts:" in out
+
+
+def test_forecast_json_and_csv_agree_with_the_table(
+    capsys: pytest.CaptureFixture[str], contacts_csv: Path
+) -> None:
+    assume = ["--assume", "order_placed=20%/1w", "--assume", "cart_abandoned=30%", "--seed", "4"]
+    _, table, _ = run(capsys, *forecast_args(contacts_csv, *assume))
+    status, text, _ = run(capsys, *forecast_args(contacts_csv, *assume, "--format", "json"))
+    assert status == 0
+    data = json.loads(text)
+    _, rows, _ = run(capsys, *forecast_args(contacts_csv, *assume, "--format", "csv"))
+    parsed = list(csv.DictReader(io.StringIO(rows)))
+    assert sum(int(row["messages"]) for row in parsed) == data["messages"] > 0
+    for channel, totals in data["by_channel"].items():
+        assert re.search(rf"^{channel} +{totals['messages']:,} ", table, re.MULTILINE)
+    assert {row["step"] for row in parsed} >= {"order_confirmation", "cart_reminder"}
+
+
+def test_forecast_writes_the_plot_and_the_page(
+    capsys: pytest.CaptureFixture[str], contacts_csv: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    png, page = tmp_path / "volume.png", tmp_path / "forecast.html"
+    status, out, err = run(
+        capsys, *forecast_args(contacts_csv, "--plot", str(png), "--html", str(page))
+    )
+    assert status == 0
+    assert f"wrote {png}" in err
+    assert f"wrote {page}" in err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = page.read_text(encoding="utf-8")
+    total = re.search(r"(\d[\d,]*) messages, cost", out)
+    assert total is not None
+    assert f"{total.group(1)} messages to 3 contacts" in html
+
+
+def test_forecast_progress_is_plain_text_off_a_terminal(
+    capsys: pytest.CaptureFixture[str], contacts_csv: Path
+) -> None:
+    status, _, err = run(capsys, *forecast_args(contacts_csv, "--progress"))
+    assert status == 0
+    assert err.splitlines()[-1].startswith("forecast: 3 of 3 contacts (100%), ")
+
+
+def test_forecast_reads_the_scheduler_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from datetime import datetime, timezone
+
+    from regua import Contact, Event
+    from regua.repositories.sql import SQLRepository
+
+    url = f"sqlite:///{tmp_path / 'regua.db'}"
+    signed_up = datetime(2026, 3, 2, 11, tzinfo=timezone.utc)
+    with SQLRepository(url) as repository:
+        for name in ("ana", "bia"):
+            repository.upsert_contact(
+                Contact(name, consents={"email"}, addresses={"email": f"{name}@example.com"})
+            )
+            repository.record_event(Event(name, "signed_up", signed_up, id=f"{name}-s"))
+    status, out, err = run(
+        capsys, "forecast", SHOP, "--contacts", url, "--start", FORECAST_START, "--days", "7"
+    )
+    assert status == 0, err
+    assert re.search(r"^signup_confirmation +email +2 ", out, re.MULTILINE)
+    assert re.search(r"^welcome +email +2 ", out, re.MULTILINE)
+
+
+def test_diff_counts_what_a_change_adds_removes_and_moves(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("yaml")
+    old = tmp_path / "old.yaml"
+    new = tmp_path / "new.yaml"
+    old.write_text(
+        "name: shop\nchannels: [{name: email}]\nsteps:\n"
+        "  - {name: welcome, trigger: {event: signed_up}, delay: 3d, channels: [email]}\n"
+        "  - {name: tips, trigger: {event: signed_up}, delay: 10d, channels: [email]}\n",
+        encoding="utf-8",
+    )
+    new.write_text(
+        "name: shop\nchannels: [{name: email}]\nsteps:\n"
+        "  - {name: welcome, trigger: {event: signed_up}, delay: 1d, channels: [email]}\n"
+        "  - {name: survey, trigger: {event: signed_up}, delay: 5d, channels: [email]}\n",
+        encoding="utf-8",
+    )
+    contacts = tmp_path / "contacts.jsonl"
+    contacts.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"c{n}",
+                    "events": [{"name": "signed_up", "at": f"2026-03-0{n + 1}T12:00:00Z"}],
+                }
+            )
+            + "\n"
+            for n in range(3)
+        ),
+        encoding="utf-8",
+    )
+    args = ["diff", str(old), str(new), "--contacts", str(contacts), "--start"]
+    status, out, err = run(capsys, *args, "2026-03-03T12:00:00Z", "--days", "30")
+    assert status == 0, err
+    # Signed up at noon on 1, 2 and 3 March; the period starts at noon on the 3rd. Every
+    # welcome is still pending (due on the 4th, 5th, 6th) and moves to a day after sign-up
+    # (overdue or due: sent at the start; c2's on the 4th); tips go, surveys come.
+    assert re.search(r"^tips +0 +3 +0$", out, re.MULTILINE)
+    assert re.search(r"^survey +3 +0 +0$", out, re.MULTILINE)
+    assert re.search(r"^welcome +0 +0 +3$", out, re.MULTILINE)
+    assert "3 added, 3 removed, 3 moved, for 3 contacts" in out
+    status, out, _ = run(capsys, *args, "2026-03-03T12:00:00Z", "--format", "json")
+    assert json.loads(out)["moved"] == 3
+
+
+def test_simulate_plot_draws_the_timeline(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    svg = tmp_path / "timeline.svg"
+    status, out, err = run(
+        capsys, "simulate", RECOVERY, "--scenario", RECOVERY_SCENARIO, "--plot", str(svg)
+    )
+    assert status == 0
+    assert f"wrote {svg}" in err
+    text = svg.read_text(encoding="utf-8")
+    described = re.search(r"<dc:description>(.*?)</dc:description>", text, re.DOTALL)
+    assert described is not None
+    messages = json.loads(described.group(1).replace("&quot;", '"'))["messages"]
+    count = re.search(r"^(\d+) messages? to", out.splitlines()[-1])
+    assert count is not None
+    assert len(messages) == int(count.group(1))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--contacts", "nope.csv"], "regua forecast: error: nope.csv: no such file"),
+        (["--contacts", "contacts.txt"], "expected a .csv or .jsonl contacts file"),
+        (["--contacts", "x.csv", "--assume", "order"], "expected EVENT=RATE[/PERIOD]"),
+        (["--contacts", "x.csv", "--fail", "sms=3"], "must be a share between 0 and 1"),
+        (["--contacts", "x.csv", "--days", "0"], "expected a whole number of at least 1"),
+        (
+            ["--contacts", "x.csv", "--start", "2026-03-02T00:00Z", "--until", "2026-03-01T00:00Z"],
+            "is before the start",
+        ),
+        (["--contacts", "sqlite:////nonexistent/dir/regua.db"], "regua forecast: error: sqlite:"),
+        (["--contacts", "x.csv", "--plot", "out.pdf"], "out.pdf: a picture must be a .png or"),
+    ],
+)
+def test_forecast_errors(
+    capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    status, _, err = run(capsys, "forecast", SHOP, *extra)
+    assert status in (1, 2)
+    assert message in err
+
+
 # --- the command line itself -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["check"], ["simulate"], ["graph"], ["explain"], ["schema"]]
+    "command",
+    [[], ["check"], ["simulate"], ["graph"], ["explain"], ["schema"], ["forecast"], ["diff"]],
 )
 def test_help_for_every_command(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     status, out, _ = run(capsys, *command, "--help")

@@ -59,6 +59,17 @@ from regua.definitions.triggers import (
     on_schedule,
 )
 from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
+from regua.forecasting import (
+    Assumptions,
+    ChannelFailure,
+    EventRate,
+    Forecast,
+    ForecastDiff,
+    ForecastRow,
+    PeakDay,
+    forecast,
+    forecast_diff,
+)
 from regua.health import Health
 from regua.planning.explain import Explanation, explain
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
@@ -128,6 +139,7 @@ __all__ = [
     "AfterStepTrigger",
     "All",
     "AnyOf",
+    "Assumptions",
     "AsyncScheduler",
     "AsyncSender",
     "AsyncWebhookSender",
@@ -135,6 +147,7 @@ __all__ = [
     "Backlog",
     "Cadence",
     "Channel",
+    "ChannelFailure",
     "ChannelKind",
     "Claim",
     "Clicked",
@@ -151,8 +164,12 @@ __all__ = [
     "Duration",
     "Event",
     "EventCountOperand",
+    "EventRate",
     "EventTrigger",
     "Explanation",
+    "Forecast",
+    "ForecastDiff",
+    "ForecastRow",
     "FrequencyCap",
     "Goal",
     "HasEvent",
@@ -168,6 +185,7 @@ __all__ = [
     "Opened",
     "OutboxSender",
     "Outcome",
+    "PeakDay",
     "PermanentFailure",
     "Plan",
     "Policy",
@@ -201,6 +219,8 @@ __all__ = [
     "clicked",
     "event_count",
     "explain",
+    "forecast",
+    "forecast_diff",
     "has_event",
     "idempotency_key",
     "on_date",
