@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 Row = tuple[datetime, str, str, str, str]  # at, contact, cadence, step, channel
 
 
-def example_cadence() -> Cadence:
-    """The e-commerce lifecycle example: quiet hours, caps, routes, fallbacks, follow-ups."""
+def example_cadence(module: str = "ecommerce_lifecycle") -> Cadence:
+    """An example's cadence; by default the e-commerce lifecycle example: quiet hours, caps,
+    routes, fallbacks, follow-ups."""
     sys.path.insert(0, str(ROOT / "examples"))
     try:
-        from ecommerce_lifecycle import cadence
+        cadence = __import__(module).cadence
     finally:
         sys.path.remove(str(ROOT / "examples"))
     assert isinstance(cadence, Cadence)

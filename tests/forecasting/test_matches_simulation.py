@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,6 +98,44 @@ def test_the_example_cadence_over_90_days_matches_a_simulation() -> None:
     assert {(r.day, r.cadence, r.step, r.channel): r.messages for r in result.rows} == dict(per_row)
     assert dict(result.messages_per_contact) == dict(Counter(row[1] for row in expected))
     assert result.messages == len(expected)
+
+
+JOURNEYS = {
+    # Digests: shipments within a window become one message; late ones open the next.
+    "marketplace_digests": Assumptions(
+        events=[
+            EventRate("order_shipped", 0.6, every="1d"),
+            EventRate("price_dropped", 0.3, every="1w", data={"watched": True}),
+            EventRate("seller_message", 0.4, every="1w"),
+        ],
+        seed=5,
+    ),
+    # An experiment with a holdout and a goal that ends the journey.
+    "cart_recovery": Assumptions(
+        events=[
+            EventRate("cart_abandoned", 0.5, every="1w"),
+            EventRate("order_placed", 0.2, every="1w"),
+        ],
+        seed=6,
+    ),
+}
+
+
+@pytest.mark.parametrize("example", sorted(JOURNEYS))
+def test_digest_and_experiment_examples_match_a_simulation(example: str) -> None:
+    cadence = example_cadence(example)
+    contacts = sample_contacts(40)
+    end = START + timedelta(days=45)
+    expected = simulate([cadence], contacts, START, end, JOURNEYS[example])
+    result = forecast(
+        cadence, contacts, START, end, assumptions=JOURNEYS[example], timezone="UTC"
+    )
+    assert len(expected) > 40  # the sample exercises the cadence
+    per_row = Counter(
+        (at.date(), cadence, step, channel) for at, _, cadence, step, channel in expected
+    )
+    assert {(r.day, r.cadence, r.step, r.channel): r.messages for r in result.rows} == dict(per_row)
+    assert dict(result.messages_per_contact) == dict(Counter(row[1] for row in expected))
 
 
 def test_each_projection_sends_the_same_messages_at_the_same_instants() -> None:
