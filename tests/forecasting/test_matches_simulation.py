@@ -127,9 +127,7 @@ def test_digest_and_experiment_examples_match_a_simulation(example: str) -> None
     contacts = sample_contacts(40)
     end = START + timedelta(days=45)
     expected = simulate([cadence], contacts, START, end, JOURNEYS[example])
-    result = forecast(
-        cadence, contacts, START, end, assumptions=JOURNEYS[example], timezone="UTC"
-    )
+    result = forecast(cadence, contacts, START, end, assumptions=JOURNEYS[example], timezone="UTC")
     assert len(expected) > 40  # the sample exercises the cadence
     per_row = Counter(
         (at.date(), cadence, step, channel) for at, _, cadence, step, channel in expected
