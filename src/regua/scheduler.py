@@ -212,8 +212,8 @@ class Scheduler:
         """
         now = self._now(now)
         started = time.perf_counter()
-        plan = self._tick_plan(self.senders, shard if shard is not None else self.shard)
-        tally = run_steps(plan.steps(now), self.repository)
+        tick_plan = self._tick_plan(self.senders, shard if shard is not None else self.shard)
+        tally = run_steps(tick_plan.steps(now), self.repository)
         return self._finish_tick(now, tally, started)
 
     def evaluate(self, snapshots: Sequence[Snapshot], now: datetime | None = None) -> TickReport:
@@ -227,8 +227,8 @@ class Scheduler:
         """
         now = self._now(now)
         started = time.perf_counter()
-        plan = self._tick_plan(self.senders, self.shard)
-        tally = run_steps(plan.evaluate(snapshots, now), self.repository)
+        tick_plan = self._tick_plan(self.senders, self.shard)
+        tally = run_steps(tick_plan.evaluate(snapshots, now), self.repository)
         return self._finish_tick(now, tally, started)
 
     def _sharded(self) -> dict[str, Shard]:
