@@ -231,14 +231,6 @@ class Scheduler:
         tally = run_steps(tick_plan.evaluate(snapshots, now), self.repository)
         return self._finish_tick(now, tally, started)
 
-    def _sharded(self) -> dict[str, Shard]:
-        """The ``shard=`` keyword for the repository: none without a shard.
-
-        Left out when unsharded, so that a repository written before shards existed still
-        works for an unsharded scheduler.
-        """
-        return {} if self.shard is None else {"shard": self.shard}
-
     def health(self, now: datetime | None = None) -> Health:
         """The backlog at `now` and this scheduler's last tick (one cheap repository query)."""
         now = self._now(now)
@@ -257,7 +249,9 @@ class Scheduler:
         ids = (
             list(contact_ids)
             if contact_ids is not None
-            else self.repository.due_contact_ids(now, self.batch_size, **self._sharded())
+            else self.repository.due_contact_ids(
+                now, self.batch_size, **self._tick_plan(self.senders, self.shard).sharded
+            )
         )
         snapshots = self.repository.load_snapshots(ids)
         due: list[DueAction] = []

@@ -165,15 +165,20 @@ class TickPlan:
     kinds: Mapping[str, str]
     shard: Shard | None = None
 
-    def steps(self, now: datetime) -> Steps[Tally]:
-        """Evaluate every due contact (of `shard`, when there is one) once: claim, send, record.
+    @property
+    def sharded(self) -> dict[str, Shard]:
+        """The ``shard=`` keyword for the repository's due-contact queries.
 
-        The repository is given ``shard=`` only when there is a shard, so that a repository
-        written before shards existed still works for an unsharded scheduler.
+        Empty without a shard, so that a repository written before shards existed still
+        works for an unsharded scheduler.
         """
+        return {} if self.shard is None else {"shard": self.shard}
+
+    def steps(self, now: datetime) -> Steps[Tally]:
+        """Evaluate every due contact (of `shard`, when there is one) once: claim, send, record."""
         tally = Tally()
         seen: set[str] = set()
-        sharded = {} if self.shard is None else {"shard": self.shard}
+        sharded = self.sharded
         while True:
             acquired: list[Snapshot] = yield _store(
                 "acquire_due", self.worker, now, self.batch_size, self.lease, **sharded
