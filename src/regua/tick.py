@@ -27,7 +27,7 @@ import attrs
 
 from regua.definitions.cadence import Cadence
 from regua.metrics import Metrics
-from regua.planning.planner import plan
+from regua.planning.planner import plan, settled
 from regua.ports import (
     Claim,
     ContactError,
@@ -231,6 +231,7 @@ class TickPlan:
         due: list[DueAction] = []
         next_at: dict[str, datetime | None] = {}
         errors: list[ContactError] = []
+        unsettled: set[str] = set()
         for snapshot in snapshots:
             contact_id = snapshot.contact.id
             tally.evaluated += 1
@@ -251,8 +252,11 @@ class TickPlan:
                 continue
             wakes = [p.next_wakeup for p in plans if p.next_wakeup is not None]
             next_at[contact_id] = min(wakes) if wakes else None
-            for result in plans:
-                closures.extend(occurrence.as_delivery() for occurrence in result.closed)
+            for cadence, result in zip(self.cadences, plans, strict=True):
+                if result.closed:
+                    closures.extend(occurrence.as_delivery() for occurrence in result.closed)
+                    if not settled(cadence, result):
+                        unsettled.add(contact_id)
                 due.extend(result.due)
         self.metrics.add("regua.contacts.evaluated", len(snapshots))
         tally.due += len(due)
@@ -299,9 +303,13 @@ class TickPlan:
                 if delivery.status is not DeliveryStatus.SENT:  # sent ones were logged at once
                     self._closed(delivery)
 
+        # Planning again with the occurrences a settled plan closed gives the same plan: only
+        # the outcome of a dispatch, which no plan can know, or an unsettled plan calls for it.
+        replanned = unsettled.union(d.contact_id for d in outcomes[len(closures) :])
         changed: dict[str, list[Delivery]] = {}
         for delivery in outcomes:
-            changed.setdefault(delivery.contact_id, []).append(delivery)
+            if delivery.contact_id in replanned:
+                changed.setdefault(delivery.contact_id, []).append(delivery)
         replan: list[Snapshot] = []
         for snapshot in snapshots:
             contact_id = snapshot.contact.id

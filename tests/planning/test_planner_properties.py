@@ -47,6 +47,7 @@ from regua import (
     plan,
 )
 from regua.planning.calendar import in_quiet_hours
+from regua.planning.planner import settled
 from tests.planning.strategies import Scenario, scenarios
 
 # REGUA_PROPERTY_EXAMPLES=2000 runs a deeper search (e.g. nightly); the default keeps the
@@ -297,6 +298,46 @@ def test_plan_is_deterministic_and_ignores_input_order(
     run = drive(scenario, check, until=until)
     snapshot = run.snapshot()
     check(plan(scenario.cadence, snapshot, until + timedelta(minutes=later)), snapshot)
+
+
+# --- 5b. closures --------------------------------------------------------------------------------
+
+
+def check_closures_change_nothing(cadence: Cadence) -> Check:
+    """Recording the occurrences a settled plan closes, and planning again, says the same.
+
+    The scheduler relies on it: it plans a contact again after recording the outcome of a
+    dispatch, or the closures of a plan that is not `settled`, and only then.
+    """
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        if not result.closed or not settled(cadence, result):
+            return
+        recorded = [occurrence.as_delivery() for occurrence in result.closed]
+        again = plan(
+            cadence,
+            attrs.evolve(snapshot, deliveries=(*snapshot.deliveries, *recorded)),
+            result.now,
+        )
+        assert again.closed == (), f"closed only on the second plan: {again.closed}"
+        assert again.due == result.due
+        assert again.waiting == result.waiting
+        assert again.next_wakeup == result.next_wakeup
+
+    return check
+
+
+@PROPERTY
+@given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000))
+def test_recording_a_plans_closures_changes_nothing_it_says(
+    scenario: Scenario, offsets: list[int], cut: int
+) -> None:
+    check = check_closures_change_nothing(scenario.cadence)
+    # Catch-up plans, without deliveries: many occurrences close in one plan.
+    for result, snapshot in single_plans(scenario, offsets):
+        check(result, snapshot)
+    until = scenario.start + (scenario.end - scenario.start) * (cut / 1000)
+    drive(scenario, check, until=until)
 
 
 # --- 6. next_wakeup -------------------------------------------------------------------------------

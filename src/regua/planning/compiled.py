@@ -72,6 +72,13 @@ class CompiledCadence:
     )
     """Memo of the planner's quiet-hours answers: they depend only on (channel, tz, now), so
     every contact planned at one instant in one timezone shares them. Bounded by the planner."""
+    followed: frozenset[str] = attrs.field(
+        default=attrs.Factory(
+            lambda self: frozenset(c.step.name for c in self.steps if c.followers),
+            takes_self=True,
+        )
+    )
+    """Steps that ``after_step`` steps follow."""
     goals: dict[str, StepGoals] = attrs.field(
         default=attrs.Factory(lambda self: step_goals(self.cadence), takes_self=True)
     )

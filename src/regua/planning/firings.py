@@ -14,11 +14,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from regua.definitions.durations import Duration
 from regua.definitions.triggers import (
     AfterStepTrigger,
     DateTrigger,
@@ -34,11 +35,13 @@ from regua.records import Contact, Event
 __all__ = ["Firing", "claimed_firing", "date_attribute", "instant_label"]
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)
 class Firing:
     """One firing of a trigger: what fired, when, and the data it brings.
 
-    `collected` holds the events of a digest window (see `regua.planning.digests`).
+    `collected` holds the events of a digest window (see `regua.planning.digests`). Treat
+    it as immutable: it is not frozen only because a plan builds one for every event of
+    the history, and a frozen class's constructor costs three times as much.
     """
 
     source: str
@@ -138,8 +141,7 @@ def date_firings(
     year = to_local(now, tz).year
     past: Firing | None = None
     for candidate_year in range(max(base.year + 1, year - span), year + span + 1):
-        day = yearly_date(base.month, base.day, candidate_year, trigger.feb29)
-        at = shift(from_local(datetime.combine(day, time()), tz), trigger.offset, tz)
+        at = _yearly_firing(base.month, base.day, candidate_year, trigger.feb29, trigger.offset, tz)
         if not_before is not None and at < not_before:
             continue
         firing = Firing(source=f"year={candidate_year}", at=at, upcoming=at > now)
@@ -152,6 +154,15 @@ def date_firings(
             return
     if past is not None:
         yield past
+
+
+# Birthdays and anniversaries: many contacts share a day of the year (and a timezone).
+@functools.lru_cache(maxsize=65536)
+def _yearly_firing(
+    month: int, day: int, year: int, feb29: Literal["feb28", "mar1"], offset: Duration, tz: ZoneInfo
+) -> datetime:
+    date_ = yearly_date(month, day, year, feb29)
+    return shift(from_local(datetime.combine(date_, time()), tz), offset, tz)
 
 
 def schedule_firings(

@@ -19,8 +19,8 @@ __all__ = ["History"]
 _event_order = attrgetter("at", "name", "id")
 
 
-def _delivery_order(delivery: Delivery) -> tuple[datetime, str, str]:
-    return delivery.at, delivery.occurrence_key, delivery.status.value
+# Deliveries: instant, occurrence key, status (a `str` enum, so it orders as its value).
+_delivery_order = attrgetter("at", "occurrence_key", "status")
 
 
 class History:
@@ -46,7 +46,7 @@ class History:
         # events come in; an event given twice (the same name and id: ingested twice) counts
         # once, as its earliest copy.
         unique: dict[tuple[str, str | None], Event] = {}
-        for event in sorted((e for e in snapshot.events if e.at <= now), key=_event_order):
+        for event in sorted([e for e in snapshot.events if e.at <= now], key=_event_order):
             unique.setdefault((event.name, event.id), event)
         events = list(unique.values())
         self.events: list[Event] = events
@@ -65,11 +65,13 @@ class History:
         sent_by_step: dict[str, list[Delivery]] = defaultdict(list)
         # Deliveries too are indexed in a total order, not the order given: the planner
         # follows them (after_step) in this order.
+        by_key = self.by_key
+        sent = DeliveryStatus.SENT
         for delivery in sorted(snapshot.deliveries, key=_delivery_order):
             if delivery.cadence != cadence:
                 continue
-            self.by_key[delivery.occurrence_key] = delivery
-            if delivery.status is DeliveryStatus.SENT:
+            by_key[delivery.occurrence_key] = delivery
+            if delivery.status is sent:
                 sent_by_step[delivery.step].append(delivery)  # oldest first
         self.sent_by_step: dict[str, list[Delivery]] = dict(sent_by_step)
         # What the planner derives from this history once and reuses across steps (the

@@ -69,7 +69,7 @@ from regua.planning.history import History
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
 
-__all__ = ["plan"]
+__all__ = ["plan", "settled"]
 
 _CLOSED_STATE = {
     DeliveryStatus.SENT: OccurrenceState.SENT,
@@ -103,6 +103,29 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
 
     """
     return _Planner(cadence, snapshot, now, explain_step=None).run()
+
+
+# The reasons the caps pass gives the occurrences it closes. That pass runs after every step
+# was assessed, so the followers of what it closes fire only in the next plan.
+_LATE_REASONS = frozenset(
+    {Reason.REPEAT_ONCE, Reason.COOLDOWN, Reason.FREQUENCY_CAP, Reason.HOLDOUT}
+)
+
+
+def settled(cadence: Cadence, result: Plan) -> bool:
+    """Whether recording `result`'s closed occurrences leaves the plan as it is.
+
+    Planning again at the same instant with them recorded gives the same due actions,
+    waiting occurrences and wake-up, and closes nothing more, unless the caps pass closed an
+    occurrence of a step that other steps follow (``after_step``): the followers of those
+    fire only once it is recorded. (A held-out follower of a held-out occurrence is counted
+    too, though its own followers fire at once: this errs on the side of planning again.)
+    """
+    followed = compile_cadence(cadence).followed
+    return not any(
+        occurrence.reason in _LATE_REASONS and occurrence.step in followed
+        for occurrence in result.closed
+    )
 
 
 def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[str, ...]:
@@ -162,11 +185,15 @@ class _Planner:
         self._closed_keys: dict[str, Occurrence] = {}
         self._assigned: dict[str, str] | None = None
         self.wakeups: list[datetime] = []
-        # step name -> [(source part, outcome, instant)] for after_step followers.
+        # Followed step -> [(source part, outcome, instant)] for its after_step followers.
+        # (Outcomes are str enums: equal to the strings `AfterStepTrigger.outcome` holds.)
         self.outcomes: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
-        for key, delivery in self.history.by_key.items():
-            source = key.removeprefix(self._prefix(delivery.step))
-            self.outcomes[delivery.step].append((source, delivery.status.value, delivery.at))
+        followed = self.compiled.followed
+        if followed:
+            for key, delivery in self.history.by_key.items():
+                if delivery.step in followed:
+                    source = key.removeprefix(self._prefix(delivery.step))
+                    self.outcomes[delivery.step].append((source, delivery.status, delivery.at))
 
     def _prefix(self, step: str) -> str:
         prefix = self._prefixes.get(step)
@@ -177,12 +204,22 @@ class _Planner:
     # --- the pass over steps -----------------------------------------------------------------
 
     def run(self) -> Plan:
+        recorded = self.history.by_key
         for cstep in self.compiled.steps:
             firings: Iterable[Firing] = self._firings(cstep)
             if self.claimed:
                 firings = self._with_claimed(cstep, firings)
+            prefix = self._prefix(cstep.step.name)
+            if self.explain_step == cstep.step.name:
+                for firing in firings:
+                    self._assess(cstep, firing, prefix + firing.source)
+                continue
             for firing in firings:
-                self._assess(cstep, firing)
+                key = prefix + firing.source
+                # Most firings of a long history are closed by a recorded delivery: the
+                # cheapest check first (explain, above, also shows those).
+                if key not in recorded:
+                    self._assess(cstep, firing, key)
         self._allocate()
         self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
         self.waiting.sort(key=lambda o: (o.at, o.key))
@@ -201,20 +238,18 @@ class _Planner:
         bounds = [b for b in (cstep.step.active_from, self.contact.created_at) if b is not None]
         return max(bounds) if bounds else None
 
-    def _firings(self, cstep: CompiledStep) -> Iterator[Firing]:
+    def _firings(self, cstep: CompiledStep) -> Iterable[Firing]:
         trigger = cstep.step.trigger
         if isinstance(trigger, EventTrigger):
             if cstep.step.digest is not None:
-                yield from self._digest_firings(cstep, trigger)
-            else:
-                yield from event_firings(trigger, self.history)
-        elif isinstance(trigger, DateTrigger):
-            yield from date_firings(
-                trigger, self.contact, self.tz, self.now, self._not_before(cstep)
-            )
-        elif isinstance(trigger, ScheduleTrigger):
+                # Lazy: a window's end depends on how the one before it closed.
+                return self._digest_firings(cstep, trigger)
+            return event_firings(trigger, self.history)
+        if isinstance(trigger, DateTrigger):
+            return date_firings(trigger, self.contact, self.tz, self.now, self._not_before(cstep))
+        if isinstance(trigger, ScheduleTrigger):
             assert cstep.schedule is not None
-            yield from schedule_firings(
+            return schedule_firings(
                 cstep.schedule,
                 trigger,
                 self.tz,
@@ -222,16 +257,16 @@ class _Planner:
                 self._not_before(cstep),
                 delay_pending=bool(cstep.step.delay),
             )
-        elif isinstance(trigger, InactivityTrigger):
+        if isinstance(trigger, InactivityTrigger):
             firing = inactivity_firing(trigger, self.contact, self.history, self.tz, self.now)
-            if firing is not None:
-                yield firing
-        elif isinstance(trigger, AfterStepTrigger):
-            for source, outcome, at in self.outcomes.get(trigger.after_step, ()):
-                if outcome == trigger.outcome:
-                    yield Firing(
-                        source=after_step_source(trigger, source), at=at, upcoming=at > self.now
-                    )
+            return () if firing is None else (firing,)
+        assert isinstance(trigger, AfterStepTrigger)
+        now = self.now
+        return [
+            Firing(source=after_step_source(trigger, source), at=at, upcoming=at > now)
+            for source, outcome, at in self.outcomes.get(trigger.after_step, ())
+            if outcome == trigger.outcome
+        ]
 
     def _with_claimed(self, cstep: CompiledStep, firings: Iterable[Firing]) -> Iterator[Firing]:
         """`firings`, then the claimed occurrences of the step they left out, rebuilt.
@@ -309,11 +344,10 @@ class _Planner:
             (shift(triggered_at, deadline, self.tz), Reason.DEADLINE), (expiry, Reason.EXPIRED)
         )
 
-    def _assess(self, cstep: CompiledStep, firing: Firing) -> None:
+    def _assess(self, cstep: CompiledStep, firing: Firing, key: str) -> None:
         step = cstep.step
         if step.active_from is not None and firing.at < step.active_from:
             return
-        key = self._prefix(step.name) + firing.source
         recorded = self.history.by_key.get(key)
         if recorded is not None:
             if self.explain_step == step.name:
@@ -743,6 +777,7 @@ class _Planner:
     def _close(self, step: str, occurrence: Occurrence) -> None:
         self.closed.append(occurrence)
         self._closed_keys[occurrence.key] = occurrence
-        self.outcomes[step].append((occurrence.source, occurrence.state.value, occurrence.at))
+        if step in self.compiled.followed:
+            self.outcomes[step].append((occurrence.source, occurrence.state, occurrence.at))
         if self.explain_step == step:
             self.explained.append(occurrence)
