@@ -645,6 +645,8 @@ class _Planner:
         self, candidate: _Candidate, accepted_steps: dict[str, int]
     ) -> Occurrence | None:
         step = candidate.cstep.step
+        if step.repeat != "once" and step.cooldown is None:
+            return None
         if step.holdout is not None and candidate.variant == step.holdout:
             # A held-out contact's recorded holdouts stand for sends, so that `repeat` and
             # `cooldown` thin out the holdout group exactly as they thin out the others.
@@ -683,7 +685,9 @@ class _Planner:
     ) -> datetime | None:
         blocked: datetime | None = None
         caps = [(cap, marketing_sent) for cap in self.compiled.caps]
-        caps += [(cap, channel_sent) for cap in self.compiled.channel_caps.get(channel, ())]
+        channel_caps = self.compiled.channel_caps.get(channel)
+        if channel_caps:
+            caps += [(cap, channel_sent) for cap in channel_caps]
         for cap, times in caps:
             start = bisect_right(times, self.now - cap.window)
             in_window = times[start:]

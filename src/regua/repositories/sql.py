@@ -264,6 +264,8 @@ def _to_json(value: Any, where: str) -> Any:
 
 def _from_json(value: Any) -> Any:
     """The inverse of `_to_json`."""
+    if not value:  # None, or the empty data of most events (a fresh object for each row)
+        return value
     if isinstance(value, list):
         return [_from_json(item) for item in value]
     if not isinstance(value, dict):
