@@ -73,6 +73,16 @@ def test_duplicates_are_skipped_and_not_counted(repository: Repo) -> None:
     assert repository.bulk_load([], [event("ana", 1, name="login")]) == 1
 
 
+def test_record_event_after_bulk_load_refuses_the_loaded_ids(repository: Repo) -> None:
+    repository.bulk_load([contact("ana")], [event("ana", 1), event("ana", 2)])
+    assert repository.record_event(event("ana", 2)) is False
+    assert repository.record_event(event("ana", 3)) is True
+    # And a later bulk load sees both the loaded and the recorded ids.
+    assert repository.bulk_load([], [event("ana", 1), event("ana", 3), event("ana", 4)]) == 1
+    events = repository.load_snapshots(["ana"])["ana"].events
+    assert [e.id for e in events] == ["ana-1", "ana-2", "ana-3", "ana-4"]
+
+
 def test_loaded_contacts_are_due_and_stale_wakeups_are_ignored(repository: Repo) -> None:
     repository.bulk_load([contact("ana"), contact("bia")])
     assert sorted(repository.due_contact_ids(T0, 10)) == ["ana", "bia"]

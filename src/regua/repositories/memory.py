@@ -36,7 +36,16 @@ class _Row:
     contact: Contact
     bucket: int
     events: list[Event] = attrs.field(factory=list)
-    event_ids: set[tuple[str, str]] = attrs.field(factory=set)
+    # The (name, id) of every event, built on the first live event: a base loaded in bulk
+    # does not keep a set per contact (the largest part of its memory) until it needs one.
+    event_ids: set[tuple[str, str]] | None = None
+
+    def known_event_ids(self) -> set[tuple[str, str]]:
+        """The (name, id) of the contact's events, kept from now on."""
+        if self.event_ids is None:
+            self.event_ids = {(event.name, event.key) for event in self.events}
+        return self.event_ids
+
     deliveries: list[Delivery] = attrs.field(factory=list)
     version: int = 0
     wakeup: datetime | None = None
@@ -189,12 +198,18 @@ class InMemoryRepository:
                     row.contact = contact
                 touched[contact.id] = row
             stored = 0
+            # Contacts with events stored before this call: their ids, as record_event keeps
+            # them; for the others, a set for this call only.
+            seen: dict[str, set[tuple[str, str]]] = {}
             for event in events:
                 row = self._rows[event.contact_id]
                 assert event.id is not None
-                if (event.name, event.id) in row.event_ids:
+                ids = seen.get(event.contact_id)
+                if ids is None:
+                    ids = seen[event.contact_id] = row.known_event_ids() if row.events else set()
+                if (event.name, event.id) in ids:
                     continue
-                row.event_ids.add((event.name, event.id))
+                ids.add((event.name, event.id))
                 row.events.append(event)
                 touched[event.contact_id] = row
                 stored += 1
@@ -227,9 +242,10 @@ class InMemoryRepository:
         with self._lock:
             row = self._row(event.contact_id)
             assert event.id is not None
-            if (event.name, event.id) in row.event_ids:
+            ids = row.known_event_ids()
+            if (event.name, event.id) in ids:
                 return False
-            row.event_ids.add((event.name, event.id))
+            ids.add((event.name, event.id))
             row.events.append(event)
             self._touch(row)
             return True
