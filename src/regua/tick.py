@@ -472,8 +472,11 @@ class TickPlan:
         labels = {"cadence": delivery.cadence, "step": delivery.step, "outcome": outcome}
         name = "regua.messages.failed" if delivery.status is DeliveryStatus.FAILED else None
         self.metrics.add(name or "regua.messages.skipped", 1, labels)
+        level = logging.WARNING if delivery.status is DeliveryStatus.FAILED else logging.INFO
+        if not log.isEnabledFor(level):  # a first tick closes most of a base's history
+            return
         log.log(
-            logging.WARNING if delivery.status is DeliveryStatus.FAILED else logging.INFO,
+            level,
             "%s %s/%s: %s",
             outcome,
             delivery.cadence,

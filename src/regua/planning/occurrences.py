@@ -65,6 +65,14 @@ class Reason(str, enum.Enum):
     """The journey's goal was reached after the trigger and before sending: it ends here."""
 
 
+# The status that records each closed state (the names are the same).
+_STATUS: dict[OccurrenceState, DeliveryStatus] = {
+    state: DeliveryStatus(state.value)
+    for state in OccurrenceState
+    if state not in (OccurrenceState.WAITING, OccurrenceState.DUE)
+}
+
+
 @attrs.frozen(slots=True)
 class Occurrence:
     """One firing of a step for a contact, and what the planner concluded about it.
@@ -124,7 +132,7 @@ class Occurrence:
             self.step,
             self.contact_id,
             self.key,
-            DeliveryStatus(self.state.value),
+            _STATUS[self.state],
             self.at,
             reason=None if self.reason is None else self.reason.value,
             collected=self.collected,
