@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import random
 import sys
 import time
 import tracemalloc
@@ -41,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import by_hand
 import planner as bench
 
-from regua import Cadence, InMemoryRepository, Scheduler, Snapshot
+from regua import Cadence, Contact, InMemoryRepository, Scheduler, Snapshot
 from regua.ports import Message, Repository
 from regua.repositories.sql import SQLRepository
 
@@ -81,6 +82,25 @@ def load(repository: InMemoryRepository | SQLRepository, base: Sequence[Snapshot
         )
 
 
+def loaded(count: int, seed: int, cadence: Cadence) -> tuple[InMemoryRepository, list[Contact]]:
+    """An in-memory repository holding a base of `count` customers, and its contacts.
+
+    Built and loaded 10,000 customers at a time, so that the repository holds the only
+    copy of the events (a million customers have twenty million).
+    """
+    repository = InMemoryRepository()
+    contacts: list[Contact] = []
+    rng = random.Random(seed)
+    for start in range(0, count, 10_000):
+        part = [
+            bench.build_contact(rng, i, cadence, START, 20)
+            for i in range(start, min(count, start + 10_000))
+        ]
+        load(repository, part)
+        contacts.extend(s.contact for s in part)
+    return repository, contacts
+
+
 def ticks() -> Iterator[datetime]:
     at = START
     while at <= START + DAY:
@@ -96,14 +116,18 @@ def max_rss_mib() -> float:
 
 
 def planner_throughput(cadence: Cadence, count: int, seed: int) -> dict[str, Any]:
+    """Both regimes of ``planner.py``: first sight, and steady state (best of three each)."""
     base = bench.build_base(count, seed, cadence, bench.NOW, 20)
-    best = None
-    for _ in range(3):  # best of three: a shared machine is noisy
-        result = bench.timed_pass(cadence, base, bench.NOW)
-        if best is None or result["contacts_per_s"] > best["contacts_per_s"]:
-            best = result
-    assert best is not None
-    return {"contacts": count, **best}
+    settled = [bench.settle(cadence, snapshot, bench.NOW) for snapshot in base]
+    found: dict[str, Any] = {"contacts": count}
+    for regime, snapshots in (("first_sight", base), ("steady_state", settled)):
+        best = None
+        for _ in range(3):  # best of three: a shared machine is noisy
+            result = bench.timed_pass(cadence, snapshots, bench.NOW)
+            if best is None or result["contacts_per_s"] > best["contacts_per_s"]:
+                best = result
+        found[regime] = best
+    return found
 
 
 # --- 2 and 3. a day in memory, and the scaling ratio ----------------------------------------------
@@ -175,7 +199,7 @@ def simulate_day(
 
 
 def scaling_ratio(
-    cadence: Cadence, repository: Repository, base: Sequence[Snapshot]
+    cadence: Cadence, repository: Repository, contacts: Sequence[Contact]
 ) -> dict[str, Any]:
     """A tick evaluating everybody vs a tick where 1% is due (both woken by a touch)."""
     scheduler = Scheduler(
@@ -184,17 +208,17 @@ def scaling_ratio(
     at = START + DAY + TICK
     scheduler.tick(at)  # settle anything left due
 
-    def timed_tick(subset: Sequence[Snapshot], when: datetime) -> tuple[float, int]:
-        for snapshot in subset:
-            repository.upsert_contact(snapshot.contact)  # the same contact: wakes it
+    def timed_tick(subset: Sequence[Contact], when: datetime) -> tuple[float, int]:
+        for contact in subset:
+            repository.upsert_contact(contact)  # the same contact: wakes it
         gc.collect()
         t0 = time.perf_counter()
         report = scheduler.tick(when)
         return time.perf_counter() - t0, report.evaluated
 
-    full_s, full_n = timed_tick(base, at + TICK)
+    full_s, full_n = timed_tick(contacts, at + TICK)
     step = 100
-    one_pct_s, one_pct_n = timed_tick(base[::step], at + 2 * TICK)
+    one_pct_s, one_pct_n = timed_tick(contacts[::step], at + 2 * TICK)
     return {
         "full_tick_s": full_s,
         "full_evaluated": full_n,
@@ -389,7 +413,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if 1 in only:
         p = planner_throughput(cadence, planner_n, args.seed)
         results["planner"] = p
-        say(f"1. planner, {planner_n:,} contacts", f"{p['contacts_per_s']:,.0f} contacts/s")
+        say(
+            f"1. planner, {planner_n:,} contacts",
+            f"first sight {p['first_sight']['contacts_per_s']:,.0f} contacts/s, steady state "
+            f"{p['steady_state']['contacts_per_s']:,.0f} contacts/s (goal >= 20,000)",
+        )
 
     if 5 in only:
         base = build(compare_n, args.seed, cadence)
@@ -448,9 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["day_memory"] = []
     for n in day_sizes if 2 in only else []:
         t0 = time.perf_counter()
-        base = build(n, args.seed, cadence)
-        repository = InMemoryRepository()
-        load(repository, base)
+        repository, contacts = loaded(n, args.seed, cadence)
         built = time.perf_counter() - t0
         day = simulate_day(cadence, repository)
         day.pop("sent_keys")
@@ -465,15 +491,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{day['sent_after_first']:,} sent; max RSS {day['max_rss_mib']:,.0f} MiB",
         )
         if n == scaling_n and 3 in only:  # on the same base, reported at once
-            say_scaling(scaling_ratio(cadence, repository, base))
-        del base, repository
+            say_scaling(scaling_ratio(cadence, repository, contacts))
+        del repository, contacts
         gc.collect()
     if "scaling" not in results and 3 in only:
-        base = build(scaling_n, args.seed, cadence)
-        repository = InMemoryRepository()
-        load(repository, base)
-        say_scaling(scaling_ratio(cadence, repository, base))
-        del base, repository
+        repository, contacts = loaded(scaling_n, args.seed, cadence)
+        say_scaling(scaling_ratio(cadence, repository, contacts))
+        del repository, contacts
 
     results["table"] = rows
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")

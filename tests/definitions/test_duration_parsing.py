@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from datetime import timedelta
 
@@ -240,3 +241,16 @@ def test_a_bad_duration_on_a_model_names_the_field() -> None:
     assert "per" in message
     assert "'a week' is not a duration" in message
     assert excinfo.value.errors()[0]["loc"] == ("per",)
+
+
+@given(months=st.integers(0, 50), days=st.integers(0, 400), seconds=st.integers(0, 10**6))
+def test_equal_durations_hash_alike_and_survive_pickling(
+    months: int, days: int, seconds: int
+) -> None:
+    duration = Duration(months=months, days=days, seconds=seconds)
+    twin = Duration(months=months, days=days, seconds=seconds)
+    assert hash(duration) == hash(twin)
+    assert {duration: "cached"}[twin] == "cached"
+    restored = pickle.loads(pickle.dumps(duration))
+    assert restored == duration and hash(restored) == hash(duration)
+    assert bool(duration) == (months + days + seconds > 0)

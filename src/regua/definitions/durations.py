@@ -52,7 +52,7 @@ class Duration:
     True
     """
 
-    __slots__ = ("_days", "_months", "_seconds")
+    __slots__ = ("_days", "_hash", "_months", "_seconds")
 
     def __init__(self, *, months: int = 0, days: int = 0, seconds: int = 0) -> None:
         signs = {part > 0 for part in (months, days, seconds) if part}
@@ -64,6 +64,8 @@ class Duration:
         self._months = int(months)
         self._days = int(days)
         self._seconds = int(seconds)
+        # Durations key the planner's caches: hash once (the parts never change).
+        self._hash = hash((Duration, self._months, self._days, self._seconds))
 
     @property
     def months(self) -> int:
@@ -99,7 +101,7 @@ class Duration:
         return Duration(months=-self._months, days=-self._days, seconds=-self._seconds)
 
     def __bool__(self) -> bool:
-        return not self.is_zero
+        return bool(self._months or self._days or self._seconds)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Duration):
@@ -111,7 +113,11 @@ class Duration:
         )
 
     def __hash__(self) -> int:
-        return hash((Duration, self._months, self._days, self._seconds))
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, tuple[int, int, int]]:
+        # Rebuilt from its parts, so that the hash is computed again in the new process.
+        return _rebuild, (self._months, self._days, self._seconds)
 
     def __repr__(self) -> str:
         return f"Duration({str(self)!r})"
@@ -300,3 +306,8 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 NonNegativeDuration = Annotated[Duration, AfterValidator(_non_negative)]
 """A duration of zero or more (delays)."""
+
+
+def _rebuild(months: int, days: int, seconds: int) -> Duration:
+    """A `Duration` from its parts (for pickle and copy)."""
+    return Duration(months=months, days=days, seconds=seconds)
