@@ -252,5 +252,6 @@ def test_equal_durations_hash_alike_and_survive_pickling(
     assert hash(duration) == hash(twin)
     assert {duration: "cached"}[twin] == "cached"
     restored = pickle.loads(pickle.dumps(duration))
-    assert restored == duration and hash(restored) == hash(duration)
+    assert restored == duration
+    assert hash(restored) == hash(duration)
     assert bool(duration) == (months + days + seconds > 0)
