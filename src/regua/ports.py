@@ -234,10 +234,11 @@ class ContactError:
 class Repository(Protocol):
     """Stores contacts, their events and deliveries, claims on occurrences and wake-ups.
 
-    Application side: `upsert_contact`, `get_contact`, `record_event`, `set_consent`,
-    `record_engagement`, `history`, `failed_deliveries`, `contact_ids`, `errors`. Every change
-    to a contact (its data, consent, a new event or engagement) increments the contact's
-    *version* and sets its wake-up to `DIRTY`, so that the scheduler evaluates it on its next tick.
+    Application side: `upsert_contact`, `get_contact`, `get_contacts`, `record_event`,
+    `set_consent`, `record_engagement`, `history`, `failed_deliveries`, `contact_ids`,
+    `errors`. Every change to a contact (its data, consent, a new event or engagement)
+    increments the contact's *version* and sets its wake-up to `DIRTY`, so that the scheduler
+    evaluates it on its next tick.
 
     Scheduler side: `acquire_due`, `due_contact_ids`, `next_wakeup`, `backlog`,
     `load_snapshots`, `claim`, `record`, `defer`, `set_wakeups`, `record_errors`. These take
@@ -256,6 +257,16 @@ class Repository(Protocol):
 
     def get_contact(self, contact_id: str) -> Contact | None:
         """The contact, or None."""
+        ...
+
+    def get_contacts(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
+        """The stored contacts among `contact_ids`, by id (missing ones are left out).
+
+        One batch, answered with a bounded number of statements: the scheduler reads the
+        contacts of the occurrences it has just claimed through it, to check consent and
+        addresses again right before sending. (A repository without this method still
+        works: the scheduler then reads them with `load_snapshots`.)
+        """
         ...
 
     def record_event(self, event: Event) -> bool:

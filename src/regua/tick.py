@@ -16,6 +16,7 @@ This module is internal: its names may change without notice.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -37,7 +38,7 @@ from regua.ports import (
     TemporaryFailure,
     Wakeup,
 )
-from regua.records import Delivery, DeliveryStatus, DueAction, Snapshot, idempotency_key
+from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Snapshot, idempotency_key
 from regua.sharding import Shard
 
 if TYPE_CHECKING:
@@ -268,7 +269,8 @@ class TickPlan:
         if due:
             claims: dict[str, Claim] = yield _store("claim", due, self.worker, now, self.lease)
             claimed = sorted({a.contact_id for a in due if a.occurrence_key in claims})
-            current: dict[str, Snapshot] = yield _store("load_snapshots", claimed)
+            # Consent and addresses are checked again on the contacts as they are now.
+            current: dict[str, Contact] = yield Store(functools.partial(_contacts, ids=claimed))
             dispatched: list[DueAction] = []
             dispatches: list[Steps[Delivery | Claim]] = []
             for action in due:
@@ -322,10 +324,9 @@ class TickPlan:
         return replan
 
     def _dispatch(
-        self, action: DueAction, claim: Claim, snapshot: Snapshot, now: datetime
+        self, action: DueAction, claim: Claim, contact: Contact, now: datetime
     ) -> Steps[Delivery | Claim]:
         """Send one claimed action; return its outcome, or the claim to retry later."""
-        contact = snapshot.contact
         channels = action.channels
         index, attempts = claim.channel_index, claim.attempts
         last_error = claim.last_error
@@ -509,6 +510,18 @@ def _fields(
         "regua_outcome": outcome,
         "regua_attempt": attempt,
     }
+
+
+def _contacts(repository: Repository, ids: Sequence[str]) -> dict[str, Contact]:
+    """The stored contacts among `ids`, read through `Repository.get_contacts`.
+
+    A repository written before that method existed is read through `load_snapshots`.
+    """
+    get_contacts = getattr(repository, "get_contacts", None)
+    if get_contacts is not None:
+        found: dict[str, Contact] = get_contacts(ids)
+        return found
+    return {contact_id: s.contact for contact_id, s in repository.load_snapshots(ids).items()}
 
 
 def _wake_no_later(next_at: dict[str, datetime | None], contact_id: str, at: datetime) -> None:

@@ -237,8 +237,23 @@ class RevokingRepository(InMemoryRepository):
         return granted
 
 
-def test_consent_revoked_between_planning_and_sending_sends_nothing() -> None:
-    repo = RevokingRepository()
+class RevokingRepositoryWithoutGetContacts(RevokingRepository):
+    """As written before `Repository.get_contacts` existed: contacts come from snapshots."""
+
+    def __getattribute__(self, name: str) -> object:
+        if name == "get_contacts":
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+
+@pytest.mark.parametrize(
+    "repository_class", [RevokingRepository, RevokingRepositoryWithoutGetContacts]
+)
+def test_consent_revoked_between_planning_and_sending_sends_nothing(
+    repository_class: type[RevokingRepository],
+) -> None:
+    repo = repository_class()
+    assert hasattr(repo, "get_contacts") is (repository_class is RevokingRepository)
     outbox = OutboxSender()
     step = Step("news", trigger=on_event("e"), channels=["email", "sms"])
     scheduler = Scheduler(

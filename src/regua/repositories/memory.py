@@ -237,6 +237,12 @@ class InMemoryRepository:
             row = self._rows.get(contact_id)
             return None if row is None else row.contact
 
+    def get_contacts(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
+        """The stored contacts among `contact_ids`, by id."""
+        with self._lock:
+            rows = self._rows
+            return {cid: rows[cid].contact for cid in contact_ids if cid in rows}
+
     def record_event(self, event: Event) -> bool:
         """Store an event (False if its id is already stored); wake its contact."""
         with self._lock:

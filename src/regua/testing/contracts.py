@@ -753,6 +753,21 @@ class RepositoryContract:
         _expect(repository.next_wakeup(shard=empty), None, "next_wakeup of an empty shard")
         _expect(sorted(self._due(repository, FAR_FUTURE, "w1")), sorted(wakeups), "nothing leased")
 
+    def test_get_contacts_answers_the_stored_ones_and_leases_nothing(
+        self, repository: Repository
+    ) -> None:
+        """The contacts as stored, by id; unknown ids left out; nothing leased."""
+        ana, bob = _contact("ana"), _contact("bob")
+        repository.upsert_contact(ana)
+        repository.upsert_contact(bob)
+        found = repository.get_contacts(["bob", "nobody", "ana", "bob"])
+        _expect(found, {"ana": ana, "bob": bob}, "get_contacts")
+        revoked = attrs.evolve(ana, consents=frozenset())
+        repository.upsert_contact(revoked)
+        _expect(repository.get_contacts(["ana"]), {"ana": revoked}, "get_contacts after a change")
+        _expect(repository.get_contacts([]), {}, "get_contacts([])")
+        _expect(sorted(self._due(repository, T0, "w2")), ["ana", "bob"], "not leased by it")
+
     def test_load_snapshots_leaves_out_missing_ids_and_leases_nothing(
         self, repository: Repository
     ) -> None:
