@@ -12,7 +12,7 @@ A tick (`Scheduler.tick`):
    permanent failure; temporary failures are retried with exponential backoff and jitter up
    to `RetryPolicy.max_attempts` per channel, then the next channel is tried; when none is
    left the occurrence is recorded as failed (a dead letter: `Repository.failed_deliveries`);
-5. records the outcomes, re-plans the contacts whose history just changed (an
+5. records the outcomes, plans again the contacts with the outcome of a send (an
    ``after_step`` follower may be due at once), and stores each contact's next wake-up.
 
 An exception raised while planning one contact (bad data) is recorded against that contact
@@ -106,8 +106,8 @@ class TickReport:
     Attributes:
         now: The instant the tick planned for.
         worker: The worker's identity.
-        evaluated: How many contact evaluations were made (a contact re-planned after an
-            outcome counts once).
+        evaluated: How many contact evaluations were made: a contact planned again in the
+            same tick, after the outcome of a send, counts each time.
         sent: Deliveries recorded as sent.
         deferred: Claims waiting for a retry after a temporary failure.
         failed: Deliveries recorded as failed (every channel failed or was exhausted).
