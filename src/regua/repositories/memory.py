@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -104,16 +104,21 @@ class InMemoryRepository:
         row = self._rows.get(entry[1])
         return row is not None and row.wakeup == entry[0]
 
-    def _due(self, now: datetime) -> list[tuple[datetime, str]]:
-        """Live entries at or before `now`, earliest first (popped: push back what stays)."""
-        due: list[tuple[datetime, str]] = []
+    def _due(self, now: datetime, popped: list[tuple[datetime, str]]) -> Iterator[str]:
+        """Ids of the live entries at or before `now`, earliest first, popped one at a time.
+
+        Each live entry taken goes into `popped`, for the caller to push back (`_restore`)
+        when done: a caller that needs a few stops early, so that a batch of `limit` due
+        contacts costs O(limit log n) however many are due (stale entries are dropped).
+        """
         seen: set[str] = set()
-        while self._index and self._index[0][0] <= now:
-            entry = heapq.heappop(self._index)
+        index = self._index
+        while index and index[0][0] <= now:
+            entry = heapq.heappop(index)
             if entry[1] not in seen and self._live(entry):
                 seen.add(entry[1])
-                due.append(entry)
-        return due
+                popped.append(entry)
+                yield entry[1]
 
     def _in(self, shard: Shard | None, contact_id: str) -> bool:
         return shard is None or self._rows[contact_id].bucket in shard
@@ -328,11 +333,11 @@ class InMemoryRepository:
         memory that is cheap, and one process rarely needs shards.
         """
         snapshots: list[Snapshot] = []
+        if limit <= 0:
+            return snapshots
         with self._lock:
-            due = self._due(now)
-            for _, contact_id in due:
-                if len(snapshots) >= limit:
-                    break
+            popped: list[tuple[datetime, str]] = []
+            for contact_id in self._due(now, popped):
                 if not self._in(shard, contact_id):
                     continue
                 row = self._rows[contact_id]
@@ -344,7 +349,9 @@ class InMemoryRepository:
                     continue
                 row.lease_owner, row.lease_until = worker, now + lease
                 snapshots.append(self._snapshot(row))
-            self._restore(due)  # leased contacts stay due until their wake-up is stored
+                if len(snapshots) >= limit:
+                    break
+            self._restore(popped)  # leased contacts stay due until their wake-up is stored
         return snapshots
 
     def due_contact_ids(
@@ -353,11 +360,16 @@ class InMemoryRepository:
         """Ids of due contacts (of `shard`), earliest wake-up first, without leasing them."""
         if limit <= 0:
             return []
+        ids: list[str] = []
         with self._lock:
-            due = self._due(now)
-            self._restore(due)
-            ids = [contact_id for _, contact_id in due if self._in(shard, contact_id)]
-            return ids[:limit]
+            popped: list[tuple[datetime, str]] = []
+            for contact_id in self._due(now, popped):
+                if self._in(shard, contact_id):
+                    ids.append(contact_id)
+                    if len(ids) >= limit:
+                        break
+            self._restore(popped)
+        return ids
 
     def next_wakeup(self, *, shard: Shard | None = None) -> datetime | None:
         """The earliest wake-up of any contact (of `shard`), or None.
@@ -381,7 +393,8 @@ class InMemoryRepository:
     def backlog(self, now: datetime) -> Backlog:
         """Due contacts at `now`: how many, how many changed, the oldest wake-up (the index)."""
         with self._lock:
-            due = self._due(now)
+            due: list[tuple[datetime, str]] = []
+            list(self._due(now, due))  # pops every due entry into `due`
             self._restore(due)
         scheduled = [at for at, _ in due if at != DIRTY]
         return Backlog(
