@@ -39,18 +39,17 @@ class _Row:
     # The (name, id) of every event, built on the first live event: a base loaded in bulk
     # does not keep a set per contact (the largest part of its memory) until it needs one.
     event_ids: set[tuple[str, str]] | None = None
+    deliveries: list[Delivery] = attrs.field(factory=list)
+    version: int = 0
+    wakeup: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
     def known_event_ids(self) -> set[tuple[str, str]]:
         """The (name, id) of the contact's events, kept from now on."""
         if self.event_ids is None:
             self.event_ids = {(event.name, event.key) for event in self.events}
         return self.event_ids
-
-    deliveries: list[Delivery] = attrs.field(factory=list)
-    version: int = 0
-    wakeup: datetime | None = None
-    lease_owner: str | None = None
-    lease_until: datetime | None = None
 
 
 class InMemoryRepository:
