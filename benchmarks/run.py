@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import random
 import sys
@@ -101,6 +102,11 @@ def loaded(count: int, seed: int, cadence: Cadence) -> tuple[InMemoryRepository,
     return repository, contacts
 
 
+def _default(name: str) -> Any:
+    """A `Scheduler` keyword's default value."""
+    return inspect.signature(Scheduler).parameters[name].default
+
+
 def ticks() -> Iterator[datetime]:
     at = START
     while at <= START + DAY:
@@ -133,7 +139,8 @@ def planner_throughput(cadence: Cadence, count: int, seed: int) -> dict[str, Any
 # --- 2 and 3. a day in memory, and the scaling ratio ----------------------------------------------
 
 
-BATCH = [500]  # the Scheduler's batch size (its default), set by --batch-size
+# The Scheduler's batch sizes, set by --batch-size and --claim-batch-size (its defaults: none).
+BATCH: dict[str, int] = {}
 
 
 def simulate_day(
@@ -142,9 +149,7 @@ def simulate_day(
     on_statement: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """The first tick (everybody due), then a tick every 5 minutes for 24 hours."""
-    scheduler = Scheduler(
-        cadence, repository=repository, senders=senders(cadence), batch_size=BATCH[0]
-    )
+    scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence), **BATCH)
     per_tick: list[float] = []
     statements: list[int] = []
     evaluated: list[int] = []
@@ -202,9 +207,7 @@ def scaling_ratio(
     cadence: Cadence, repository: Repository, contacts: Sequence[Contact]
 ) -> dict[str, Any]:
     """A tick evaluating everybody vs a tick where 1% is due (both woken by a touch)."""
-    scheduler = Scheduler(
-        cadence, repository=repository, senders=senders(cadence), batch_size=BATCH[0]
-    )
+    scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence), **BATCH)
     at = START + DAY + TICK
     scheduler.tick(at)  # settle anything left due
 
@@ -370,13 +373,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=500,
+        default=None,
         metavar="N",
-        help="contacts the scheduler evaluates per batch (default 500, the Scheduler's)",
+        help="contacts the scheduler leases and evaluates per batch (default: the Scheduler's)",
+    )
+    parser.add_argument(
+        "--claim-batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="due occurrences the scheduler claims at once (default: the Scheduler's)",
     )
     args = parser.parse_args(argv)
     only = set(args.only)
-    BATCH[0] = args.batch_size
+    for name in ("batch_size", "claim_batch_size"):
+        if getattr(args, name) is not None:
+            BATCH[name] = getattr(args, name)
     quick = args.quick
     planner_n = args.planner_contacts or (2_000 if quick else 20_000)
     day_sizes = args.day_customers or ([2_000] if quick else [100_000, 1_000_000])
@@ -389,7 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": bench.machine(),
         "quick": quick,
         "seed": args.seed,
-        "batch_size": args.batch_size,
+        "batch_size": BATCH.get("batch_size", _default("batch_size")),
+        "claim_batch_size": BATCH.get("claim_batch_size", _default("claim_batch_size")),
     }
     rows: list[tuple[str, str]] = []
 

@@ -69,8 +69,11 @@ class AsyncScheduler:
         concurrency: At most this many sends at once, over every channel.
         clock: Returns the current aware datetime; the system clock in UTC by default.
         worker: This worker's identity in claims and leases; default host:pid:random.
-        batch_size: Contacts leased and loaded per batch; a batch's sends run concurrently.
-        lease: How long a claim or contact lease lasts; longer than a batch takes.
+        batch_size: Contacts leased and loaded per batch.
+        claim_batch_size: Due occurrences claimed at once; each such chunk's sends run
+            concurrently, and its outcomes are recorded before the next is claimed.
+        lease: How long a claim or contact lease lasts: longer than sending a chunk of
+            `claim_batch_size` occurrences takes, and preferably than a batch takes.
         retry: Backoff for temporary failures.
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
         shard: Evaluate only the contacts of this shard (see `regua.sharding`); None: every
@@ -90,7 +93,8 @@ class AsyncScheduler:
         concurrency: int = 50,
         clock: Clock | None = None,
         worker: str | None = None,
-        batch_size: int = 500,
+        batch_size: int = 2000,
+        claim_batch_size: int = 1000,
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
@@ -112,6 +116,7 @@ class AsyncScheduler:
             clock=clock,
             worker=worker,
             batch_size=batch_size,
+            claim_batch_size=claim_batch_size,
             lease=lease,
             retry=retry,
             metrics=metrics,

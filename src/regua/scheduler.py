@@ -153,8 +153,13 @@ class Scheduler:
         clock: Returns the current aware datetime; defaults to the system clock in UTC.
             Inject one to test with a virtual clock.
         worker: This worker's identity in claims and leases; default host:pid:random.
-        batch_size: Contacts leased and loaded per batch.
-        lease: How long a claim or contact lease lasts; longer than a batch takes.
+        batch_size: Contacts leased and loaded per batch: a batch costs a fixed number of
+            repository calls (SQL statements) whatever its size.
+        claim_batch_size: Due occurrences claimed at once; each such chunk is sent and its
+            outcomes recorded before the next is claimed.
+        lease: How long a claim or contact lease lasts: longer than sending a chunk of
+            `claim_batch_size` occurrences takes (retries included), and preferably than a
+            batch takes.
         retry: Backoff for temporary failures.
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
         shard: Evaluate only the contacts of this shard (see `regua.sharding`): N workers
@@ -171,7 +176,8 @@ class Scheduler:
         senders: Mapping[str, Sender],
         clock: Clock | None = None,
         worker: str | None = None,
-        batch_size: int = 500,
+        batch_size: int = 2000,
+        claim_batch_size: int = 1000,
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
@@ -188,6 +194,8 @@ class Scheduler:
             raise ValueError("a Scheduler needs at least one cadence")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if claim_batch_size < 1:
+            raise ValueError(f"claim_batch_size must be at least 1, got {claim_batch_size}")
         if lease <= timedelta(0):
             raise ValueError(f"lease must be positive, got {lease}")
         self.repository = repository
@@ -195,6 +203,7 @@ class Scheduler:
         self.clock: Clock = clock or _system_clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.batch_size = batch_size
+        self.claim_batch_size = claim_batch_size
         self.lease = lease
         self.retry = retry or RetryPolicy()
         self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
@@ -335,6 +344,7 @@ class Scheduler:
             senders=senders,
             worker=self.worker,
             batch_size=self.batch_size,
+            claim_batch_size=self.claim_batch_size,
             lease=self.lease,
             retry=self.retry,
             metrics=GuardedMetrics(self.metrics),

@@ -160,6 +160,7 @@ class TickPlan:
     senders: Mapping[str, object]
     worker: str
     batch_size: int
+    claim_batch_size: int
     lease: timedelta
     retry: RetryPolicy
     metrics: Metrics
@@ -227,7 +228,7 @@ class TickPlan:
         wakeups: dict[str, Wakeup],
         retries: dict[str, datetime],
     ) -> Steps[list[Snapshot]]:
-        """Plan, record closures, claim, send, record; return the snapshots to re-plan."""
+        """Plan; claim, send and record the due actions a chunk at a time; what to re-plan."""
         closures: list[Delivery] = []
         due: list[DueAction] = []
         next_at: dict[str, datetime | None] = {}
@@ -264,52 +265,29 @@ class TickPlan:
         if errors:
             yield _store("record_errors", errors)
 
-        outcomes: list[Delivery] = list(closures)
-        deferred: list[Claim] = []
-        if due:
-            claims: dict[str, Claim] = yield _store("claim", due, self.worker, now, self.lease)
-            claimed = sorted({a.contact_id for a in due if a.occurrence_key in claims})
-            # Consent and addresses are checked again on the contacts as they are now.
-            current: dict[str, Contact] = yield Store(functools.partial(_contacts, ids=claimed))
-            dispatched: list[DueAction] = []
-            dispatches: list[Steps[Delivery | Claim]] = []
-            for action in due:
-                claim = claims.get(action.occurrence_key)
-                if claim is None:
-                    # Another worker holds it; if that worker dies, its lease ends and this
-                    # contact must be looked at again then.
-                    _wake_no_later(next_at, action.contact_id, now + self.lease)
-                    continue
-                latest = current.get(action.contact_id)
-                if latest is None:  # the contact was deleted meanwhile
-                    continue
-                dispatched.append(action)
-                dispatches.append(self._dispatch(action, claim, latest, now))
-            results: list[Delivery | Claim] = yield SendAll(dispatches)
-            for action, outcome in zip(dispatched, results, strict=True):
-                if isinstance(outcome, Claim):
-                    deferred.append(outcome)
-                    _wake_no_later(next_at, action.contact_id, outcome.until)
-                    previous = retries.get(action.contact_id)
-                    if previous is None or outcome.until < previous:
-                        retries[action.contact_id] = outcome.until
-                else:
-                    outcomes.append(outcome)
-        if deferred:
-            yield _store("defer", deferred)
-            tally.deferred.extend(deferred)
-        if outcomes:
-            yield _store("record", outcomes)
-            for delivery in outcomes:
-                tally.add(delivery)
-                if delivery.status is not DeliveryStatus.SENT:  # sent ones were logged at once
-                    self._closed(delivery)
+        # Claims are taken a chunk at a time, each chunk sent and its outcomes recorded
+        # before the next is claimed: a claim need only outlast sending its own chunk,
+        # however many contacts the batch holds.
+        outcomes: list[Delivery] = []
+        unrecorded = closures
+        size = self.claim_batch_size
+        for start in range(0, len(due), size):
+            finished, deferred = yield from self._claim_and_send(
+                due[start : start + size], now, next_at, retries
+            )
+            if deferred:
+                yield _store("defer", deferred)
+                tally.deferred.extend(deferred)
+            yield from self._record([*unrecorded, *finished], tally)
+            unrecorded = []
+            outcomes.extend(finished)
+        yield from self._record(unrecorded, tally)
 
         # Planning again with the occurrences a settled plan closed gives the same plan: only
         # the outcome of a dispatch, which no plan can know, or an unsettled plan calls for it.
-        replanned = unsettled.union(d.contact_id for d in outcomes[len(closures) :])
+        replanned = unsettled.union(d.contact_id for d in outcomes)
         changed: dict[str, list[Delivery]] = {}
-        for delivery in outcomes:
+        for delivery in (*closures, *outcomes):
             if delivery.contact_id in replanned:
                 changed.setdefault(delivery.contact_id, []).append(delivery)
         replan: list[Snapshot] = []
@@ -322,6 +300,56 @@ class TickPlan:
             elif contact_id in next_at:
                 wakeups[contact_id] = Wakeup(contact_id, next_at[contact_id], snapshot.version)
         return replan
+
+    def _claim_and_send(
+        self,
+        due: Sequence[DueAction],
+        now: datetime,
+        next_at: dict[str, datetime | None],
+        retries: dict[str, datetime],
+    ) -> Steps[tuple[list[Delivery], list[Claim]]]:
+        """Claim these actions, send the claimed ones; their outcomes and deferred claims."""
+        claims: dict[str, Claim] = yield _store("claim", due, self.worker, now, self.lease)
+        claimed = sorted({a.contact_id for a in due if a.occurrence_key in claims})
+        # Consent and addresses are checked again on the contacts as they are now.
+        current: dict[str, Contact] = yield Store(functools.partial(_contacts, ids=claimed))
+        dispatched: list[DueAction] = []
+        dispatches: list[Steps[Delivery | Claim]] = []
+        for action in due:
+            claim = claims.get(action.occurrence_key)
+            if claim is None:
+                # Another worker holds it; if that worker dies, its lease ends and this
+                # contact must be looked at again then.
+                _wake_no_later(next_at, action.contact_id, now + self.lease)
+                continue
+            latest = current.get(action.contact_id)
+            if latest is None:  # the contact was deleted meanwhile
+                continue
+            dispatched.append(action)
+            dispatches.append(self._dispatch(action, claim, latest, now))
+        results: list[Delivery | Claim] = yield SendAll(dispatches)
+        outcomes: list[Delivery] = []
+        deferred: list[Claim] = []
+        for action, outcome in zip(dispatched, results, strict=True):
+            if isinstance(outcome, Claim):
+                deferred.append(outcome)
+                _wake_no_later(next_at, action.contact_id, outcome.until)
+                previous = retries.get(action.contact_id)
+                if previous is None or outcome.until < previous:
+                    retries[action.contact_id] = outcome.until
+            else:
+                outcomes.append(outcome)
+        return outcomes, deferred
+
+    def _record(self, deliveries: list[Delivery], tally: Tally) -> Steps[None]:
+        """Record these outcomes and closures, and count them."""
+        if not deliveries:
+            return
+        yield _store("record", deliveries)
+        for delivery in deliveries:
+            tally.add(delivery)
+            if delivery.status is not DeliveryStatus.SENT:  # sent ones were logged at once
+                self._closed(delivery)
 
     def _dispatch(
         self, action: DueAction, claim: Claim, contact: Contact, now: datetime

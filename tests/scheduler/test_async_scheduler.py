@@ -204,6 +204,7 @@ def test_async_and_sync_schedulers_record_the_same_outcomes(
             retry=retry,
             concurrency=4,
             batch_size=7,
+            claim_batch_size=3,
         ) as asynchronous:
             return [await asynchronous.tick(now) for now in instants]
 

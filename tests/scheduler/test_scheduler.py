@@ -16,6 +16,7 @@ from regua import (
     Cadence,
     Channel,
     Contact,
+    Delivery,
     DeliveryStatus,
     DueAction,
     Event,
@@ -268,6 +269,67 @@ def test_consent_revoked_between_planning_and_sending_sends_nothing(
     assert [(d.status, (d.reason or "").split(":")[0]) for d in report.skipped] == [
         (DeliveryStatus.SKIPPED, "no_channel")
     ]
+
+
+class LoggingRepository(InMemoryRepository):
+    """Logs, in order, the contacts of each claim and of each recorded sending."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def claim(
+        self, actions: Sequence[DueAction], worker: str, now: datetime, lease: timedelta
+    ) -> dict[str, Claim]:
+        self.calls.append(("claim", sorted(a.contact_id for a in actions)))
+        return super().claim(actions, worker, now, lease)
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        self.calls.append(("record", sorted(d.contact_id for d in deliveries)))
+        super().record(deliveries)
+
+
+def test_a_batch_claims_sends_and_records_a_chunk_of_occurrences_at_a_time() -> None:
+    repo = LoggingRepository()
+    outbox = OutboxSender()
+    scheduler = Scheduler(
+        shop(), repository=repo, senders={"email": outbox}, batch_size=10, claim_batch_size=2
+    )
+    names = ["ana", "bia", "caio", "davi", "eva"]
+    for name in names:
+        repo.upsert_contact(person(name))
+        repo.record_event(Event(name, "order_placed", T0, id=f"o-{name}"))
+
+    report = scheduler.tick(T0)
+
+    assert sorted(d.contact_id for d in report.sent) == names
+    assert sorted(m.contact.id for m in outbox.outbox) == names  # each once
+    # Each chunk's claims are released by recording its outcomes before the next is claimed:
+    # a claim need only outlast sending its own chunk, not the whole batch.
+    assert repo.calls == [
+        ("claim", ["ana", "bia"]),
+        ("record", ["ana", "bia"]),
+        ("claim", ["caio", "davi"]),
+        ("record", ["caio", "davi"]),
+        ("claim", ["eva"]),
+        ("record", ["eva"]),
+    ]
+    assert scheduler.tick(T0 + timedelta(minutes=5)).sent == ()
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"claim_batch_size": 0}, "claim_batch_size must be at least 1, got 0"),
+        ({"lease": timedelta(0)}, "lease must be positive, got 0:00:00"),
+    ],
+)
+def test_invalid_batch_sizes_and_lease_are_refused(
+    keywords: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Scheduler(shop(), repository=InMemoryRepository(), senders={}, **keywords)  # type: ignore[arg-type]
 
 
 def test_missed_deadline_escalates_in_the_same_tick() -> None:
