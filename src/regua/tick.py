@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import methodcaller
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ import attrs
 
 from regua.definitions.cadence import Cadence
 from regua.metrics import Metrics
-from regua.planning.planner import plan, settled
+from regua.planning.planner import next_wakeup, plan, settled, settled_once_sent
 from regua.ports import (
     Claim,
     ContactError,
@@ -44,6 +44,7 @@ from regua.sharding import Shard
 if TYPE_CHECKING:
     from datetime import timedelta
 
+    from regua.planning.occurrences import Plan
     from regua.scheduler import RetryPolicy
 
 log = logging.getLogger("regua.scheduler")
@@ -234,6 +235,8 @@ class TickPlan:
         next_at: dict[str, datetime | None] = {}
         errors: list[ContactError] = []
         unsettled: set[str] = set()
+        # The plans of contacts with due actions that need no second plan once all are sent.
+        sendable: dict[str, list[Plan]] = {}
         for snapshot in snapshots:
             contact_id = snapshot.contact.id
             tally.evaluated += 1
@@ -260,6 +263,10 @@ class TickPlan:
                     if not settled(cadence, result):
                         unsettled.add(contact_id)
                 due.extend(result.due)
+            if any(p.due for p in plans) and all(
+                settled_once_sent(c, p) for c, p in zip(self.cadences, plans, strict=True)
+            ):
+                sendable[contact_id] = plans
         self.metrics.add("regua.contacts.evaluated", len(snapshots))
         tally.due += len(due)
         if errors:
@@ -284,8 +291,14 @@ class TickPlan:
         yield from self._record(unrecorded, tally)
 
         # Planning again with the occurrences a settled plan closed gives the same plan: only
-        # the outcome of a dispatch, which no plan can know, or an unsettled plan calls for it.
+        # the outcome of a dispatch, which no plan can know, or an unsettled plan calls for it;
+        # and not even an outcome when the plan said it would change nothing else.
         replanned = unsettled.union(d.contact_id for d in outcomes)
+        for contact_id in _all_sent_as_planned(sendable, outcomes):
+            replanned.discard(contact_id)
+            next_at[contact_id] = _earliest(
+                next_wakeup(p.waiting, ()) for p in sendable[contact_id]
+            )
         changed: dict[str, list[Delivery]] = {}
         for delivery in (*closures, *outcomes):
             if delivery.contact_id in replanned:
@@ -550,6 +563,25 @@ def _contacts(repository: Repository, ids: Sequence[str]) -> dict[str, Contact]:
         found: dict[str, Contact] = get_contacts(ids)
         return found
     return {contact_id: s.contact for contact_id, s in repository.load_snapshots(ids).items()}
+
+
+def _all_sent_as_planned(sendable: Mapping[str, list[Plan]], outcomes: list[Delivery]) -> set[str]:
+    """The contacts of `sendable` whose every due action was sent on its first channel."""
+    sent = {
+        d.occurrence_key: d.channel
+        for d in outcomes
+        if d.contact_id in sendable and d.status is DeliveryStatus.SENT
+    }
+    return {
+        contact_id
+        for contact_id, plans in sendable.items()
+        if all(sent.get(a.occurrence_key, "") == a.channel for p in plans for a in p.due)
+    }
+
+
+def _earliest(instants: Iterable[datetime | None]) -> datetime | None:
+    known = [at for at in instants if at is not None]
+    return min(known) if known else None
 
 
 def _wake_no_later(next_at: dict[str, datetime | None], contact_id: str, at: datetime) -> None:

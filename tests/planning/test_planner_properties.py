@@ -47,7 +47,7 @@ from regua import (
     plan,
 )
 from regua.planning.calendar import in_quiet_hours
-from regua.planning.planner import settled
+from regua.planning.planner import next_wakeup, settled, settled_once_sent
 from tests.planning.strategies import Scenario, scenarios
 
 # REGUA_PROPERTY_EXAMPLES=2000 runs a deeper search (e.g. nightly); the default keeps the
@@ -334,6 +334,58 @@ def test_recording_a_plans_closures_changes_nothing_it_says(
 ) -> None:
     check = check_closures_change_nothing(scenario.cadence)
     # Catch-up plans, without deliveries: many occurrences close in one plan.
+    for result, snapshot in single_plans(scenario, offsets):
+        check(result, snapshot)
+    until = scenario.start + (scenario.end - scenario.start) * (cut / 1000)
+    drive(scenario, check, until=until)
+
+
+def sent_now(action: DueAction, now: datetime) -> Delivery:
+    """The delivery the scheduler records for `action` sent at `now` on its first channel."""
+    return Delivery(
+        action.cadence,
+        action.step,
+        action.contact_id,
+        action.occurrence_key,
+        DeliveryStatus.SENT,
+        now,
+        channel=action.channel,
+        collected=action.collected,
+        variant=action.variant,
+    )
+
+
+def check_sends_change_nothing_else(cadence: Cadence) -> Check:
+    """Sending a plan's due actions, when `settled_once_sent` says so, changes nothing else.
+
+    The scheduler relies on it: it does not plan again a contact whose every due action was
+    sent so, and stores `next_wakeup` of the waiting occurrences instead.
+    """
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        if not result.due or not settled_once_sent(cadence, result):
+            return
+        recorded = [occurrence.as_delivery() for occurrence in result.closed]
+        recorded += [sent_now(action, result.now) for action in result.due]
+        again = plan(
+            cadence,
+            attrs.evolve(snapshot, deliveries=(*snapshot.deliveries, *recorded)),
+            result.now,
+        )
+        assert again.closed == (), f"closed only once sent: {again.closed}"
+        assert again.due == ()
+        assert again.waiting == result.waiting
+        assert again.next_wakeup == next_wakeup(result.waiting, ())
+
+    return check
+
+
+@PROPERTY
+@given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000))
+def test_sending_a_settled_plans_due_actions_changes_nothing_else(
+    scenario: Scenario, offsets: list[int], cut: int
+) -> None:
+    check = check_sends_change_nothing_else(scenario.cadence)
     for result, snapshot in single_plans(scenario, offsets):
         check(result, snapshot)
     until = scenario.start + (scenario.end - scenario.start) * (cut / 1000)

@@ -332,6 +332,43 @@ def test_invalid_batch_sizes_and_lease_are_refused(
         Scheduler(shop(), repository=InMemoryRepository(), senders={}, **keywords)  # type: ignore[arg-type]
 
 
+def promo_cadence() -> Cadence:
+    return shop(
+        Step("news", trigger=on_event("promo"), expires_after="1d", channels=["email", "sms"])
+    )
+
+
+def test_a_contact_whose_due_actions_went_out_as_planned_is_not_planned_twice() -> None:
+    scheduler, repo, outbox = setup(promo_cadence())
+    repo.upsert_contact(person())
+    repo.record_event(Event("ana", "signed_up", T0, id="s1"))
+    repo.record_event(Event("ana", "promo", T0, id="p1"))
+
+    report = scheduler.tick(T0)
+
+    assert [(m.step, m.channel) for m in outbox.outbox] == [("news", "email")]
+    assert report.evaluated == 1  # the plan said sending changes nothing else
+    # The wake-up is the welcome's (in two days), not the sent message's expiry (in one).
+    assert repo.due_contact_ids(T0 + timedelta(days=2) - timedelta(seconds=1), 10) == []
+    assert repo.due_contact_ids(T0 + timedelta(days=2), 10) == ["ana"]
+
+
+def test_a_contact_whose_message_went_out_on_a_fallback_channel_is_planned_again() -> None:
+    bounce = FlakySender(1, PermanentFailure("no such mailbox"))
+    scheduler, repo, outbox = setup(promo_cadence(), email=bounce)
+    repo.upsert_contact(person())
+    repo.record_event(Event("ana", "signed_up", T0, id="s1"))
+    repo.record_event(Event("ana", "promo", T0, id="p1"))
+
+    report = scheduler.tick(T0)
+
+    assert [(m.step, m.channel) for m in outbox.outbox] == [("news", "sms")]
+    # Not what the plan counted (a cap may be per channel): planned again with the outcome.
+    assert report.evaluated == 2
+    assert repo.due_contact_ids(T0 + timedelta(days=2) - timedelta(seconds=1), 10) == []
+    assert repo.due_contact_ids(T0 + timedelta(days=2), 10) == ["ana"]
+
+
 def test_missed_deadline_escalates_in_the_same_tick() -> None:
     cadence = Cadence(
         "recovery",

@@ -79,6 +79,17 @@ class CompiledCadence:
         )
     )
     """Steps that ``after_step`` steps follow."""
+    changed_by_sending: frozenset[str] = attrs.field(
+        default=attrs.Factory(
+            lambda self: (
+                self.followed
+                | frozenset(c.step.name for c in self.steps if c.step.digest is not None)
+            ),
+            takes_self=True,
+        )
+    )
+    """Steps whose sent occurrence changes more of a plan than itself: followed steps (their
+    followers fire from its outcome) and digests (the next window opens after it)."""
     goals: dict[str, StepGoals] = attrs.field(
         default=attrs.Factory(lambda self: step_goals(self.cadence), takes_self=True)
     )

@@ -69,7 +69,7 @@ from regua.planning.history import History
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
 
-__all__ = ["plan", "settled"]
+__all__ = ["next_wakeup", "plan", "settled", "settled_once_sent"]
 
 _CLOSED_STATE = {
     DeliveryStatus.SENT: OccurrenceState.SENT,
@@ -128,6 +128,45 @@ def settled(cadence: Cadence, result: Plan) -> bool:
     )
 
 
+def settled_once_sent(cadence: Cadence, result: Plan) -> bool:
+    """Whether sending every due action of `result` leaves the rest of the plan as it is.
+
+    That is: planning again at the same instant, with the plan's closures recorded and each
+    due action recorded as sent at that instant on its first channel, gives no due action,
+    the same waiting occurrences and the wake-up `next_wakeup` gives them, and closes
+    nothing more. It holds when `result` is `settled` and no due action is of a step whose
+    outcome other steps read (an ``after_step`` follower's trigger, a digest's next window):
+    the caps, cooldowns and ``repeat="once"`` of the plan already count its due actions as
+    sent at that instant, on their first channel.
+    """
+    changing = compile_cadence(cadence).changed_by_sending
+    return settled(cadence, result) and not any(a.step in changing for a in result.due)
+
+
+# Deferred occurrences (quiet hours, a frequency cap) wake their contact at their expiry too,
+# if it comes first: they are recorded as expired then.
+_DEFERRED = frozenset({Reason.QUIET_HOURS, Reason.FREQUENCY_CAP})
+
+
+def next_wakeup(waiting: Iterable[Occurrence], due: Iterable[DueAction]) -> datetime | None:
+    """The earliest instant a plan of these waiting occurrences and due actions can change.
+
+    Without new input: the instant a waiting occurrence becomes due (or, deferred, expires)
+    and the expiry of a due action not sent by then. A plan's `Plan.next_wakeup` is this of
+    its own `waiting` and `due`; once some due actions are sent, it is this of the rest.
+    """
+    wakes = [
+        occurrence.expires_at
+        if occurrence.expires_at is not None
+        and occurrence.reason in _DEFERRED
+        and occurrence.expires_at < occurrence.at
+        else occurrence.at
+        for occurrence in waiting
+    ]
+    wakes += [action.expires_at for action in due if action.expires_at is not None]
+    return min(wakes) if wakes else None
+
+
 def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[str, ...]:
     """The ids of a digest's events (see `regua.planning.digests`).
 
@@ -184,7 +223,6 @@ class _Planner:
         self.candidates: list[_Candidate] = []
         self._closed_keys: dict[str, Occurrence] = {}
         self._assigned: dict[str, str] | None = None
-        self.wakeups: list[datetime] = []
         # Followed step -> [(source part, outcome, instant)] for its after_step followers.
         # (Outcomes are str enums: equal to the strings `AfterStepTrigger.outcome` holds.)
         self.outcomes: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
@@ -231,7 +269,7 @@ class _Planner:
             due=tuple(self.due),
             waiting=tuple(self.waiting),
             closed=tuple(self.closed),
-            next_wakeup=min(self.wakeups) if self.wakeups else None,
+            next_wakeup=next_wakeup(self.waiting, self.due),
         )
 
     def _not_before(self, cstep: CompiledStep) -> datetime | None:
@@ -461,7 +499,6 @@ class _Planner:
                         Reason.QUIET_HOURS,
                         f"quiet hours until {quiet_end.isoformat()}",
                     ),
-                    expires_at,
                 )
                 return
         self.candidates.append(
@@ -619,7 +656,7 @@ class _Planner:
                     if step.on_cap == "skip":
                         self._close(step.name, occurrence)
                     else:
-                        self._wait(occurrence, candidate.expires_at)
+                        self._wait(occurrence)
                     continue
                 if step.holdout is not None and candidate.variant == step.holdout:
                     detail = f"holdout of experiment {step.experiment_name!r}: no message"
@@ -764,17 +801,11 @@ class _Planner:
                     variant=candidate.variant,
                 )
             )
-        if candidate.expires_at is not None:
-            self.wakeups.append(candidate.expires_at)
 
     # --- bookkeeping --------------------------------------------------------------------------
 
-    def _wait(self, occurrence: Occurrence, expires_at: datetime | None = None) -> None:
+    def _wait(self, occurrence: Occurrence) -> None:
         self.waiting.append(occurrence)
-        wake = occurrence.at
-        if expires_at is not None and expires_at < wake:
-            wake = expires_at
-        self.wakeups.append(wake)
         if self.explain_step == occurrence.step:
             self.explained.append(occurrence)
 
