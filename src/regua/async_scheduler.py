@@ -72,8 +72,7 @@ class AsyncScheduler:
         batch_size: Contacts leased and loaded per batch.
         claim_batch_size: Due occurrences claimed at once; each such chunk's sends run
             concurrently, and its outcomes are recorded before the next is claimed.
-        lease: How long a claim or contact lease lasts: longer than sending a chunk of
-            `claim_batch_size` occurrences takes, and preferably than a batch takes.
+        lease: How long a claim or contact lease lasts: see `Scheduler`.
         retry: Backoff for temporary failures.
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
         shard: Evaluate only the contacts of this shard (see `regua.sharding`); None: every

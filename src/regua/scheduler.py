@@ -157,9 +157,11 @@ class Scheduler:
             repository calls (SQL statements) whatever its size.
         claim_batch_size: Due occurrences claimed at once; each such chunk is sent and its
             outcomes recorded before the next is claimed.
-        lease: How long a claim or contact lease lasts: longer than sending a chunk of
-            `claim_batch_size` occurrences takes (retries included), and preferably than a
-            batch takes.
+        lease: How long a claim or contact lease lasts. On a repository whose leases run on
+            its own clock (`SQLRepository` on PostgreSQL, by default), a chunk's claims run
+            from when they are taken: make it longer than sending `claim_batch_size`
+            occurrences takes, retries included. Elsewhere leases run from the tick's `now`:
+            make it longer than a tick takes.
         retry: Backoff for temporary failures.
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
         shard: Evaluate only the contacts of this shard (see `regua.sharding`): N workers

@@ -7,6 +7,7 @@ recomputed per contact.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ import attrs
 
 from regua.definitions.cadence import Cadence
 from regua.definitions.channels import Channel
+from regua.definitions.conditions import Clicked, Opened
 from regua.definitions.policy import FrequencyCap
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger, ScheduleTrigger
@@ -84,12 +86,15 @@ class CompiledCadence:
             lambda self: (
                 self.followed
                 | frozenset(c.step.name for c in self.steps if c.step.digest is not None)
+                | _engagement_read(c.step for c in self.steps)
             ),
             takes_self=True,
         )
     )
     """Steps whose sent occurrence changes more of a plan than itself: followed steps (their
-    followers fire from its outcome) and digests (the next window opens after it)."""
+    followers fire from its outcome), digests (the next window opens after it) and steps an
+    ``opened``/``clicked`` condition reads (an engagement recorded before the delivery counts
+    once the delivery is)."""
     goals: dict[str, StepGoals] = attrs.field(
         default=attrs.Factory(lambda self: step_goals(self.cadence), takes_self=True)
     )
@@ -148,6 +153,21 @@ def _compile(cadence: Cadence) -> CompiledCadence:
             for channel in cadence.channels
         },
     )
+
+
+def _engagement_read(steps: Iterable[Step]) -> frozenset[str]:
+    """The steps named by an ``opened``/``clicked`` condition of these steps or their routes."""
+    named: set[str] = set()
+    for step in steps:
+        conditions = [step.when] if step.when is not None else []
+        conditions += [route.when for route in step.route]
+        for condition in conditions:
+            for node in condition.walk():
+                if isinstance(node, Opened):
+                    named.add(node.opened)
+                elif isinstance(node, Clicked):
+                    named.add(node.clicked)
+    return frozenset(named)
 
 
 _CACHE: dict[int, tuple[Cadence, CompiledCadence]] = {}

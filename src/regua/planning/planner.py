@@ -120,12 +120,31 @@ def settled(cadence: Cadence, result: Plan) -> bool:
     occurrence of a step that other steps follow (``after_step``): the followers of those
     fire only once it is recorded. (A held-out follower of a held-out occurrence is counted
     too, though its own followers fire at once: this errs on the side of planning again.)
+    Nor when it held out an occurrence of a `repeat="once"` or cooldown step with another
+    one waiting: a recorded holdout stands for a send there, and closes the waiting one.
     """
     followed = compile_cadence(cadence).followed
-    return not any(
+    if any(
         occurrence.reason in _LATE_REASONS and occurrence.step in followed
         for occurrence in result.closed
-    )
+    ):
+        return False
+    held_out = {o.step for o in result.closed if o.reason is Reason.HOLDOUT}
+    return not (held_out and _rationed_and_waiting(cadence, result, held_out))
+
+
+def _rationed_and_waiting(cadence: Cadence, result: Plan, steps: set[str]) -> bool:
+    """Whether one of `steps` has `repeat="once"` or a cooldown and an occurrence waiting.
+
+    The caps pass counts a send (or a holdout) of such a step for the occurrences it assesses
+    after it; one assessed before it and deferred (by a cap) sees it only on the next plan.
+    """
+    rationed = {
+        s.name
+        for s in cadence.steps
+        if s.name in steps and (s.repeat == "once" or s.cooldown is not None)
+    }
+    return bool(rationed) and any(o.step in rationed for o in result.waiting)
 
 
 def settled_once_sent(cadence: Cadence, result: Plan) -> bool:
@@ -133,14 +152,20 @@ def settled_once_sent(cadence: Cadence, result: Plan) -> bool:
 
     That is: planning again at the same instant, with the plan's closures recorded and each
     due action recorded as sent at that instant on its first channel, gives no due action,
-    the same waiting occurrences and the wake-up `next_wakeup` gives them, and closes
-    nothing more. It holds when `result` is `settled` and no due action is of a step whose
-    outcome other steps read (an ``after_step`` follower's trigger, a digest's next window):
-    the caps, cooldowns and ``repeat="once"`` of the plan already count its due actions as
-    sent at that instant, on their first channel.
+    closes nothing more and keeps the same waiting occurrences, none of them sooner (a
+    cadence-wide cap slot that a send took may defer one further), so that waking the
+    contact at `next_wakeup` of the waiting occurrences is never late. It holds when
+    `result` is `settled`, no due action is of a step whose outcome other steps read (an
+    ``after_step`` follower's trigger, a digest's next window, an ``opened``/``clicked``
+    condition), and none is of a `repeat="once"` or cooldown step with an occurrence
+    waiting: the plan's caps, cooldowns and ``repeat="once"`` count its due actions as sent
+    at that instant, on their first channel, for the occurrences assessed after them.
     """
+    if not settled(cadence, result):
+        return False
+    steps = {action.step for action in result.due}
     changing = compile_cadence(cadence).changed_by_sending
-    return settled(cadence, result) and not any(a.step in changing for a in result.due)
+    return not (steps & changing or _rationed_and_waiting(cadence, result, steps))
 
 
 # Deferred occurrences (quiet hours, a frequency cap) wake their contact at their expiry too,
