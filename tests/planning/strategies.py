@@ -204,12 +204,15 @@ def steps(draw: st.DrawFn, name: str, earlier_steps: Sequence[str] = ()) -> Step
     ):
         deadline = None
     route: list[tuple[Condition, list[str]]] = []
-    if draw(st.booleans()):
+    routing = draw(st.sampled_from(["none", "none", "tier", "event"]))
+    if routing == "tier":  # every occurrence of the step takes the same route
         route = [
             (attr("tier") == "gold", ["phone", "email"]),
             (attr("tier") == "silver", ["sms", "email"]),
         ]
         route = route[: draw(st.integers(1, 2))]
+    elif routing == "event":  # occurrences due at different times may take different routes
+        route = [(has_event(draw(st.sampled_from(EVENT_NAMES)), within="7d"), ["sms", "email"])]
     kwargs: dict[str, Any] = {
         "trigger": draw(_trigger(earlier_steps)),
         "channels": draw(st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=3, unique=True)),
