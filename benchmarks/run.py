@@ -26,6 +26,7 @@ It measures, in one process:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import inspect
 import json
@@ -265,13 +266,15 @@ def scaling_ratio(
 # --- 4. SQL -------------------------------------------------------------------------------------
 
 
-def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, Any]:
+@contextlib.contextmanager
+def counted(url: str) -> Iterator[tuple[SQLRepository, list[int]]]:
+    """A fresh `SQLRepository` at `url` (its own schema on PostgreSQL), counting statements."""
     import sqlalchemy as sa
 
     schema = None
     engine = sa.create_engine(url)
     if engine.dialect.name == "postgresql":
-        schema = f"regua_bench_{int(time.time())}"
+        schema = f"regua_bench_{int(time.time() * 1000)}"
     repository = SQLRepository(engine, schema=schema)
     count = [0]
 
@@ -280,18 +283,49 @@ def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, A
         count[0] += 1
 
     try:
-        t0 = time.perf_counter()
-        load(repository, base)
-        loaded_s = time.perf_counter() - t0
-        result = simulate_day(cadence, repository, on_statement=lambda: count[0])
-        result["load_s"] = loaded_s
-        return result
+        yield repository, count
     finally:
         repository.close()
         if schema is not None:
             with engine.begin() as conn:
                 conn.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
         engine.dispose()
+
+
+def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, Any]:
+    """The simulated day on `url`, with statements counted tick by tick."""
+    with counted(url) as (repository, count):
+        t0 = time.perf_counter()
+        load(repository, base)
+        loaded_s = time.perf_counter() - t0
+        result = simulate_day(cadence, repository, on_statement=lambda: count[0])
+        result["load_s"] = loaded_s
+        return result
+
+
+def sql_settled_tick(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, Any]:
+    """One tick evaluating every contact of a base a scheduler ran until the day before.
+
+    The steady state's statements: each contact has what was due by the day before
+    recorded (`planner.settle`), so the tick sends only what came due since.
+    """
+    settled = [bench.settle(cadence, snapshot, START - DAY) for snapshot in base]
+    with counted(url) as (repository, count):
+        load(repository, settled)
+        scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence), **BATCH)
+        before = count[0]
+        t0 = time.perf_counter()
+        report = scheduler.tick(START)
+        elapsed = time.perf_counter() - t0
+        statements = count[0] - before
+    return {
+        "s": elapsed,
+        "contacts": len(base),
+        "messages": len(report.sent),
+        "statements": statements,
+        "per_1000_contacts": 1000 * statements / max(1, len(base)),
+        "per_1000_messages": 1000 * statements / max(1, len(report.sent)),
+    }
 
 
 # --- 5. APScheduler -----------------------------------------------------------------------------
@@ -488,22 +522,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.postgres_url:
             urls.append(("PostgreSQL", args.postgres_url))
         results["sql"] = {}
+
+        def remove_sqlite_file() -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
+
         for name, url in urls:
-            if name == "SQLite":
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
             try:
+                remove_sqlite_file()
                 day = sql_day(cadence, url, base)
+                remove_sqlite_file()
+                settled = sql_settled_tick(cadence, url, base)
             except Exception as exc:
                 say(f"4. day on {name}", f"skipped: {type(exc).__name__}: {exc}"[:120])
                 continue
             finally:
-                if name == "SQLite":
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
+                remove_sqlite_file()
             day.pop("sent_keys")
             day.pop("first_keys")
-            results["sql"][name] = {"customers": sql_n, **day}
+            results["sql"][name] = {"customers": sql_n, **day, "settled_tick": settled}
             say(
                 f"4. day on {name}, {sql_n:,} customers",
                 f"{day['total_s']:.1f} s (load {day['load_s']:.0f} s, not counted); "
@@ -516,6 +553,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{day['busy_statements_per_1000_messages']:.1f} per 1,000 messages, "
                 f"{day['busy_statements_max']} max; idle ticks "
                 f"{'/'.join(map(str, day['idle_tick_statements']))}",
+            )
+            say(
+                f"4. settled base on {name}, {sql_n:,}",
+                f"one tick evaluating everybody: {settled['statements']:,} statements "
+                f"({settled['per_1000_contacts']:.1f} per 1,000 contacts, "
+                f"{settled['messages']:,} messages); {settled['s']:.1f} s",
             )
         del base
 
