@@ -273,8 +273,8 @@ class TickPlan:
             yield _store("record_errors", errors)
 
         # Claims are taken a chunk at a time, each chunk sent and its outcomes recorded
-        # before the next is claimed: a claim need only outlast sending its own chunk,
-        # however many contacts the batch holds.
+        # before the next is claimed: on a repository whose leases run on its own clock, a
+        # claim need only outlast sending its own chunk, however many contacts the batch holds.
         outcomes: list[Delivery] = []
         unrecorded = closures
         size = self.claim_batch_size
