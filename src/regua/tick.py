@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime
 from operator import methodcaller
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -263,8 +263,10 @@ class TickPlan:
                     if not settled(cadence, result):
                         unsettled.add(contact_id)
                 due.extend(result.due)
-            if any(p.due for p in plans) and all(
-                settled_once_sent(c, p) for c, p in zip(self.cadences, plans, strict=True)
+            if (
+                contact_id not in unsettled
+                and any(p.due for p in plans)
+                and all(settled_once_sent(c, p) for c, p in zip(self.cadences, plans, strict=True))
             ):
                 sendable[contact_id] = plans
         self.metrics.add("regua.contacts.evaluated", len(snapshots))
@@ -296,9 +298,8 @@ class TickPlan:
         replanned = unsettled.union(d.contact_id for d in outcomes)
         for contact_id in _all_sent_as_planned(sendable, outcomes):
             replanned.discard(contact_id)
-            next_at[contact_id] = _earliest(
-                next_wakeup(p.waiting, ()) for p in sendable[contact_id]
-            )
+            after = (next_wakeup(p.waiting, ()) for p in sendable[contact_id])
+            next_at[contact_id] = min((at for at in after if at is not None), default=None)
         changed: dict[str, list[Delivery]] = {}
         for delivery in (*closures, *outcomes):
             if delivery.contact_id in replanned:
@@ -577,11 +578,6 @@ def _all_sent_as_planned(sendable: Mapping[str, list[Plan]], outcomes: list[Deli
         for contact_id, plans in sendable.items()
         if all(sent.get(a.occurrence_key, "") == a.channel for p in plans for a in p.due)
     }
-
-
-def _earliest(instants: Iterable[datetime | None]) -> datetime | None:
-    known = [at for at in instants if at is not None]
-    return min(known) if known else None
 
 
 def _wake_no_later(next_at: dict[str, datetime | None], contact_id: str, at: datetime) -> None:

@@ -13,6 +13,7 @@ from regua import (
     Contact,
     Delivery,
     DeliveryStatus,
+    DueAction,
     Event,
     Plan,
     Snapshot,
@@ -64,6 +65,21 @@ def sent(
     c: Cadence, step: str, contact_id: str, key: str, at: datetime, channel: str = "email"
 ) -> Delivery:
     return Delivery(c.name, step, contact_id, key, DeliveryStatus.SENT, at, channel=channel)
+
+
+def sent_as_planned(action: DueAction, at: datetime) -> Delivery:
+    """The delivery the scheduler records for `action` sent at `at` on its first channel."""
+    return Delivery(
+        action.cadence,
+        action.step,
+        action.contact_id,
+        action.occurrence_key,
+        DeliveryStatus.SENT,
+        at,
+        channel=action.channel,
+        collected=action.collected,
+        variant=action.variant,
+    )
 
 
 class Journey:

@@ -48,6 +48,7 @@ from regua import (
 )
 from regua.planning.calendar import in_quiet_hours
 from regua.planning.planner import next_wakeup, settled, settled_once_sent
+from tests.planning.helpers import sent_as_planned
 from tests.planning.strategies import Scenario, scenarios
 
 # REGUA_PROPERTY_EXAMPLES=2000 runs a deeper search (e.g. nightly); the default keeps the
@@ -340,21 +341,6 @@ def test_recording_a_plans_closures_changes_nothing_it_says(
     drive(scenario, check, until=until)
 
 
-def sent_now(action: DueAction, now: datetime) -> Delivery:
-    """The delivery the scheduler records for `action` sent at `now` on its first channel."""
-    return Delivery(
-        action.cadence,
-        action.step,
-        action.contact_id,
-        action.occurrence_key,
-        DeliveryStatus.SENT,
-        now,
-        channel=action.channel,
-        collected=action.collected,
-        variant=action.variant,
-    )
-
-
 def check_sends_change_nothing_else(cadence: Cadence) -> Check:
     """Sending a plan's due actions, when `settled_once_sent` says so, changes nothing else.
 
@@ -368,7 +354,7 @@ def check_sends_change_nothing_else(cadence: Cadence) -> Check:
         if not result.due or not settled_once_sent(cadence, result):
             return
         recorded = [occurrence.as_delivery() for occurrence in result.closed]
-        recorded += [sent_now(action, result.now) for action in result.due]
+        recorded += [sent_as_planned(action, result.now) for action in result.due]
         again = plan(
             cadence,
             attrs.evolve(snapshot, deliveries=(*snapshot.deliveries, *recorded)),

@@ -35,6 +35,7 @@ from regua import (
     plan,
 )
 from regua.planning.planner import next_wakeup, settled, settled_once_sent
+from tests.planning.helpers import sent_as_planned
 
 UTC = timezone.utc
 NOW = datetime(2026, 5, 4, 12, tzinfo=UTC)
@@ -46,18 +47,7 @@ def again(cadence: Cadence, snapshot: Snapshot, result: Plan, *, send: bool) -> 
     """Plan again at the same instant with the closures (and, if `send`, the sends) recorded."""
     recorded = [occurrence.as_delivery() for occurrence in result.closed]
     if send:
-        recorded += [
-            Delivery(
-                a.cadence,
-                a.step,
-                a.contact_id,
-                a.occurrence_key,
-                DeliveryStatus.SENT,
-                result.now,
-                channel=a.channel,
-            )
-            for a in result.due
-        ]
+        recorded += [sent_as_planned(action, result.now) for action in result.due]
     deliveries = (*snapshot.deliveries, *recorded)
     return plan(cadence, attrs.evolve(snapshot, deliveries=deliveries), result.now)
 

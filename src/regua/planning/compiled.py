@@ -81,6 +81,17 @@ class CompiledCadence:
         )
     )
     """Steps that ``after_step`` steps follow."""
+    rationed: frozenset[str] = attrs.field(
+        default=attrs.Factory(
+            lambda self: frozenset(
+                c.step.name
+                for c in self.steps
+                if c.step.repeat == "once" or c.step.cooldown is not None
+            ),
+            takes_self=True,
+        )
+    )
+    """Steps with ``repeat="once"`` or a cooldown: a send of one rations the others."""
     changed_by_sending: frozenset[str] = attrs.field(
         default=attrs.Factory(
             lambda self: (

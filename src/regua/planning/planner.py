@@ -123,27 +123,26 @@ def settled(cadence: Cadence, result: Plan) -> bool:
     Nor when it held out an occurrence of a `repeat="once"` or cooldown step with another
     one waiting: a recorded holdout stands for a send there, and closes the waiting one.
     """
-    followed = compile_cadence(cadence).followed
+    compiled = compile_cadence(cadence)
+    followed = compiled.followed
     if any(
         occurrence.reason in _LATE_REASONS and occurrence.step in followed
         for occurrence in result.closed
     ):
         return False
+    if not compiled.rationed:
+        return True
     held_out = {o.step for o in result.closed if o.reason is Reason.HOLDOUT}
-    return not (held_out and _rationed_and_waiting(cadence, result, held_out))
+    return not _rationed_and_waiting(compiled, result, held_out)
 
 
-def _rationed_and_waiting(cadence: Cadence, result: Plan, steps: set[str]) -> bool:
+def _rationed_and_waiting(compiled: CompiledCadence, result: Plan, steps: set[str]) -> bool:
     """Whether one of `steps` has `repeat="once"` or a cooldown and an occurrence waiting.
 
     The caps pass counts a send (or a holdout) of such a step for the occurrences it assesses
     after it; one assessed before it and deferred (by a cap) sees it only on the next plan.
     """
-    rationed = {
-        s.name
-        for s in cadence.steps
-        if s.name in steps and (s.repeat == "once" or s.cooldown is not None)
-    }
+    rationed = compiled.rationed & steps
     return bool(rationed) and any(o.step in rationed for o in result.waiting)
 
 
@@ -163,9 +162,11 @@ def settled_once_sent(cadence: Cadence, result: Plan) -> bool:
     """
     if not settled(cadence, result):
         return False
+    compiled = compile_cadence(cadence)
     steps = {action.step for action in result.due}
-    changing = compile_cadence(cadence).changed_by_sending
-    return not (steps & changing or _rationed_and_waiting(cadence, result, steps))
+    return not (
+        steps & compiled.changed_by_sending or _rationed_and_waiting(compiled, result, steps)
+    )
 
 
 # Deferred occurrences (quiet hours, a frequency cap) wake their contact at their expiry too,
