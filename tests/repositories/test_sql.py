@@ -695,7 +695,7 @@ def test_scheduler_calls_send_the_same_statements_for_10_or_500_contacts(
     # PostgreSQL: statements; SQLite: the same, each call also sending its BEGIN.
     begin = 1 if sql_repository.engine.dialect.name == "sqlite" else 0
     expected = {
-        "acquire_due": 4,  # lease the due (FOR UPDATE SKIP LOCKED), events, deliveries, claims
+        "acquire_due": 5,  # select due FOR UPDATE SKIP LOCKED, lease, events, deliveries, claims
         "load_snapshots": 4,  # contacts, events, deliveries, claims
         "claim": 2,  # upsert ... RETURNING, take back the delivered
         "defer": 2,  # upsert, drop the delivered

@@ -1173,48 +1173,41 @@ class SQLRepository:
     ) -> list[Snapshot]:
         """Lease and load up to `limit` due contacts (of `shard`), earliest wake-up first.
 
-        One transaction, four statements: lease the due, unleased rows (``UPDATE ... WHERE id
-        IN (SELECT ... ORDER BY wakeup_at ... LIMIT :limit) RETURNING ...``, the rows found in
-        wake-up order through the wake-up index, or with a shard the sharded one,
-        ``(wakeup_at, bucket, id)``, whose entries outside the shard's bucket range are
-        skipped without reading their rows; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that
-        workers racing for the same rows split them instead of queueing; the write lock on
-        SQLite), then load their events, their deliveries and their open claims' keys.
+        One transaction, five statements: select the due, unleased rows in wake-up order
+        (through the wake-up index, or with a shard the sharded one, ``(wakeup_at, bucket,
+        id)``, whose entries outside the shard's bucket range are skipped without reading
+        their rows; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that workers racing for the
+        same rows split them instead of queueing; the write lock on SQLite), lease them, load
+        their events, their deliveries and their open claims' keys.
         """
         if limit <= 0:
             return []
-        c = self._tables.contacts.c
+        contacts = self._tables.contacts
         current, until = self._lease_times(now, lease)
-        due = (
-            self._due_query(sa.select(c.id), now, shard)
+        query = (
+            self._due_query(sa.select(*self._contact_columns()), now, shard)
             .where(
                 sa.or_(
-                    c.lease_owner.is_(None),
-                    c.lease_owner == worker,
-                    c.lease_until.is_(None),
-                    c.lease_until < current,
+                    contacts.c.lease_owner.is_(None),
+                    contacts.c.lease_owner == worker,
+                    contacts.c.lease_until.is_(None),
+                    contacts.c.lease_until < current,
                 ),
             )
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        lease_them = (
-            sa.update(self._tables.contacts)
-            .where(c.id.in_(due.scalar_subquery()))
-            .values(lease_owner=worker, lease_until=until)
-            .returning(*self._contact_columns(), c.wakeup_at, c.bucket)
-        )
-        # RETURNING gives the rows in no particular order: put them back in the index's.
-        order = (
-            (lambda row: (row.wakeup_at, row.id))
-            if shard is None
-            else (lambda row: (row.wakeup_at, row.bucket, row.id))
-        )
 
         def body(conn: sa.Connection) -> list[Snapshot]:
-            rows = sorted(conn.execute(lease_them).all(), key=order)
+            rows = conn.execute(query).all()
             if not rows:
                 return []
+            for chunk in self._chunks([row.id for row in rows]):
+                conn.execute(
+                    sa.update(contacts)
+                    .where(self._among(contacts.c.id, chunk))
+                    .values(lease_owner=worker, lease_until=until)
+                )
             return self._snapshots(conn, rows)
 
         return self._write(body)
