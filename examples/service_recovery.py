@@ -9,8 +9,11 @@ the company has little time to react, and how it reacts decides whether the cust
 * **Apologise within four hours.** An hour later, once the team knows what happened, an
   apology that admits the error and says what is being changed so it does not happen again.
   It must go out within four hours of the incident.
-* **Escalate when that promise is missed.** If the apology could not go out in time, the
-  customer's account manager gets a task to call them the same day.
+* **Escalate when that promise is missed.** If the apology did not reach the customer, their
+  account manager gets a task to call them the same day. An apology that did not get through
+  either missed its deadline (expired) or failed on every channel (failed): a mailbox that
+  does not exist, or a provider down for longer than the retries last, ends it failed within
+  minutes, hours before the deadline. The escalation follows both outcomes.
 * **Compensate valuable customers.** Right after the apology, gold and platinum customers, and
   anyone who has spent 2,000 or more with us, receive a voucher that shows the apology is
   meant.
@@ -88,7 +91,8 @@ cadence = Cadence(
         ),
         Step(
             "escalation_call",
-            trigger=after_step("apology", outcome="expired"),
+            # Not delivered, however it ended: one escalation per apology either way.
+            trigger=after_step("apology", outcome=["expired", "failed"]),
             message="recovery.manager_call",
             channels=["phone"],
             # A task for the account manager, not a message to the customer: it goes straight
@@ -96,7 +100,7 @@ cadence = Cadence(
             transactional=True,
             priority=100,
             payload={"due": "same_business_day", "offer_voucher_brl": 50},
-            description="The apology missed its deadline: the account manager calls instead.",
+            description="The apology did not get through: the account manager calls instead.",
         ),
         Step(
             "compensation",

@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REQUIRE_SERVICES = os.environ.get("REGUA_REQUIRE_SERVICES") == "1"
+
+# Property tests must not depend on how fast the machine is: no per-example deadline, and no
+# health check that measures the time spent generating data. (Both are on by default, and
+# fail a correct test on a loaded machine.) Tests that set their own `settings` inherit this.
+settings.register_profile("regua", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("regua")
 
 
 def skip_or_fail(reason: str) -> None:

@@ -507,6 +507,93 @@ def test_check_explains_every_invalid_input_without_a_traceback(
         assert expected in err, err
 
 
+# --- files past the load limits ------------------------------------------------------------------
+
+# An alias bomb ("billion laughs"): 597 bytes whose aliases expand to 9**9 = 387,420,489
+# strings. Read naively, gigabytes of memory and minutes of work.
+BILLION_LAUGHS = """\
+name: shop
+channels: [{name: email}]
+steps:
+  - name: welcome
+    trigger: {event: signed_up}
+    channels: [email]
+    payload:
+      a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+      b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+      d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+      e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+      f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+      g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+      h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+      i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+def past_the_limits(tmp_path: Path) -> list[tuple[str, str]]:
+    """(file, the whole message expected on standard error) for each limit."""
+    bomb = write(tmp_path, BILLION_LAUGHS, "bomb.yaml")
+    deep_yaml = write(tmp_path, "steps: " + "[" * 1000 + "]" * 1000 + "\n", "deep.yaml")
+    deep_json = write(tmp_path, '{"steps": ' + "[" * 1000 + "]" * 1000 + "}", "deep.json")
+    large = write(tmp_path, CLEAN + "#" * (1 << 20), "large.yaml")
+    size = Path(large).stat().st_size
+    return [
+        (
+            bomb,
+            f"{bomb}, line 13, column 14: more than 100,000 nodes once aliases are expanded, "
+            "each alias counting as all the nodes it repeats (the limit LoadLimits.max_nodes)",
+        ),
+        (
+            deep_yaml,
+            f"{deep_yaml}, line 1, column 71: mappings and sequences nested deeper than 64 "
+            "levels (the limit LoadLimits.max_depth)",
+        ),
+        (
+            deep_json,
+            f"{deep_json}, line 1, column 74: mappings and sequences nested deeper than 64 "
+            "levels (the limit LoadLimits.max_depth)",
+        ),
+        (
+            large,
+            f"{large}: {size:,} bytes, larger than the limit of 1,048,576 bytes "
+            "(the limit LoadLimits.max_bytes)",
+        ),
+    ]
+
+
+def test_check_refuses_files_past_the_load_limits(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for path, expected in past_the_limits(tmp_path):
+        status, out, err = run(capsys, "check", path)
+        assert (status, out, err) == (1, "", f"regua check: error: {expected}\n")
+
+
+def test_simulate_refuses_a_scenario_past_the_load_limits(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for path, expected in past_the_limits(tmp_path):
+        status, out, err = run(capsys, "simulate", SHOP, "--scenario", path)
+        assert (status, out, err) == (1, "", f"regua simulate: error: {expected}\n")
+
+
+def test_the_billion_laughs_is_one_line_of_error_from_the_installed_command(
+    tmp_path: Path,
+) -> None:
+    bomb = write(tmp_path, BILLION_LAUGHS, "bomb.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "regua", "check", bomb],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(f"regua check: error: {bomb}, line 13, column 14: more than")
+    assert done.stderr.count("\n") == 1
+
+
 # --- graph, explain, schema ------------------------------------------------------------------
 
 

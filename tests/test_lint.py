@@ -161,9 +161,103 @@ def test_following_the_expiry_of_a_step_with_a_deadline_or_expiry_is_fine(
 ) -> None:
     cadence = shop(
         step("apology", **limit),
-        step("escalate", trigger=after_step("apology", outcome="expired"), channels=["phone"]),
+        step(
+            "escalate",
+            trigger=after_step("apology", outcome=["expired", "failed"]),
+            channels=["phone"],
+        ),
     )
     assert lint(cadence) == []
+
+
+def test_a_follower_of_several_outcomes_is_unreachable_only_when_none_can_happen() -> None:
+    x = attr("x")
+    cadence = shop(
+        step("apology"),  # never expires
+        step("never", when=(x > 5) & (x < 3)),  # never sent nor failed, never expires
+        step("escalate", trigger=after_step("apology", outcome=["expired", "failed"])),
+        step("dead", trigger=after_step("never", outcome=["expired", "sent", "failed"])),
+    )
+    assert codes(cadence) == [
+        ("never-true", "error", "steps[1] 'never'.when"),
+        ("unreachable-step", "error", "steps[3] 'dead'.trigger"),
+    ]
+    message = lint(cadence)[1].message
+    assert message.startswith(
+        "after_step('never', outcome=['expired', 'sent', 'failed']) can never fire: "
+        "step 'never' has neither expires_after nor deadline"
+    )
+    assert "step 'never' is never sent" in message
+    assert "step 'never' is never failed" in message
+
+
+# --- escalation-gap -----------------------------------------------------------------------------
+
+
+def test_an_escalation_on_expiry_alone_misses_the_customers_whose_message_failed() -> None:
+    cadence = shop(
+        step("apology", deadline="4h"),
+        step("escalate", trigger=after_step("apology", outcome="expired"), channels=["phone"]),
+    )
+    [finding] = lint(cadence)
+    assert (finding.code, finding.severity, finding.path) == (
+        "escalation-gap",
+        "warning",
+        "steps[1] 'escalate'.trigger",
+    )
+    assert finding.message == (
+        "step 'escalate' follows only the occurrences of 'apology' that expired, not those "
+        "that failed: a customer whose 'apology' failed on every channel (retries can run out "
+        "long before a deadline) gets no 'escalate'; follow both: "
+        "after_step('apology', outcome=['expired', 'failed'])"
+    )
+
+
+def test_the_escalation_gap_suggestion_keeps_the_outcomes_already_followed() -> None:
+    cadence = shop(
+        step("apology", expires_after="1d"),
+        step("escalate", trigger=after_step("apology", outcome=["skipped", "expired"])),
+    )
+    [finding] = lint(cadence)
+    assert finding.code == "escalation-gap"
+    assert finding.message.endswith(
+        "after_step('apology', outcome=['skipped', 'expired', 'failed'])"
+    )
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        ["expired", "failed"],
+        ["failed", "expired", "skipped"],
+        "failed",  # a fallback after a failure, not an escalation of a missed deadline
+        "sent",
+        "skipped",
+    ],
+)
+def test_no_escalation_gap_when_failed_is_followed_or_expired_is_not(outcome: Any) -> None:
+    cadence = shop(
+        step("apology", deadline="4h"),
+        step("escalate", trigger=after_step("apology", outcome=outcome)),
+    )
+    assert lint(cadence) == []
+
+
+def test_no_escalation_gap_after_a_step_that_can_never_fail() -> None:
+    x = attr("x")
+    cadence = shop(
+        step("never", when=(x > 5) & (x < 3), deadline="4h"),  # expires, never sent or failed
+        step("escalate", trigger=after_step("never", outcome="expired")),
+    )
+    assert codes(cadence) == [("never-true", "error", "steps[0] 'never'.when")]
+
+
+def test_an_unreachable_escalation_is_an_error_not_an_escalation_gap() -> None:
+    cadence = shop(
+        step("apology"),
+        step("escalate", trigger=after_step("apology", outcome="expired")),
+    )
+    assert codes(cadence) == [("unreachable-step", "error", "steps[1] 'escalate'.trigger")]
 
 
 def test_the_followers_of_an_unreachable_step_are_unreachable_too() -> None:

@@ -58,7 +58,8 @@ from regua.definitions.triggers import (
     on_inactivity,
     on_schedule,
 )
-from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
+from regua.documents import LoadLimits
+from regua.errors import InvalidRecordError, LoadError, MissingDependencyError, ReguaError
 from regua.forecasting import (
     Assumptions,
     ChannelFailure,
@@ -99,6 +100,7 @@ from regua.records import (
     Snapshot,
     idempotency_key,
 )
+from regua.redaction import redact
 from regua.reporting import Report, ReportRow, report, wilson_interval
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
@@ -177,6 +179,8 @@ __all__ = [
     "InMemoryRepository",
     "InactivityTrigger",
     "InvalidRecordError",
+    "LoadError",
+    "LoadLimits",
     "Message",
     "MissingDependencyError",
     "Not",
@@ -229,6 +233,7 @@ __all__ = [
     "on_schedule",
     "opened",
     "plan",
+    "redact",
     "report",
     "schema",
     "wilson_interval",

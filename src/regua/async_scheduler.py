@@ -38,7 +38,7 @@ from regua.ports import AsyncSender, Message, Repository, Sender
 from regua.records import DueAction
 from regua.scheduler import Clock, RetryPolicy, Scheduler, TickReport
 from regua.sharding import Shard
-from regua.tick import Done, Send, Steps, Store, resume
+from regua.tick import Done, NotSent, Send, SendInterrupted, SendTimedOut, Steps, Store, resume
 
 __all__ = ["AsyncScheduler"]
 
@@ -77,6 +77,9 @@ class AsyncScheduler:
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
         shard: Evaluate only the contacts of this shard (see `regua.sharding`); None: every
             contact.
+        send_timeout: How long one send may take (see `Scheduler`): an `AsyncSender` is
+            cancelled then, a `Sender`'s thread abandoned; either way the attempt's outcome
+            is unknown, so the occurrence is retried later on the same channel only.
 
     The scheduler creates nothing bound to an event loop until a tick runs, so it can be
     built outside of one. Call `aclose()` (or use ``async with``) to stop its thread pool.
@@ -98,6 +101,7 @@ class AsyncScheduler:
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
         shard: Shard | None = None,
+        send_timeout: timedelta | None = timedelta(seconds=30),
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -120,6 +124,7 @@ class AsyncScheduler:
             retry=retry,
             metrics=metrics,
             shard=shard,
+            send_timeout=send_timeout,
         )
         self.senders: dict[str, AsyncSender | Sender] = dict(senders)
         self.concurrency = concurrency
@@ -165,7 +170,10 @@ class AsyncScheduler:
         semaphore = asyncio.Semaphore(self.concurrency)
         shard = shard if shard is not None else self._scheduler.shard
         steps = self._scheduler._tick_plan(self.senders, shard).steps(now)
-        tally = await self._run(steps, semaphore)
+        interrupted: list[BaseException] = []
+        tally = await self._run(steps, semaphore, interrupted)
+        if interrupted:  # the outcomes known before it are recorded: now let it through
+            raise interrupted[0]
         return self._scheduler._finish_tick(now, tally, started)
 
     async def health(self, now: datetime | None = None) -> Health:
@@ -239,7 +247,9 @@ class AsyncScheduler:
 
     # --- the driver ----------------------------------------------------------------------------
 
-    async def _run(self, steps: Steps[_T], semaphore: asyncio.Semaphore) -> _T:
+    async def _run(
+        self, steps: Steps[_T], semaphore: asyncio.Semaphore, interrupted: list[BaseException]
+    ) -> _T:
         """Carry out the requests of `steps` (the asynchronous counterpart of `run_steps`)."""
         answer: Any = None
         error: Exception | None = None
@@ -248,25 +258,43 @@ class AsyncScheduler:
             if isinstance(request, Store):
                 answer = await asyncio.to_thread(request.call, self.repository)
             elif isinstance(request, Send):
+                if interrupted or (request.timeout is not None and request.timeout <= 0):
+                    error = NotSent("the lease on this claim is ending" if not interrupted else "")
+                    continue
                 try:
                     async with semaphore:
-                        answer = await self._send(request.message)
+                        answer = await self._send(request.message, request.timeout)
+                except asyncio.CancelledError:
+                    raise  # the tick is cancelled: its claims expire (see `run`)
                 except Exception as exc:  # thrown back: the dispatch decides what it means
                     error = exc
+                except BaseException as exc:  # raised again once the outcomes are recorded
+                    interrupted.append(exc)
+                    error = SendInterrupted(exc)
             else:
-                answer = await _all([self._run(d, semaphore) for d in request.dispatches])
+                answer = await _all(
+                    [self._run(d, semaphore, interrupted) for d in request.dispatches]
+                )
         result: _T = request.value
         return result
 
-    async def _send(self, message: Message) -> str | None:
+    async def _send(self, message: Message, timeout: float | None) -> str | None:
         sender = self.senders[message.channel]
         if message.channel in self._awaited:
-            result: str | None = await sender.send(message)  # type: ignore[misc]
-            return result
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="regua-send")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, sender.send, message)  # type: ignore[arg-type]
+            sending: Awaitable[str | None] = sender.send(message)  # type: ignore[assignment]
+        else:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self.concurrency, thread_name_prefix="regua-send"
+                )
+            loop = asyncio.get_running_loop()
+            sending = loop.run_in_executor(self._executor, sender.send, message)  # type: ignore[arg-type]
+        if timeout is None:
+            return await sending
+        try:
+            return await asyncio.wait_for(sending, timeout)
+        except asyncio.TimeoutError:
+            raise SendTimedOut(f"no answer within {timeout:g}s; the outcome is unknown") from None
 
 
 async def _all(coroutines: list[Awaitable[_T]]) -> list[_T]:

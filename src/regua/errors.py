@@ -10,6 +10,7 @@ import logging
 
 __all__ = [
     "InvalidRecordError",
+    "LoadError",
     "MissingDependencyError",
     "ReguaError",
     "personal_value",
@@ -34,6 +35,16 @@ class MissingDependencyError(ReguaError, ImportError):
             f"install it with `pip install 'regua[{extra}]'`",
             name=module,
         )
+
+
+class LoadError(ReguaError):
+    """A cadence or scenario could not be loaded; the message names the source and why.
+
+    Raised by `regua.loading.load_cadences` and `regua.loading.load_scenario` for every
+    problem with what they read, and by the YAML and JSON readers (`Cadence.from_file`,
+    `Cadence.from_yaml`, `Cadence.from_json`...) for a document past one of its `LoadLimits`:
+    too large, too many nodes once aliases are expanded, or nested too deeply.
+    """
 
 
 class InvalidRecordError(ReguaError, ValueError):

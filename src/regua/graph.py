@@ -10,7 +10,7 @@ events cancel a pending step.
   expiry or deadline.
 * A solid edge from a trigger to each step it fires, labelled with the event filter, the date
   offset and the step's condition; from a step to each ``after_step`` follower, labelled with
-  the outcome followed (``expired`` for an escalation).
+  the outcome followed (``expired or failed`` for an escalation).
 * A dashed edge, labelled ``cancels``, from each `cancel_on` event to the steps it cancels.
 
 The output is deterministic (the same cadence always gives the same text) and the labels are
@@ -150,7 +150,8 @@ class _Diagram:
             trigger = step.trigger
             if isinstance(trigger, AfterStepTrigger):
                 source = step_ids[trigger.after_step]
-                edges.append(_Edge(source, target, (trigger.outcome, *condition)))
+                outcomes = " or ".join(trigger.outcomes)
+                edges.append(_Edge(source, target, (outcomes, *condition)))
             else:
                 source = diagram._trigger_node(trigger, trigger_nodes)
                 edges.append(_Edge(source, target, (*_trigger_edge_lines(trigger), *condition)))

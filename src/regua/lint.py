@@ -1,9 +1,10 @@
 """Lint: find mistakes in a valid cadence before a customer does.
 
 Validation rejects what cannot work at all (an unknown channel, a cycle of ``after_step``).
-`lint` looks for what is allowed but almost certainly wrong: a step that can never fire, a
-condition that can never be true, a channel nobody can send on, a marketing message that may
-go out days late after downtime.
+`lint` looks for what is allowed but almost certainly wrong: a step that can never fire, an
+escalation that misses the customers whose message failed, a condition that can never be
+true, a channel nobody can send on, a marketing message that may go out days late after
+downtime.
 
 >>> from regua import Cadence, Channel, Step, after_step, on_event
 >>> cadence = Cadence("shop", channels=[Channel("email")], steps=[
@@ -58,8 +59,9 @@ class Finding:
     """One problem `lint` found in a cadence.
 
     Attributes:
-        code: A stable machine identifier: ``unreachable-step``, ``never-true``,
-            ``no-sender``, ``no-expiry``, ``quiet-hours-at`` or ``digest-cancels-itself``.
+        code: A stable machine identifier: ``unreachable-step``, ``escalation-gap``,
+            ``never-true``, ``no-sender``, ``no-expiry``, ``quiet-hours-at`` or
+            ``digest-cancels-itself``.
         severity: ``error`` or ``warning``.
         path: Where, in the style of validation errors: ``steps[3] 'cart_second'.when``.
         message: A sentence naming the step and field, and saying what to do.
@@ -87,11 +89,17 @@ def lint(cadence: Cadence, *, senders: Collection[str] | None = None) -> list[Fi
       ever satisfy, such as ``(attr("x") > 5) & (attr("x") < 3)``. Never said of a
       condition some contact could satisfy; contradictions across attributes, or between
       two windows of one event, are not looked for.
-    * ``unreachable-step`` (error): an ``after_step`` follower whose outcome cannot happen:
-      ``expired`` after a step with neither `expires_after` nor `deadline`; ``sent`` or
-      ``failed`` after a step whose `when` is never true; ``sent`` after a step none of whose
-      channels has a sender; and any follower of an unreachable step. ``skipped`` is always
-      reachable: any step is skipped for a contact with no address on its channels.
+    * ``unreachable-step`` (error): an ``after_step`` follower none of whose outcomes can
+      happen: ``expired`` after a step with neither `expires_after` nor `deadline`; ``sent``
+      or ``failed`` after a step whose `when` is never true; ``sent`` after a step none of
+      whose channels has a sender; and any follower of an unreachable step. ``skipped`` is
+      always reachable: any step is skipped for a contact with no address on its channels.
+    * ``escalation-gap`` (warning): an ``after_step`` follower of ``expired`` that does not
+      also follow ``failed``. A message that did not reach the customer ends expired or
+      failed depending on how its channels failed (a permanent failure, or retries running
+      out, ends it failed well before its deadline), so such an escalation misses the
+      customers whose message failed; ``after_step(step, outcome=["expired", "failed"])``
+      covers both.
     * ``no-sender`` (with `senders`): error when no channel of a step has a sender, warning
       when some have none.
     * ``no-expiry`` (warning): a marketing step with neither `expires_after` nor `deadline`,
@@ -149,7 +157,10 @@ def lint(cadence: Cadence, *, senders: Collection[str] | None = None) -> list[Fi
         for step in cadence.steps:
             if step.name not in never_sent and not step.channels_named() & frozenset(senders):
                 never_sent[step.name] = "none of its channels has a sender"
-    found += _unreachable(cadence, never_true_when, never_sent)
+    unreachable = _unreachable(cadence, never_true_when, never_sent)
+    found += unreachable
+    unreachable_steps = {cadence.steps[index].name for index, _ in unreachable}
+    found += _escalation_gap(cadence, never_true_when, unreachable_steps)
     found += _no_expiry(cadence)
     found += _quiet_hours_at(cadence)
     found += _digest_cancels_itself(cadence)
@@ -176,24 +187,29 @@ def _unreachable(
             source = steps[trigger.after_step]
             if why_never_fires(source) is not None:
                 why = f"step {source.name!r} it follows can never fire itself"
-            elif trigger.outcome == "expired" and (
-                source.expires_after is None and source.deadline is None
-            ):
-                why = (
-                    f"step {source.name!r} has neither expires_after nor deadline, so it never "
-                    f"expires; give {source.name!r} a deadline or an expires_after, or follow "
-                    "another outcome"
-                )
-            elif trigger.outcome in ("sent", "failed") and source.name in never_true_when:
-                why = (
-                    f"step {source.name!r} is never {trigger.outcome}: its condition can never "
-                    f"be true ({never_true_when[source.name]})"
-                )
-            elif trigger.outcome == "sent" and source.name in never_sent:
-                why = f"step {source.name!r} is never sent: {never_sent[source.name]}"
-
+            else:
+                # Unreachable only when none of the outcomes followed can happen.
+                reasons = [why_never_ends(source, outcome) for outcome in trigger.outcomes]
+                if all(reason is not None for reason in reasons):
+                    why = "; ".join(dict.fromkeys(r for r in reasons if r is not None))
         memo[step.name] = why
         return why
+
+    def why_never_ends(source: Step, outcome: str) -> str | None:
+        if outcome == "expired" and source.expires_after is None and source.deadline is None:
+            return (
+                f"step {source.name!r} has neither expires_after nor deadline, so it never "
+                f"expires; give {source.name!r} a deadline or an expires_after, or follow "
+                "another outcome"
+            )
+        if outcome in ("sent", "failed") and source.name in never_true_when:
+            return (
+                f"step {source.name!r} is never {outcome}: its condition can never "
+                f"be true ({never_true_when[source.name]})"
+            )
+        if outcome == "sent" and source.name in never_sent:
+            return f"step {source.name!r} is never sent: {never_sent[source.name]}"
+        return None
 
     found: list[tuple[int, Finding]] = []
     for index, step in enumerate(cadence.steps):
@@ -208,11 +224,56 @@ def _unreachable(
                         "unreachable-step",
                         "error",
                         f"steps[{index}] {step.name!r}.trigger",
-                        f"after_step({trigger.after_step!r}, outcome={trigger.outcome!r}) can "
+                        f"after_step({trigger.after_step!r}, outcome={_outcome(trigger)}) can "
                         f"never fire: {why}",
                     ),
                 )
             )
+    return found
+
+
+def _outcome(trigger: AfterStepTrigger) -> str:
+    """`outcome` as written in Python: ``'expired'`` or ``['expired', 'failed']``."""
+    if isinstance(trigger.outcome, str):
+        return repr(trigger.outcome)
+    return repr(list(trigger.outcome))
+
+
+# --- escalation-gap -----------------------------------------------------------------------------
+
+
+def _escalation_gap(
+    cadence: Cadence, never_true_when: dict[str, str], unreachable: set[str]
+) -> list[tuple[int, Finding]]:
+    # An occurrence that did not reach the customer ends expired (past its deadline or
+    # expiry) or failed (every channel failed, e.g. retries ran out before the deadline):
+    # which one depends on how fast the channels fail, not on the customer.
+    found: list[tuple[int, Finding]] = []
+    for index, step in enumerate(cadence.steps):
+        trigger = step.trigger
+        if not isinstance(trigger, AfterStepTrigger) or step.name in unreachable:
+            continue
+        outcomes = trigger.outcomes
+        if "expired" not in outcomes or "failed" in outcomes:
+            continue
+        source = trigger.after_step
+        if source in never_true_when:
+            continue  # never sent, so never failed either
+        suggested = repr([*outcomes, "failed"])
+        found.append(
+            (
+                index,
+                Finding(
+                    "escalation-gap",
+                    "warning",
+                    f"steps[{index}] {step.name!r}.trigger",
+                    f"step {step.name!r} follows only the occurrences of {source!r} that "
+                    f"expired, not those that failed: a customer whose {source!r} failed on "
+                    "every channel (retries can run out long before a deadline) gets no "
+                    f"{step.name!r}; follow both: after_step({source!r}, outcome={suggested})",
+                ),
+            )
+        )
     return found
 
 

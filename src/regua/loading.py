@@ -8,13 +8,14 @@ One place that turns a *cadence spec*, as typed on the command line, into cadenc
 - ``path/to/shop.py`` or ``package.module`` alone: the one `Cadence` the module defines.
 
 The attribute may hold a `Cadence` or a list (or tuple) of them. Every problem (a missing file,
-bad YAML, a validation error, a module that fails to import, an attribute that is not a
-cadence) raises `LoadError`, whose message names the spec and says what is wrong.
+bad YAML, a file past its `LoadLimits`, a validation error, a module that fails to import, an
+attribute that is not a cadence) raises `LoadError`, whose message names the spec and says what
+is wrong.
 
 >>> load_cadences("no/such/file.yaml")
 Traceback (most recent call last):
 ...
-regua.loading.LoadError: no/such/file.yaml: no such file
+regua.errors.LoadError: no/such/file.yaml: no such file
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from regua.definitions.cadence import Cadence
-from regua.errors import ReguaError
+from regua.documents import LoadLimits, read_document
+from regua.errors import LoadError, ReguaError
 
 if TYPE_CHECKING:
     from regua.testing.scenario import Scenario
@@ -54,16 +56,19 @@ CADENCE_SUFFIXES = (".yaml", ".yml", ".json")
 """The suffixes of cadence files, read by `Cadence.from_file`."""
 
 
-class LoadError(ReguaError):
-    """A cadence (or scenario) could not be loaded; the message names the source and why."""
-
-
-def load_cadences(spec: str | os.PathLike[str]) -> list[Cadence]:
+def load_cadences(
+    spec: str | os.PathLike[str], *, limits: LoadLimits | None = None
+) -> list[Cadence]:
     """The cadences a spec names: a ``.yaml``/``.yml``/``.json`` file or ``module:attribute``.
 
+    Args:
+        spec: The file, or the module and attribute.
+        limits: How large a cadence file may be (default `LoadLimits()`); a Python module is
+            not limited.
+
     Raises:
-        LoadError: the file or module is missing or invalid, or the attribute holds no
-            cadence. The message starts with the spec.
+        LoadError: the file or module is missing or invalid, a file is past one of its
+            `limits`, or the attribute holds no cadence. The message starts with the spec.
 
     """
     text = os.fspath(spec)
@@ -76,7 +81,7 @@ def load_cadences(spec: str | os.PathLike[str]) -> list[Cadence]:
                 f"{text}: a cadence file holds one cadence and has no attributes; "
                 f"drop ':{attribute}'"
             )
-        return [_load_file(Path(target), text)]
+        return [_load_file(Path(target), text, limits)]
     if _is_python_path(target):
         module = _import_path(Path(target), text)
     elif Path(target).exists():
@@ -127,11 +132,11 @@ def _is_python_path(target: str) -> bool:
 # --- files -------------------------------------------------------------------------------------
 
 
-def _load_file(path: Path, spec: str) -> Cadence:
+def _load_file(path: Path, spec: str, limits: LoadLimits | None) -> Cadence:
     if not path.is_file():
         raise LoadError(f"{spec}: no such file")
     with _reading(spec, "cadence"):
-        return Cadence.from_file(path)
+        return Cadence.from_dict(read_document(path, limits=limits, source=spec, kind="cadence"))
 
 
 @contextmanager
@@ -139,6 +144,8 @@ def _reading(spec: str, kind: str) -> Iterator[None]:
     """Turn what reading a `kind` file can raise into a `LoadError` that starts with `spec`."""
     try:
         yield
+    except LoadError:  # a limit: the message already names the file
+        raise
     except ValidationError as exc:
         raise LoadError(f"{spec}: invalid {kind}, {describe_error(exc)}") from None
     except UnicodeDecodeError as exc:
@@ -266,12 +273,16 @@ def _cadences_of(module: ModuleType, attribute: str | None, spec: str) -> list[C
 # --- scenarios ---------------------------------------------------------------------------------
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+def load_scenario(path: str | os.PathLike[str], *, limits: LoadLimits | None = None) -> Scenario:
     """Read a scenario file (`regua.testing.scenario.Scenario.from_file`).
 
+    Args:
+        path: The ``.yaml``/``.yml`` or ``.json`` file.
+        limits: How large it may be (default `LoadLimits()`).
+
     Raises:
-        LoadError: the file is missing, not YAML/JSON, or not a valid scenario; the message
-            starts with the path.
+        LoadError: the file is missing, not YAML/JSON, past one of its `limits`, or not a
+            valid scenario; the message starts with the path.
 
     """
     from regua.testing.scenario import Scenario
@@ -281,4 +292,4 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     if not file.is_file():
         raise LoadError(f"{spec}: {'a directory' if file.is_dir() else 'no such file'}")
     with _reading(spec, "scenario"):
-        return Scenario.from_file(file)
+        return Scenario.from_dict(read_document(file, limits=limits, source=spec, kind="scenario"))

@@ -126,8 +126,14 @@ class Sender(Protocol):
         Returning normally means the provider accepted the message: the occurrence is
         recorded as sent. Raise `TemporaryFailure` when it may work later and
         `PermanentFailure` when it never will on this channel. Any other exception is
-        treated as a temporary failure (and its text recorded), so a bug is retried a
-        bounded number of times, never silently dropped.
+        treated as a temporary failure (and its text recorded, redacted), so a bug is
+        retried a bounded number of times, never silently dropped.
+
+        The same message may come again with the same `Message.idempotency_key` (a worker
+        died, or a send timed out, before its outcome was recorded). A sender that
+        deduplicates answers a key its provider already accepted with that success; it
+        raises `PermanentFailure` only for a message that was not delivered, since the
+        scheduler then moves on to the step's next channel.
         """
         ...
 
@@ -188,13 +194,16 @@ class Claim:
         sending: An attempt on `channel_index` may be under way. Every granted claim has it;
             the scheduler defers a claim with it cleared after an attempt that failed (its
             outcome is known), and with it kept when it moves to a fallback channel before
-            sending there.
-        unsettled: An earlier holder may have sent on `channel_index` without its outcome
-            being recorded: the claim was taken over after expiring while `sending`. Sticky
-            until an outcome is recorded. The scheduler then never moves the occurrence to
-            another channel: a retry on the same channel carries the same idempotency key,
-            which a deduplicating provider ignores, whereas another channel would deliver a
-            second message.
+            sending there, or after an attempt of unknown outcome (a send timed out).
+        unsettled: An attempt on `channel_index` may have been delivered without its
+            outcome being recorded: the claim was taken over after expiring while
+            `sending`, or a send there timed out. Sticky while the claim stays on that
+            channel, until an outcome is recorded. The scheduler then tries no other channel
+            until this one answers: a retry on the same channel carries the same idempotency
+            key, which a deduplicating provider ignores, whereas another channel would
+            deliver a second message. A `PermanentFailure` on that retry settles it (a
+            provider that deduplicates answers a key it accepted with that success, never
+            with a refusal): the occurrence then moves on to its fallback channel.
 
     """
 
@@ -245,6 +254,14 @@ class Repository(Protocol):
     batches: an adapter backed by a database must answer each call with a bounded number of
     statements, whatever the batch size.
 
+    Optional, used when present: ``get_versioned_contacts(contact_ids) -> dict[str,
+    tuple[Contact, int]]``, the stored contacts among `contact_ids` with their current
+    versions, in one batch (bounded statements). The scheduler reads the contacts of the
+    occurrences it has just claimed through it, to check consent and addresses again and to
+    plan again, before sending, each contact that changed since it was planned (an order
+    placed meanwhile cancels the cart reminder). Without it, the scheduler reads them with
+    `load_snapshots`, which costs their whole history.
+
     Every datetime passed in and returned is timezone-aware (UTC). Implementations must be
     safe to use from several threads; database-backed ones, from several processes.
     """
@@ -262,10 +279,9 @@ class Repository(Protocol):
     def get_contacts(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
         """The stored contacts among `contact_ids`, by id (missing ones are left out).
 
-        One batch, answered with a bounded number of statements: the scheduler reads the
-        contacts of the occurrences it has just claimed through it, to check consent and
-        addresses again right before sending. (A repository without this method still
-        works: the scheduler then reads them with `load_snapshots`.)
+        One batch, answered with a bounded number of statements, for the application. (The
+        scheduler reads the contacts it is about to send to with ``get_versioned_contacts``,
+        or `load_snapshots`: see the class.)
         """
         ...
 
@@ -337,8 +353,10 @@ class Repository(Protocol):
         be handed out; each is leased to `worker` until ``now + lease``. Earliest wake-ups
         first. Each snapshot carries the contact's current version, and in `Snapshot.claimed`
         the keys of the contact's occurrences that have a claim (held, deferred or expired)
-        and no recorded outcome. Must use an index on the wake-up time where one can exist:
-        never a scan of every contact.
+        and no recorded outcome. A contact whose stored row cannot be decoded must not fail
+        the call: its snapshot carries the reason in `Snapshot.unreadable` (and no data),
+        which the scheduler records as that contact's error. Must use an index on the
+        wake-up time where one can exist: never a scan of every contact.
 
         With `shard`, only the contacts of that shard are considered (`Shard.holds`: the
         contact's stable bucket lies in the shard's range); the index must then cover the
@@ -414,8 +432,10 @@ class Repository(Protocol):
         """Store the retry state of claims after a temporary failure.
 
         Each claim is held by its worker until its `until` (the next attempt's time), so no
-        other worker retries it earlier. Its `sending` is stored as given; `unsettled` stays
-        set once set, whatever the claim says.
+        other worker retries it earlier. Its `sending` is stored as given. `unsettled` stays
+        set once set while `channel_index` stays the same, whatever the claim says; a claim
+        deferred onto another channel stores it as given (the scheduler moves a claim only
+        once the channel it was unsettled on has answered).
         """
         ...
 

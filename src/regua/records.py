@@ -21,6 +21,8 @@ from regua.errors import InvalidRecordError
 
 __all__ = [
     "CLICKED",
+    "MAX_DATA_BYTES",
+    "MAX_DATA_DEPTH",
     "OPENED",
     "Contact",
     "Delivery",
@@ -80,6 +82,108 @@ def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return {} if value is None else dict(value)
 
 
+MAX_DATA_DEPTH = 32
+"""How deeply `Contact.attributes`, `Contact.addresses` and `Event.data` may nest.
+
+The field's own mapping is level 1; each mapping, list, tuple or set inside it adds one.
+Real records nest a few levels; the limit stays far below Python's recursion limit, which
+every reader of the data (JSON codecs, copies, comparisons, the SQL repository) shares with
+its caller's stack, so that no stored record can make those readers fail.
+"""
+
+MAX_DATA_BYTES = 64 * 1024
+"""The most `Contact.attributes`, `Contact.addresses` or `Event.data` may hold: 64 KiB.
+
+Measured as about the size of the field's JSON encoding: the UTF-8 bytes of every key and
+string (a `bytes` value counts its length), 8 bytes per other value and 2 per mapping, list,
+tuple or set. The whole field is loaded with every evaluation of the contact: the limit
+bounds what one contact can add to a batch. Keep large documents in your own store and put
+their reference in the record.
+"""
+
+_CONTAINERS = (Mapping, list, tuple, set, frozenset)
+_NUMBERS = frozenset({int, float, bool, type(None)})  # 8 bytes each, like any other leaf
+
+
+class _TooDeep(Exception):
+    """Raised inside `_data_size` when the data nests deeper than `MAX_DATA_DEPTH`."""
+
+
+def _text_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _other_size(value: object, depth: int) -> int:
+    """The size of a value that is not a str, number, dict or list, at level `depth`."""
+    if isinstance(value, _CONTAINERS):
+        return _data_size(value, depth + 1)
+    if isinstance(value, str):
+        return _text_size(value)
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    return 8
+
+
+def _data_size(value: Any, depth: int) -> int:
+    """About the JSON size of the container `value`, at nesting level `depth`.
+
+    Raises `_TooDeep` past `MAX_DATA_DEPTH`, which also stops a mapping that contains
+    itself. Records are built by the million: exact types are tested first (an `isinstance`
+    against an abstract class costs more than the rest of the loop), and the two loops
+    repeat their body rather than call a function per value.
+    """
+    if depth > MAX_DATA_DEPTH:
+        raise _TooDeep
+    if type(value) is not dict and isinstance(value, Mapping):
+        value = dict(value)
+    size = 2
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is str and key.isascii():
+                size += len(key) + 4
+            else:
+                size += _other_size(key, depth) + 4
+            kind = type(item)
+            if kind is str:
+                size += len(item) if item.isascii() else _text_size(item)
+            elif kind in _NUMBERS:
+                size += 8
+            elif kind is dict or kind is list:
+                size += _data_size(item, depth + 1)
+            else:
+                size += _other_size(item, depth)
+    else:
+        for item in value:
+            kind = type(item)
+            if kind is str:
+                size += len(item) if item.isascii() else _text_size(item)
+            elif kind in _NUMBERS:
+                size += 8
+            elif kind is dict or kind is list:
+                size += _data_size(item, depth + 1)
+            else:
+                size += _other_size(item, depth)
+    return size
+
+
+def _data_problem(value: Mapping[str, Any]) -> str | None:
+    """Why `value` cannot be stored (too deep, too large), or None: the hot path, no f-strings."""
+    try:
+        size = _data_size(value, 1)
+    except _TooDeep:
+        return (
+            f"nested more than {MAX_DATA_DEPTH} levels deep (the limit, "
+            "regua.records.MAX_DATA_DEPTH); flatten it"
+        )
+    if size > MAX_DATA_BYTES:
+        return (
+            f"about {size:,} bytes, over the limit of {MAX_DATA_BYTES:,} (64 KiB, "
+            "regua.records.MAX_DATA_BYTES); keep large documents elsewhere and store a "
+            "reference to them"
+        )
+    return None
+
+
 @attrs.frozen(slots=True)
 class Contact:
     """A customer as a cadence sees them.
@@ -91,7 +195,8 @@ class Contact:
     Attributes:
         id: The application's identifier for the customer.
         attributes: Data the cadence's conditions, routes and date triggers read (``tier``,
-            ``birth_date``...). Treat as read-only.
+            ``birth_date``...). Treat as read-only. At most `MAX_DATA_DEPTH` levels deep
+            and `MAX_DATA_BYTES` large (like `addresses`), or `InvalidRecordError`.
         timezone: IANA name of the customer's timezone; when None, the cadence's is used.
         consents: Channels the customer agreed to receive marketing on.
         preferences: Channels in the customer's order of preference.
@@ -111,6 +216,10 @@ class Contact:
     def __attrs_post_init__(self) -> None:
         if not self.id:
             raise InvalidRecordError("Contact.id must not be empty")
+        if self.attributes and (problem := _data_problem(self.attributes)) is not None:
+            raise InvalidRecordError(f"Contact {self.id!r}.attributes: {problem}")
+        if self.addresses and (problem := _data_problem(self.addresses)) is not None:
+            raise InvalidRecordError(f"Contact {self.id!r}.addresses: {problem}")
         if self.timezone is not None:
             try:
                 load_timezone(self.timezone)
@@ -143,7 +252,9 @@ class Event:
         at: When it happened; must be timezone-aware (stored in UTC).
         id: A stable identifier; it makes the idempotency key of the occurrences the event
             fires. When omitted, one is derived from the name and the instant.
-        data: Details (order number, total...); handed to the message as its payload.
+        data: Details (order number, total...); handed to the message as its payload. At
+            most `MAX_DATA_DEPTH` levels deep and `MAX_DATA_BYTES` large, or
+            `InvalidRecordError`.
         ref: For engagement events (`OPENED`, `CLICKED`): the occurrence key of the
             delivery that was opened or clicked.
 
@@ -164,6 +275,10 @@ class Event:
         if not _is_utc(self.at):  # records are built by the million: skip the common case
             record = f"Event {self.name!r} of contact {self.contact_id!r}"
             object.__setattr__(self, "at", _utc(self.at, record=record, field="at"))
+        if self.data and (problem := _data_problem(self.data)) is not None:
+            raise InvalidRecordError(
+                f"Event {self.name!r} of contact {self.contact_id!r}.data: {problem}"
+            )
         if self.id is None:
             object.__setattr__(self, "id", f"{self.name}@{self.at:%Y%m%dT%H%M%S.%fZ}")
 
@@ -243,7 +358,9 @@ class DueAction:
         contact_id: The contact.
         occurrence_key: Deterministic key of this occurrence: cadence, step, contact and what
             fired it (event id, year of a birthday, scheduled instant, start of an inactive
-            period, source delivery). Delivered at most once, ever.
+            period, source delivery), as ``<cadence>:<step>:<contact>:<source>`` with
+            ``%``, ``:`` and ``/`` percent-encoded in the first three parts, so that no two
+            occurrences share one. Delivered at most once, ever.
         idempotency_key: A short, opaque digest of `occurrence_key`, safe for HTTP headers;
             senders pass it to providers so they can deduplicate too.
         due_at: When it became due (after delay and ``at=``; before any deferral).
@@ -302,6 +419,13 @@ class Snapshot:
     occurrence keys of the contact (any cadence) with an open claim and no recorded outcome:
     the planner keeps those occurrences alive until they close, even when catch-up would no
     longer produce them (a deferred retry overtaken by the next firing of a schedule).
+
+    `unreadable` is set by a repository whose stored data for the contact cannot be read
+    (written by hand, by another program, or by a machine whose timezone database knows
+    zones this one does not): it says which record and field, and why. The snapshot then
+    holds the contact's id, version and claims, and nothing else; planning it raises
+    `InvalidRecordError` with that message, which a tick records as the contact's error
+    (`Repository.errors`) while it goes on with the other contacts.
     """
 
     contact: Contact
@@ -309,6 +433,7 @@ class Snapshot:
     deliveries: tuple[Delivery, ...] = attrs.field(factory=tuple, converter=_deliveries)
     version: int = 0
     claimed: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_strings)
+    unreadable: str | None = None
 
 
 def idempotency_key(occurrence_key: str) -> str:

@@ -8,7 +8,9 @@ A tick (`Scheduler.tick`):
 3. **claims** each due occurrence atomically (`Repository.claim`: a lease with an expiry, so
    that a crashed worker's claims are taken over once they expire);
 4. reloads the claimed contacts and re-checks consent and address (consent revoked after
-   planning means nothing is sent), then sends, falling back to the next channel on a
+   planning means nothing is sent), plans again each contact changed since it was planned
+   (an order placed meanwhile cancels the cart reminder: only what is still due is sent),
+   then sends, falling back to the next channel on a
    permanent failure; temporary failures are retried with exponential backoff and jitter up
    to `RetryPolicy.max_attempts` per channel, then the next channel is tried; when none is
    left the occurrence is recorded as failed (a dead letter: `Repository.failed_deliveries`);
@@ -22,8 +24,16 @@ Delivery is at-least-once towards the sender: a worker that dies after the provi
 a message but before recording it leaves a claim that expires, and the next worker sends
 again with the same idempotency key. A sender that passes the key to a provider that
 deduplicates makes it exactly-once in effect. Such a taken-over claim is *unsettled*
-(`Claim.unsettled`): the occurrence then stays on the channel that may have delivered it, and
-is recorded as failed rather than moved to a fallback channel, which would deliver twice.
+(`Claim.unsettled`), and so is one whose send timed out: the occurrence then stays on the
+channel that may have delivered it until that channel answers. A success there is the
+delivery; a permanent refusal of the key says the earlier attempt was not delivered, and the
+occurrence moves on to its fallback channel. It is never sent on two channels.
+
+A sender that misbehaves harms one occurrence: a send that outlasts `send_timeout` is
+abandoned (its outcome unknown, retried later on its channel), an exception whose text
+cannot be read is recorded by its type, a `BaseException` stops the tick only once the
+outcomes it already has are recorded, and no send starts on a claim whose lease is ending.
+An outcome the repository refuses to record does not lose the others of its chunk.
 """
 
 from __future__ import annotations
@@ -51,7 +61,7 @@ from regua.planning.planner import plan
 from regua.ports import Claim, Repository, Sender
 from regua.records import Delivery, DueAction, Snapshot
 from regua.sharding import Shard
-from regua.tick import Tally, TickPlan, run_steps
+from regua.tick import SendThread, Steps, Tally, TickPlan, run_steps
 
 __all__ = ["RetryPolicy", "Scheduler", "TickReport"]
 
@@ -167,6 +177,13 @@ class Scheduler:
         shard: Evaluate only the contacts of this shard (see `regua.sharding`): N workers
             given the N shards of one count split the base between them. None: every
             contact.
+        send_timeout: How long one send may take. A send that outlasts it is abandoned to
+            its thread and counted as an attempt of *unknown* outcome: retried later on the
+            same channel only (same idempotency key), never moved to another channel. No
+            send starts once less than a tenth of a claim's lease is left, and a send's
+            timeout never reaches past that point: a worker never sends on a claim another
+            may already hold. None: no limit (sends then run on the tick's own thread);
+            give your senders their own transport timeouts then.
 
     """
 
@@ -184,6 +201,7 @@ class Scheduler:
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
         shard: Shard | None = None,
+        send_timeout: timedelta | None = timedelta(seconds=30),
     ) -> None:
         self.cadences: tuple[Cadence, ...] = (
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
@@ -200,6 +218,8 @@ class Scheduler:
             raise ValueError(f"claim_batch_size must be at least 1, got {claim_batch_size}")
         if lease <= timedelta(0):
             raise ValueError(f"lease must be positive, got {lease}")
+        if send_timeout is not None and send_timeout <= timedelta(0):
+            raise ValueError(f"send_timeout must be positive or None, got {send_timeout}")
         self.repository = repository
         self.senders = dict(senders)
         self.clock: Clock = clock or _system_clock
@@ -210,6 +230,8 @@ class Scheduler:
         self.retry = retry or RetryPolicy()
         self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self.shard = shard
+        self.send_timeout = send_timeout
+        self._sends = SendThread()
         self._kinds = {ch.name: ch.kind for c in self.cadences for ch in c.channels}
         self._stop = threading.Event()
         self._last_tick: tuple[datetime, float] | None = None
@@ -224,8 +246,7 @@ class Scheduler:
         now = self._now(now)
         started = time.perf_counter()
         tick_plan = self._tick_plan(self.senders, shard if shard is not None else self.shard)
-        tally = run_steps(tick_plan.steps(now), self.repository)
-        return self._finish_tick(now, tally, started)
+        return self._finish_tick(now, self._run(tick_plan.steps(now)), started)
 
     def evaluate(self, snapshots: Sequence[Snapshot], now: datetime | None = None) -> TickReport:
         """Evaluate these contacts as a tick would (claim, send, record), due or not.
@@ -239,8 +260,7 @@ class Scheduler:
         now = self._now(now)
         started = time.perf_counter()
         tick_plan = self._tick_plan(self.senders, self.shard)
-        tally = run_steps(tick_plan.evaluate(snapshots, now), self.repository)
-        return self._finish_tick(now, tally, started)
+        return self._finish_tick(now, self._run(tick_plan.evaluate(snapshots, now)), started)
 
     def health(self, now: datetime | None = None) -> Health:
         """The backlog at `now` and this scheduler's last tick (one cheap repository query)."""
@@ -339,6 +359,15 @@ class Scheduler:
 
     # --- the tick ------------------------------------------------------------------------------
 
+    def _run(self, steps: Steps[Tally]) -> Tally:
+        """Drive a tick's steps on this thread; its sends on the scheduler's send thread.
+
+        One send thread serves every tick (a sender keeping a connection per thread keeps
+        one); a send that times out is left to it, and the next send starts a new one.
+        """
+        sends = self._sends if self.send_timeout is not None else None
+        return run_steps(steps, self.repository, sends)
+
     def _tick_plan(self, senders: Mapping[str, object], shard: Shard | None) -> TickPlan:
         return TickPlan(
             cadences=self.cadences,
@@ -351,6 +380,8 @@ class Scheduler:
             retry=self.retry,
             metrics=GuardedMetrics(self.metrics),
             kinds=self._kinds,
+            send_timeout=self.send_timeout,
+            lease_from_claim=getattr(self.repository, "lease_clock", "caller") == "database",
         )
 
     def _finish_tick(self, now: datetime, tally: Tally, started: float) -> TickReport:

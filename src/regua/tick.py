@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime
@@ -39,6 +41,7 @@ from regua.ports import (
     Wakeup,
 )
 from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Snapshot, idempotency_key
+from regua.redaction import personal_strings, redact
 from regua.sharding import Shard
 
 if TYPE_CHECKING:
@@ -52,6 +55,11 @@ log = logging.getLogger("regua.scheduler")
 _T = TypeVar("_T")
 
 _MAX_ROUNDS = 8  # re-plans per contact per tick: the depth of after_step chains firing at once
+_LEASE_USABLE = 0.9
+"""The part of a claim's lease in which a send may run: the rest is a margin for recording."""
+_GIVE_UP_AFTER = 3
+"""Outcomes recorded one by one after a batch failed: after this many refusals in a row
+(and none accepted), the repository is taken to be unreachable and the rest are not tried."""
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -66,17 +74,43 @@ class Store:
 
 @attrs.frozen(slots=True)
 class Send:
-    """Hand `message` to `sender`: the driver answers with its result or throws its error."""
+    """Hand `message` to `sender`: the driver answers with its result or throws its error.
+
+    `timeout` is how many seconds the send may take (None: no limit). At or below zero the
+    driver does not call the sender and throws `NotSent`: the claim's lease is about to end.
+    A send that outlasts its timeout is abandoned and answered with `SendTimedOut`.
+    """
 
     sender: object
     message: Message
+    timeout: float | None = None
+
+
+class SendTimedOut(TemporaryFailure):
+    """A send outlasted its timeout: the provider may or may not have accepted it."""
+
+
+class SendInterrupted(Exception):
+    """A sender raised a `BaseException` that is not an `Exception`: the outcome is unknown.
+
+    `KeyboardInterrupt`, `SystemExit`, a library's own: the tick stops once the outcomes it
+    already has are recorded, and the driver then raises `error` again.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"interrupted by {type(error).__name__}")
+        self.error = error
+
+
+class NotSent(Exception):
+    """The driver did not call the sender: the claim's lease was ending, or the tick stops."""
 
 
 @attrs.frozen(slots=True)
 class SendAll:
     """Run each dispatch (in any order, or at once): the driver answers with their results."""
 
-    dispatches: Sequence[Generator[Request, Any, Delivery | Claim]]
+    dispatches: Sequence[Generator[Request, Any, Delivery | Claim | None]]
 
 
 def _store(method: str, *args: object, **kwargs: object) -> Store:
@@ -106,8 +140,25 @@ def resume(steps: Steps[Any], answer: object, error: Exception | None) -> Reques
         return Done(stop.value)
 
 
-def run_steps(steps: Steps[_T], repository: Repository) -> _T:
-    """Run `steps` in order on this thread: the synchronous driver."""
+def run_steps(steps: Steps[_T], repository: Repository, sends: SendThread | None = None) -> _T:
+    """Run `steps` in order on this thread: the synchronous driver.
+
+    Sends with a timeout run on `sends` (a thread of their own, so that a hung sender can be
+    abandoned); without one, or without a timeout, on this thread.
+    """
+    interrupted: list[BaseException] = []
+    result: _T = _drive(steps, repository, sends, interrupted)
+    if interrupted:  # the outcomes known before it are recorded: now let it through
+        raise interrupted[0]
+    return result
+
+
+def _drive(
+    steps: Steps[_T],
+    repository: Repository,
+    sends: SendThread | None,
+    interrupted: list[BaseException],
+) -> _T:
     answer: Any = None
     error: Exception | None = None
     while not isinstance(request := resume(steps, answer, error), Done):
@@ -115,14 +166,83 @@ def run_steps(steps: Steps[_T], repository: Repository) -> _T:
         if isinstance(request, Store):
             answer = request.call(repository)
         elif isinstance(request, Send):
+            if interrupted or (request.timeout is not None and request.timeout <= 0):
+                error = NotSent("the lease on this claim is ending" if not interrupted else "")
+                continue
             try:
-                answer = request.sender.send(request.message)  # type: ignore[attr-defined]
+                if sends is None or request.timeout is None:
+                    answer = request.sender.send(request.message)  # type: ignore[attr-defined]
+                else:
+                    answer = sends.send(request.sender, request.message, request.timeout)
             except Exception as exc:  # thrown back: the dispatch decides what it means
                 error = exc
+            except BaseException as exc:  # raised again once recorded
+                interrupted.append(exc)
+                error = SendInterrupted(exc)
         else:
-            answer = [run_steps(dispatch, repository) for dispatch in request.dispatches]
+            answer = [
+                _drive(dispatch, repository, sends, interrupted) for dispatch in request.dispatches
+            ]
     result: _T = request.value
     return result
+
+
+class SendThread:
+    """Runs a synchronous scheduler's sends on a daemon thread, each with a timeout.
+
+    A send that outlasts its timeout is abandoned to its thread (which then serves no other
+    send: the next send starts a new thread) and answered with `SendTimedOut`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Job | None] | None = None
+
+    def send(self, sender: object, message: Message, timeout: float) -> object:
+        """Call ``sender.send(message)`` on the send thread; wait at most `timeout` seconds."""
+        job = _Job(sender, message)
+        with self._lock:
+            if self._queue is None:
+                self._queue = queue.SimpleQueue()
+                threading.Thread(
+                    target=_serve, args=(self._queue,), name="regua-send", daemon=True
+                ).start()
+            jobs = self._queue
+        jobs.put(job)
+        if not job.done.wait(timeout):
+            with self._lock:
+                if self._queue is jobs:  # that thread is stuck in this send: leave it there
+                    self._queue = None
+            jobs.put(None)  # it stops once (if ever) the send returns
+            raise SendTimedOut(f"no answer within {timeout:g}s; the outcome is unknown")
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def close(self) -> None:
+        """Let the send thread end (once its send under way, if any, returns)."""
+        with self._lock:
+            jobs, self._queue = self._queue, None
+        if jobs is not None:
+            jobs.put(None)
+
+
+@attrs.define(slots=True)
+class _Job:
+    sender: object
+    message: Message
+    done: threading.Event = attrs.field(factory=threading.Event)
+    result: object = None
+    error: BaseException | None = None
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while (job := jobs.get()) is not None:
+        try:
+            job.result = job.sender.send(job.message)  # type: ignore[attr-defined]
+        except BaseException as exc:  # handed to the waiting tick
+            job.error = exc
+        job.done.set()
 
 
 # --- the tally of a tick -------------------------------------------------------------------------
@@ -153,6 +273,15 @@ class Tally:
 # --- the tick ------------------------------------------------------------------------------------
 
 
+@attrs.define(slots=True)
+class _Run:
+    """One tick under way: its tally, when it started, and whether it must stop early."""
+
+    tally: Tally
+    started: float = attrs.field(factory=time.monotonic)
+    stopping: bool = False
+
+
 @attrs.frozen(slots=True)
 class TickPlan:
     """What one scheduler does in a tick: its configuration, and the tick as `steps`."""
@@ -167,6 +296,10 @@ class TickPlan:
     metrics: Metrics
     kinds: Mapping[str, str]
     shard: Shard | None = None
+    send_timeout: timedelta | None = None
+    lease_from_claim: bool = False
+    """Leases run from when the repository grants them (its own clock), not from the tick's
+    start: the time left on a chunk's claims is then counted from the claim call."""
 
     @property
     def sharded(self) -> dict[str, Shard]:
@@ -179,10 +312,10 @@ class TickPlan:
 
     def steps(self, now: datetime) -> Steps[Tally]:
         """Evaluate every due contact (of `shard`, when there is one) once: claim, send, record."""
-        tally = Tally()
+        run = _Run(Tally())
         seen: set[str] = set()
         sharded = self.sharded
-        while True:
+        while not run.stopping:
             acquired: list[Snapshot] = yield _store(
                 "acquire_due", self.worker, now, self.batch_size, self.lease, **sharded
             )
@@ -190,19 +323,19 @@ class TickPlan:
             if not fresh:
                 break
             seen.update(s.contact.id for s in fresh)
-            yield from self._process(fresh, now, tally)
+            yield from self._process(fresh, now, run)
             if len(acquired) < self.batch_size:
                 break
-        return tally
+        return run.tally
 
     def evaluate(self, snapshots: Sequence[Snapshot], now: datetime) -> Steps[Tally]:
         """Evaluate these contacts, due or not, as `steps` evaluates due ones."""
-        tally = Tally()
+        run = _Run(Tally())
         if snapshots:
-            yield from self._process(list(snapshots), now, tally)
-        return tally
+            yield from self._process(list(snapshots), now, run)
+        return run.tally
 
-    def _process(self, snapshots: Sequence[Snapshot], now: datetime, tally: Tally) -> Steps[None]:
+    def _process(self, snapshots: Sequence[Snapshot], now: datetime, run: _Run) -> Steps[None]:
         pending = list(snapshots)
         wakeups: dict[str, Wakeup] = {}
         # Retry times of deferred claims, kept across rounds: a contact re-planned in a later
@@ -210,9 +343,9 @@ class TickPlan:
         # the retry is due.
         retries: dict[str, datetime] = {}
         for _ in range(_MAX_ROUNDS):
-            if not pending:
+            if not pending or run.stopping:
                 break
-            pending = yield from self._round(pending, now, tally, wakeups, retries)
+            pending = yield from self._round(pending, now, run, wakeups, retries)
         for snapshot in pending:  # still changing after every round: come back at once
             wakeups[snapshot.contact.id] = Wakeup(snapshot.contact.id, now, snapshot.version)
         for contact_id, retry_at in retries.items():
@@ -225,11 +358,12 @@ class TickPlan:
         self,
         snapshots: Sequence[Snapshot],
         now: datetime,
-        tally: Tally,
+        run: _Run,
         wakeups: dict[str, Wakeup],
         retries: dict[str, datetime],
     ) -> Steps[list[Snapshot]]:
         """Plan; claim, send and record the due actions a chunk at a time; what to re-plan."""
+        tally = run.tally
         closures: list[Delivery] = []
         due: list[DueAction] = []
         next_at: dict[str, datetime | None] = {}
@@ -243,15 +377,16 @@ class TickPlan:
             try:
                 plans = [plan(cadence, snapshot, now) for cadence in self.cadences]
             except Exception as exc:
+                error = describe(exc)
                 log.warning(
                     "contact %r could not be evaluated: %s",
                     contact_id,
-                    exc,
+                    error,
                     extra={"regua_worker": self.worker, "regua_outcome": "error"},
                 )
                 self.metrics.add("regua.contacts.errors", 1)
-                tally.errors[contact_id] = f"{type(exc).__name__}: {exc}"
-                errors.append(ContactError(contact_id, now, f"{type(exc).__name__}: {exc}"))
+                tally.errors[contact_id] = error
+                errors.append(ContactError(contact_id, now, error))
                 # Bad data stays bad until the application changes the contact, which wakes it.
                 wakeups[contact_id] = Wakeup(contact_id, None, snapshot.version)
                 continue
@@ -277,20 +412,27 @@ class TickPlan:
         # Claims are taken a chunk at a time, each chunk sent and its outcomes recorded
         # before the next is claimed: on a repository whose leases run on its own clock, a
         # claim need only outlast sending its own chunk, however many contacts the batch holds.
+        versions = {s.contact.id: s.version for s in snapshots}
         outcomes: list[Delivery] = []
         unrecorded = closures
         size = self.claim_batch_size
         for start in range(0, len(due), size):
+            if run.stopping:  # a sender was interrupted: what is not claimed stays due
+                break
             finished, deferred = yield from self._claim_and_send(
-                due[start : start + size], now, next_at, retries
+                due[start : start + size], now, run, versions, next_at, retries
             )
             if deferred:
                 yield _store("defer", deferred)
-                tally.deferred.extend(deferred)
+                tally.deferred.extend(d for d in deferred if d.until > now)
             yield from self._record([*unrecorded, *finished], tally)
             unrecorded = []
             outcomes.extend(finished)
         yield from self._record(unrecorded, tally)
+        if run.stopping:  # stored as due again (from this snapshot's version): nothing lost
+            for snapshot in snapshots:
+                wakeups[snapshot.contact.id] = Wakeup(snapshot.contact.id, now, snapshot.version)
+            return []
 
         # Planning again with the occurrences a settled plan closed gives the same plan: only
         # the outcome of a dispatch, which no plan can know, or an unsettled plan calls for it;
@@ -298,7 +440,9 @@ class TickPlan:
         replanned = unsettled.union(d.contact_id for d in outcomes)
         for contact_id in _all_sent_as_planned(sendable, outcomes):
             replanned.discard(contact_id)
-            after = (next_wakeup(p.waiting, ()) for p in sendable[contact_id])
+            # What waits, and any event stamped after `now` (the application's clock ahead).
+            after = [next_wakeup(p.waiting, ()) for p in sendable[contact_id]]
+            after += [p.next_event_at for p in sendable[contact_id]]
             next_at[contact_id] = min((at for at in after if at is not None), default=None)
         changed: dict[str, list[Delivery]] = {}
         for delivery in (*closures, *outcomes):
@@ -319,16 +463,37 @@ class TickPlan:
         self,
         due: Sequence[DueAction],
         now: datetime,
+        run: _Run,
+        versions: Mapping[str, int],
         next_at: dict[str, datetime | None],
         retries: dict[str, datetime],
     ) -> Steps[tuple[list[Delivery], list[Claim]]]:
         """Claim these actions, send the claimed ones; their outcomes and deferred claims."""
+        claimed_at = time.monotonic()
         claims: dict[str, Claim] = yield _store("claim", due, self.worker, now, self.lease)
+        # The claims' lease, on this worker's monotonic clock: counted from the tick's start
+        # when leases run from the tick's `now`, from the claim call when they run from the
+        # repository's clock (which grants them a moment later: on the safe side either way).
+        lease_ends = (claimed_at if self.lease_from_claim else run.started) + (
+            self.lease.total_seconds() * _LEASE_USABLE
+        )
         claimed = sorted({a.contact_id for a in due if a.occurrence_key in claims})
-        # Consent and addresses are checked again on the contacts as they are now.
-        current: dict[str, Contact] = yield Store(functools.partial(_contacts, ids=claimed))
+        # Consent, addresses and every other rule are checked again on the contacts as they
+        # are now: a contact changed since it was planned (an order placed, consent revoked)
+        # is planned again, and only what is still due is sent.
+        current: dict[str, tuple[Contact, int]] = yield Store(
+            functools.partial(_current_contacts, ids=claimed)
+        )
+        changed = [cid for cid, (_, version) in current.items() if version != versions.get(cid)]
+        still_due: dict[str, DueAction] = {}
+        closed_now: dict[str, Delivery] = {}
+        if changed:
+            fresh: dict[str, Snapshot] = yield _store("load_snapshots", changed)
+            still_due, closed_now = self._replanned(fresh, now)
         dispatched: list[DueAction] = []
-        dispatches: list[Steps[Delivery | Claim]] = []
+        dispatches: list[Steps[Delivery | Claim | None]] = []
+        outcomes: list[Delivery] = []
+        deferred: list[Claim] = []
         for action in due:
             claim = claims.get(action.occurrence_key)
             if claim is None:
@@ -337,15 +502,26 @@ class TickPlan:
                 _wake_no_later(next_at, action.contact_id, now + self.lease)
                 continue
             latest = current.get(action.contact_id)
-            if latest is None:  # the contact was deleted meanwhile
+            if latest is None:  # deleted, or no longer readable: release the claim unsent
+                deferred.append(attrs.evolve(claim, until=now, sending=False))
                 continue
+            contact = latest[0]
+            if action.contact_id in current and action.contact_id in changed:
+                key = action.occurrence_key
+                if key in closed_now:  # cancelled, expired, skipped by the plan of now
+                    outcomes.append(closed_now[key])
+                    continue
+                if key not in still_due:  # waiting again (a cap, quiet hours): release it
+                    deferred.append(attrs.evolve(claim, until=now, sending=False))
+                    continue
+                action = still_due[key]
             dispatched.append(action)
-            dispatches.append(self._dispatch(action, claim, latest, now))
-        results: list[Delivery | Claim] = yield SendAll(dispatches)
-        outcomes: list[Delivery] = []
-        deferred: list[Claim] = []
+            dispatches.append(self._dispatch(action, claim, contact, now, run, lease_ends))
+        results: list[Delivery | Claim | None] = yield SendAll(dispatches)
         for action, outcome in zip(dispatched, results, strict=True):
-            if isinstance(outcome, Claim):
+            if outcome is None:  # not sent: the lease was ending or the tick stops
+                _wake_no_later(next_at, action.contact_id, now + self.lease)
+            elif isinstance(outcome, Claim):
                 deferred.append(outcome)
                 _wake_no_later(next_at, action.contact_id, outcome.until)
                 previous = retries.get(action.contact_id)
@@ -355,28 +531,79 @@ class TickPlan:
                 outcomes.append(outcome)
         return outcomes, deferred
 
+    def _replanned(
+        self, snapshots: Mapping[str, Snapshot], now: datetime
+    ) -> tuple[dict[str, DueAction], dict[str, Delivery]]:
+        """What the plans of these contacts as they are now make due, and close, by key."""
+        due: dict[str, DueAction] = {}
+        closed: dict[str, Delivery] = {}
+        for snapshot in snapshots.values():
+            try:
+                plans = [plan(cadence, snapshot, now) for cadence in self.cadences]
+            except Exception:  # recorded when the contact is evaluated again
+                continue  # nothing of it is sent now: its claims are released
+            for result in plans:
+                due.update((a.occurrence_key, a) for a in result.due)
+                closed.update((o.key, o.as_delivery()) for o in result.closed)
+        return due, closed
+
     def _record(self, deliveries: list[Delivery], tally: Tally) -> Steps[None]:
-        """Record these outcomes and closures, and count them."""
+        """Record these outcomes and closures, and count them.
+
+        Recorded in one call; if that fails, one by one, so that one outcome the repository
+        refuses cannot lose the others; the repository's error is then raised (the refused
+        ones' claims expire and are taken over, with the same idempotency keys).
+        """
         if not deliveries:
             return
-        yield _store("record", deliveries)
+        refused: list[tuple[Delivery, Exception]] = yield Store(
+            functools.partial(_record_each, deliveries=deliveries)
+        )
+        failed = {id(d) for d, _ in refused}
         for delivery in deliveries:
+            if id(delivery) in failed:
+                continue
             tally.add(delivery)
             if delivery.status is not DeliveryStatus.SENT:  # sent ones were logged at once
                 self._closed(delivery)
+        if refused:
+            delivery, error = refused[0]
+            log.error(
+                "%d of %d outcomes could not be recorded (the first, of %s/%s: %s); their "
+                "claims expire and are taken over",
+                len(refused),
+                len(deliveries),
+                delivery.cadence,
+                delivery.step,
+                describe(error),
+                extra=_fields(delivery, delivery.channel, "record_failed", self.worker),
+            )
+            raise error
 
     def _dispatch(
-        self, action: DueAction, claim: Claim, contact: Contact, now: datetime
-    ) -> Steps[Delivery | Claim]:
-        """Send one claimed action; return its outcome, or the claim to retry later."""
+        self,
+        action: DueAction,
+        claim: Claim,
+        contact: Contact,
+        now: datetime,
+        run: _Run,
+        lease_ends: float,
+    ) -> Steps[Delivery | Claim | None]:
+        """Send one claimed action; return its outcome, the claim to retry later, or None.
+
+        None: nothing was attempted (the claim's lease was ending, or the tick stops); the
+        claim is left to expire.
+        """
         channels = action.channels
         index, attempts = claim.channel_index, claim.attempts
         last_error = claim.last_error
         tried = attempts > 0 or index > 0
-        # An unsettled claim may already have been delivered on its channel: retrying there
-        # is harmless (same idempotency key); any other channel would be a second message.
-        end = index + 1 if claim.unsettled else len(channels)
-        while index < end:
+        # The channel on which an attempt of unknown outcome may have been delivered: until
+        # that channel answers, no other is tried, as it would be a second message. A retry
+        # there is harmless (same idempotency key); a permanent refusal of that key settles
+        # it (a provider that deduplicates answers a key it accepted with that success).
+        uncertain: int | None = claim.channel_index if claim.unsettled else None
+        while index < len(channels) and (uncertain is None or index == uncertain):
             channel = channels[index]
             address = contact.addresses.get(channel)
             if not contact.can_receive(channel, transactional=action.transactional):
@@ -398,6 +625,8 @@ class TickPlan:
                     attempts=attempts,
                     channel_index=index,
                     last_error=last_error,
+                    sending=True,
+                    unsettled=False,
                 )
                 yield _store("defer", [claim])
             message = Message(
@@ -414,21 +643,39 @@ class TickPlan:
                 kind=self.kinds.get(channel, "message"),
                 variant=action.variant,
             )
-            tried = True
             labels = {"cadence": action.cadence, "step": action.step, "channel": channel}
             started = time.perf_counter()
+            left = lease_ends - time.monotonic()
+            if self.send_timeout is not None:
+                timeout: float | None = min(left, self.send_timeout.total_seconds())
+            else:  # no limit on the send; still none starts on a claim about to expire
+                timeout = None if left > 0 else 0.0
             try:
-                yield Send(sender, message)
+                yield Send(sender, message, timeout)
+            except NotSent:
+                if run.stopping:  # the claim is live, and nothing was tried: release it
+                    return attrs.evolve(claim, until=now, sending=False)
+                return None  # the lease is ending: another worker may hold the claim soon
             except PermanentFailure as exc:
-                last_error = f"{channel}: {exc}"
-                self._attempt_failed(action, message, "permanent_failure", exc, started)
+                tried = True
+                detail = _failure_text(exc, message, typed=False)
+                last_error = f"{channel}: {detail}"
+                self._attempt_failed(action, message, "permanent_failure", exc, detail, started)
+                uncertain = None  # refused: the earlier attempt, if any, was not delivered
                 index, attempts = index + 1, 0
                 continue
             except Exception as exc:
+                tried = True
                 attempts += 1
-                last_error = f"{channel}: {type(exc).__name__}: {exc}"
-                self._attempt_failed(action, message, "temporary_failure", exc, started)
-                if attempts >= self.retry.max_attempts:
+                detail = _failure_text(exc, message)
+                last_error = f"{channel}: {detail}"
+                unknown = isinstance(exc, (SendTimedOut, SendInterrupted))
+                self._attempt_failed(action, message, "temporary_failure", exc, detail, started)
+                if unknown:  # it may have been delivered: only this channel from now on
+                    uncertain = index
+                if isinstance(exc, SendInterrupted):
+                    run.stopping = True
+                elif attempts >= self.retry.max_attempts:
                     index, attempts = index + 1, 0
                     continue
                 wait = self.retry.delay(attempts, action.occurrence_key)
@@ -441,7 +688,8 @@ class TickPlan:
                     attempts=attempts,
                     channel_index=index,
                     last_error=last_error,
-                    sending=False,
+                    sending=unknown,
+                    unsettled=uncertain is not None,
                 )
             self.metrics.record("regua.send.duration", time.perf_counter() - started, labels)
             self.metrics.add("regua.messages.sent", 1, labels)
@@ -464,9 +712,9 @@ class TickPlan:
                 collected=action.collected,
                 variant=action.variant,
             )
-        if claim.unsettled and index < len(channels):
+        if uncertain is not None and index < len(channels):
             last_error = (
-                f"{last_error}; an earlier attempt on {channels[claim.channel_index]} may have "
+                f"{last_error}; an earlier attempt on {channels[uncertain]} may have "
                 "been delivered (its outcome was never recorded), so no other channel was tried"
             )
         status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
@@ -491,11 +739,13 @@ class TickPlan:
         message: Message,
         outcome: str,
         exc: Exception,
+        text: str,
         started: float,
     ) -> None:
         labels = {"cadence": action.cadence, "step": action.step, "channel": message.channel}
         self.metrics.record("regua.send.duration", time.perf_counter() - started, labels)
         self.metrics.add(f"regua.attempts.{outcome}", 1, labels)
+        fields = _fields(action, message.channel, outcome, self.worker, attempt=message.attempt)
         log.warning(
             "%s on %s for %s/%s (attempt %d): %s",
             outcome.replace("_", " "),
@@ -503,11 +753,15 @@ class TickPlan:
             action.cadence,
             action.step,
             message.attempt,
-            exc,
-            # A bug in a sender (not a declared failure) deserves its traceback.
-            exc_info=not isinstance(exc, (TemporaryFailure, PermanentFailure)),
-            extra=_fields(action, message.channel, outcome, self.worker, attempt=message.attempt),
+            text,  # redacted: a provider's reply may echo the address or the payload
+            extra=fields,
         )
+        if not isinstance(exc, (TemporaryFailure, PermanentFailure)) and log.isEnabledFor(
+            logging.DEBUG
+        ):
+            # A bug in a sender deserves its traceback, which holds its text unredacted: it
+            # is logged only at DEBUG, which a developer turns on on purpose.
+            log.debug("traceback of the failure above", exc_info=exc, extra=fields)
 
     def _closed(self, delivery: Delivery) -> None:
         """Count and log an occurrence closed without sending: failed, skipped, expired..."""
@@ -554,16 +808,65 @@ def _fields(
     }
 
 
-def _contacts(repository: Repository, ids: Sequence[str]) -> dict[str, Contact]:
-    """The stored contacts among `ids`, read through `Repository.get_contacts`.
+def describe(error: BaseException, *, typed: bool = True) -> str:
+    """The text of `error` for a record or a log line, whatever its ``__str__`` does.
 
-    A repository written before that method existed is read through `load_snapshots`.
+    ``TypeName: text`` (or the text alone with ``typed=False``); an exception whose
+    ``__str__`` raises is described by its type alone, never by a second exception.
     """
-    get_contacts = getattr(repository, "get_contacts", None)
-    if get_contacts is not None:
-        found: dict[str, Contact] = get_contacts(ids)
+    try:
+        text = str(error)
+    except Exception:  # a sender's exception must not break the tick
+        text = "(its text could not be read)"
+    return f"{type(error).__name__}: {text}" if typed else text
+
+
+def _failure_text(error: BaseException, message: Message, *, typed: bool = True) -> str:
+    """What a failed send's record and log line say: the error's text, redacted.
+
+    A provider's reply often echoes the recipient or the payload ("550 <ana@example.com>:
+    no such user"): the contact's addresses and the text values of the payload and of its
+    attributes are hidden, and anything that looks like an e-mail address or a phone
+    number too; control characters (a NUL, which PostgreSQL refuses) are removed.
+    """
+    return redact(describe(error, typed=typed), known=personal_strings(message))
+
+
+def _current_contacts(repository: Repository, ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:
+    """The stored contacts among `ids` and their versions (`Repository.get_versioned_contacts`).
+
+    A repository without that method is read through `load_snapshots`.
+    """
+    if not ids:
+        return {}
+    versioned = getattr(repository, "get_versioned_contacts", None)
+    if versioned is not None:
+        found: dict[str, tuple[Contact, int]] = versioned(ids)
         return found
-    return {contact_id: s.contact for contact_id, s in repository.load_snapshots(ids).items()}
+    snapshots = repository.load_snapshots(ids).items()
+    return {cid: (s.contact, s.version) for cid, s in snapshots if s.unreadable is None}
+
+
+def _record_each(
+    repository: Repository, deliveries: Sequence[Delivery]
+) -> list[tuple[Delivery, Exception]]:
+    """Record `deliveries` at once, or else one by one; those the repository refused."""
+    try:
+        repository.record(deliveries)
+        return []
+    except Exception as exc:  # retried one by one below
+        if len(deliveries) == 1:
+            return [(deliveries[0], exc)]
+    refused: list[tuple[Delivery, Exception]] = []
+    for position, delivery in enumerate(deliveries):
+        if len(refused) >= _GIVE_UP_AFTER and len(refused) == position:
+            error = refused[-1][1]
+            return [*refused, *((d, error) for d in deliveries[position:])]
+        try:
+            repository.record([delivery])
+        except Exception as exc:  # reported as a RecordError by the tick
+            refused.append((delivery, exc))
+    return refused
 
 
 def _all_sent_as_planned(sendable: Mapping[str, list[Plan]], outcomes: list[Delivery]) -> set[str]:

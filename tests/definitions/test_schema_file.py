@@ -120,6 +120,16 @@ def test_a_valid_cadence_satisfies_the_schema() -> None:
     assert list(validator.iter_errors(Cadence.from_dict(data).to_dict())) == []
 
 
+@pytest.mark.parametrize("outcome", ["failed", ["expired", "failed"], ["skipped"]])
+def test_the_schema_takes_one_outcome_or_a_list(outcome: Any) -> None:
+    validator = _validator()
+    data = yaml.safe_load(RICH_YAML)
+    data["steps"][2]["trigger"]["outcome"] = outcome
+    Cadence.from_dict(data)
+    assert list(validator.iter_errors(data)) == []
+    assert list(validator.iter_errors(Cadence.from_dict(data).to_dict())) == []
+
+
 @pytest.mark.parametrize(
     ("path", "value"),
     [
@@ -128,6 +138,10 @@ def test_a_valid_cadence_satisfies_the_schema() -> None:
         (("steps", 0, "delay"), "3 days"),  # not a duration
         (("steps", 0, "repeat"), "twice"),  # not an allowed value
         (("policy", "caps", 0, "max"), 0),  # below the minimum
+        (("steps", 2, "trigger", "outcome"), "lost"),  # not an outcome
+        (("steps", 2, "trigger", "outcome"), ["expired", "lost"]),  # one of them is not
+        (("steps", 2, "trigger", "outcome"), ["expired", "expired"]),  # listed twice
+        (("steps", 2, "trigger", "outcome"), []),  # none
     ],
 )
 def test_the_schema_rejects_what_the_models_reject(path: tuple[Any, ...], value: Any) -> None:

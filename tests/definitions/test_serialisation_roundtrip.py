@@ -121,7 +121,7 @@ def rich_cadence() -> Cadence:
             ),
             Step(
                 "escalate",
-                trigger=after_step("win_back", outcome="expired"),
+                trigger=after_step("win_back", outcome=["expired", "failed"]),
                 channels=["phone"],
                 transactional=True,
                 priority=5,
@@ -448,7 +448,13 @@ def triggers(earlier_steps: list[str]) -> st.SearchStrategy[Any]:
             st.builds(
                 after_step,
                 st.sampled_from(earlier_steps),
-                outcome=st.sampled_from(["sent", "failed", "expired", "skipped"]),
+                outcome=st.sampled_from(["sent", "failed", "expired", "skipped"])
+                | st.lists(
+                    st.sampled_from(["sent", "failed", "expired", "skipped"]),
+                    min_size=1,
+                    max_size=4,
+                    unique=True,
+                ),
             )
         )
     return st.one_of(options)

@@ -10,10 +10,12 @@ from pydantic import ValidationError
 
 from regua import (
     AfterStepTrigger,
+    Cadence,
     DateTrigger,
     Duration,
     EventTrigger,
     InactivityTrigger,
+    Outcome,
     ScheduleTrigger,
     Step,
     after_step,
@@ -206,6 +208,59 @@ def test_after_step_rejects_an_unknown_outcome() -> None:
     assert "'expired'" in str(excinfo.value)
 
 
+def test_after_step_follows_several_outcomes_in_the_order_given() -> None:
+    trigger = after_step("apology", outcome=["expired", "failed"])
+    assert trigger.outcome == ("expired", "failed")
+    assert trigger.outcomes == ("expired", "failed")
+    followed: list[Outcome] = ["failed", "skipped"]
+    assert after_step("apology", outcome=iter(followed)).outcomes == ("failed", "skipped")
+    # One outcome, however spelled, is that outcome.
+    assert after_step("apology", outcome="expired").outcomes == ("expired",)
+    assert after_step("apology", outcome=["expired"]) == after_step("apology", outcome="expired")
+    assert after_step("apology", outcome=["expired"]).outcome == "expired"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        ([], "list at least one outcome ('sent', 'failed', 'expired' or 'skipped')"),
+        (["expired", "expired"], "outcome 'expired' is listed twice"),
+        (["expired", "bounced"], "unknown outcome 'bounced': expected 'sent', 'failed', "),
+        (["expired", 3], "unknown outcome 3: expected"),
+        (None, "unknown outcome None: expected"),
+    ],
+)
+def test_after_step_rejects_a_bad_list_of_outcomes_naming_the_field(
+    outcome: Any, message: str
+) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        after_step("apology", outcome=outcome)
+    [error] = excinfo.value.errors()
+    assert error["loc"] == ("outcome",)
+    assert message in error["msg"]
+
+
+def test_a_bad_outcome_in_a_cadence_file_names_the_step() -> None:
+    data = {
+        "name": "recovery",
+        "channels": [{"name": "email"}],
+        "steps": [
+            {"name": "apology", "trigger": {"event": "incident_opened"}, "channels": ["email"]},
+            {
+                "name": "escalate",
+                "trigger": {"after_step": "apology", "outcome": ["expired", "lost"]},
+                "channels": ["email"],
+            },
+        ],
+    }
+    with pytest.raises(ValidationError) as excinfo:
+        Cadence.from_dict(data)
+    [error] = excinfo.value.errors()
+    assert error["loc"][:3] == ("steps", 1, "trigger")
+    assert error["loc"][-1] == "outcome"
+    assert "unknown outcome 'lost'" in error["msg"]
+
+
 # --- the YAML form --------------------------------------------------------------------------------
 
 
@@ -220,6 +275,11 @@ def test_after_step_rejects_an_unknown_outcome() -> None:
             on_inactivity("60d", activity=["login"]),
         ),
         ({"after_step": "apology", "outcome": "expired"}, after_step("apology", outcome="expired")),
+        (
+            {"after_step": "apology", "outcome": ["expired", "failed"]},
+            after_step("apology", outcome=["expired", "failed"]),
+        ),
+        ({"after_step": "apology", "outcome": ["failed"]}, after_step("apology", outcome="failed")),
     ],
 )
 def test_trigger_mappings_pick_their_kind_by_key(mapping: dict[str, Any], expected: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 from collections.abc import Iterator
@@ -50,24 +51,25 @@ def test_the_example_project_confirms_each_order_once(
     assert entry["schedule"] == 30
     assert {"regua.tick", "regua.tick_shard", "regua.dispatch"} <= set(app.tasks)
 
-    application = SQLRepository(POSTGRES_URL, schema=postgres_schema)
-    now = datetime(2026, 3, 2, 15, tzinfo=timezone.utc)
-    for number in range(12):
-        application.upsert_contact(
-            Contact(f"c{number}", addresses={"email": f"customer{number}@example.com"})
-        )
-        application.record_event(Event(f"c{number}", "order_placed", now, id=f"A-{number}"))
-    app.conf.task_always_eager = True
-    try:
-        shard_ids = tasks.tick.delay(now.isoformat()).get()
-        assert len(shard_ids) == 8
-        tasks.tick.delay((now + timedelta(minutes=1)).isoformat())
-    finally:
-        app.conf.task_always_eager = False
-    printed = capsys.readouterr().out
-    for number in range(12):
-        assert printed.count(f"customer{number}@example.com") == 1, printed
-    sent = application.history("c3")
-    assert [getattr(item, "step", None) for item in sent][-1] == "order_confirmation"
-    tasks.scheduler().repository.close()
-    application.close()
+    with contextlib.ExitStack() as opened:
+        application = opened.enter_context(SQLRepository(POSTGRES_URL, schema=postgres_schema))
+        # This process's scheduler, the one the tasks use: closed whatever happens below.
+        opened.enter_context(tasks.scheduler().repository)
+        now = datetime(2026, 3, 2, 15, tzinfo=timezone.utc)
+        for number in range(12):
+            application.upsert_contact(
+                Contact(f"c{number}", addresses={"email": f"customer{number}@example.com"})
+            )
+            application.record_event(Event(f"c{number}", "order_placed", now, id=f"A-{number}"))
+        app.conf.task_always_eager = True
+        try:
+            shard_ids = tasks.tick.delay(now.isoformat()).get()
+            assert len(shard_ids) == 8
+            tasks.tick.delay((now + timedelta(minutes=1)).isoformat())
+        finally:
+            app.conf.task_always_eager = False
+        printed = capsys.readouterr().out
+        for number in range(12):
+            assert printed.count(f"customer{number}@example.com") == 1, printed
+        sent = application.history("c3")
+        assert [getattr(item, "step", None) for item in sent][-1] == "order_confirmation"

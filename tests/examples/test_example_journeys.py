@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from tests.examples.test_examples import load_example
 
+from regua import DeliveryStatus, Message, PermanentFailure, Sender, TemporaryFailure
 from regua.testing import Simulation
 
 UTC = timezone.utc
@@ -86,6 +87,46 @@ def test_a_missed_apology_deadline_escalates_to_the_account_manager(
     recovery.assert_sent("escalation_call", to="eva", channel="phone")
     [expired] = [d for d in recovery.deliveries("eva") if d.step == "apology"]
     assert (expired.status.value, expired.reason) == ("expired", "deadline")
+
+
+class _NoMailbox:
+    """An e-mail provider that rejects every message for good: the mailbox does not exist."""
+
+    def send(self, message: Message) -> str | None:
+        raise PermanentFailure("550 no such mailbox")
+
+
+class _ProviderDown:
+    """A provider that is down for the whole incident: every attempt fails for now."""
+
+    def send(self, message: Message) -> str | None:
+        raise TemporaryFailure("503 service unavailable")
+
+
+@pytest.mark.parametrize(
+    ("senders", "addresses"),
+    [
+        # Only an e-mail address, and the mailbox does not exist: no retry can help.
+        ({"email": _NoMailbox()}, {"email": "eva@example.com", "phone": "+55 11 5555-0100"}),
+        # Both providers down: the default retry policy gives up on each channel within
+        # minutes, hours before the apology's deadline.
+        ({"email": _ProviderDown(), "sms": _ProviderDown()}, None),
+    ],
+    ids=["permanent-failure", "retries-run-out"],
+)
+def test_an_apology_that_failed_before_its_deadline_escalates_too(
+    senders: dict[str, Sender], addresses: dict[str, str] | None
+) -> None:
+    recovery = Simulation(load_example("service_recovery").cadence, start=START, senders=senders)
+    recovery.add_contact("eva", tier="gold", addresses=addresses)
+    recovery.emit("eva", "incident_opened")
+    recovery.advance("1d")
+    [apology] = [d for d in recovery.deliveries("eva") if d.step == "apology"]
+    assert apology.status == DeliveryStatus.FAILED
+    assert apology.at < START + timedelta(hours=4)  # well before the deadline
+    # The account manager is asked to call as soon as the apology has failed, once.
+    recovery.assert_sent("escalation_call", to="eva", channel="phone", at=apology.at, times=1)
+    recovery.assert_not_sent("compensation", to="eva")
 
 
 def test_parcels_shipped_together_make_one_update_and_one_review_request(

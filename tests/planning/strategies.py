@@ -24,6 +24,8 @@ from regua import (
     Channel,
     Condition,
     Contact,
+    Delivery,
+    DeliveryStatus,
     Digest,
     Event,
     EventTrigger,
@@ -54,8 +56,10 @@ __all__ = [
     "TIMEZONES",
     "Scenario",
     "cadences",
+    "capped_scenarios",
     "caps",
     "channels",
+    "clocks",
     "conditions",
     "contacts",
     "durations",
@@ -64,6 +68,7 @@ __all__ = [
     "policies",
     "quiet_hours",
     "scenarios",
+    "sends_around",
     "steps",
 ]
 
@@ -96,6 +101,31 @@ CAP_WINDOWS = ("12h", "1d", "3d", "7d", "1mo")
 # Paulo's last ones (it dropped DST in 2019) included.
 EPOCH = datetime(2017, 9, 1, tzinfo=UTC)
 SPAN_MINUTES = 9 * 366 * 24 * 60
+
+
+# How far a worker's clock may be from the true instant: a second, ten minutes, an hour
+# (a clock stepped back or forward), a day; ahead or behind.
+CLOCK_ERRORS = tuple(
+    sign * error
+    for error in (
+        timedelta(seconds=1),
+        timedelta(minutes=10),
+        timedelta(hours=1),
+        timedelta(days=1),
+    )
+    for sign in (1, -1)
+)
+
+
+def clocks() -> st.SearchStrategy[tuple[timedelta, ...]]:
+    """The clock errors of 2 or 3 workers planning one contact in turn (one may be right).
+
+    A worker plans at the true instant plus its error and stamps what it records with it,
+    so that each sees events and deliveries stamped after its `now`.
+    """
+    return st.lists(st.sampled_from((timedelta(0), *CLOCK_ERRORS)), min_size=2, max_size=3).map(
+        tuple
+    )
 
 
 def durations(choices: Sequence[str] = SHORT) -> st.SearchStrategy[Duration]:
@@ -190,7 +220,10 @@ def _trigger(draw: st.DrawFn, earlier_steps: Sequence[str]) -> Any:
         return on_schedule(draw(st.sampled_from(CRONS)))
     return after_step(
         draw(st.sampled_from(list(earlier_steps))),
-        outcome=draw(st.sampled_from(["sent", "sent", "expired", "skipped", "failed"])),
+        outcome=draw(
+            st.sampled_from(["sent", "sent", "expired", "skipped", "failed"])
+            | st.sampled_from([("expired", "failed"), ("sent", "failed"), ("failed", "skipped")])
+        ),
     )
 
 
@@ -337,16 +370,16 @@ def contacts(draw: st.DrawFn, created_at: datetime | None = None) -> Contact:
 
 @st.composite
 def histories(
-    draw: st.DrawFn, start: datetime, days: int = 90, max_events: int = 25
+    draw: st.DrawFn, start: datetime, days: int = 90, max_events: int = 25, min_events: int = 0
 ) -> list[Event]:
-    """0 to `max_events` events in ``[start, start + days]``, names from the vocabulary.
+    """`min_events` to `max_events` events in ``[start, start + days]``, of the vocabulary.
 
     Instants are drawn on a half-hour grid; some events share the instant of an earlier one,
     some are exact duplicates of an earlier one (the same event ingested twice). Ids are
     mostly unique and sometimes left out (then derived from name and instant, so that two
     id-less events of one name at one instant are the same event).
     """
-    count = draw(st.integers(0, max_events))
+    count = draw(st.integers(min_events, max_events))
     events: list[Event] = []
     for index in range(count):
         shape = draw(st.sampled_from(["new"] * 6 + ["same instant", "duplicate"]))
@@ -363,6 +396,37 @@ def histories(
         given_id = draw(st.sampled_from([f"e{index}", f"e{index}", None]))
         events.append(Event(CONTACT_ID, draw(st.sampled_from(EVENT_NAMES)), at, id=given_id))
     return events
+
+
+@st.composite
+def sends_around(
+    draw: st.DrawFn, cadence: Cadence, now: datetime, max_size: int = 6
+) -> list[Delivery]:
+    """Sends of `cadence`'s steps recorded from a week before `now` to a day after it.
+
+    Those after `now` were stamped by a worker whose clock is ahead of the one planning at
+    `now`. Each has an occurrence key of its own (``sent=<n>``), on one of its step's
+    channels.
+    """
+    offsets = st.one_of(
+        st.sampled_from(CLOCK_ERRORS),
+        st.integers(-7 * 24 * 60, 24 * 60).map(lambda m: timedelta(minutes=m)),
+    )
+    sends: list[Delivery] = []
+    for index in range(draw(st.integers(0, max_size))):
+        step = draw(st.sampled_from(cadence.steps))
+        sends.append(
+            Delivery(
+                cadence.name,
+                step.name,
+                CONTACT_ID,
+                f"{cadence.name}:{step.name}:{CONTACT_ID}:sent={index}",
+                DeliveryStatus.SENT,
+                now + draw(offsets),
+                channel=draw(st.sampled_from(step.channels)),
+            )
+        )
+    return sends
 
 
 @attrs.frozen
@@ -397,4 +461,62 @@ def scenarios(draw: st.DrawFn, days: int = 90, max_steps: int = 4) -> Scenario:
         end=base + timedelta(days=days + 10),
         opens=draw(st.frozensets(st.sampled_from(names))),
         clicks=draw(st.frozensets(st.sampled_from(names))),
+    )
+
+
+@st.composite
+def capped_scenarios(draw: st.DrawFn, days: int = 3) -> Scenario:
+    """A scenario where frequency caps are what holds messages back.
+
+    One to three marketing steps fired by events (some delayed, some skipped rather than
+    deferred when over a cap), one or two cadence-wide caps and maybe a cap per channel; no
+    quiet hours, conditions, cancellations, expiries or goals; a contact reachable on every
+    channel; four to 25 events over `days`, so that occurrences compete for the caps.
+    """
+    built: list[Step] = []
+    for index in range(draw(st.integers(1, 3))):
+        delay = draw(st.none() | durations())
+        built.append(
+            Step(
+                f"s{index}",
+                trigger=on_event(draw(st.sampled_from(EVENT_NAMES))),
+                channels=draw(
+                    st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=3, unique=True)
+                ),
+                priority=draw(st.integers(0, 3)),
+                on_cap=draw(st.sampled_from(["defer", "defer", "skip"])),
+                **({} if delay is None else {"delay": delay}),
+            )
+        )
+    cadence = Cadence(
+        CADENCE_NAME,
+        steps=built,
+        channels=[
+            Channel(
+                name,
+                kind="task" if name == "phone" else "message",
+                caps=draw(st.lists(caps(), max_size=1)),
+            )
+            for name in CHANNELS
+        ],
+        policy=Policy(caps=draw(st.lists(caps(), min_size=1, max_size=2))),
+        timezone=draw(st.sampled_from(TIMEZONES)),
+    )
+    base = draw(instants(minutes=SPAN_MINUTES - (days + 30) * 24 * 60))
+    contact = Contact(
+        CONTACT_ID,
+        consents=set(CHANNELS),
+        addresses={
+            "email": f"{CONTACT_ID}@example.com",
+            "sms": "+5511999990000",
+            "phone": "+15550100",
+        },
+        created_at=base,
+    )
+    return Scenario(
+        cadence=cadence,
+        contact=contact,
+        events=tuple(draw(histories(base, days, min_events=4))),
+        start=base,
+        end=base + timedelta(days=days + 10),
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,7 +49,13 @@ from regua import (
 from regua.planning.calendar import in_quiet_hours
 from regua.planning.planner import next_wakeup, settled, settled_once_sent
 from tests.planning.helpers import sent_as_planned
-from tests.planning.strategies import Scenario, scenarios
+from tests.planning.strategies import (
+    Scenario,
+    capped_scenarios,
+    clocks,
+    scenarios,
+    sends_around,
+)
 
 # REGUA_PROPERTY_EXAMPLES=2000 runs a deeper search (e.g. nightly); the default keeps the
 # whole file to about 10 s.
@@ -80,53 +86,81 @@ class Run:
         return Snapshot(self.scenario.contact, self.events, self.deliveries)
 
 
-def drive(scenario: Scenario, check: Check | None = None, until: datetime | None = None) -> Run:
-    """Plan the scenario's contact forward from its start to `until` (default: its end)."""
+def drive(
+    scenario: Scenario,
+    check: Check | None = None,
+    until: datetime | None = None,
+    clocks: Sequence[timedelta] = (timedelta(0),),
+) -> Run:
+    """Plan the scenario's contact forward from its start to `until` (default: its end).
+
+    With several `clocks`, as many workers plan the contact in turn at each instant, each at
+    the true instant plus its clock's error, stamping what it records with its own clock:
+    each sees deliveries and events stamped after its `now`. (The application stamps the
+    events, engagement included, with the true instant.)
+    """
     cadence = scenario.cadence
     who = scenario.contact
     end = scenario.end if until is None else until
     run = Run(scenario, list(scenario.events), [])
-    now = scenario.start
+    true_now = scenario.start
     same_instant = 0
     for _ in range(5_000):
-        snapshot = run.snapshot()
-        result = plan(cadence, snapshot, now)
-        run.plans += 1
-        if check is not None:
-            check(result, snapshot)
-        for action in result.due:
-            key = action.occurrence_key
-            run.deliveries.append(
-                Delivery(
-                    cadence.name,
-                    action.step,
-                    who.id,
-                    key,
-                    DeliveryStatus.SENT,
-                    now,
-                    channel=action.channel,
+        changed = False
+        wakeups: list[datetime] = []
+        for error in clocks:
+            now = true_now + error
+            snapshot = run.snapshot()
+            result = plan(cadence, snapshot, now)
+            run.plans += 1
+            if check is not None:
+                check(result, snapshot)
+            for action in result.due:
+                key = action.occurrence_key
+                run.deliveries.append(
+                    Delivery(
+                        cadence.name,
+                        action.step,
+                        who.id,
+                        key,
+                        DeliveryStatus.SENT,
+                        now,
+                        channel=action.channel,
+                    )
                 )
-            )
-            run.sends.append((now, action))
-            if action.step in scenario.opens:
-                run.events.append(
-                    Event(who.id, OPENED, now + timedelta(hours=1), id=f"open:{key}", ref=key)
-                )
-            if action.step in scenario.clicks:
-                run.events.append(
-                    Event(who.id, CLICKED, now + timedelta(hours=2), id=f"click:{key}", ref=key)
-                )
-        run.deliveries.extend(occurrence.as_delivery() for occurrence in result.closed)
-        if result.due or result.closed:
+                run.sends.append((now, action))
+                if action.step in scenario.opens:
+                    run.events.append(
+                        Event(
+                            who.id, OPENED, true_now + timedelta(hours=1), id=f"open:{key}", ref=key
+                        )
+                    )
+                if action.step in scenario.clicks:
+                    run.events.append(
+                        Event(
+                            who.id,
+                            CLICKED,
+                            true_now + timedelta(hours=2),
+                            id=f"click:{key}",
+                            ref=key,
+                        )
+                    )
+            run.deliveries.extend(occurrence.as_delivery() for occurrence in result.closed)
+            if result.due or result.closed:
+                changed = True
+            elif result.next_wakeup is not None:
+                wakeups.append(result.next_wakeup - error)  # on the true clock
+        if changed:
             same_instant += 1
-            assert same_instant < 50, f"the plan at {now} never settles: {result}"
+            assert same_instant < 50, f"the plans at {true_now} never settle: {result}"
             continue
         same_instant = 0
-        upcoming = min((e.at for e in run.events if e.at > now), default=None)
-        wakeups = [t for t in (result.next_wakeup, upcoming) if t is not None]
+        upcoming = min((e.at for e in run.events if e.at > true_now), default=None)
+        if upcoming is not None:
+            wakeups.append(upcoming)
         if not wakeups or min(wakeups) > end:
             return run
-        now = min(wakeups)
+        true_now = min(wakeups)
     raise AssertionError("the driven run did not reach its end in 5000 plans")
 
 
@@ -425,6 +459,129 @@ def test_every_closed_and_waiting_occurrence_has_a_reason(
     for result, snapshot in single_plans(scenario, offsets):
         check_reasons(result, snapshot)
     drive(scenario, check_reasons)
+
+
+# --- 8. clocks that drift -------------------------------------------------------------------------
+
+
+def check_caps_count_every_send(cadence: Cadence) -> Check:
+    """No plan exceeds a cap counting every send recorded after now - window, later ones too.
+
+    A send recorded after `now` was made by a worker whose clock is ahead: sending now as
+    well would put both in one window (t - window, t] at some later t.
+    """
+    transactional = {step.name for step in cadence.steps if step.transactional}
+    windows = [(cap, None) for cap in cadence.policy.caps] + [
+        (cap, channel.name) for channel in cadence.channels for cap in channel.caps
+    ]
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        now = result.now
+        for cap, channel in windows:
+            adding = [a for a in result.due if not a.transactional and channel in (None, a.channel)]
+            if not adding:
+                continue
+            since = now - cap.per.approximate()
+            recorded = [
+                d.at
+                for d in snapshot.deliveries
+                if d.status is DeliveryStatus.SENT
+                and d.cadence == cadence.name
+                and d.step not in transactional
+                and channel in (None, d.channel)
+                and d.at > since
+            ]
+            assert len(recorded) + len(adding) <= cap.max, (
+                f"{'cadence' if channel is None else channel} cap {cap.max} per {cap.per} "
+                f"exceeded at {now}: sends recorded since {since} at {sorted(recorded)}, "
+                f"{[a.step for a in adding]} due now"
+            )
+
+    return check
+
+
+def check_later_events_bound_the_wakeup(cadence: Cadence) -> Check:
+    """The earliest event stamped after `now` (not a copy of one by `now`) bounds the wake-up.
+
+    The wake-up of the plan, and the one the scheduler stores when `settled_once_sent` lets
+    it skip a second plan (that of the waiting occurrences).
+    """
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        now = result.now
+        known = {(e.name, e.id) for e in snapshot.events if e.at <= now}
+        later = [e.at for e in snapshot.events if e.at > now and (e.name, e.id) not in known]
+        if not later:
+            assert result.next_event_at is None
+            return
+        first = min(later)
+        assert result.next_event_at == first
+        assert result.next_wakeup is not None
+        assert result.next_wakeup <= first, (
+            f"next_wakeup {result.next_wakeup} is after the event stamped {first}"
+        )
+        if result.due and settled_once_sent(cadence, result):
+            once_sent = next_wakeup(result.waiting, ())
+            assert once_sent is not None
+            assert once_sent <= first, (
+                f"once sent, the wake-up {once_sent} is after the event stamped {first}"
+            )
+
+    return check
+
+
+@PROPERTY
+@given(
+    scenario=capped_scenarios(),
+    offsets=OFFSETS,
+    clocks=clocks(),
+    data=st.data(),
+)
+def test_caps_hold_whatever_the_workers_clocks(
+    scenario: Scenario, offsets: list[int], clocks: tuple[timedelta, ...], data: st.DataObject
+) -> None:
+    cadence = scenario.cadence
+    check = check_caps_count_every_send(cadence)
+    # Single plans over sends recorded around their instant, some stamped after it.
+    for result, snapshot in single_plans(scenario, offsets):
+        recorded = data.draw(sends_around(cadence, result.now), label="sends")
+        again = attrs.evolve(snapshot, deliveries=recorded)
+        check(plan(cadence, again, result.now), again)
+    # Workers planning in turn, each on its own clock.
+    run = drive(scenario, check, clocks=clocks)
+    # Over the instants the sends were stamped with, whichever clock stamped them.
+    marketing = [(at, action.channel) for at, action in run.sends if not action.transactional]
+    for cap in cadence.policy.caps:
+        assert_within_cap([at for at, _ in marketing], cap, "cadence")
+    for channel in cadence.channels:
+        for cap in channel.caps:
+            times = [at for at, name in marketing if name == channel.name]
+            assert_within_cap(times, cap, f"channel {channel.name}")
+
+
+@PROPERTY
+@given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000), clocks=clocks())
+def test_plans_wake_in_time_for_what_is_stamped_after_now(
+    scenario: Scenario, offsets: list[int], cut: int, clocks: tuple[timedelta, ...]
+) -> None:
+    # Single plans see the scenario's later events. Workers planning in turn on their own
+    # clocks see events (engagement included) and sends stamped after their `now`; what
+    # `settled` and `settled_once_sent` promise holds there too.
+    cadence = scenario.cadence
+    bound = check_later_events_bound_the_wakeup(cadence)
+    closures = check_closures_change_nothing(cadence)
+    sends = check_sends_change_nothing_else(cadence)
+    for result, snapshot in single_plans(scenario, offsets):
+        bound(result, snapshot)
+
+    def check(result: Plan, snapshot: Snapshot) -> None:
+        check_wakeup(result, snapshot)
+        bound(result, snapshot)
+        closures(result, snapshot)
+        sends(result, snapshot)
+
+    until = scenario.start + (scenario.end - scenario.start) * (cut / 1000)
+    drive(scenario, check, until=until, clocks=clocks)
 
 
 # --- regressions: the minimal examples the properties found ------------------------------------

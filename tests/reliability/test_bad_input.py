@@ -9,18 +9,24 @@ attribute values) must stay out of error messages and log records.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pydantic
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regua import (
     Cadence,
     Channel,
     Contact,
+    Delivery,
+    DeliveryStatus,
     Event,
     InMemoryRepository,
     InvalidRecordError,
@@ -32,6 +38,9 @@ from regua import (
     on_event,
 )
 from regua.loading import LoadError, load_cadences
+from regua.records import MAX_DATA_BYTES, MAX_DATA_DEPTH
+from regua.repositories.sql import SQLRepository
+from tests.repositories.raw import nested_object, write_around
 
 UTC = timezone.utc
 NOW = datetime(2026, 5, 4, 12, tzinfo=UTC)
@@ -55,7 +64,7 @@ CADENCE = Cadence(
 GARBAGE = {
     "feb31": "31/02/1990",
     "emoji": "\U0001f382\U0001f389 1990",
-    "huge": HUGE,
+    "long": "9" * 60_000,  # under MAX_DATA_BYTES: stored, and unusable as a date
     "number": 19900504,
     "mapping": {"day": 4, "month": 5},
     "naive": datetime(1990, 5, 4, 9),
@@ -227,7 +236,7 @@ def test_garbage_attributes_are_per_contact_failures_and_the_tick_completes() ->
     assert ("feb31", "confirm") in {(m.contact.id, m.step) for m in outbox.sent}
 
 
-def test_emoji_and_huge_values_survive_elsewhere() -> None:
+def test_emoji_and_large_values_survive_elsewhere() -> None:
     # Non-date attributes the cadence does not read as dates are just data.
     repository = InMemoryRepository()
     outbox = Outbox()
@@ -235,7 +244,7 @@ def test_emoji_and_huge_values_survive_elsewhere() -> None:
     repository.upsert_contact(
         Contact(
             "\U0001f600",
-            attributes={"nickname": "\U0001f600" * 1000, "notes": HUGE, "tier": None},
+            attributes={"nickname": "\U0001f600" * 1000, "notes": "9" * 60_000, "tier": None},
             consents={"email"},
             addresses={"email": "emoji@example.com"},
         )
@@ -277,8 +286,12 @@ def test_bad_contact_errors_and_logs_carry_no_personal_data(
 def test_errors_about_huge_values_are_bounded() -> None:
     repository, scheduler, _ = _world()
     report = scheduler.tick(NOW)
-    assert len(report.errors["huge"]) < 1000
+    assert len(report.errors["long"]) < 1000
     assert all(len(e.error) < 1000 for e in repository.errors())
+    with pytest.raises(InvalidRecordError) as raised:
+        Contact("huge", attributes={"birth_date": HUGE})
+    assert len(str(raised.value)) < 1000
+    assert "999999999999" not in str(raised.value)
 
 
 def test_addresses_never_appear_in_logs_of_failed_sends(caplog: pytest.LogCaptureFixture) -> None:
@@ -298,3 +311,208 @@ def test_addresses_never_appear_in_logs_of_failed_sends(caplog: pytest.LogCaptur
     assert len(report.failed) == 1
     assert all(_address("ana") not in r.getMessage() for r in caplog.records)
     assert _address("ana") not in (repository.failed_deliveries()[0].reason or "")
+
+
+# --- nesting and size limits on records ----------------------------------------------------------
+
+
+def _deep(levels: int, container: str = "dict") -> Any:
+    """A value of `levels` nested containers (dicts or lists) around the number 1."""
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value} if container == "dict" else [value]
+    return value
+
+
+def _self_containing() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["again"] = loop
+    return loop
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Contact("x", attributes=_deep(500)), r"Contact 'x'\.attributes: nested more"),
+        (
+            lambda: Contact("x", attributes={"a": _deep(499, "list")}),
+            r"Contact 'x'\.attributes: nested more",
+        ),
+        (lambda: Contact("x", addresses={"email": _deep(40)}), r"Contact 'x'\.addresses: nested"),
+        (
+            lambda: Event("x", "order_placed", NOW, data=_deep(10_000)),
+            r"Event 'order_placed' of contact 'x'\.data: nested more",
+        ),
+        (lambda: Contact("x", attributes=_self_containing()), r"Contact 'x'\.attributes: nested"),
+        (
+            lambda: attrs.evolve(Contact("x"), attributes=_deep(33)),
+            r"Contact 'x'\.attributes: nested more",
+        ),
+    ],
+    ids=["dicts", "lists", "addresses", "event data", "a cycle", "evolve"],
+)
+def test_data_nested_past_the_limit_is_refused_where_it_enters(
+    build: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(InvalidRecordError, match=message) as raised:
+        build()
+    assert f"{MAX_DATA_DEPTH} levels deep" in str(raised.value)
+
+
+@given(
+    levels=st.integers(min_value=1, max_value=MAX_DATA_DEPTH + 8),
+    containers=st.lists(st.sampled_from(["dict", "list", "tuple", "set"]), min_size=48),
+)
+def test_the_depth_limit_counts_every_container(levels: int, containers: list[str]) -> None:
+    """The field's mapping is level 1; any mix of containers inside adds one level each."""
+    value: Any = "leaf"
+    for container in containers[: levels - 1]:
+        if container == "dict":
+            value = {"k": value}
+        elif container == "list":
+            value = [value, 2]
+        elif container == "tuple":
+            value = (value,)
+        else:
+            try:
+                value = frozenset({value})
+            except TypeError:  # what it holds is not hashable
+                value = [value]
+    if levels <= MAX_DATA_DEPTH:
+        assert Contact("x", attributes={"v": value}).attributes == {"v": value}
+        assert Event("x", "e", NOW, data={"v": value}).data == {"v": value}
+    else:
+        with pytest.raises(InvalidRecordError, match="nested more than"):
+            Contact("x", attributes={"v": value})
+        with pytest.raises(InvalidRecordError, match="nested more than"):
+            Event("x", "e", NOW, data={"v": value})
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Contact("x", attributes={"notes": HUGE}),
+        lambda: Contact("x", attributes={"notes": "\u00e9" * 40_000}),  # 80,000 UTF-8 bytes
+        lambda: Contact("x", attributes={"photo": b"\xff" * 70_000}),
+        lambda: Contact("x", attributes={f"k{n}": n for n in range(10_000)}),
+        lambda: Contact("x", addresses={"email": "a" * 70_000}),
+        lambda: Event("x", "order_placed", NOW, data={"items": [{"sku": "A" * 100}] * 1_000}),
+    ],
+    ids=["text", "non-ascii text", "bytes", "many keys", "addresses", "event data"],
+)
+def test_data_larger_than_the_limit_is_refused_where_it_enters(
+    build: Callable[[], object],
+) -> None:
+    with pytest.raises(InvalidRecordError, match=r"over the limit of 65,536") as raised:
+        build()
+    assert len(str(raised.value)) < 400  # the size, never the value
+    assert "aaaa" not in str(raised.value)
+
+
+def test_data_up_to_the_limits_is_accepted() -> None:
+    under = {"notes": "9" * (MAX_DATA_BYTES - 100), "tier": "gold"}
+    assert Contact("x", attributes=under).attributes == under
+    assert Contact("x", attributes={"notes": "e" * 40_000}).attributes["notes"] == "e" * 40_000
+    assert Event("x", "e", NOW, data=_deep(MAX_DATA_DEPTH)).data == _deep(MAX_DATA_DEPTH)
+
+
+# --- one unreadable contact among thousands ------------------------------------------------------
+
+GOOD = [f"c{n:04d}" for n in range(2_000)]
+
+CONFIRM = Cadence(
+    "shop",
+    channels=[Channel("email")],
+    timezone="UTC",
+    steps=[
+        Step("confirm", trigger=on_event("order_placed"), channels=["email"], transactional=True)
+    ],
+)
+
+
+def _customer(contact_id: str) -> Contact:
+    return Contact(
+        contact_id,
+        attributes={"tier": "gold"},
+        timezone="America/Sao_Paulo",
+        consents={"email"},
+        addresses={"email": f"{contact_id}@example.com"},
+        created_at=NOW - timedelta(days=30),
+    )
+
+
+# id -> (table, column, JSON column?, stored value, what the error names); written with raw
+# SQL, as a program other than regua could.
+HOSTILE_ROWS: dict[str, tuple[str, str, bool, str, str]] = {
+    "deep": ("contacts", "attributes", True, nested_object(500), "'deep'.attributes"),
+    "mars": ("contacts", "timezone", False, "Mars/Olympus", "unknown timezone 'Mars/Olympus'"),
+    "deep-event": ("events", "data", True, nested_object(500), "'deep-event'.data"),
+    "status": ("deliveries", "status", False, "lost", "'status'.status"),
+}
+SQLITE_HOSTILE_ROWS = {  # PostgreSQL's column types refuse these
+    "not-json": ("contacts", "attributes", False, '{"tier": gold', "JSONDecodeError"),
+    "garbage-at": ("events", "at", False, "yesterday", "'garbage-at'.at"),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_one_unreadable_row_does_not_stop_the_tick_for_thousands(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
+    repository: SQLRepository = request.getfixturevalue(f"{backend}_repository")
+    hostile = dict(HOSTILE_ROWS, **(SQLITE_HOSTILE_ROWS if backend == "sqlite" else {}))
+    everyone = [*GOOD, *hostile]
+    earlier = Delivery(
+        "shop", "welcome", "status", "shop:welcome:status", DeliveryStatus.SENT, NOW, "email"
+    )
+    repository.bulk_load(
+        [_customer(i) for i in everyone],
+        [Event(i, "order_placed", NOW, id=f"o-{i}") for i in everyone],
+        [earlier],
+    )
+    for contact_id, (table, column, json, value, _) in hostile.items():
+        write_around(repository, table, column, value, contact_id, json=json)
+    outbox = Outbox()
+    scheduler = Scheduler(CONFIRM, repository=repository, senders={"email": outbox})
+
+    report = scheduler.tick(NOW)
+
+    assert sorted(m.contact.id for m in outbox.sent) == GOOD  # each once
+    assert sorted(report.errors) == sorted(hostile)
+    recorded = {e.contact_id: e.error for e in repository.errors()}
+    assert sorted(recorded) == sorted(hostile)
+    for contact_id, (*_, named) in hostile.items():
+        assert recorded[contact_id].startswith("InvalidRecordError: ")
+        assert named in recorded[contact_id]
+    # Not evaluated again, tick after tick, until the application changes them.
+    assert repository.due_contact_ids(NOW + timedelta(days=365), 10) == []
+    assert scheduler.tick(NOW + timedelta(minutes=1)).evaluated == 0
+    assert len(repository.errors()) == len(hostile)
+    repository.upsert_contact(_customer("mars"))
+    report = scheduler.tick(NOW + timedelta(minutes=2))
+    assert (report.evaluated, report.errors) == (1, {})
+    assert [m.contact.id for m in outbox.sent[len(GOOD) :]] == ["mars"]
+
+
+def test_records_changed_around_validation_in_memory_do_not_stop_the_tick() -> None:
+    """In memory, records changed in place after validation are one contact's problem only."""
+    repository = InMemoryRepository()
+    ids = [*GOOD, "mars", "deep", "deep-event"]
+    repository.bulk_load(
+        [_customer(i) for i in ids], [Event(i, "order_placed", NOW, id=f"o-{i}") for i in ids]
+    )
+    stored = {i: repository.get_contact(i) for i in ids}
+    object.__setattr__(stored["mars"], "timezone", "Mars/Olympus")
+    object.__setattr__(stored["deep"], "attributes", _deep(5_000))
+    (event,) = [e for e in repository.history("deep-event") if isinstance(e, Event)]
+    object.__setattr__(event, "data", _deep(5_000))
+    outbox = Outbox()
+    scheduler = Scheduler(CONFIRM, repository=repository, senders={"email": outbox})
+
+    report = scheduler.tick(NOW)
+
+    assert sorted(report.errors) == ["mars"]
+    assert [e.contact_id for e in repository.errors()] == ["mars"]
+    # Data nobody reads is no obstacle: the deep ones are sent their confirmation too.
+    assert sorted(m.contact.id for m in outbox.sent) == sorted([*GOOD, "deep", "deep-event"])
+    assert scheduler.tick(NOW + timedelta(minutes=1)).evaluated == 0

@@ -7,9 +7,11 @@ conftest.py; the PostgreSQL cases are skipped when no server is reachable.
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from regua import InMemoryRepository
 from regua.ports import Repository
+from regua.repositories.sql import SQLRepository
 from regua.testing.contracts import RepositoryContract
 
 
@@ -19,13 +21,28 @@ class TestInMemoryRepository(RepositoryContract):
         return InMemoryRepository()
 
 
-class TestSQLiteRepository(RepositoryContract):
+class SQLContract(RepositoryContract):
+    def store_unreadable(self, repository: Repository, contact_id: str) -> None:
+        """A timezone this machine's tzdata lacks, as a newer one could have written."""
+        assert isinstance(repository, SQLRepository)
+        contacts = sa.table(
+            "regua_contacts", sa.column("id"), sa.column("timezone"), schema=repository.schema
+        )
+        with repository.engine.begin() as conn:
+            conn.execute(
+                sa.update(contacts)
+                .where(contacts.c.id == contact_id)
+                .values(timezone="Mars/Olympus_Mons")
+            )
+
+
+class TestSQLiteRepository(SQLContract):
     @pytest.fixture
     def repository(self, sqlite_repository: Repository) -> Repository:
         return sqlite_repository
 
 
-class TestPostgresRepository(RepositoryContract):
+class TestPostgresRepository(SQLContract):
     @pytest.fixture
     def repository(self, postgres_repository: Repository) -> Repository:
         return postgres_repository

@@ -124,14 +124,15 @@ def pool() -> Iterator[Any]:
     started, so no process can take two.
     """
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WORKERS, timeout=60)
+    # Bounds for a hung worker only (pytest's own timeout is 300 s): generous under load.
+    barrier = context.Barrier(WORKERS, timeout=240)
     with context.Pool(WORKERS, initializer=_adopt, initargs=(barrier,)) as processes:
         yield processes
 
 
 def race(pool: Any, url: str, schema: str | None) -> list[Outcome]:
     tasks = [(index, url, schema) for index in range(WORKERS)]
-    outcomes: list[Outcome] = pool.starmap_async(worker, tasks, chunksize=1).get(timeout=120)
+    outcomes: list[Outcome] = pool.starmap_async(worker, tasks, chunksize=1).get(timeout=280)
     return outcomes
 
 

@@ -69,29 +69,40 @@ def populate(repository: InMemoryRepository, count: int) -> None:
 
 
 class SlowLoopback(Loopback):
-    """The loopback webhook, answering after `delay` seconds and counting requests in flight."""
+    """The loopback webhook, answering after `delay` seconds and counting requests in flight.
 
-    def __init__(self, delay: float) -> None:
+    The first requests are held until `overlap` of them are in flight at once (or 60 s have
+    passed, which fails the test's check): how far sends overlap then depends on the
+    scheduler alone, not on how fast a loaded machine issues them.
+    """
+
+    def __init__(self, delay: float, overlap: int = 0) -> None:
         super().__init__()
         self.delay = delay
+        self.overlap = overlap
         self.in_flight = 0
         self.peak = 0
-        self._flight = threading.Lock()
+        self._flight = threading.Condition()
         self.respond = self._slowly
 
     def _slowly(self, request: Received, number: int) -> tuple[int, dict[str, str], bytes]:
         with self._flight:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
+            self._flight.notify_all()
+            self._flight.wait_for(lambda: self.peak >= self.overlap, timeout=60)
         time.sleep(self.delay)
         with self._flight:
             self.in_flight -= 1
         return 200, {"Content-Type": "application/json"}, json.dumps({"id": number}).encode()
 
 
+CONCURRENCY = 12
+
+
 @pytest.fixture
 def slow_loopback() -> Iterator[SlowLoopback]:
-    server = SlowLoopback(delay=0.05)
+    server = SlowLoopback(delay=0.05, overlap=CONCURRENCY // 2)
     yield server
     server.close()
 
@@ -101,10 +112,11 @@ def test_every_message_once_over_a_real_webhook_with_bounded_concurrency(
 ) -> None:
     repository = InMemoryRepository()
     populate(repository, 150)
-    concurrency = 12
+    concurrency = CONCURRENCY
 
     async def main() -> list[int]:
-        async with AsyncWebhookSender(slow_loopback.url, secret=SECRET) as sender:
+        # Requests are held until they overlap: a timeout far beyond that, never reached.
+        async with AsyncWebhookSender(slow_loopback.url, secret=SECRET, timeout=120) as sender:
             scheduler = AsyncScheduler(
                 [SHOP],
                 repository=repository,
@@ -278,7 +290,7 @@ def test_preview_explain_and_run_until_stopped() -> None:
             if len(sent) == 2:
                 scheduler.stop()
 
-        await asyncio.wait_for(scheduler.run(0.01, on_tick=on_tick), timeout=10)
+        await asyncio.wait_for(scheduler.run(0.01, on_tick=on_tick), timeout=120)
         await scheduler.aclose()
         return sent
 

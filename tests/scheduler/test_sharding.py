@@ -69,7 +69,7 @@ def worker(repository: Repository, outbox: OutboxSender, shard: Shard, name: str
 
 
 def in_threads(jobs: list[Callable[[], object]]) -> None:
-    barrier = threading.Barrier(len(jobs), timeout=30)
+    barrier = threading.Barrier(len(jobs), timeout=120)  # a bound for a hung thread only
     failures: list[BaseException] = []
 
     def run(job: Callable[[], object]) -> None:
@@ -83,9 +83,10 @@ def in_threads(jobs: list[Callable[[], object]]) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=240)
     if failures:
         raise failures[0]
+    assert not any(thread.is_alive() for thread in threads), "a job did not finish in 240 s"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

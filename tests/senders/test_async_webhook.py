@@ -15,7 +15,7 @@ from regua.ports import Message, PermanentFailure, TemporaryFailure
 from regua.senders import webhook
 from regua.senders.webhook import AsyncWebhookSender, WebhookSender, verify_signature
 from regua.testing.contracts import AsyncSenderContract
-from tests.senders.test_webhook import SECRET, Loopback
+from tests.senders.test_webhook import PERSONAL, SECRET, Loopback, a_personal_message, echo
 
 MessageFactory = Callable[[], Message]
 
@@ -52,7 +52,7 @@ class TestAsyncWebhookSenderContract(AsyncSenderContract[AsyncWebhookSender]):
         self.loopback = loopback
 
     def _make(self, loop: asyncio.AbstractEventLoop) -> Iterator[AsyncWebhookSender]:
-        sender = AsyncWebhookSender(self.loopback.url, secret=SECRET, timeout=2.0)
+        sender = AsyncWebhookSender(self.loopback.url, secret=SECRET, timeout=30.0)
         yield sender
         loop.run_until_complete(sender.aclose())
 
@@ -130,6 +130,17 @@ def test_answers_map_to_the_outcomes_of_the_synchronous_sender(
     if status == 429:
         assert isinstance(asynchronous.value, TemporaryFailure)
         assert asynchronous.value.retry_after == timedelta(seconds=7)
+
+
+def test_a_refusal_that_echoes_the_request_is_quoted_without_personal_data(
+    loopback: Loopback,
+) -> None:
+    loopback.respond = echo(422)
+    with pytest.raises(PermanentFailure) as raised:
+        send(AsyncWebhookSender(loopback.url, secret=SECRET), a_personal_message())
+    text = str(raised.value)
+    assert "HTTP 422 Unprocessable Entity: {" in text
+    assert [value for value in PERSONAL if value.lower() in text.lower()] == []
 
 
 def test_a_timeout_and_a_refused_connection_are_temporary() -> None:

@@ -113,7 +113,7 @@ def recorder(server: Server) -> Recorder:
 def _sender(port: int, **options: Any) -> SMTPSender:
     options.setdefault("security", "plain")
     options.setdefault("templates", TEMPLATES)
-    options.setdefault("timeout", 5.0)
+    options.setdefault("timeout", 30.0)  # a bound for a hung test, not a speed
     return SMTPSender("127.0.0.1", port, sender="Loja Exemplo <no-reply@loja.example>", **options)
 
 
@@ -275,6 +275,46 @@ def test_server_replies_map_to_failure_kinds(
     setattr(recorder, f"{stage}_reply", None)
     smtp.send(_message(2))
     assert recorder.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("stage", "reply", "kept"),
+    [
+        (
+            "rcpt",
+            "550 5.1.1 <{address}>: Recipient address rejected",
+            "refused the recipient 550 5.1.1 <<email>>: Recipient address rejected",
+        ),
+        (
+            "rcpt",
+            "450 4.2.0 {address}: Recipient address rejected: Greylisted",
+            "refused the recipient 450 4.2.0 <email>: Recipient address rejected: Greylisted",
+        ),
+        (
+            "data",
+            "554 5.7.1 Rejected: Olá João Silva, call +55 11 99999-0000",
+            "answered 554 5.7.1 Rejected: Olá <redacted>, call <phone>",
+        ),
+    ],
+)
+def test_a_reply_that_quotes_the_recipient_is_quoted_without_personal_data(
+    smtp: SMTPSender, recorder: Recorder, stage: str, reply: str, kept: str
+) -> None:
+    address = "nobody.secret@example.com"
+    setattr(recorder, f"{stage}_reply", reply.format(address=address))
+    with pytest.raises((PermanentFailure, TemporaryFailure)) as raised:
+        smtp.send(_message(address=address))
+    text = str(raised.value)
+    assert text.endswith(kept)
+    for personal in (address, "João Silva", "99999-0000"):
+        assert personal not in text
+
+
+@pytest.mark.parametrize("address", ["joao.silva@", "joao.silva@example.com\r\nBcc: x@example.com"])
+def test_an_invalid_address_is_not_quoted(smtp: SMTPSender, address: str) -> None:
+    with pytest.raises(PermanentFailure, match="invalid e-mail address") as raised:
+        smtp.send(_message(address=address))
+    assert "joao.silva" not in str(raised.value)
 
 
 def test_a_server_that_is_down_is_a_temporary_failure() -> None:

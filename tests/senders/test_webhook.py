@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -128,7 +130,7 @@ def make_sender(loopback: Loopback) -> Iterator[Callable[..., WebhookSender]]:
     senders: list[WebhookSender] = []
 
     def make(url: str | dict[str, str] | None = None, **options: object) -> WebhookSender:
-        options.setdefault("timeout", 2.0)
+        options.setdefault("timeout", 30.0)  # a bound for a hung test, not a speed
         sender = WebhookSender(url or loopback.url, secret=SECRET, **options)  # type: ignore[arg-type]
         senders.append(sender)
         return sender
@@ -165,7 +167,9 @@ def test_posts_signed_json_with_the_documented_headers(
     sender = make_sender(headers={"Authorization": "Bearer t0ken"})
     sent = message(attempt=2, kind="task")
 
+    before = int(time.time())
     assert sender.send(sent) == "msg-1"
+    after = time.time()
 
     [request] = loopback.received
     headers = request.headers
@@ -175,7 +179,7 @@ def test_posts_signed_json_with_the_documented_headers(
     assert headers["authorization"] == "Bearer t0ken"
     timestamp = headers["x-regua-timestamp"]
     assert timestamp.isdigit()
-    assert abs(int(timestamp) - datetime.now(UTC).timestamp()) < 60
+    assert before <= int(timestamp) <= after  # signed while sending, in whole seconds
     assert headers["x-regua-signature"].startswith("v1=")
     verify_signature(request.body, timestamp, headers["x-regua-signature"], SECRET)
     assert headers["x-regua-signature"] == sign(request.body, timestamp, SECRET)
@@ -256,13 +260,17 @@ def test_429_with_retry_after_seconds_is_temporary(
 def test_429_with_retry_after_http_date_is_temporary(
     loopback: Loopback, make_sender: Callable[..., WebhookSender]
 ) -> None:
-    later = datetime.now(UTC) + timedelta(seconds=90)
+    later = (datetime.now(UTC) + timedelta(seconds=90)).replace(microsecond=0)
     loopback.answer(429, {"Retry-After": format_datetime(later, usegmt=True)})
+    sender = make_sender()
+    before = datetime.now(UTC)
     with pytest.raises(TemporaryFailure) as raised:
-        make_sender().send(message())
+        sender.send(message())
+    after = datetime.now(UTC)
+    # From the moment the answer was read, however long the request took.
     retry_after = raised.value.retry_after
     assert retry_after is not None
-    assert timedelta(seconds=80) < retry_after <= timedelta(seconds=90)
+    assert max(timedelta(0), later - after) <= retry_after <= later - before
 
 
 def test_429_with_a_past_or_garbled_retry_after(
@@ -313,6 +321,64 @@ def test_other_4xx_are_permanent_with_status_and_body(
     assert not isinstance(raised.value, TemporaryFailure)
 
 
+def echo(status: int) -> Callable[[Received, int], Answer]:
+    """A receiver that refuses the message, quoting back the whole request it received."""
+
+    def respond(request: Received, number: int) -> Answer:
+        body = b'{"error": "invalid destination", "received": ' + request.body + b"}"
+        return status, {"Content-Type": "application/json"}, body
+
+    return respond
+
+
+# What a message holds about its contact; a receiver that echoes the request sends them back.
+PERSONAL = ["+5511990000001", "João", "Jo\\u00e3o", "Ana Souza", "ana.souza@example.com"]
+
+
+def a_personal_message() -> Message:
+    contact = Contact(
+        "ana",
+        addresses={"sms": "+5511990000001", "email": "ana.souza@example.com"},
+        attributes={"name": "Ana Souza"},
+    )
+    return message(contact=contact)
+
+
+def test_a_refusal_that_echoes_the_request_is_quoted_without_personal_data(
+    loopback: Loopback, make_sender: Callable[..., WebhookSender]
+) -> None:
+    loopback.respond = echo(422)
+    with pytest.raises(PermanentFailure) as raised:
+        make_sender().send(a_personal_message())
+    text = str(raised.value)
+    assert text.startswith("webhook http://127.0.0.1:")
+    assert 'HTTP 422 Unprocessable Entity: {"error": "invalid destination", "received": {' in text
+    assert [value for value in PERSONAL if value.lower() in text.lower()] == []
+    assert "\n" not in text
+    assert len(text) < 400
+
+
+def test_a_failed_delivery_records_and_logs_no_personal_data(
+    loopback: Loopback,
+    make_sender: Callable[..., WebhookSender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="regua")
+    scheduler, repository = scheduler_with(make_sender())
+    repository.upsert_contact(a_personal_message().contact)
+    loopback.respond = echo(422)
+
+    scheduler.tick(T0)
+
+    [failed] = repository.failed_deliveries()
+    assert failed.reason is not None
+    assert "HTTP 422" in failed.reason
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("HTTP 422" in line for line in logged)
+    for text in [failed.reason, *logged]:
+        assert [value for value in PERSONAL if value.lower() in text.lower()] == [], text
+
+
 def test_redirects_are_not_followed(
     loopback: Loopback, make_sender: Callable[..., WebhookSender]
 ) -> None:
@@ -326,7 +392,7 @@ def test_a_server_slower_than_the_timeout_is_temporary(
     loopback: Loopback, make_sender: Callable[..., WebhookSender]
 ) -> None:
     def slow(request: Received, number: int) -> Answer:
-        loopback.release.wait(5)  # released at teardown
+        loopback.release.wait()  # released at teardown: never answers in time
         return 200, {}, b""
 
     loopback.respond = slow

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -16,6 +16,7 @@ from regua.definitions.goals import Goal
 from regua.definitions.policy import Policy
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger
+from regua.documents import LoadLimits, load_json, load_yaml, read_document
 from regua.errors import MissingDependencyError
 
 __all__ = ["Cadence", "schema"]
@@ -206,9 +207,16 @@ class Cadence(DefinitionModel):
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Cadence:
-        """Parse and validate JSON text."""
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes, *, limits: LoadLimits | None = None) -> Cadence:
+        """Parse and validate JSON text.
+
+        Raises:
+            LoadError: the text is past one of its `limits` (default `LoadLimits()`).
+            json.JSONDecodeError: the text is not JSON.
+            pydantic.ValidationError: the cadence is invalid; the message names the field.
+
+        """
+        return cls.from_dict(load_json(text, limits=limits))
 
     def to_yaml(self) -> str:
         """The cadence as YAML text (needs the ``yaml`` extra)."""
@@ -224,20 +232,34 @@ class Cadence(DefinitionModel):
         )
 
     @classmethod
-    def from_yaml(cls, text: str | bytes) -> Cadence:
-        """Parse and validate YAML text (needs the ``yaml`` extra)."""
-        return cls.from_dict(_yaml().safe_load(text))
+    def from_yaml(cls, text: str | bytes, *, limits: LoadLimits | None = None) -> Cadence:
+        """Parse and validate YAML text (needs the ``yaml`` extra), with PyYAML's safe loader.
+
+        Raises:
+            LoadError: the text is past one of its `limits` (default `LoadLimits()`): too
+                large, too many nodes once aliases are expanded, or nested too deeply.
+            yaml.YAMLError: the text is not YAML.
+            pydantic.ValidationError: the cadence is invalid; the message names the field.
+
+        """
+        return cls.from_dict(load_yaml(text, limits=limits, feature="YAML cadences"))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Cadence:
-        """Load a cadence from a ``.yaml``/``.yml`` or ``.json`` file."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            return cls.from_yaml(text)
-        if path.suffix.lower() == ".json":
-            return cls.from_json(text)
-        raise ValueError(f"{path}: expected a .yaml, .yml or .json file")
+    def from_file(
+        cls, path: str | os.PathLike[str], *, limits: LoadLimits | None = None
+    ) -> Cadence:
+        """Load a cadence from a ``.yaml``/``.yml`` or ``.json`` file, by its suffix.
+
+        Raises:
+            LoadError: the file is past one of its `limits` (default `LoadLimits()`); the
+                message names the file and the limit.
+            OSError: the file cannot be read.
+            ValueError: an unknown suffix, or bad JSON (`json.JSONDecodeError`).
+            yaml.YAMLError: the file is not valid YAML.
+            pydantic.ValidationError: the cadence is invalid; the message names the field.
+
+        """
+        return cls.from_dict(read_document(path, limits=limits, feature="YAML cadences"))
 
 
 def _yaml() -> Any:

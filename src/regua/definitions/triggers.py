@@ -9,17 +9,19 @@ YAML a trigger is a small mapping whose first key says its kind::
     trigger: {schedule: "0 9 * * MON"}
     trigger: {inactivity: 60d, activity: [login, order_placed]}
     trigger: {after_step: apology, outcome: expired}
+    trigger: {after_step: apology, outcome: [expired, failed]}
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from croniter import croniter
 from dateutil.rrule import rrulestr
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
+from pydantic_core import PydanticCustomError
 
 from regua.definitions.conditions import Scalar
 from regua.definitions.durations import Duration, PositiveDuration
@@ -44,6 +46,9 @@ __all__ = [
 
 Outcome = Literal["sent", "failed", "expired", "skipped"]
 """How an occurrence of a step ended, as `after_step` can follow it."""
+
+_OUTCOMES: tuple[str, ...] = get_args(Outcome)
+_EXPECTED_OUTCOMES = ", ".join(repr(o) for o in _OUTCOMES[:-1]) + f" or {_OUTCOMES[-1]!r}"
 
 
 class Trigger(DefinitionModel):
@@ -167,15 +172,52 @@ class InactivityTrigger(Trigger):
         return value
 
 
+def _check_outcomes(value: Any) -> Any:
+    """One outcome, or a list of distinct ones; a list of one is that outcome."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise PydanticCustomError(
+            "outcome", "list at least one outcome ({expected})", {"expected": _EXPECTED_OUTCOMES}
+        )
+    seen: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or item not in _OUTCOMES:
+            raise PydanticCustomError(
+                "outcome",
+                "unknown outcome {value}: expected {expected}, or a list of them",
+                {"value": repr(item), "expected": _EXPECTED_OUTCOMES},
+            )
+        if item in seen:
+            raise PydanticCustomError(
+                "outcome", "outcome {value} is listed twice", {"value": repr(item)}
+            )
+        seen.append(item)
+    return seen[0] if len(seen) == 1 else tuple(seen)
+
+
 class AfterStepTrigger(Trigger):
     """Fires when an occurrence of another step of the cadence ends with `outcome`.
 
     ``after_step("welcome")`` follows each sent welcome; ``after_step("apology",
-    outcome="expired")`` escalates when the apology missed its deadline.
+    outcome=["expired", "failed"])`` escalates when the apology did not reach the customer,
+    whether it missed its deadline or every channel failed. `outcome` is one outcome or a
+    list of several (a list of one is that outcome); one occurrence of the step followed
+    ends only once, so it fires the follower at most once either way.
     """
 
     after_step: Name
-    outcome: Outcome = "sent"
+    outcome: Annotated[
+        Outcome
+        | Annotated[
+            tuple[Outcome, ...], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+        ],
+        BeforeValidator(_check_outcomes),
+    ] = "sent"
+
+    @property
+    def outcomes(self) -> tuple[Outcome, ...]:
+        """The outcomes followed, always as a tuple: ``("sent",)`` by default."""
+        return (self.outcome,) if isinstance(self.outcome, str) else self.outcome
 
 
 _TAG_OF_CLASS: dict[type[Trigger], str] = {
@@ -267,6 +309,18 @@ def on_inactivity(period: Any, *, activity: Iterable[str] | None = None) -> Inac
     )
 
 
-def after_step(step: str, *, outcome: Outcome = "sent") -> AfterStepTrigger:
-    """Fire when an occurrence of `step` ends with `outcome` (sent, failed, expired, skipped)."""
-    return AfterStepTrigger(after_step=step, outcome=outcome)
+def after_step(step: str, *, outcome: Outcome | Iterable[Outcome] = "sent") -> AfterStepTrigger:
+    """Fire when an occurrence of `step` ends with `outcome` (sent, failed, expired, skipped).
+
+    `outcome` may list several: ``after_step("apology", outcome=["expired", "failed"])``
+    fires once for each apology that did not reach the customer, however it ended.
+
+    >>> after_step("apology", outcome=["expired", "failed"]).outcomes
+    ('expired', 'failed')
+    >>> after_step("apology", outcome="expired").outcome
+    'expired'
+    """
+    value: Any = outcome
+    if not isinstance(value, (str, list, tuple)) and isinstance(value, Iterable):
+        value = tuple(value)  # a set, a generator: validation checks the items
+    return AfterStepTrigger(after_step=step, outcome=value)

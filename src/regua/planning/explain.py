@@ -43,7 +43,7 @@ def describe_trigger(trigger: Trigger) -> str:
         activity = "any event" if trigger.activity is None else ", ".join(trigger.activity)
         return f"after {trigger.inactivity} without activity ({activity})"
     if isinstance(trigger, AfterStepTrigger):
-        return f"when an occurrence of {trigger.after_step!r} ends {trigger.outcome}"
+        return f"when an occurrence of {trigger.after_step!r} ends {' or '.join(trigger.outcomes)}"
     return type(trigger).__name__  # pragma: no cover
 
 

@@ -3,7 +3,8 @@
 Each firing carries its *source*, the part of the occurrence key that says what fired it
 (``event=<id>``, ``year=2026``, ``date=2026-05-01``, ``at=20260504T120000Z``,
 ``inactive=20260301T101500Z``, ``after=<step>/<source of that step's occurrence>``; a
-digest's ``digest=<id>`` comes from `regua.planning.digests`).
+digest's ``digest=<id>`` comes from `regua.planning.digests`). The source is the last part
+of the key: `regua.planning.keys` says how the key is put together and escaped.
 Recurring triggers yield only their latest past firing (missed firings coalesce into it)
 and their next future one; `claimed_firing` rebuilds an older firing from its source, so
 that an occurrence with an open claim (a deferred retry) is planned until it closes.
@@ -30,6 +31,7 @@ from regua.definitions.triggers import (
 from regua.errors import InvalidRecordError, personal_value
 from regua.planning.calendar import Schedule, from_local, shift, to_local, yearly_date
 from regua.planning.history import History
+from regua.planning.keys import after_source
 from regua.records import Contact, Event
 
 __all__ = ["Firing", "claimed_firing", "date_attribute", "instant_label"]
@@ -212,8 +214,10 @@ def inactivity_firing(
     if period is None:
         start = history.last_activity(trigger.activity, now)
         if start is None:
+            # A contact created later than now (its record stamped by a clock ahead of this
+            # one) starts its first inactive period then: the firing is upcoming.
             start = contact.created_at
-            if start is None or start > now:
+            if start is None:
                 return None
         period = history.memo[memo_key] = (start, f"inactive={instant_label(start)}")
     start, source = period
@@ -223,7 +227,7 @@ def inactivity_firing(
 
 def after_step_source(trigger: AfterStepTrigger, source_part: str) -> str:
     """The source of a follower's occurrence, from the source part of the one it follows."""
-    return f"after={trigger.after_step}/{source_part}"
+    return after_source(trigger.after_step, source_part)
 
 
 def claimed_firing(

@@ -9,6 +9,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from regua.planning.keys import current_key, key_part
 from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Snapshot
 
 __all__ = ["History"]
@@ -26,8 +27,11 @@ _delivery_order = attrgetter("at", "occurrence_key", "status")
 class History:
     """Events up to `now` and one cadence's deliveries, indexed by name, step and key.
 
-    Events later than `now` are ignored, so a plan depends only on what had happened by
-    the instant it is computed for.
+    Events later than `now` are left out, so a plan depends only on what had happened by
+    the instant it is computed for; the earliest of them is kept as `next_event_at`, the
+    instant at which the plan changes (an event is stamped after `now` when the clocks of
+    the application and the workers drift apart). Deliveries are all kept, whatever their
+    instant: one recorded later than `now` was made, by a worker whose clock is ahead.
     """
 
     __slots__ = (
@@ -38,6 +42,7 @@ class History:
         "by_key",
         "events",
         "memo",
+        "next_event_at",
         "sent_by_step",
     )
 
@@ -46,8 +51,16 @@ class History:
         # events come in; an event given twice (the same name and id: ingested twice) counts
         # once, as its earliest copy.
         unique: dict[tuple[str, str | None], Event] = {}
-        for event in sorted([e for e in snapshot.events if e.at <= now], key=_event_order):
+        past = [e for e in snapshot.events if e.at <= now]
+        for event in sorted(past, key=_event_order):
             unique.setdefault((event.name, event.id), event)
+        self.next_event_at: datetime | None = None
+        if len(past) < len(snapshot.events):
+            # A copy later than `now` of an event already here changes nothing.
+            self.next_event_at = min(
+                (e.at for e in snapshot.events if e.at > now and (e.name, e.id) not in unique),
+                default=None,
+            )
         events = list(unique.values())
         self.events: list[Event] = events
         by_name: dict[str, list[Event]] = defaultdict(list)
@@ -67,10 +80,21 @@ class History:
         # follows them (after_step) in this order.
         by_key = self.by_key
         sent = DeliveryStatus.SENT
+        # Keys written before their parts were escaped differ from today's only when the
+        # contact id (or a name) holds a character that is escaped: read those as today's.
+        legacy = (
+            key_part(snapshot.contact.id) != snapshot.contact.id or key_part(cadence) != cadence
+        )
         for delivery in sorted(snapshot.deliveries, key=_delivery_order):
             if delivery.cadence != cadence:
                 continue
-            by_key[delivery.occurrence_key] = delivery
+            if legacy:
+                key = current_key(
+                    delivery.occurrence_key, cadence, delivery.step, delivery.contact_id
+                )
+                by_key[key] = delivery
+            else:
+                by_key[delivery.occurrence_key] = delivery
             if delivery.status is sent:
                 sent_by_step[delivery.step].append(delivery)  # oldest first
         self.sent_by_step: dict[str, list[Delivery]] = dict(sent_by_step)
@@ -131,6 +155,6 @@ class History:
         times = [d.at for d in group]
         return group[bisect_right(times, since) : bisect_right(times, until)]
 
-    def sent_before(self, step: str, until: datetime) -> list[Delivery]:
-        """Sent deliveries of `step` at or before `until`."""
-        return [d for d in self.sent_by_step.get(step, []) if d.at <= until]
+    def sent(self, step: str) -> list[Delivery]:
+        """Sent deliveries of `step`, oldest first, those recorded later than `now` included."""
+        return self.sent_by_step.get(step, [])

@@ -154,7 +154,11 @@ class Plan:
         closed: Occurrences the planner closed (cancelled, skipped, expired) that are not yet
             recorded; the scheduler records them as deliveries with these reasons.
         next_wakeup: The earliest instant at which anything can change without new input
-            (None when nothing ever will).
+            (None when nothing ever will): no later than `next_event_at`.
+        next_event_at: The earliest instant of an event recorded for a later instant than
+            `now` (the clocks of the application and the workers drift apart), or None. The
+            plan leaves such an event out until then; planning again at that instant takes
+            it into account.
 
     """
 
@@ -166,3 +170,4 @@ class Plan:
     waiting: tuple[Occurrence, ...] = ()
     closed: tuple[Occurrence, ...] = ()
     next_wakeup: datetime | None = None
+    next_event_at: datetime | None = None

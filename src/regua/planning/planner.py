@@ -33,7 +33,7 @@ the step's holdout is closed as skipped (``holdout``) instead of sent, taking no
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -49,6 +49,7 @@ from regua.definitions.triggers import (
     InactivityTrigger,
     ScheduleTrigger,
 )
+from regua.errors import InvalidRecordError
 from regua.planning.calendar import next_at, quiet_until, shift
 from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
@@ -66,6 +67,7 @@ from regua.planning.firings import (
 )
 from regua.planning.goals import first_goal_event
 from regua.planning.history import History
+from regua.planning.keys import SEPARATOR, key_part, occurrence_prefix, parse_after_source
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
 
@@ -99,7 +101,8 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
     Raises:
         ValueError: `now` is naive.
         InvalidRecordError: the contact's data cannot be used (e.g. a date attribute that
-            is not a date); the error names the contact and the attribute.
+            is not a date), or the repository could not read it (`Snapshot.unreadable`);
+            the error names the contact and the attribute.
 
     """
     return _Planner(cadence, snapshot, now, explain_step=None).run()
@@ -158,10 +161,17 @@ def settled_once_sent(cadence: Cadence, result: Plan) -> bool:
     ``after_step`` follower's trigger, a digest's next window, an ``opened``/``clicked``
     condition), and none is of a `repeat="once"` or cooldown step with an occurrence
     waiting: the plan's caps, cooldowns and ``repeat="once"`` count its due actions as sent
-    at that instant, on their first channel, for the occurrences assessed after them.
+    at that instant, on their first channel, for the occurrences assessed after them. Nor
+    when an event recorded later than the plan's instant (`Plan.next_event_at`) comes before
+    that wake-up: the plan changes at the event's instant, which the waiting occurrences
+    alone do not say.
     """
     if not settled(cadence, result):
         return False
+    if result.next_event_at is not None:
+        wake = next_wakeup(result.waiting, ())
+        if wake is None or result.next_event_at < wake:
+            return False
     compiled = compile_cadence(cadence)
     steps = {action.step for action in result.due}
     return not (
@@ -179,7 +189,8 @@ def next_wakeup(waiting: Iterable[Occurrence], due: Iterable[DueAction]) -> date
 
     Without new input: the instant a waiting occurrence becomes due (or, deferred, expires)
     and the expiry of a due action not sent by then. A plan's `Plan.next_wakeup` is this of
-    its own `waiting` and `due`; once some due actions are sent, it is this of the rest.
+    its own `waiting` and `due` (or its `Plan.next_event_at`, when earlier); once some due
+    actions are sent, it is this of the rest.
     """
     wakes = [
         occurrence.expires_at
@@ -191,6 +202,15 @@ def next_wakeup(waiting: Iterable[Occurrence], due: Iterable[DueAction]) -> date
     ]
     wakes += [action.expires_at for action in due if action.expires_at is not None]
     return min(wakes) if wakes else None
+
+
+def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    """The earlier of two instants, either of which may be None (never)."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return min(first, second)
 
 
 def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[str, ...]:
@@ -226,6 +246,8 @@ class _Planner:
     ) -> None:
         if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
             raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+        if snapshot.unreadable is not None:  # the repository could not read the contact
+            raise InvalidRecordError(snapshot.unreadable)
         self.now = now.astimezone(timezone.utc)
         self.compiled: CompiledCadence = compile_cadence(cadence)
         self.cadence = cadence
@@ -236,7 +258,7 @@ class _Planner:
         # Open claims of this cadence (usually none: then nothing below costs anything).
         self.claimed: tuple[str, ...] = ()
         if snapshot.claimed:
-            cadence_prefix = f"{cadence.name}:"
+            cadence_prefix = key_part(cadence.name) + SEPARATOR
             self.claimed = tuple(
                 sorted(k for k in snapshot.claimed if k.startswith(cadence_prefix))
             )
@@ -250,7 +272,7 @@ class _Planner:
         self._closed_keys: dict[str, Occurrence] = {}
         self._assigned: dict[str, str] | None = None
         # Followed step -> [(source part, outcome, instant)] for its after_step followers.
-        # (Outcomes are str enums: equal to the strings `AfterStepTrigger.outcome` holds.)
+        # (Outcomes are str enums: equal to the strings `AfterStepTrigger.outcomes` holds.)
         self.outcomes: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
         followed = self.compiled.followed
         if followed:
@@ -262,7 +284,9 @@ class _Planner:
     def _prefix(self, step: str) -> str:
         prefix = self._prefixes.get(step)
         if prefix is None:
-            prefix = self._prefixes[step] = f"{self.cadence.name}:{step}:{self.contact.id}:"
+            prefix = self._prefixes[step] = occurrence_prefix(
+                self.cadence.name, step, self.contact.id
+            )
         return prefix
 
     # --- the pass over steps -----------------------------------------------------------------
@@ -295,7 +319,8 @@ class _Planner:
             due=tuple(self.due),
             waiting=tuple(self.waiting),
             closed=tuple(self.closed),
-            next_wakeup=next_wakeup(self.waiting, self.due),
+            next_wakeup=_earliest(next_wakeup(self.waiting, self.due), self.history.next_event_at),
+            next_event_at=self.history.next_event_at,
         )
 
     def _not_before(self, cstep: CompiledStep) -> datetime | None:
@@ -326,10 +351,13 @@ class _Planner:
             return () if firing is None else (firing,)
         assert isinstance(trigger, AfterStepTrigger)
         now = self.now
+        # An occurrence of the step followed ends once: one firing at most, whichever of the
+        # outcomes it ended with, keyed by that occurrence alone.
+        followed = trigger.outcomes
         return [
             Firing(source=after_step_source(trigger, source), at=at, upcoming=at > now)
             for source, outcome, at in self.outcomes.get(trigger.after_step, ())
-            if outcome == trigger.outcome
+            if outcome in followed
         ]
 
     def _with_claimed(self, cstep: CompiledStep, firings: Iterable[Firing]) -> Iterator[Firing]:
@@ -545,7 +573,9 @@ class _Planner:
         """(reason, variant) of the occurrence a follower's occurrence follows, once closed."""
         trigger = cstep.step.trigger
         assert isinstance(trigger, AfterStepTrigger)
-        key = self._prefix(trigger.after_step) + source.partition("/")[2]
+        followed = parse_after_source(source)
+        assert followed is not None  # the source of an after_step firing
+        key = self._prefix(trigger.after_step) + followed[1]
         recorded = self.history.by_key.get(key)
         if recorded is not None:
             return recorded.reason, recorded.variant
@@ -602,10 +632,11 @@ class _Planner:
         # "after=b/after=a/event=e1" -> {"b": key of b's occurrence "after=a/event=e1",
         #                                "a": key of a's occurrence "event=e1"}
         lineage: dict[str, str] = {}
-        while source.startswith("after="):
-            step, _, rest = source[len("after=") :].partition("/")
+        followed = parse_after_source(source)
+        while followed is not None:
+            step, rest = followed
             lineage.setdefault(step, self._prefix(step) + rest)
-            source = rest
+            followed = parse_after_source(rest)
         return lineage
 
     def _quiet_end(self, channel: str) -> datetime | None:
@@ -647,14 +678,15 @@ class _Planner:
         marketing_sent: list[datetime] = []
         sent_on: dict[str, list[datetime]] = defaultdict(list)
         transactional = self.compiled.transactional_steps
+        # Every send counts, those recorded later than now too (a worker whose clock is
+        # ahead made them): a cap counts all sends after now - window.
         for step_name, deliveries in self.history.sent_by_step.items():
             if step_name in transactional:
                 continue
             for delivery in deliveries:
-                if delivery.at <= self.now:
-                    marketing_sent.append(delivery.at)
-                    if delivery.channel is not None:
-                        sent_on[delivery.channel].append(delivery.at)
+                marketing_sent.append(delivery.at)
+                if delivery.channel is not None:
+                    sent_on[delivery.channel].append(delivery.at)
         marketing_sent.sort()
         for times in sent_on.values():
             times.sort()
@@ -699,8 +731,9 @@ class _Planner:
                     )
                     accepted_steps[step.name] += 1
                     continue
-                marketing_sent.append(self.now)
-                sent_on[channel].append(self.now)
+                # Kept in order: a send recorded later than now may already be there.
+                insort(marketing_sent, self.now)
+                insort(sent_on[channel], self.now)
             accepted_steps[step.name] += 1
             self._accept(candidate)
 
@@ -717,12 +750,13 @@ class _Planner:
                 (
                     d
                     for d in self.history.by_key.values()
-                    if d.step == step.name and d.reason == Reason.HOLDOUT.value and d.at <= self.now
+                    if d.step == step.name and d.reason == Reason.HOLDOUT.value
                 ),
                 key=lambda d: d.at,
             )
         else:
-            sent = self.history.sent_before(step.name, self.now)
+            # Those recorded later than now too: they were made (a worker's clock is ahead).
+            sent = self.history.sent(step.name)
         if step.repeat == "once" and (sent or accepted_steps[step.name]):
             return self._candidate_occurrence(
                 candidate,
@@ -732,7 +766,9 @@ class _Planner:
                 "sent once already",
             )
         if step.cooldown is not None:
-            last = self.now if accepted_steps[step.name] else (sent[-1].at if sent else None)
+            last = sent[-1].at if sent else None
+            if accepted_steps[step.name] and (last is None or last < self.now):
+                last = self.now
             if last is not None and self.now < shift(last, step.cooldown, self.tz):
                 return self._candidate_occurrence(
                     candidate,
@@ -752,11 +788,13 @@ class _Planner:
         if channel_caps:
             caps += [(cap, channel_sent) for cap in channel_caps]
         for cap, times in caps:
+            # The sends after now - window, those recorded later than now included: a send
+            # now and one stamped after it would share a window (t - window, t] later on.
             start = bisect_right(times, self.now - cap.window)
             in_window = times[start:]
             if len(in_window) >= cap.max:
-                # The window is (t - window, t]: a slot frees up when the oldest send that
-                # keeps the count at the cap leaves it.
+                # A slot frees up when the oldest send that keeps the count at the cap leaves
+                # the window: computed from its instant, even when that is later than now.
                 frees_at = in_window[len(in_window) - cap.max] + cap.window
                 if blocked is None or frees_at > blocked:
                     blocked = frees_at

@@ -247,6 +247,14 @@ class InMemoryRepository:
             rows = self._rows
             return {cid: rows[cid].contact for cid in contact_ids if cid in rows}
 
+    def get_versioned_contacts(self, contact_ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:
+        """The stored contacts among `contact_ids` with their versions, by id."""
+        with self._lock:
+            rows = self._rows
+            return {
+                cid: (rows[cid].contact, rows[cid].version) for cid in contact_ids if cid in rows
+            }
+
     def record_event(self, event: Event) -> bool:
         """Store an event (False if its id is already stored); wake its contact."""
         with self._lock:
@@ -455,7 +463,12 @@ class InMemoryRepository:
             for claim in claims:
                 if claim.occurrence_key not in self._deliveries:
                     held = self._claims.get(claim.occurrence_key)
-                    if held is not None and held.unsettled and not claim.unsettled:
+                    if (
+                        held is not None
+                        and held.unsettled
+                        and not claim.unsettled
+                        and held.channel_index == claim.channel_index
+                    ):
                         claim = attrs.evolve(claim, unsettled=True)
                     self._put_claim(claim)
 

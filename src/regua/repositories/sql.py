@@ -18,6 +18,13 @@ hold attributes, event data, consents, preferences and addresses; values JSON ca
 (dates, datetimes, times, decimals, tuples, sets, bytes, non-finite floats) are stored tagged,
 so that they read back equal to what was written.
 
+Rows are decoded one at a time, in Python: a row no record accepts (written around regua: JSON
+nested past `regua.records.MAX_DATA_DEPTH` or that does not parse, a timezone this machine's
+tzdata lacks, garbage in an instant on SQLite) fails its own contact, never the batch it was
+read with. `acquire_due` and `load_snapshots` hand such a contact out with
+`Snapshot.unreadable` set, `get_contacts` leaves it out, and the reads of that one contact
+(`get_contact`, `history`) raise `InvalidRecordError` naming the record and the field.
+
 Migrations
 ----------
 When a repository opens a database (with ``create=True``, the default) it takes a lock
@@ -67,6 +74,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import itertools
+import json
 import math
 import sqlite3
 import threading
@@ -74,7 +82,7 @@ import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import attrs
 
@@ -87,6 +95,7 @@ from regua.errors import (
 from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
 from regua.records import (
     CLICKED,
+    MAX_DATA_DEPTH,
     OPENED,
     Contact,
     Delivery,
@@ -262,21 +271,37 @@ def _to_json(value: Any, where: str) -> Any:
     )
 
 
-def _from_json(value: Any) -> Any:
-    """The inverse of `_to_json`."""
+class _TooDeep(ValueError):
+    """A stored value nests deeper than any record may (`regua.records.MAX_DATA_DEPTH`)."""
+
+
+def _from_json(value: Any, depth: int = 0) -> Any:
+    """The inverse of `_to_json`, for a value inside `depth` containers.
+
+    Raises `_TooDeep` past `MAX_DATA_DEPTH` containers, as the records refuse such data:
+    a row written around them cannot make reading it recurse without bound.
+    """
     if not value:  # None, or the empty data of most events (a fresh object for each row)
         return value
     if isinstance(value, list):
-        return [_from_json(item) for item in value]
+        if depth >= MAX_DATA_DEPTH:
+            raise _TooDeep(f"nested more than {MAX_DATA_DEPTH} levels deep")
+        return [_from_json(item, depth + 1) for item in value]
     if not isinstance(value, dict):
         return value
+    if depth >= MAX_DATA_DEPTH:
+        raise _TooDeep(f"nested more than {MAX_DATA_DEPTH} levels deep")
     if len(value) == 1:
         ((tag, item),) = value.items()
         if tag == "$object":
-            return {key: _from_json(inner) for key, inner in item.items()}
+            return {key: _from_json(inner, depth + 1) for key, inner in item.items()}
+        if tag == "$tuple":
+            return tuple(_from_json(inner, depth + 1) for inner in item)
+        if tag == "$set":
+            return {_from_json(inner, depth + 1) for inner in item}
         if tag in _TAGS:
             return _TAG_READERS[tag](item)
-    return {key: _from_json(item) for key, item in value.items()}
+    return {key: _from_json(item, depth + 1) for key, item in value.items()}
 
 
 _TAG_READERS: dict[str, Callable[[Any], Any]] = {
@@ -284,8 +309,6 @@ _TAG_READERS: dict[str, Callable[[Any], Any]] = {
     "$datetime": datetime.fromisoformat,
     "$time": time.fromisoformat,
     "$decimal": Decimal,
-    "$tuple": lambda items: tuple(_from_json(item) for item in items),
-    "$set": lambda items: {_from_json(item) for item in items},
     "$float": float,
     "$bytes": base64.b64decode,
 }
@@ -450,37 +473,164 @@ def _contact_values(contact: Contact) -> dict[str, Any]:
     }
 
 
+# Rows are read with their JSON and (on SQLite) instant columns undecoded, and decoded here,
+# a row at a time: a row the database holds but regua cannot read (written by hand, by
+# another program, or with a timezone this machine's tzdata lacks) fails alone, as an
+# `InvalidRecordError` naming the record and the field, never the batch it was read in.
+
+
+def _json_value(raw: Any) -> Any:
+    """A JSON column's value, from its text as stored (None for SQL NULL)."""
+    return None if raw is None else json.loads(raw)
+
+
+def _data(raw: Any) -> Any:
+    """A JSON column of attributes, addresses or event data, tagged values read back."""
+    return _from_json(_json_value(raw))
+
+
+def _instant(raw: Any) -> datetime | None:
+    """An instant column's value as aware UTC.
+
+    PostgreSQL's driver gives aware datetimes (already UTC: `_UTCDateTime`); SQLite's
+    columns are read as their stored text, naive UTC (or with an offset, if written so).
+    """
+    if raw is None or (type(raw) is datetime and raw.tzinfo is timezone.utc):
+        return raw
+    if isinstance(raw, str):
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"{personal_value(raw)} is not an ISO 8601 instant") from None
+    elif isinstance(raw, datetime):
+        value = raw
+    else:
+        raise ValueError(f"{personal_value(raw)} is not an instant")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _object(raw: Any) -> Any:
+    """`_data`, checking that it is a JSON object (only to name an unreadable field)."""
+    value = _data(raw)
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _strings(raw: Any) -> Any:
+    """`_json_value`, checking it is a list of strings (only to name an unreadable field)."""
+    value = _json_value(raw)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"expected a JSON array of strings, got {type(value).__name__}")
+    return value
+
+
+_CONTACT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "attributes": _object,
+    "consents": _strings,
+    "preferences": _strings,
+    "addresses": _object,
+    "created_at": _instant,
+}
+_EVENT_FIELDS: dict[str, Callable[[Any], Any]] = {"at": _instant, "data": _object}
+_DELIVERY_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "status": DeliveryStatus,
+    "at": _instant,
+    "collected": _json_value,
+}
+
+
+def _unreadable(
+    record: str, row: Any, fields: Mapping[str, Callable[[Any], Any]], error: Exception
+) -> InvalidRecordError:
+    """The error for a stored `row` of `record` that cannot be read: names the field.
+
+    The record's own validation names the field itself; otherwise the field whose decoding
+    fails alone is looked for (this path runs only for unreadable rows).
+    """
+    if isinstance(error, InvalidRecordError):
+        text = f"{error} (as stored)"
+    else:
+        where = record
+        for name, read in fields.items():
+            try:
+                read(getattr(row, name))
+            except Exception as field_error:
+                where, error = f"{record}.{name}", field_error
+                break
+        reason = str(error) if isinstance(error, _TooDeep) else f"{type(error).__name__}: {error}"
+        text = f"{where}: cannot be read as stored: {reason}"
+    return InvalidRecordError(text if len(text) <= 500 else f"{text[:500]}...")
+
+
 def _contact(row: Any) -> Contact:
-    return Contact(
-        row.id,
-        attributes=_from_json(row.attributes),
-        timezone=row.timezone,
-        consents=row.consents,
-        preferences=row.preferences,
-        addresses=_from_json(row.addresses),
-        created_at=row.created_at,
-    )
+    """The contact of a row of `SQLRepository._contact_columns`.
+
+    Raises:
+        InvalidRecordError: The stored row cannot be read; the message names the field.
+
+    """
+    try:
+        return Contact(
+            row.id,
+            attributes=_data(row.attributes),
+            timezone=row.timezone,
+            consents=_json_value(row.consents),
+            preferences=_json_value(row.preferences),
+            addresses=_data(row.addresses),
+            created_at=_instant(row.created_at),
+        )
+    except Exception as exc:  # whatever a stored row holds: one record's error
+        raise _unreadable(f"Contact {row.id!r}", row, _CONTACT_FIELDS, exc) from None
 
 
 def _event(row: Any) -> Event:
-    return Event(
-        row.contact_id, row.name, row.at, id=row.event_id, data=_from_json(row.data), ref=row.ref
-    )
+    """The event of a row of `SQLRepository._event_columns` (`InvalidRecordError` if unreadable)."""
+    try:
+        return Event(
+            row.contact_id,
+            row.name,
+            _instant(row.at),  # type: ignore[arg-type]
+            id=row.event_id,
+            data=_data(row.data),
+            ref=row.ref,
+        )
+    except Exception as exc:  # whatever a stored row holds: one record's error
+        record = f"Event {row.event_id!r} of contact {row.contact_id!r}"
+        raise _unreadable(record, row, _EVENT_FIELDS, exc) from None
 
 
 def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        row.cadence,
-        row.step,
-        row.contact_id,
-        row.occurrence_key,
-        DeliveryStatus(row.status),
-        row.at,
-        channel=row.channel,
-        reason=row.reason,
-        collected=row.collected or (),
-        variant=row.variant,
-    )
+    """The delivery of a row of `SQLRepository._delivery_columns` (`InvalidRecordError`...)."""
+    try:
+        return Delivery(
+            row.cadence,
+            row.step,
+            row.contact_id,
+            row.occurrence_key,
+            DeliveryStatus(row.status),
+            _instant(row.at),  # type: ignore[arg-type]
+            channel=row.channel,
+            reason=row.reason,
+            collected=_json_value(row.collected) or (),
+            variant=row.variant,
+        )
+    except Exception as exc:  # whatever a stored row holds: one record's error
+        record = f"Delivery {row.occurrence_key!r} of contact {row.contact_id!r}"
+        raise _unreadable(record, row, _DELIVERY_FIELDS, exc) from None
+
+
+def _readable_contacts(rows: Iterable[Any]) -> dict[str, tuple[Contact, int]]:
+    """The contacts of these rows with their versions, by id, leaving out unreadable ones."""
+    found: dict[str, tuple[Contact, int]] = {}
+    for row in rows:
+        try:
+            found[row.id] = (_contact(row), row.version)
+        except InvalidRecordError:
+            continue
+    return found
 
 
 def _claim(row: Any) -> Claim:
@@ -801,17 +951,67 @@ class SQLRepository:
 
     # --- internal reads and writes -------------------------------------------------------------
 
-    def _contact_columns(self) -> list[sa.Column[Any]]:
+    def _raw_json(self, column: sa.Column[Any]) -> Any:
+        """`column` (JSON) selected as its stored text, for `_json_value` to decode per row.
+
+        The driver would decode it while fetching, where one bad row fails the whole batch.
+        """
+        if self._dialect == "postgresql":  # a json column's text is what was stored
+            return sa.cast(column, sa.Text).label(column.name)
+        return sa.type_coerce(column, sa.Text).label(column.name)
+
+    def _raw_instant(self, column: sa.Column[Any]) -> Any:
+        """`column` (an instant) selected for `_instant` to decode per row.
+
+        SQLite's text is read as it is (it may hold anything); PostgreSQL's ``timestamptz``
+        can hold only instants, which its driver decodes.
+        """
+        if self._dialect == "postgresql":
+            return column
+        return sa.type_coerce(column, sa.String).label(column.name)
+
+    def _contact_columns(self) -> list[Any]:
+        """The columns `_contact` reads, with the contact's version."""
         c = self._tables.contacts.c
         return [
             c.id,
-            c.attributes,
+            self._raw_json(c.attributes),
             c.timezone,
-            c.consents,
-            c.preferences,
-            c.addresses,
-            c.created_at,
+            self._raw_json(c.consents),
+            self._raw_json(c.preferences),
+            self._raw_json(c.addresses),
+            self._raw_instant(c.created_at),
             c.version,
+        ]
+
+    def _event_columns(self) -> list[Any]:
+        """The columns `_event` reads."""
+        c = self._tables.events.c
+        return [
+            c.serial,
+            c.contact_id,
+            c.event_id,
+            c.name,
+            self._raw_instant(c.at),
+            self._raw_json(c.data),
+            c.ref,
+        ]
+
+    def _delivery_columns(self) -> list[Any]:
+        """The columns `_delivery` reads."""
+        c = self._tables.deliveries.c
+        return [
+            c.serial,
+            c.occurrence_key,
+            c.cadence,
+            c.step,
+            c.contact_id,
+            c.status,
+            self._raw_instant(c.at),
+            c.channel,
+            c.reason,
+            self._raw_json(c.collected),
+            c.variant,
         ]
 
     def _contact_rows(self, conn: sa.Connection, ids: Sequence[str]) -> list[Any]:
@@ -827,30 +1027,48 @@ class SQLRepository:
         """Snapshots for contact rows (read first: see `load_snapshots`), in their order.
 
         Three statements whatever the number of contacts (up to `_IN_CHUNK`): events,
-        deliveries, and the keys of open claims (with no recorded delivery).
+        deliveries, and the keys of open claims (with no recorded delivery). A contact whose
+        row, or one of whose events or deliveries, cannot be read gets a snapshot with
+        `Snapshot.unreadable` saying why (its id, version and claims, nothing else): the
+        others are read as usual.
         """
         events_table, deliveries_table = self._tables.events, self._tables.deliveries
         claims_table = self._tables.claims
         ids = [row.id for row in rows]
+        contacts: dict[str, Contact] = {}
+        unreadable: dict[str, str] = {}
+        for row in rows:
+            try:
+                contacts[row.id] = _contact(row)
+            except InvalidRecordError as exc:
+                unreadable[row.id] = str(exc)
         events: dict[str, list[Event]] = {contact_id: [] for contact_id in ids}
         deliveries: dict[str, list[Delivery]] = {contact_id: [] for contact_id in ids}
         claimed: dict[str, set[str]] = {contact_id: set() for contact_id in ids}
         for chunk in self._chunks(ids):
             query = (
-                sa.select(events_table)
+                sa.select(*self._event_columns())
                 .where(self._among(events_table.c.contact_id, chunk))
                 .order_by(events_table.c.serial)
             )
             for row in conn.execute(query):
-                events[row.contact_id].append(_event(row))
+                if row.contact_id not in unreadable:
+                    try:
+                        events[row.contact_id].append(_event(row))
+                    except InvalidRecordError as exc:
+                        unreadable[row.contact_id] = str(exc)
         for chunk in self._chunks(ids):
             query = (
-                sa.select(deliveries_table)
+                sa.select(*self._delivery_columns())
                 .where(self._among(deliveries_table.c.contact_id, chunk))
                 .order_by(deliveries_table.c.serial)
             )
             for row in conn.execute(query):
-                deliveries[row.contact_id].append(_delivery(row))
+                if row.contact_id not in unreadable:
+                    try:
+                        deliveries[row.contact_id].append(_delivery(row))
+                    except InvalidRecordError as exc:
+                        unreadable[row.contact_id] = str(exc)
         for chunk in self._chunks(ids):
             recorded = sa.select(deliveries_table.c.occurrence_key).where(
                 deliveries_table.c.occurrence_key == claims_table.c.occurrence_key
@@ -862,11 +1080,18 @@ class SQLRepository:
                 claimed[row.contact_id].add(row.occurrence_key)
         return [
             Snapshot(
-                _contact(row),
+                contacts[row.id],
                 events[row.id],
                 deliveries[row.id],
                 version=row.version,
                 claimed=frozenset(claimed[row.id]),
+            )
+            if row.id not in unreadable
+            else Snapshot(
+                Contact(row.id),
+                version=row.version,
+                claimed=frozenset(claimed[row.id]),
+                unreadable=unreadable[row.id],
             )
             for row in rows
         ]
@@ -1023,19 +1248,37 @@ class SQLRepository:
             return body(conn)
 
     def get_contact(self, contact_id: str) -> Contact | None:
-        """The contact, or None."""
+        """The contact, or None.
+
+        Raises:
+            InvalidRecordError: The stored contact cannot be read (its message names the
+                field); `get_contacts` leaves such a contact out instead.
+
+        """
         contacts = self._tables.contacts
         query = sa.select(*self._contact_columns()).where(contacts.c.id == contact_id)
         row = self._read(lambda conn: conn.execute(query).first())
         return None if row is None else _contact(row)
 
     def get_contacts(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
-        """The stored contacts among `contact_ids`, by id: one statement per 5,000 ids."""
+        """The stored contacts among `contact_ids`, by id: one statement per 5,000 ids.
+
+        A contact whose stored row cannot be read is left out, as a missing one is (the
+        scheduler then sends it nothing); `load_snapshots` says why (`Snapshot.unreadable`).
+        """
         ids = list(dict.fromkeys(contact_ids))
         if not ids:
             return {}
-        found = {row.id: _contact(row) for row in self._read(lambda c: self._contact_rows(c, ids))}
-        return {contact_id: found[contact_id] for contact_id in ids if contact_id in found}
+        found = _readable_contacts(self._read(lambda c: self._contact_rows(c, ids)))
+        return {contact_id: found[contact_id][0] for contact_id in ids if contact_id in found}
+
+    def get_versioned_contacts(self, contact_ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:
+        """The stored contacts among `contact_ids` with their versions: as `get_contacts`."""
+        ids = list(dict.fromkeys(contact_ids))
+        if not ids:
+            return {}
+        found = _readable_contacts(self._read(lambda c: self._contact_rows(c, ids)))
+        return {cid: found[cid] for cid in ids if cid in found}
 
     def record_event(self, event: Event) -> bool:
         """Store an event (False if its id is already stored); wake its contact."""
@@ -1100,7 +1343,7 @@ class SQLRepository:
                 for event in map(
                     _event,
                     conn.execute(
-                        sa.select(events)
+                        sa.select(*self._event_columns())
                         .where(events.c.contact_id == contact_id)
                         .order_by(events.c.serial)
                     ),
@@ -1111,7 +1354,7 @@ class SQLRepository:
                 for delivery in map(
                     _delivery,
                     conn.execute(
-                        sa.select(deliveries)
+                        sa.select(*self._delivery_columns())
                         .where(deliveries.c.contact_id == contact_id)
                         .order_by(deliveries.c.serial)
                     ),
@@ -1129,7 +1372,7 @@ class SQLRepository:
             return []
         deliveries = self._tables.deliveries
         query = (
-            sa.select(deliveries)
+            sa.select(*self._delivery_columns())
             .where(deliveries.c.status == DeliveryStatus.FAILED.value)
             .order_by(deliveries.c.at.desc(), deliveries.c.serial)
             .limit(limit)
@@ -1450,7 +1693,7 @@ class SQLRepository:
                 "status": d.status.value,
                 "at": d.at,
                 "channel": d.channel,
-                "reason": d.reason,
+                "reason": _storable(d.reason),
                 "collected": list(d.collected) if d.collected else None,
                 "variant": d.variant,
             }
@@ -1472,12 +1715,22 @@ class SQLRepository:
             return
         table, deliveries = self._tables.claims, self._tables.deliveries
         rows = [attrs.asdict(last[key]) for key in sorted(last)]
+        for row in rows:
+            row["last_error"] = _storable(row["last_error"])
         upsert = self._insert(table)
         upsert = upsert.on_conflict_do_update(
             index_elements=[table.c.occurrence_key],
             set_={
                 **{name: upsert.excluded[name] for name in rows[0] if name != "occurrence_key"},
-                "unsettled": table.c.unsettled | upsert.excluded.unsettled,
+                # Sticky while the claim stays on the channel it is about; a move to another
+                # channel is made once that one's attempt is settled, and stored as given.
+                "unsettled": sa.case(
+                    (
+                        table.c.channel_index == upsert.excluded.channel_index,
+                        table.c.unsettled | upsert.excluded.unsettled,
+                    ),
+                    else_=upsert.excluded.unsettled,
+                ),
             },
         )
 
@@ -1530,5 +1783,21 @@ class SQLRepository:
         if not errors:
             return
         table = self._tables.errors
-        rows = [{"contact_id": e.contact_id, "at": e.at, "error": e.error} for e in errors]
+        rows = [
+            {"contact_id": e.contact_id, "at": e.at, "error": _storable(e.error)} for e in errors
+        ]
         self._write(lambda conn: conn.execute(sa.insert(table), rows))
+
+
+@overload
+def _storable(text: str) -> str: ...
+@overload
+def _storable(text: None) -> None: ...
+def _storable(text: str | None) -> str | None:
+    """`text` as every database stores it: PostgreSQL's text refuses NUL characters.
+
+    A sender's failure text is the provider's, and may hold anything.
+    """
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd")

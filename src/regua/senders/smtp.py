@@ -28,6 +28,7 @@ from typing import Literal
 import attrs
 
 from regua.ports import Message, PermanentFailure, TemporaryFailure
+from regua.redaction import personal_strings, redact
 
 __all__ = ["IDEMPOTENCY_HEADER", "RenderedEmail", "Renderer", "SMTPSender", "TemplateRenderer"]
 
@@ -156,6 +157,10 @@ class SMTPSender:
     | an address that does not parse, an unknown template | `PermanentFailure` |
     | the server lacks STARTTLS or AUTH that the sender needs | `PermanentFailure` |
 
+    A failure's text names the server and quotes its reply through `regua.redact`: the
+    addresses, phone numbers and personal values of the message that a reply repeats are
+    hidden (an invalid address is not quoted at all).
+
     Args:
         host: The SMTP server.
         port: Defaults to 587 for ``starttls``, 465 for ``ssl``, 25 for ``plain``.
@@ -236,13 +241,14 @@ class SMTPSender:
                     self._drop()
                     if attempt == 1 and reused:
                         continue  # the server closed an idle connection: reconnect once
-                    raise _failure(exc, self) from exc
+                    raise _failure(exc, self, message) from exc
                 except Exception as exc:
                     if not _keeps_connection(exc):
                         self._drop()
-                    raise _failure(exc, self) from exc
+                    raise _failure(exc, self, message) from exc
                 if refused:  # only one recipient, so never reached; kept for safety
-                    raise PermanentFailure(f"{self.host} refused {recipient}: {refused!r}")
+                    reply = redact(repr(refused), known=personal_strings(message))
+                    raise PermanentFailure(f"{self.host} refused the recipient: {reply}")
                 return message_id
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -256,7 +262,7 @@ class SMTPSender:
         """
         rendered = self.renderer(message)
         name = message.contact.attributes.get("name")
-        to = _parse_address(message.address, name if isinstance(name, str) else "")
+        to = _parse_address(message.address, name if isinstance(name, str) else "", hide=True)
         email_message = EmailMessage(policy=email.policy.SMTP)
         try:
             email_message["From"] = self.from_address
@@ -266,9 +272,8 @@ class SMTPSender:
             email_message["Message-ID"] = self.message_id(message.idempotency_key)
             email_message[IDEMPOTENCY_HEADER] = message.idempotency_key
         except (ValueError, email_errors.MessageError) as exc:
-            raise PermanentFailure(
-                f"cannot build the e-mail for {message.address!r}: {exc}"
-            ) from exc
+            reason = redact(str(exc), known=personal_strings(message))
+            raise PermanentFailure(f"cannot build the e-mail: {reason}") from exc
         email_message.set_content(rendered.text, cte=_cte(rendered.text))
         if rendered.html is not None:
             email_message.add_alternative(rendered.html, subtype="html", cte=_cte(rendered.html))
@@ -350,31 +355,42 @@ def _keeps_connection(exc: BaseException) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421
 
 
-def _failure(exc: BaseException, sender: SMTPSender) -> TemporaryFailure | PermanentFailure:
-    """The regua failure for an error raised while talking to the server."""
+def _failure(
+    exc: BaseException, sender: SMTPSender, message: Message
+) -> TemporaryFailure | PermanentFailure:
+    """The regua failure for an error raised while talking to the server.
+
+    What the server said is quoted through `redact`: a refusal often repeats the recipient's
+    address, and a rejected message its content.
+    """
     where = f"{sender.host}:{sender.port}"
+    known = personal_strings(message)
+
+    def said(text: object) -> str:
+        return redact(_text(text) if isinstance(text, bytes) else str(text), known=known)
+
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = list(exc.recipients.values())
         code, text = replies[0] if replies else (550, b"recipient refused")
-        return _by_code(code, f"{where} refused the recipient", text)
+        return _by_code(code, f"{where} refused the recipient", said(text))
     if isinstance(exc, smtplib.SMTPConnectError):
-        reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        reply = f"{exc.smtp_code} {said(exc.smtp_error)}"
         return TemporaryFailure(f"cannot connect to {where}: {reply}")
     if isinstance(exc, smtplib.SMTPResponseException):
-        return _by_code(exc.smtp_code, f"{where} answered", exc.smtp_error)
+        return _by_code(exc.smtp_code, f"{where} answered", said(exc.smtp_error))
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return TemporaryFailure(f"{where} closed the connection: {exc}")
+        return TemporaryFailure(f"{where} closed the connection: {said(exc)}")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return PermanentFailure(f"{where} does not support what the sender needs: {exc}")
+        return PermanentFailure(f"{where} does not support what the sender needs: {said(exc)}")
     if isinstance(exc, TimeoutError):
-        return TemporaryFailure(f"{where} timed out: {exc or 'no answer'}")
+        return TemporaryFailure(f"{where} timed out: {said(exc) or 'no answer'}")
     if isinstance(exc, OSError):
-        return TemporaryFailure(f"cannot reach {where}: {exc}")
-    return TemporaryFailure(f"SMTP error with {where}: {type(exc).__name__}: {exc}")
+        return TemporaryFailure(f"cannot reach {where}: {said(exc)}")
+    return TemporaryFailure(f"SMTP error with {where}: {type(exc).__name__}: {said(exc)}")
 
 
-def _by_code(code: int, what: str, text: bytes | str) -> TemporaryFailure | PermanentFailure:
-    message = f"{what} {code} {_text(text)}".rstrip()
+def _by_code(code: int, what: str, reply: str) -> TemporaryFailure | PermanentFailure:
+    message = f"{what} {code} {reply}".rstrip()
     if 500 <= code <= 599:
         return PermanentFailure(message)
     return TemporaryFailure(message)  # 4xx, and any reply that makes no sense here
@@ -389,14 +405,19 @@ def _cte(text: str) -> str | None:
     return None if text.isascii() else "quoted-printable"
 
 
-def _parse_address(address: str, display_name: str = "") -> Address:
-    """An `Address`, or `PermanentFailure` when `address` is not a valid e-mail address."""
+def _parse_address(address: str, display_name: str = "", *, hide: bool = False) -> Address:
+    """An `Address`, or `PermanentFailure` when `address` is not a valid e-mail address.
+
+    With `hide` (a contact's address), the failure's text does not quote the address.
+    """
+    shown = "" if hide else f" {address!r}"
     try:
         parsed = Address(display_name=display_name, addr_spec=address.strip())
     except (ValueError, IndexError, email_errors.MessageError) as exc:
-        raise PermanentFailure(f"invalid e-mail address {address!r}: {exc}") from None
+        reason = redact(str(exc), known=[address, display_name]) if hide else str(exc)
+        raise PermanentFailure(f"invalid e-mail address{shown}: {reason}") from None
     if not parsed.username or not parsed.domain:
-        raise PermanentFailure(f"invalid e-mail address {address!r}: no user or no domain")
+        raise PermanentFailure(f"invalid e-mail address{shown}: no user or no domain")
     return parsed
 
 

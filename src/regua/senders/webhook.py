@@ -54,11 +54,13 @@ The answer
 | 5xx | `TemporaryFailure` (with ``retry_after`` if the answer has ``Retry-After``) |
 | timeout, refused or lost connection | `TemporaryFailure` |
 | 3xx (redirects are never followed) | `PermanentFailure` |
-| any other status (other 4xx) | `PermanentFailure`, with the status and the start of the body |
+| any other status (other 4xx) | `PermanentFailure`: the status, the redacted start of the body |
 
 Retries are left to the scheduler (`regua.scheduler.RetryPolicy`); the sender makes one
 request per call. Failure texts name the endpoint by scheme, host and port only, never its
-path or query, which may hold a token.
+path or query, which may hold a token; what the receiver answered is quoted through
+`regua.redact`, which hides addresses, phone numbers and the message's personal values (a
+receiver that refuses a message often echoes it).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ from urllib.parse import urlsplit
 
 from regua.errors import MissingDependencyError, ReguaError
 from regua.ports import Message, PermanentFailure, TemporaryFailure
+from regua.redaction import personal_strings, redact
 
 try:
     import httpx
@@ -267,11 +270,6 @@ def _retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(timedelta(0), when - now)
 
 
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
-
-
 class _Webhook:
     """What `WebhookSender` and `AsyncWebhookSender` share: configuration, request, answer."""
 
@@ -337,7 +335,9 @@ class _Webhook:
             return TemporaryFailure(
                 f"webhook {where} timed out after {self.timeout:g} s ({type(exc).__name__})"
             )
-        return TemporaryFailure(f"webhook {where} unreachable: {type(exc).__name__}: {exc}")
+        return TemporaryFailure(
+            f"webhook {where} unreachable: {type(exc).__name__}: {redact(str(exc))}"
+        )
 
     def __repr__(self) -> str:
         target = (
@@ -376,11 +376,13 @@ class _Webhook:
         return text.encode("utf-8")
 
     @staticmethod
-    def _outcome(response: httpx.Response, where: str) -> str | None:
+    def _outcome(response: httpx.Response, where: str, message: Message) -> str | None:
         status = response.status_code
         if 200 <= status < 300:
             return _Webhook._provider_id(response)
-        what = f"webhook {where} answered HTTP {status} {response.reason_phrase}".rstrip()
+        known = personal_strings(message)
+        phrase = redact(response.reason_phrase, known=known, limit=_EXCERPT)
+        what = f"webhook {where} answered HTTP {status} {phrase}".rstrip()
         if status in (408, 429) or 500 <= status < 600:
             retry_after = _retry_after(
                 response.headers.get("Retry-After"), datetime.now(timezone.utc)
@@ -392,7 +394,8 @@ class _Webhook:
             location = response.headers.get("Location", "")
             target = f" to {_origin(location)}" if urlsplit(location).hostname else ""
             raise PermanentFailure(f"{what}: a redirect{target}, which is not followed")
-        excerpt = _excerpt(response.text)
+        # Not the body as it came: a receiver that refuses a message often echoes it.
+        excerpt = redact(response.text, known=known, limit=_EXCERPT)
         raise PermanentFailure(f"{what}: {excerpt}" if excerpt else what)
 
     @staticmethod
@@ -463,7 +466,7 @@ class WebhookSender(_Webhook):
             response = self._client.post(url, **request)
         except httpx.TransportError as exc:
             raise self._unreachable(exc, where) from exc
-        return self._outcome(response, where)
+        return self._outcome(response, where, message)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -562,7 +565,7 @@ class AsyncWebhookSender(_Webhook):
             raise self._unreachable(exc, where) from exc
         finally:
             self._in_flight[pool] -= 1
-        return self._outcome(response, where)
+        return self._outcome(response, where, message)
 
     async def aclose(self) -> None:
         """Close the sender's connections (not those of a client passed in)."""

@@ -33,11 +33,9 @@ instant included, is sent first) and advances to the end.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -45,7 +43,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from regua.definitions.cadence import Cadence
 from regua.definitions.durations import Duration
 from regua.definitions.fields import TimezoneName, load_timezone
-from regua.errors import MissingDependencyError, ReguaError
+from regua.documents import LoadLimits, load_yaml, read_document
+from regua.errors import ReguaError
 from regua.planning.calendar import shift
 from regua.testing.simulation import Simulation
 
@@ -236,32 +235,29 @@ class Scenario(_Model):
     # --- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Scenario:
+    def from_file(
+        cls, path: str | os.PathLike[str], *, limits: LoadLimits | None = None
+    ) -> Scenario:
         """Read a scenario from a ``.yaml``/``.yml`` or ``.json`` file.
 
         Raises:
             OSError: the file cannot be read.
             ValueError: bad JSON, or an unknown suffix.
+            LoadError: the file is past one of its `limits` (default `LoadLimits()`).
             pydantic.ValidationError: the scenario is invalid; the message names the field.
 
         """
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".yaml", ".yml", ".json"):
-            raise ValueError(f"{path}: expected a .yaml, .yml or .json scenario file")
-        text = path.read_text(encoding="utf-8")
-        if suffix == ".json":
-            return cls.from_dict(json.loads(text))
-        return cls.from_yaml(text)
+        return cls.from_dict(read_document(path, limits=limits, kind="scenario"))
 
     @classmethod
-    def from_yaml(cls, text: str) -> Scenario:
-        """Parse and validate a YAML scenario (needs the ``yaml`` extra)."""
-        try:
-            import yaml
-        except ImportError:  # pragma: no cover - PyYAML is a dev dependency
-            raise MissingDependencyError("YAML scenarios", "yaml", "yaml") from None
-        return cls.from_dict(yaml.safe_load(text))
+    def from_yaml(cls, text: str, *, limits: LoadLimits | None = None) -> Scenario:
+        """Parse and validate a YAML scenario (needs the ``yaml`` extra).
+
+        Raises:
+            LoadError: the text is past one of its `limits` (default `LoadLimits()`).
+
+        """
+        return cls.from_dict(load_yaml(text, limits=limits, feature="YAML scenarios"))
 
     @classmethod
     def from_dict(cls, data: Any) -> Scenario:

@@ -1,0 +1,444 @@
+"""Senders and stores that misbehave: nothing lost, nothing sent twice, nothing stops the rest.
+
+Each test names the failure it reproduces: a NUL byte in a provider's reply, an outcome the
+repository refuses, a sender that hangs, a lease that ends while sending, an exception whose
+text cannot be read, a `BaseException` out of a sender, a worker that died after claiming,
+and an order placed between the planning and the sending of a cart reminder. They run on
+the in-memory repository, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from regua import (
+    Cadence,
+    Channel,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    DueAction,
+    Event,
+    InMemoryRepository,
+    Message,
+    PermanentFailure,
+    RetryPolicy,
+    Scheduler,
+    Step,
+    on_event,
+)
+from regua.ports import Claim
+
+UTC = timezone.utc
+T0 = datetime(2026, 5, 4, 15, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+CONFIRM = Cadence(
+    "shop",
+    channels=[Channel("email"), Channel("sms")],
+    steps=[
+        Step(
+            "confirm",
+            trigger=on_event("order_placed"),
+            channels=["email", "sms"],
+            transactional=True,
+        )
+    ],
+)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def repository(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh repository of each kind (PostgreSQL's leases on the caller's clock)."""
+    if request.param == "memory":
+        yield InMemoryRepository()
+    else:
+        yield request.getfixturevalue(f"{request.param}_repository")
+
+
+class Provider:
+    """One channel's provider: deduplicates by idempotency key, as a real one would.
+
+    `refuse(message)` may return the text of a permanent refusal (for keys it never
+    accepted); `calls` counts every call by occurrence key; `delivered` what reached people.
+    """
+
+    def __init__(self, channel: str, refuse: Any = None) -> None:
+        self.channel = channel
+        self.refuse = refuse or (lambda message: None)
+        self.calls: Counter[str] = Counter()
+        self.accepted: set[str] = set()
+        self.delivered: list[str] = []
+
+    def send(self, message: Message) -> str | None:
+        self.calls[message.occurrence_key] += 1
+        if message.idempotency_key in self.accepted:
+            return f"{self.channel}-{message.idempotency_key}"
+        refusal = self.refuse(message)
+        if refusal is not None:
+            raise PermanentFailure(refusal)
+        self.accepted.add(message.idempotency_key)
+        self.delivered.append(message.contact.id)
+        return f"{self.channel}-{message.idempotency_key}"
+
+
+def _orders(repository: Any, count: int, *, sms: bool = True) -> list[str]:
+    ids = []
+    for n in range(count):
+        contact_id = f"c{n}"
+        addresses = {"email": f"{contact_id}@example.com"}
+        if sms:
+            addresses["sms"] = f"+55119{n:08d}"
+        repository.upsert_contact(Contact(contact_id, addresses=addresses))
+        repository.record_event(Event(contact_id, "order_placed", T0, id=f"o{n}"))
+        ids.append(contact_id)
+    return ids
+
+
+def _statuses(repository: Any, contact_ids: Sequence[str]) -> dict[str, Delivery]:
+    found = {}
+    for contact_id in contact_ids:
+        for item in repository.history(contact_id):
+            if isinstance(item, Delivery):
+                found[contact_id] = item
+    return found
+
+
+def _tick_until_settled(scheduler: Scheduler, start: datetime, ticks: int = 12) -> None:
+    """Tick past every lease and retry, tolerating ticks that fail."""
+    now = start
+    for _ in range(ticks):
+        with contextlib.suppress(Exception):
+            scheduler.tick(now)
+        now += LEASE + timedelta(seconds=1)
+
+
+# --- a NUL byte in a provider's reply ----------------------------------------------------------
+
+
+def test_a_nul_byte_in_a_failure_text_loses_nothing_and_resends_nothing(repository: Any) -> None:
+    """PostgreSQL refuses NUL in text: the refusal is stored readable, the chunk recorded once."""
+    ids = _orders(repository, 9, sms=False)
+    email = Provider("email", refuse=lambda m: "550\x00 rejected" if m.contact.id == "c4" else None)
+    scheduler = Scheduler(CONFIRM, repository=repository, senders={"email": email}, lease=LEASE)
+    for n in range(3):
+        scheduler.tick(T0 + n * (LEASE + timedelta(seconds=1)))
+    assert sum(email.calls.values()) == 9, email.calls  # each key once, none again
+    statuses = _statuses(repository, ids)
+    assert {c: d.status for c, d in statuses.items()} == {
+        c: DeliveryStatus.FAILED if c == "c4" else DeliveryStatus.SENT for c in ids
+    }
+    reason = statuses["c4"].reason or ""
+    assert "\x00" not in reason, reason
+    assert "rejected" in reason, reason
+
+
+# --- an outcome the repository refuses ---------------------------------------------------------
+
+
+class RefusingRecords:
+    """A repository that refuses, every time, any record holding one contact's outcome."""
+
+    def __init__(self, inner: Any, poison: str) -> None:
+        self.inner, self.poison = inner, poison
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        if any(d.contact_id == self.poison for d in deliveries):
+            raise ValueError(f"cannot store the outcome of {self.poison}")
+        self.inner.record(deliveries)
+
+
+def test_one_outcome_refused_does_not_lose_the_others(repository: Any) -> None:
+    ids = _orders(repository, 6, sms=False)
+    email = Provider("email")
+    scheduler = Scheduler(
+        CONFIRM,
+        repository=RefusingRecords(repository, "c2"),  # type: ignore[arg-type]
+        senders={"email": email},
+        lease=LEASE,
+    )
+    with pytest.raises(ValueError, match="cannot store the outcome of c2"):
+        scheduler.tick(T0)
+    recorded = _statuses(repository, ids)
+    assert sorted(recorded) == ["c0", "c1", "c3", "c4", "c5"]
+    assert all(d.status is DeliveryStatus.SENT for d in recorded.values())
+    # Later ticks never send the recorded ones again; c2 is retried (same key) and refused.
+    _tick_until_settled(scheduler, T0 + LEASE + timedelta(seconds=1), ticks=3)
+    assert {c: n for c, n in email.calls.items() if n > 1} == {"shop:confirm:c2:event=o2": 4}, (
+        email.calls
+    )
+    assert email.delivered.count("c2") == 1  # the provider deduplicated the retries
+
+
+# --- senders that hang -------------------------------------------------------------------------
+
+
+class Hanging(Provider):
+    """Hangs (until released) on the first call for one contact; a provider otherwise."""
+
+    def __init__(self, channel: str, contact_id: str) -> None:
+        super().__init__(channel)
+        self.contact_id = contact_id
+        self.release = threading.Event()
+        self.hung = 0
+
+    def send(self, message: Message) -> str | None:
+        if message.contact.id == self.contact_id and not self.hung:
+            self.hung += 1
+            self.release.wait()  # as long as the test wants: the provider never answers
+            raise TimeoutError("the connection was dropped")
+        return super().send(message)
+
+
+def test_a_hanging_send_is_abandoned_and_retried_on_its_channel_only(repository: Any) -> None:
+    ids = _orders(repository, 5)
+    email, sms = Hanging("email", "c1"), Provider("sms")
+    scheduler = Scheduler(
+        CONFIRM,
+        repository=repository,
+        senders={"email": email, "sms": sms},
+        lease=LEASE,
+        # What c1's hung send costs the tick; every other send answers at once, well within
+        # it even on a loaded machine.
+        send_timeout=timedelta(seconds=2),
+        retry=RetryPolicy(max_attempts=2, initial=timedelta(minutes=1)),
+    )
+    try:
+        report = scheduler.tick(T0)
+        assert email.hung == 1
+        # The tick went on: the others were sent; c1's outcome is unknown, so it waits.
+        assert sorted(d.contact_id for d in report.sent) == ["c0", "c2", "c3", "c4"]
+        assert [c.contact_id for c in report.deferred] == ["c1"]
+        assert report.deferred[0].unsettled
+        assert "outcome is unknown" in str(report.deferred[0].last_error)
+        _tick_until_settled(scheduler, T0 + timedelta(minutes=10), ticks=3)
+    finally:
+        email.release.set()
+    statuses = _statuses(repository, ids)
+    assert {c: (d.status, d.channel) for c, d in statuses.items()} == dict.fromkeys(
+        ids, (DeliveryStatus.SENT, "email")
+    )
+    assert not sms.calls  # never a second channel while the first may have delivered
+
+
+class Sleepy(Provider):
+    """Takes `seconds` for its first send, then answers at once."""
+
+    def __init__(self, channel: str, seconds: float) -> None:
+        super().__init__(channel)
+        self.seconds = seconds
+
+    def send(self, message: Message) -> str | None:
+        if not self.calls:
+            time.sleep(self.seconds)
+        return super().send(message)
+
+
+def test_no_send_starts_once_the_claims_lease_is_ending(repository: Any) -> None:
+    """A worker whose lease ran out while sending stops: another may already hold its claims."""
+    ids = _orders(repository, 20, sms=False)
+    lease = timedelta(seconds=2)
+    # The first send outlasts the whole lease, which began before it: once it returns, the
+    # lease is over however long the tick took to get there.
+    email = Sleepy("email", seconds=lease.total_seconds())
+    scheduler = Scheduler(
+        CONFIRM,
+        repository=repository,
+        senders={"email": email},
+        lease=lease,
+        send_timeout=None,
+    )
+    report = scheduler.tick(T0)
+    # The first send (unless a loaded machine took the whole lease to reach it); none
+    # started after it.
+    assert sum(email.calls.values()) <= 1
+    assert len(report.sent) == sum(email.calls.values())
+    # What was not sent is due again once the claims expire, and is sent once.
+    scheduler.tick(T0 + 2 * lease)
+    assert sorted(email.calls.values()) == [1] * 20
+    assert all(d.status is DeliveryStatus.SENT for d in _statuses(repository, ids).values())
+
+
+# --- exceptions that misbehave -----------------------------------------------------------------
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken")
+
+
+class Interrupt(BaseException):
+    """What a library's own cancellation looks like: not an `Exception`."""
+
+
+class Raising(Provider):
+    """Raises `error` for one contact, the first time; a provider otherwise."""
+
+    def __init__(self, channel: str, contact_id: str, error: BaseException) -> None:
+        super().__init__(channel)
+        self.contact_id, self.error = contact_id, error
+        self.raised = False
+
+    def send(self, message: Message) -> str | None:
+        if message.contact.id == self.contact_id and not self.raised:
+            self.calls[message.occurrence_key] += 1
+            self.raised = True
+            raise self.error
+        return super().send(message)
+
+
+def test_an_exception_with_a_broken_str_fails_one_attempt_only(repository: Any) -> None:
+    ids = _orders(repository, 6, sms=False)
+    email = Raising("email", "c2", Unprintable())
+    scheduler = Scheduler(CONFIRM, repository=repository, senders={"email": email}, lease=LEASE)
+    report = scheduler.tick(T0)
+    assert len(report.sent) == 5
+    assert [c.last_error for c in report.deferred] == [
+        "email: Unprintable: (its text could not be read)"
+    ]
+    _tick_until_settled(scheduler, T0 + timedelta(minutes=1), ticks=3)
+    assert sorted(email.calls.values()) == [1, 1, 1, 1, 1, 2]  # c2: the failure, then sent
+    assert all(d.status is DeliveryStatus.SENT for d in _statuses(repository, ids).values())
+
+
+def test_a_base_exception_stops_the_tick_after_recording_what_was_sent(
+    repository: Any,
+) -> None:
+    ids = _orders(repository, 6)
+    email, sms = Raising("email", "c2", Interrupt()), Provider("sms")
+    scheduler = Scheduler(
+        CONFIRM,
+        repository=repository,
+        senders={"email": email, "sms": sms},
+        lease=LEASE,
+        batch_size=6,
+        send_timeout=None,
+    )
+    with pytest.raises(Interrupt):
+        scheduler.tick(T0)
+    # c0 and c1 were sent before it: recorded, so never sent again; nothing after it was tried.
+    assert sorted(_statuses(repository, ids)) == ["c0", "c1"]
+    assert sum(email.calls.values()) == 3
+    _tick_until_settled(scheduler, T0 + timedelta(minutes=1), ticks=4)
+    statuses = _statuses(repository, ids)
+    assert {c: (d.status, d.channel) for c, d in statuses.items()} == dict.fromkeys(
+        ids, (DeliveryStatus.SENT, "email")
+    )
+    assert email.calls["shop:confirm:c0:event=o0"] == 1
+    assert email.calls["shop:confirm:c2:event=o2"] == 2  # interrupted (unknown), then again
+    assert not sms.calls  # c2's outcome was unknown: its fallback was never used
+
+
+# --- a worker died after claiming ---------------------------------------------------------------
+
+
+def _claimed_by_a_dead_worker(repository: Any, contact_id: str) -> None:
+    snapshot = repository.load_snapshots([contact_id])[contact_id]
+    from regua import plan
+
+    due: list[DueAction] = plan(CONFIRM, snapshot, T0).due
+    granted: dict[str, Claim] = repository.claim(due, "dead", T0, LEASE)
+    assert len(granted) == 1
+    assert next(iter(granted.values())).sending
+
+
+def test_a_taken_over_claim_falls_back_when_its_channel_refuses(repository: Any) -> None:
+    """The dead worker may have sent on e-mail; e-mail refuses the key: SMS, once."""
+    _orders(repository, 1)
+    _claimed_by_a_dead_worker(repository, "c0")
+    email = Provider("email", refuse=lambda m: "550 mailbox disabled")
+    sms = Provider("sms")
+    scheduler = Scheduler(
+        CONFIRM, repository=repository, senders={"email": email, "sms": sms}, lease=LEASE
+    )
+    scheduler.tick(T0 + LEASE + timedelta(seconds=1))
+    delivery = _statuses(repository, ["c0"])["c0"]
+    assert (delivery.status, delivery.channel) == (DeliveryStatus.SENT, "sms")
+    assert sms.delivered == ["c0"]
+    assert not email.delivered
+
+
+def test_a_taken_over_claim_that_was_delivered_stays_on_its_channel(repository: Any) -> None:
+    """The dead worker's e-mail was accepted (the provider knows the key): no SMS too."""
+    _orders(repository, 1)
+    _claimed_by_a_dead_worker(repository, "c0")
+    email, sms = Provider("email"), Provider("sms")
+    snapshot = repository.load_snapshots(["c0"])["c0"]
+    from regua import plan
+
+    email.accepted.add(plan(CONFIRM, snapshot, T0).due[0].idempotency_key)  # its lost success
+    scheduler = Scheduler(
+        CONFIRM, repository=repository, senders={"email": email, "sms": sms}, lease=LEASE
+    )
+    scheduler.tick(T0 + LEASE + timedelta(seconds=1))
+    delivery = _statuses(repository, ["c0"])["c0"]
+    assert (delivery.status, delivery.channel) == (DeliveryStatus.SENT, "email")
+    assert not sms.calls
+
+
+# --- cancel_on after the claim ------------------------------------------------------------------
+
+
+CART = Cadence(
+    "shop",
+    channels=[Channel("email")],
+    steps=[
+        Step(
+            "cart_reminder",
+            trigger=on_event("cart_abandoned"),
+            delay="2h",
+            channels=["email"],
+            cancel_on=["order_placed"],
+        )
+    ],
+)
+
+
+class BuysWhileClaiming:
+    """The customer buys between the planning and the sending of the reminder."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def claim(self, actions: Sequence[DueAction], *args: Any) -> dict[str, Claim]:
+        for action in actions:
+            self.inner.record_event(
+                Event(action.contact_id, "order_placed", T0 + timedelta(hours=2), id="o1")
+            )
+        granted: dict[str, Claim] = self.inner.claim(actions, *args)
+        return granted
+
+
+def test_a_purchase_recorded_after_planning_cancels_the_claimed_reminder(repository: Any) -> None:
+    repository.upsert_contact(
+        Contact("ana", consents={"email"}, addresses={"email": "ana@example.com"})
+    )
+    repository.record_event(Event("ana", "cart_abandoned", T0, id="k1"))
+    email = Provider("email")
+    scheduler = Scheduler(
+        CART,
+        repository=BuysWhileClaiming(repository),  # type: ignore[arg-type]
+        senders={"email": email},
+        lease=LEASE,
+    )
+    report = scheduler.tick(T0 + timedelta(hours=2))
+    assert not email.calls
+    assert not report.sent
+    delivery = _statuses(repository, ["ana"])["ana"]
+    assert delivery.status is DeliveryStatus.CANCELLED, delivery
+    scheduler.tick(T0 + timedelta(days=2))
+    assert not email.calls
