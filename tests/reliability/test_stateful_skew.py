@@ -23,6 +23,11 @@ with every provider working), that nothing was lost: every order placed by a con
 an address was confirmed, each cart reminder is recorded with a status, and every claim is
 closed.
 
+The same machine runs again on SQLite (`HostileRowsMachine`), where rows are also written
+around the repository, unreadable (a timezone this machine's tzdata lacks, JSON nested 500
+levels deep): such a contact is its own recorded error, every other contact is served, and
+one the application writes again is served from then on.
+
 ``REGUA_RELIABILITY_SCALE`` (default 1) multiplies the number of examples.
 """
 
@@ -30,7 +35,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, settings
@@ -55,6 +61,8 @@ from regua import (
     TemporaryFailure,
     on_event,
 )
+from regua.repositories.sql import SQLRepository
+from tests.repositories.raw import nested_object, write_around
 
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc
@@ -106,27 +114,42 @@ class Died(Exception):
     """The worker process died here: nothing after this point of its tick happened."""
 
 
-class Store(InMemoryRepository):
-    """The reference repository; `doom` makes the next `record` die before it is written."""
+class Watched:
+    """Watches a repository: what is claimed; `doomed` makes the next `record` die first."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.doomed = False
-        self.claimed: set[str] = set()
+    doomed = False
+    claimed: set[str]
 
     def claim(self, actions, worker, now, lease):  # type: ignore[no-untyped-def]
         self.claimed.update(a.occurrence_key for a in actions)
-        return super().claim(actions, worker, now, lease)
+        return super().claim(actions, worker, now, lease)  # type: ignore[misc]
 
     def record(self, deliveries: Sequence[Delivery]) -> None:
         if self.doomed and any(d.status is DeliveryStatus.SENT for d in deliveries):
             self.doomed = False
             raise Died("killed before recording")
-        super().record(deliveries)
+        super().record(deliveries)  # type: ignore[misc]
 
-    def outcomes(self) -> dict[str, Delivery]:
-        with self._lock:
-            return dict(self._deliveries)
+    def outcomes(self, readable: Iterable[str]) -> dict[str, Delivery]:
+        """The recorded outcomes of these contacts, by occurrence key."""
+        return {
+            item.occurrence_key: item
+            for contact_id in readable
+            for item in self.history(contact_id)  # type: ignore[attr-defined]
+            if isinstance(item, Delivery)
+        }
+
+
+class MemoryStore(Watched, InMemoryRepository):
+    def __init__(self) -> None:
+        super().__init__()
+        self.claimed = set()
+
+
+class SQLiteStore(Watched, SQLRepository):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.claimed = set()
 
 
 class Provider:
@@ -162,10 +185,11 @@ class SkewMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        self.repository = self.store()
+        self.unreadable: set[str] = set()  # contacts whose stored row cannot be read
         self.now = START  # real time
         self.app_skew = timedelta(0)
         self.skews = dict.fromkeys(WORKERS, timedelta(0))
-        self.repository = Store()
         self.script: list[str] = []
         self.violations: list[str] = []
         self.delivered: dict[str, set[str]] = {}  # occurrence key -> channels it reached
@@ -185,6 +209,12 @@ class SkewMachine(RuleBasedStateMachine):
             )
             for w in WORKERS
         }
+
+    def store(self) -> Watched:
+        return MemoryStore()
+
+    def readable(self) -> list[str]:
+        return [c for c in self.repository.contact_ids() if c not in self.unreadable]  # type: ignore[attr-defined]
 
     # --- checked inside send() ---------------------------------------------------------------
 
@@ -287,7 +317,7 @@ class SkewMachine(RuleBasedStateMachine):
     @invariant()
     def the_cap_holds_on_recorded_instants(self) -> None:
         sent: dict[str, list[datetime]] = {}
-        for delivery in self.repository.outcomes().values():
+        for delivery in self.repository.outcomes(self.readable()).values():
             if delivery.step in MARKETING and delivery.status is DeliveryStatus.SENT:
                 sent.setdefault(delivery.contact_id, []).append(delivery.at)
         for contact_id, instants in sent.items():
@@ -297,7 +327,7 @@ class SkewMachine(RuleBasedStateMachine):
 
     @invariant()
     def records_are_true_and_clean(self) -> None:
-        for key, delivery in self.repository.outcomes().items():
+        for key, delivery in self.repository.outcomes(self.readable()).items():
             if delivery.status is DeliveryStatus.SENT:
                 assert delivery.channel in self.delivered.get(key, set()), delivery
             reason = delivery.reason or ""
@@ -316,24 +346,72 @@ class SkewMachine(RuleBasedStateMachine):
             self.tick(WORKERS[n % 2], dies=False)
         self.now = end
         self.tick("a", dies=False)
-        outcomes = self.repository.outcomes()
+        outcomes = self.repository.outcomes(self.readable())
         addresses = {}
-        for contact_id in self.repository.contact_ids():
-            stored = self.repository.get_contact(contact_id)
+        for contact_id in self.readable():
+            stored = self.repository.get_contact(contact_id)  # type: ignore[attr-defined]
             assert stored is not None
             addresses[contact_id] = stored.addresses
         for contact_id, key in self.orders:
-            if addresses[contact_id]:
+            if addresses.get(contact_id):  # an unreadable contact gets nothing: by design
                 assert key in outcomes, f"order {key} was never confirmed (lost)"
                 assert outcomes[key].status is DeliveryStatus.SENT or (
                     outcomes[key].status is DeliveryStatus.FAILED and outcomes[key].reason
                 ), outcomes[key]
-        open_claims = sorted(self.repository.claimed - set(outcomes))
+        open_claims = sorted(
+            k for k in self.repository.claimed - set(outcomes) if _contact_of(k) in addresses
+        )
         assert not open_claims, f"claimed, never closed: {open_claims}"
         self.nothing_forbidden_was_sent()
         self.reaches_people_at_most_once()
         self.the_cap_holds_on_recorded_instants()
         self.records_are_true_and_clean()
+
+
+class HostileRowsMachine(SkewMachine):
+    """The same on SQLite, where the application (or another program) writes rows regua
+    cannot read: a timezone this machine's tzdata lacks, JSON nested 500 levels deep. Such
+    a contact is its own recorded error; every other contact is served as before, and a
+    contact the application rewrites is served again."""
+
+    def store(self) -> Watched:
+        self._directory = tempfile.TemporaryDirectory()
+        return SQLiteStore(f"sqlite:///{self._directory.name}/regua.db")
+
+    @rule(contact=SkewMachine.contacts, how=st.sampled_from(["timezone", "deep"]))
+    def corrupt(self, contact: str, how: str) -> None:
+        assert isinstance(self.repository, SQLRepository)
+        if how == "timezone":
+            write_around(self.repository, "contacts", "timezone", "Mars/Olympus", contact)
+        else:
+            deep = nested_object(500)
+            write_around(self.repository, "contacts", "attributes", deep, contact, json=True)
+        self.unreadable.add(contact)
+        self.emit(contact, "order_placed")  # due now: the next tick meets the row
+
+    @rule(contact=SkewMachine.contacts)
+    def rewrite(self, contact: str) -> None:
+        # The application writes the contact again, readable: it is served from then on.
+        if contact not in self.unreadable:
+            return
+        self.repository.upsert_contact(  # type: ignore[attr-defined]
+            Contact(contact, consents={"email"}, addresses={"email": f"{contact}@example.com"})
+        )
+        self.unreadable.discard(contact)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+            errors = {e.contact_id for e in self.repository.errors()}  # type: ignore[attr-defined]
+            missing = self.unreadable - errors
+            assert not missing, f"unreadable, yet no error recorded: {sorted(missing)}"
+        finally:
+            self.repository.close()  # type: ignore[attr-defined]
+            self._directory.cleanup()
+
+
+def _contact_of(key: str) -> str:
+    return key.split(":")[2]
 
 
 SkewMachine.TestCase.settings = settings(
@@ -343,3 +421,11 @@ SkewMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestSkew = SkewMachine.TestCase
+
+HostileRowsMachine.TestCase.settings = settings(
+    max_examples=25 * SCALE,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestHostileRows = HostileRowsMachine.TestCase
