@@ -258,12 +258,16 @@ class AsyncScheduler:
             if isinstance(request, Store):
                 answer = await asyncio.to_thread(request.call, self.repository)
             elif isinstance(request, Send):
-                if interrupted or (request.timeout is not None and request.timeout <= 0):
-                    error = NotSent("the lease on this claim is ending" if not interrupted else "")
-                    continue
                 try:
                     async with semaphore:
-                        answer = await self._send(request.message, request.timeout)
+                        # Read once a slot is free: a send waits for one, and meanwhile the
+                        # lease runs on, or another send interrupts the tick.
+                        limit = request.limit()
+                        if interrupted or (limit is not None and limit <= 0):
+                            raise NotSent(
+                                "the tick stops" if interrupted else "the lease is ending"
+                            )
+                        answer = await self._send(request.message, limit)
                 except asyncio.CancelledError:
                     raise  # the tick is cancelled: its claims expire (see `run`)
                 except Exception as exc:  # thrown back: the dispatch decides what it means

@@ -76,14 +76,25 @@ class Store:
 class Send:
     """Hand `message` to `sender`: the driver answers with its result or throws its error.
 
-    `timeout` is how many seconds the send may take (None: no limit). At or below zero the
-    driver does not call the sender and throws `NotSent`: the claim's lease is about to end.
-    A send that outlasts its timeout is abandoned and answered with `SendTimedOut`.
+    `timeout` is how many seconds the send may take (None: no limit), and `deadline` the
+    instant (`time.monotonic`) by which it must be over: the claim's lease is ending then.
+    The driver reads both through `limit` right before sending: a send with no time left
+    is not started (`NotSent`); one that outlasts its limit is abandoned (`SendTimedOut`).
     """
 
     sender: object
     message: Message
     timeout: float | None = None
+    deadline: float | None = None
+
+    def limit(self) -> float | None:
+        """Seconds the send may take from now (None: no limit); at or below 0, none."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if self.timeout is None:  # no limit on the send; still none starts past the lease
+            return None if left > 0 else 0.0
+        return min(self.timeout, left)
 
 
 class SendTimedOut(TemporaryFailure):
@@ -166,14 +177,15 @@ def _drive(
         if isinstance(request, Store):
             answer = request.call(repository)
         elif isinstance(request, Send):
-            if interrupted or (request.timeout is not None and request.timeout <= 0):
-                error = NotSent("the lease on this claim is ending" if not interrupted else "")
+            limit = request.limit()
+            if interrupted or (limit is not None and limit <= 0):
+                error = NotSent("the tick stops" if interrupted else "the lease is ending")
                 continue
             try:
-                if sends is None or request.timeout is None:
+                if sends is None or limit is None:
                     answer = request.sender.send(request.message)  # type: ignore[attr-defined]
                 else:
-                    answer = sends.send(request.sender, request.message, request.timeout)
+                    answer = sends.send(request.sender, request.message, limit)
             except Exception as exc:  # thrown back: the dispatch decides what it means
                 error = exc
             except BaseException as exc:  # raised again once recorded
@@ -645,13 +657,9 @@ class TickPlan:
             )
             labels = {"cadence": action.cadence, "step": action.step, "channel": channel}
             started = time.perf_counter()
-            left = lease_ends - time.monotonic()
-            if self.send_timeout is not None:
-                timeout: float | None = min(left, self.send_timeout.total_seconds())
-            else:  # no limit on the send; still none starts on a claim about to expire
-                timeout = None if left > 0 else 0.0
+            timeout = None if self.send_timeout is None else self.send_timeout.total_seconds()
             try:
-                yield Send(sender, message, timeout)
+                yield Send(sender, message, timeout, lease_ends)
             except NotSent:
                 if run.stopping:  # the claim is live, and nothing was tried: release it
                     return attrs.evolve(claim, until=now, sending=False)

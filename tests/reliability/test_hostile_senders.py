@@ -9,6 +9,7 @@ the in-memory repository, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from regua import (
+    AsyncScheduler,
     Cadence,
     Channel,
     Contact,
@@ -270,6 +272,75 @@ def test_no_send_starts_once_the_claims_lease_is_ending(repository: Any) -> None
     assert all(d.status is DeliveryStatus.SENT for d in _statuses(repository, ids).values())
 
 
+class Stalled(Provider):
+    """Its first send stalls until released (a provider slow to answer); then it delivers."""
+
+    def __init__(self, channel: str, accepted: set[str]) -> None:
+        super().__init__(channel)
+        self.accepted = accepted  # shared with the other worker's provider: one provider
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+
+    def send(self, message: Message) -> str | None:
+        if not self.calls:
+            self.stalled.set()
+            self.release.wait()
+        return super().send(message)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres-database-clock"])
+def shared(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A repository two workers share; on PostgreSQL, leases on the database's clock."""
+    if request.param == "memory":
+        yield InMemoryRepository()
+    elif request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_repository")
+    else:
+        from regua.repositories.sql import SQLRepository
+
+        engine = request.getfixturevalue("postgres_engine")
+        repository = SQLRepository(engine, schema=request.getfixturevalue("postgres_schema"))
+        assert repository.lease_clock == "database"
+        yield repository
+
+
+def test_a_worker_whose_lease_ran_out_sends_nothing_more(shared: Any) -> None:
+    """Worker A stalls on its first send past its lease; B takes the claims over and sends.
+    When A's provider answers at last, A sends nothing else: each message reaches the
+    provider once (the stalled one twice, with one key, delivered once)."""
+    ids = _orders(shared, 20, sms=False)
+    lease = timedelta(seconds=1)
+    accepted: set[str] = set()
+    slow, fast = Stalled("email", accepted), Provider("email")
+    fast.accepted = accepted
+    # No send timeout for A: its send runs past the lease (with one, the timeout would end
+    # it within the lease, and the occurrence would wait, unsettled, for its retry).
+    a = Scheduler(
+        CONFIRM,
+        repository=shared,
+        senders={"email": slow},
+        lease=lease,
+        worker="a",
+        send_timeout=None,
+    )
+    b = Scheduler(CONFIRM, repository=shared, senders={"email": fast}, lease=lease, worker="b")
+    worker_a = threading.Thread(target=a.tick, args=(T0,))
+    worker_a.start()
+    try:
+        assert slow.stalled.wait(120)
+        time.sleep(1.5 * lease.total_seconds())  # A's lease is over, on every clock
+        b.tick(T0 + 2 * lease)
+    finally:
+        slow.release.set()
+        worker_a.join(120)
+    assert not worker_a.is_alive()
+    calls = slow.calls + fast.calls
+    assert sorted(calls.values()) == [1] * 19 + [2], calls  # never another send by A
+    assert len(accepted) == 20
+    b.tick(T0 + 4 * lease)
+    assert all(d.status is DeliveryStatus.SENT for d in _statuses(shared, ids).values())
+
+
 # --- exceptions that misbehave -----------------------------------------------------------------
 
 
@@ -442,3 +513,70 @@ def test_a_purchase_recorded_after_planning_cancels_the_claimed_reminder(reposit
     assert delivery.status is DeliveryStatus.CANCELLED, delivery
     scheduler.tick(T0 + timedelta(days=2))
     assert not email.calls
+
+
+# --- the same on AsyncScheduler ----------------------------------------------------------------
+
+
+class AsyncHanging:
+    """An `AsyncSender` that never answers for one contact, the first time; delivers else."""
+
+    def __init__(self, provider: Provider, contact_id: str, error: BaseException | None = None):
+        self.provider, self.contact_id, self.error = provider, contact_id, error
+        self.hung = False
+
+    async def send(self, message: Message) -> str | None:
+        if message.contact.id == self.contact_id and not self.hung:
+            self.hung = True
+            if self.error is not None:
+                raise self.error
+            await asyncio.Event().wait()  # forever, unless cancelled
+        return self.provider.send(message)
+
+
+def test_async_a_hanging_send_is_cancelled_and_retried_on_its_channel_only() -> None:
+    repository = InMemoryRepository()
+    ids = _orders(repository, 5)
+    email, sms = Provider("email"), Provider("sms")
+    scheduler = AsyncScheduler(
+        CONFIRM,
+        repository=repository,
+        senders={"email": AsyncHanging(email, "c1"), "sms": sms},
+        lease=LEASE,
+        send_timeout=timedelta(seconds=1),
+        retry=RetryPolicy(max_attempts=2, initial=timedelta(minutes=1)),
+    )
+    report = asyncio.run(scheduler.tick(T0))
+    assert sorted(d.contact_id for d in report.sent) == ["c0", "c2", "c3", "c4"]
+    assert [c.contact_id for c in report.deferred] == ["c1"]
+    assert report.deferred[0].unsettled
+    asyncio.run(scheduler.tick(T0 + timedelta(minutes=10)))
+    statuses = _statuses(repository, ids)
+    assert {c: (d.status, d.channel) for c, d in statuses.items()} == dict.fromkeys(
+        ids, (DeliveryStatus.SENT, "email")
+    )
+    assert not sms.calls
+
+
+def test_async_a_base_exception_stops_the_tick_after_recording_what_was_sent() -> None:
+    repository = InMemoryRepository()
+    ids = _orders(repository, 6)
+    email, sms = Provider("email"), Provider("sms")
+    scheduler = AsyncScheduler(
+        CONFIRM,
+        repository=repository,
+        senders={"email": AsyncHanging(email, "c2", Interrupt()), "sms": sms},
+        lease=LEASE,
+        concurrency=1,  # one send at a time: c0 and c1 go out before c2 is interrupted
+    )
+    with pytest.raises(Interrupt):
+        asyncio.run(scheduler.tick(T0))
+    assert sorted(_statuses(repository, ids)) == ["c0", "c1"]
+    for n in range(1, 5):
+        asyncio.run(scheduler.tick(T0 + n * (LEASE + timedelta(seconds=1))))
+    statuses = _statuses(repository, ids)
+    assert {c: (d.status, d.channel) for c, d in statuses.items()} == dict.fromkeys(
+        ids, (DeliveryStatus.SENT, "email")
+    )
+    assert max(email.calls.values()) == 1  # c2's interrupted attempt never reached it
+    assert not sms.calls
