@@ -155,7 +155,8 @@ def run_steps(steps: Steps[_T], repository: Repository, sends: SendThread | None
     """Run `steps` in order on this thread: the synchronous driver.
 
     Sends with a timeout run on `sends` (a thread of their own, so that a hung sender can be
-    abandoned); without one, or without a timeout, on this thread.
+    abandoned); without one, without a timeout, or to a sender that says it cannot hang
+    (``in_process = True``: it does no I/O), on this thread.
     """
     interrupted: list[BaseException] = []
     result: _T = _drive(steps, repository, sends, interrupted)
@@ -182,7 +183,7 @@ def _drive(
                 error = NotSent("the tick stops" if interrupted else "the lease is ending")
                 continue
             try:
-                if sends is None or limit is None:
+                if sends is None or limit is None or getattr(request.sender, "in_process", False):
                     answer = request.sender.send(request.message)  # type: ignore[attr-defined]
                 else:
                     answer = sends.send(request.sender, request.message, limit)

@@ -22,6 +22,10 @@ class OutboxSender:
     provider that honours idempotency keys (a repeated key is accepted but not stored again).
     """
 
+    in_process = True
+    """It does no I/O and cannot hang: the scheduler calls it on the tick's own thread,
+    without the send timeout's thread handoff (see `regua.Sender`)."""
+
     def __init__(self, *, deduplicate: bool = False) -> None:
         self.outbox: list[Message] = []
         self.deduplicate = deduplicate
