@@ -171,7 +171,12 @@ class AsyncScheduler:
         shard = shard if shard is not None else self._scheduler.shard
         steps = self._scheduler._tick_plan(self.senders, shard).steps(now)
         interrupted: list[BaseException] = []
-        tally = await self._run(steps, semaphore, interrupted)
+        try:
+            tally = await self._run(steps, semaphore, interrupted)
+        except Exception as error:
+            if interrupted:  # the interruption comes first; the store's error is its context
+                raise interrupted[0] from error
+            raise
         if interrupted:  # the outcomes known before it are recorded: now let it through
             raise interrupted[0]
         return self._scheduler._finish_tick(now, tally, started)
@@ -232,8 +237,8 @@ class AsyncScheduler:
     async def aclose(self) -> None:
         """Stop the thread pool that runs synchronous senders (it is recreated if needed)."""
         executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.to_thread(executor.shutdown)
+        if executor is not None:  # a send stuck in its thread is not waited for
+            executor.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> AsyncScheduler:
         return self
@@ -295,10 +300,43 @@ class AsyncScheduler:
             sending = loop.run_in_executor(self._executor, sender.send, message)  # type: ignore[arg-type]
         if timeout is None:
             return await sending
-        try:
-            return await asyncio.wait_for(sending, timeout)
-        except asyncio.TimeoutError:
-            raise SendTimedOut(f"no answer within {timeout:g}s; the outcome is unknown") from None
+        # The sender's own exceptions come back as values: a KeyboardInterrupt or SystemExit
+        # raised inside the task `wait_for` runs would escape the event loop unrecorded, and
+        # a TimeoutError of the sender's must not pass for `wait_for`'s.
+        outcome = await _within(_caught(sending), timeout)
+        if outcome is None:
+            if message.channel not in self._awaited:  # its thread is stuck in that send:
+                self._replace_executor()  # later sends get threads that are not
+            raise SendTimedOut(f"no answer within {timeout:g}s; the outcome is unknown")
+        result, error = outcome
+        if error is not None:
+            raise error
+        return result
+
+    def _replace_executor(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _caught(sending: Awaitable[_T]) -> tuple[_T | None, BaseException | None]:
+    """Await `sending`; its result, or the exception it raised (cancellation excepted)."""
+    try:
+        return await sending, None
+    except asyncio.CancelledError:
+        raise
+    except BaseException as error:  # handed back to the driver, which decides
+        return None, error
+
+
+async def _within(
+    awaitable: Awaitable[tuple[_T | None, BaseException | None]], timeout: float
+) -> tuple[_T | None, BaseException | None] | None:
+    """`awaitable`'s value, or None when `timeout` seconds passed first (it is cancelled)."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        return None
 
 
 async def _all(coroutines: list[Awaitable[_T]]) -> list[_T]:

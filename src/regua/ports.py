@@ -28,6 +28,7 @@ __all__ = [
     "Claim",
     "ContactError",
     "Message",
+    "OutcomeUnknown",
     "PermanentFailure",
     "Repository",
     "Sender",
@@ -56,6 +57,18 @@ class TemporaryFailure(ReguaError):
     def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class OutcomeUnknown(TemporaryFailure):
+    """Raised by a sender when the provider may have accepted the message after all.
+
+    For example a timeout waiting for the answer, or a connection dropped after the request
+    was written: nobody knows whether it was delivered. The scheduler retries on this
+    channel only, with the same idempotency key, and moves the occurrence to no other
+    channel until this one answers (a success: it was, or now is, delivered; a
+    `PermanentFailure`: it was not). Raise plain `TemporaryFailure` when the message
+    certainly did not reach the provider (the connection was refused).
+    """
 
 
 class PermanentFailure(ReguaError):
@@ -209,6 +222,12 @@ class Claim:
             deliver a second message. A `PermanentFailure` on that retry settles it (a
             provider that deduplicates answers a key it accepted with that success, never
             with a refusal): the occurrence then moves on to its fallback channel.
+        channel: The name of the channel at `channel_index`: the action's first channel for
+            a new claim, the one the scheduler stored since (None for a claim stored before
+            names were kept).
+            A step's channels are chosen anew at every plan (a preference or an address
+            changed), so the scheduler resumes by this name, not by the index alone: an
+            unsettled claim whose channel is no longer among them is never moved to another.
 
     """
 
@@ -221,6 +240,7 @@ class Claim:
     last_error: str | None = None
     sending: bool = False
     unsettled: bool = False
+    channel: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -419,7 +439,9 @@ class Repository(Protocol):
         never both be granted the same occurrence at once.
 
         A granted claim is `sending`. It is `unsettled` when the expired claim it takes over
-        was unsettled or still `sending` (its holder may have sent without recording).
+        was unsettled or still `sending` (its holder may have sent without recording). A new
+        claim's `channel` is the name of the action's first channel; a claim taken over
+        keeps its own.
         """
         ...
 

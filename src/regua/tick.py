@@ -35,6 +35,7 @@ from regua.ports import (
     Claim,
     ContactError,
     Message,
+    OutcomeUnknown,
     PermanentFailure,
     Repository,
     TemporaryFailure,
@@ -97,7 +98,7 @@ class Send:
         return min(self.timeout, left)
 
 
-class SendTimedOut(TemporaryFailure):
+class SendTimedOut(OutcomeUnknown):
     """A send outlasted its timeout: the provider may or may not have accepted it."""
 
 
@@ -159,7 +160,12 @@ def run_steps(steps: Steps[_T], repository: Repository, sends: SendThread | None
     (``in_process = True``: it does no I/O), on this thread.
     """
     interrupted: list[BaseException] = []
-    result: _T = _drive(steps, repository, sends, interrupted)
+    try:
+        result: _T = _drive(steps, repository, sends, interrupted)
+    except Exception as error:
+        if interrupted:  # the interruption comes first; the store's error is its context
+            raise interrupted[0] from error
+        raise
     if interrupted:  # the outcomes known before it are recorded: now let it through
         raise interrupted[0]
     return result
@@ -201,43 +207,40 @@ def _drive(
 
 
 class SendThread:
-    """Runs a synchronous scheduler's sends on a daemon thread, each with a timeout.
+    """Runs a synchronous scheduler's sends on daemon threads, each send with a timeout.
 
-    A send that outlasts its timeout is abandoned to its thread (which then serves no other
-    send: the next send starts a new thread) and answered with `SendTimedOut`.
+    Each thread that ticks gets a send thread of its own (so concurrent ticks never queue
+    behind each other's sends), which ends after a minute without sends. A send that
+    outlasts its timeout is abandoned to its thread, which then serves no other send, and
+    answered with `SendTimedOut`.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Job | None] | None = None
+    def __init__(self, idle: float = 60.0) -> None:
+        self._local = threading.local()
+        self._idle = idle
 
     def send(self, sender: object, message: Message, timeout: float) -> object:
-        """Call ``sender.send(message)`` on the send thread; wait at most `timeout` seconds."""
+        """Call ``sender.send(message)`` on this thread's send thread; wait `timeout` at most."""
         job = _Job(sender, message)
-        with self._lock:
-            if self._queue is None:
-                self._queue = queue.SimpleQueue()
-                threading.Thread(
-                    target=_serve, args=(self._queue,), name="regua-send", daemon=True
-                ).start()
-            jobs = self._queue
-        jobs.put(job)
+        worker: _Worker | None = getattr(self._local, "worker", None)
+        if worker is None or not worker.submit(job):  # none yet, stuck, or ended when idle
+            worker = self._local.worker = _Worker(self._idle)
+            worker.submit(job)
         if not job.done.wait(timeout):
-            with self._lock:
-                if self._queue is jobs:  # that thread is stuck in this send: leave it there
-                    self._queue = None
-            jobs.put(None)  # it stops once (if ever) the send returns
+            worker.stuck = True
+            if not job.abandon():  # it never started, and now never will
+                raise NotSent("the send thread was busy; nothing was sent")
             raise SendTimedOut(f"no answer within {timeout:g}s; the outcome is unknown")
         if job.error is not None:
             raise job.error
         return job.result
 
     def close(self) -> None:
-        """Let the send thread end (once its send under way, if any, returns)."""
-        with self._lock:
-            jobs, self._queue = self._queue, None
-        if jobs is not None:
-            jobs.put(None)
+        """Let this thread's send thread end (once its send under way, if any, returns)."""
+        worker: _Worker | None = getattr(self._local, "worker", None)
+        if worker is not None:
+            worker.stop()
+            self._local.worker = None
 
 
 @attrs.define(slots=True)
@@ -247,15 +250,67 @@ class _Job:
     done: threading.Event = attrs.field(factory=threading.Event)
     result: object = None
     error: BaseException | None = None
+    state: str = "queued"  # then "started" or "abandoned", once, under `lock`
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def start(self) -> bool:
+        with self.lock:
+            if self.state == "abandoned":
+                return False
+            self.state = "started"
+            return True
+
+    def abandon(self) -> bool:
+        """Abandon the job; whether it had started (its outcome is then unknown)."""
+        with self.lock:
+            started = self.state == "started"
+            self.state = "abandoned"
+            return started
 
 
-def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
-    while (job := jobs.get()) is not None:
-        try:
-            job.result = job.sender.send(job.message)  # type: ignore[attr-defined]
-        except BaseException as exc:  # handed to the waiting tick
-            job.error = exc
-        job.done.set()
+class _Worker:
+    """One send thread: serves jobs until stopped, stuck in a send, or idle for `idle` s."""
+
+    def __init__(self, idle: float) -> None:
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.alive = True
+        self.stuck = False
+        threading.Thread(target=self._serve, args=(idle,), name="regua-send", daemon=True).start()
+
+    def submit(self, job: _Job) -> bool:
+        with self.lock:
+            if not self.alive or self.stuck:
+                return False
+            self.jobs.put(job)
+            return True
+
+    def stop(self) -> None:
+        with self.lock:
+            self.alive = False
+        self.jobs.put(None)
+
+    def _serve(self, idle: float) -> None:
+        while True:
+            try:
+                job = self.jobs.get(timeout=idle)
+            except queue.Empty:
+                with self.lock:
+                    if self.jobs.empty():
+                        self.alive = False
+                        return
+                continue
+            if job is None:
+                return
+            if not job.start():  # abandoned before it started
+                continue
+            try:
+                job.result = job.sender.send(job.message)  # type: ignore[attr-defined]
+            except BaseException as exc:  # handed to the waiting tick
+                job.error = exc
+            job.done.set()
+            if self.stuck:  # a send that outlasted its timeout: this thread is done
+                return
 
 
 # --- the tally of a tick -------------------------------------------------------------------------
@@ -293,6 +348,7 @@ class _Run:
     tally: Tally
     started: float = attrs.field(factory=time.monotonic)
     stopping: bool = False
+    interrupted: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -497,11 +553,11 @@ class TickPlan:
         current: dict[str, tuple[Contact, int]] = yield Store(
             functools.partial(_current_contacts, ids=claimed)
         )
-        changed = [cid for cid, (_, version) in current.items() if version != versions.get(cid)]
+        changed = {cid for cid, (_, version) in current.items() if version != versions.get(cid)}
         still_due: dict[str, DueAction] = {}
         closed_now: dict[str, Delivery] = {}
         if changed:
-            fresh: dict[str, Snapshot] = yield _store("load_snapshots", changed)
+            fresh: dict[str, Snapshot] = yield _store("load_snapshots", sorted(changed))
             still_due, closed_now = self._replanned(fresh, now)
         dispatched: list[DueAction] = []
         dispatches: list[Steps[Delivery | Claim | None]] = []
@@ -519,7 +575,7 @@ class TickPlan:
                 deferred.append(attrs.evolve(claim, until=now, sending=False))
                 continue
             contact = latest[0]
-            if action.contact_id in current and action.contact_id in changed:
+            if action.contact_id in changed:
                 key = action.occurrence_key
                 if key in closed_now:  # cancelled, expired, skipped by the plan of now
                     outcomes.append(closed_now[key])
@@ -608,14 +664,22 @@ class TickPlan:
         claim is left to expire.
         """
         channels = action.channels
-        index, attempts = claim.channel_index, claim.attempts
+        index, attempts = _resume_at(claim, channels), claim.attempts
         last_error = claim.last_error
-        tried = attempts > 0 or index > 0
+        tried = attempts > 0 or claim.channel_index > 0
         # The channel on which an attempt of unknown outcome may have been delivered: until
         # that channel answers, no other is tried, as it would be a second message. A retry
         # there is harmless (same idempotency key); a permanent refusal of that key settles
         # it (a provider that deduplicates answers a key it accepted with that success).
-        uncertain: int | None = claim.channel_index if claim.unsettled else None
+        # An unsettled channel no longer among the step's (its address was removed since)
+        # can never answer: no other channel is tried either.
+        uncertain: int | None = index if claim.unsettled else None
+        if index < 0:  # its channel is gone, or its index is past the channels now
+            if claim.unsettled:
+                index = uncertain = len(channels)
+            else:  # every earlier attempt failed, knowingly: start over on what is there
+                index, attempts = 0, 0
+        resumed = index
         while index < len(channels) and (uncertain is None or index == uncertain):
             channel = channels[index]
             address = contact.addresses.get(channel)
@@ -630,7 +694,7 @@ class TickPlan:
                 index, attempts = index + 1, 0
                 continue
             assert address is not None
-            if index != claim.channel_index:
+            if index != resumed:
                 # Moving on to a fallback channel: store that first, so that a worker taking
                 # over after a crash resumes here instead of sending on the first channel too.
                 claim = attrs.evolve(  # held until the granted lease ends, not later
@@ -640,6 +704,7 @@ class TickPlan:
                     last_error=last_error,
                     sending=True,
                     unsettled=False,
+                    channel=channel,
                 )
                 yield _store("defer", [claim])
             message = Message(
@@ -662,8 +727,10 @@ class TickPlan:
             try:
                 yield Send(sender, message, timeout, lease_ends)
             except NotSent:
-                if run.stopping:  # the claim is live, and nothing was tried: release it
+                if run.interrupted:  # the claim is live, and nothing was tried: release it
                     return attrs.evolve(claim, until=now, sending=False)
+                if not self.lease_from_claim:  # the leases of every contact of the tick end
+                    run.stopping = True
                 return None  # the lease is ending: another worker may hold the claim soon
             except PermanentFailure as exc:
                 tried = True
@@ -678,12 +745,12 @@ class TickPlan:
                 attempts += 1
                 detail = _failure_text(exc, message)
                 last_error = f"{channel}: {detail}"
-                unknown = isinstance(exc, (SendTimedOut, SendInterrupted))
+                unknown = isinstance(exc, (OutcomeUnknown, SendInterrupted))
                 self._attempt_failed(action, message, "temporary_failure", exc, detail, started)
                 if unknown:  # it may have been delivered: only this channel from now on
                     uncertain = index
                 if isinstance(exc, SendInterrupted):
-                    run.stopping = True
+                    run.stopping = run.interrupted = True
                 elif attempts >= self.retry.max_attempts:
                     index, attempts = index + 1, 0
                     continue
@@ -699,6 +766,7 @@ class TickPlan:
                     last_error=last_error,
                     sending=unknown,
                     unsettled=uncertain is not None,
+                    channel=channel,
                 )
             self.metrics.record("regua.send.duration", time.perf_counter() - started, labels)
             self.metrics.add("regua.messages.sent", 1, labels)
@@ -721,10 +789,14 @@ class TickPlan:
                 collected=action.collected,
                 variant=action.variant,
             )
-        if uncertain is not None and index < len(channels):
+        if uncertain is not None and (index < len(channels) or uncertain == len(channels)):
+            if uncertain < len(channels):
+                name = channels[uncertain]
+            else:  # no longer a channel of this occurrence
+                name = claim.channel or f"its channel {claim.channel_index + 1}"
             last_error = (
-                f"{last_error}; an earlier attempt on {channels[uncertain]} may have "
-                "been delivered (its outcome was never recorded), so no other channel was tried"
+                f"{last_error or name}; an earlier attempt on {name} may have been delivered "
+                "(its outcome was never recorded), so no other channel was tried"
             )
         status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
         reason = last_error if tried else f"no_channel: {last_error}"
@@ -839,6 +911,18 @@ def _failure_text(error: BaseException, message: Message, *, typed: bool = True)
     number too; control characters (a NUL, which PostgreSQL refuses) are removed.
     """
     return redact(describe(error, typed=typed), known=personal_strings(message))
+
+
+def _resume_at(claim: Claim, channels: Sequence[str]) -> int:
+    """Where a claim resumes among the action's `channels`, as planned now; -1: nowhere.
+
+    A step's channels are chosen anew at every plan (preferences, consent and addresses
+    change), so a claim resumes on its channel by name; a claim stored before names were
+    kept, by its index.
+    """
+    if claim.channel is not None:
+        return channels.index(claim.channel) if claim.channel in channels else -1
+    return claim.channel_index if claim.channel_index < len(channels) else -1
 
 
 def _current_contacts(repository: Repository, ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:

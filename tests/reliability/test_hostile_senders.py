@@ -580,3 +580,75 @@ def test_async_a_base_exception_stops_the_tick_after_recording_what_was_sent() -
     )
     assert max(email.calls.values()) == 1  # c2's interrupted attempt never reached it
     assert not sms.calls
+
+
+# --- a claim resumes on its channel by name -------------------------------------------------------
+
+
+class LosesFirstRecord:
+    """The first record of a sent outcome is lost: the worker died after the provider took it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.lose = inner, True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        if self.lose and any(d.status is DeliveryStatus.SENT for d in deliveries):
+            self.lose = False
+            raise ConnectionError("the database went away")
+        self.inner.record(deliveries)
+
+
+def test_a_preference_changed_after_a_lost_outcome_does_not_move_it(repository: Any) -> None:
+    """E-mail took it, the record was lost; the customer then prefers SMS. The channels are
+    planned anew ([sms, email]), yet the claim resumes on e-mail, by name: no SMS too."""
+    addresses = {"email": "ana@example.com", "sms": "+5511999990000"}
+    repository.upsert_contact(Contact("ana", addresses=addresses))
+    repository.record_event(Event("ana", "order_placed", T0, id="o1"))
+    email, sms = Provider("email"), Provider("sms")
+    store = LosesFirstRecord(repository)
+    scheduler = Scheduler(
+        CONFIRM, repository=store, senders={"email": email, "sms": sms}, lease=LEASE
+    )  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        scheduler.tick(T0)
+    repository.upsert_contact(Contact("ana", addresses=addresses, preferences=["sms", "email"]))
+    scheduler.tick(T0 + LEASE + timedelta(seconds=1))
+    delivery = _statuses(repository, ["ana"])["ana"]
+    assert (delivery.status, delivery.channel) == (DeliveryStatus.SENT, "email")
+    assert not sms.calls
+
+
+def test_a_fallback_survives_the_first_channel_leaving_the_list(repository: Any) -> None:
+    """E-mail refused, the move to SMS was stored, the worker died; the bounced address is
+    then removed, so the step's channels are just [sms]: the claim resumes on SMS."""
+    repository.upsert_contact(
+        Contact("ana", addresses={"email": "ana@example.com", "sms": "+5511999990000"})
+    )
+    repository.record_event(Event("ana", "order_placed", T0, id="o1"))
+    email = Provider("email", refuse=lambda m: "550 no such user")
+    sms = Provider("sms", refuse=lambda m: None)
+
+    class DiesWhileSendingSms(Provider):
+        def send(self, message: Message) -> str | None:
+            raise Interrupt()  # the worker is killed in the middle of the SMS send
+
+    dying = Scheduler(
+        CONFIRM,
+        repository=repository,
+        senders={"email": email, "sms": DiesWhileSendingSms("sms")},
+        lease=LEASE,
+        send_timeout=None,
+    )
+    with pytest.raises(Interrupt):
+        dying.tick(T0)
+    repository.upsert_contact(Contact("ana", addresses={"sms": "+5511999990000"}))
+    scheduler = Scheduler(
+        CONFIRM, repository=repository, senders={"email": email, "sms": sms}, lease=LEASE
+    )
+    scheduler.tick(T0 + timedelta(hours=1))
+    delivery = _statuses(repository, ["ana"])["ana"]
+    assert (delivery.status, delivery.channel) == (DeliveryStatus.SENT, "sms")
+    assert sms.delivered == ["ana"]

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
@@ -90,7 +91,7 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [5]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [6]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
@@ -169,7 +170,7 @@ def _as_version_1(repository: SQLRepository) -> None:
     """Turn a fresh database back into the version 1 layout: drop what later versions added."""
     schema = f"{repository.schema}." if repository.schema else ""
     added = {
-        "claims": ("sending", "unsettled"),
+        "claims": ("sending", "unsettled", "channel"),
         "deliveries": ("collected", "variant"),
         "contacts": ("bucket",),
     }
@@ -193,11 +194,15 @@ def test_version_1_claims_migrate_as_possibly_sending(sql_repository: SQLReposit
     assert stored_version(sql_repository) == [SCHEMA_VERSION]
     later = T0 + LEASE * 2
     taken = migrated.claim([action("ana", 1), action("ana", 2)], "w2", later, LEASE)
-    flags = {key: (claim.sending, claim.unsettled) for key, claim in taken.items()}
+    flags = {key: (claim.sending, claim.unsettled, claim.channel) for key, claim in taken.items()}
     assert flags == {
-        action("ana", 1).occurrence_key: (True, True),
-        action("ana", 2).occurrence_key: (True, False),
+        action("ana", 1).occurrence_key: (True, True, None),
+        action("ana", 2).occurrence_key: (True, False, "email"),  # a new claim: its name
     }
+    moved = attrs.evolve(taken[action("ana", 1).occurrence_key], channel_index=1, channel="sms")
+    migrated.defer([moved])  # version 6 keeps the channel's name
+    again = migrated.claim([action("ana", 1)], "w3", later + LEASE * 2, LEASE)
+    assert again[action("ana", 1).occurrence_key].channel == "sms"
 
 
 def test_a_version_1_database_gains_the_digest_events_of_deliveries(
@@ -324,6 +329,7 @@ def test_reopening_a_sqlite_file_keeps_everything(sqlite_url: str) -> None:
             T0 + LEASE * 3,
             sending=True,
             unsettled=True,
+            channel="email",
         )
     }
     assert second.due_contact_ids(T0 + timedelta(hours=23), 10) == []

@@ -440,6 +440,7 @@ class InMemoryRepository:
                     last_error=held.last_error if held else None,
                     sending=True,
                     unsettled=held is not None and (held.unsettled or held.sending),
+                    channel=held.channel if held else next(iter(action.channels), None),
                 )
                 self._put_claim(claim)
                 granted[key] = claim

@@ -47,7 +47,8 @@ Version 2 added the claims' ``sending`` and ``unsettled`` flags, version 3
 ``regua_deliveries.variant`` (the experiment variant of a delivery), version 5
 ``regua_contacts.bucket`` (the contact's stable shard bucket, `regua.sharding.bucket_of`,
 backfilled for existing contacts) and the index ``regua_contacts_shard_wakeup`` on
-``(wakeup_at, bucket, id)``. To change the layout: bump
+``(wakeup_at, bucket, id)``, version 6 ``regua_claims.channel`` (the name of the channel a
+claim is on, `regua.ports.Claim.channel`). To change the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -121,7 +122,7 @@ __all__ = ["SCHEMA_VERSION", "LeaseClock", "SQLRepository", "SchemaVersionError"
 LeaseClock = Literal["database", "caller"]
 """Whose clock leases expire by: the database server's, or the `now` each call receives."""
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -190,11 +191,19 @@ def _add_contact_buckets(conn: sa.Connection, schema: str | None) -> None:
     conn.execute(sa.text(f"CREATE INDEX {index} ON {contacts} (wakeup_at, bucket, id)"))
 
 
+def _add_claim_channel(conn: sa.Connection, schema: str | None) -> None:
+    """Version 6: ``regua_claims.channel``, the name of the channel a claim is on."""
+    table = _qualified(conn, schema, "claims")
+    # NULL for every existing claim: the scheduler then resumes it by its index, as before.
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN channel VARCHAR"))
+
+
 _MIGRATIONS: dict[int, Migration] = {
     2: _add_claim_flags,
     3: _add_delivery_collected,
     4: _add_delivery_variant,
     5: _add_contact_buckets,
+    6: _add_claim_channel,
 }
 """Migration to version ``n``, by ``n``."""
 
@@ -442,6 +451,7 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("last_error", sa.Text),
         sa.Column("sending", sa.Boolean, nullable=False),
         sa.Column("unsettled", sa.Boolean, nullable=False),
+        sa.Column("channel", sa.String),
         sa.Index(f"{PREFIX}claims_contact", "contact_id"),
     )
     errors = sa.Table(
@@ -644,6 +654,7 @@ def _claim(row: Any) -> Claim:
         last_error=row.last_error,
         sending=row.sending,
         unsettled=row.unsettled,
+        channel=row.channel,
     )
 
 
@@ -1568,7 +1579,12 @@ class SQLRepository:
         claims, deliveries = self._tables.claims, self._tables.deliveries
         keys = sorted(unique)
         granting, rows = self._claim_statement(
-            keys, [unique[key].contact_id for key in keys], worker, now, lease
+            keys,
+            [unique[key].contact_id for key in keys],
+            [next(iter(unique[key].channels), None) for key in keys],
+            worker,
+            now,
+            lease,
         )
 
         def body(conn: sa.Connection) -> dict[str, Claim]:
@@ -1592,6 +1608,7 @@ class SQLRepository:
         self,
         keys: Sequence[str],
         contact_ids: Sequence[str],
+        channels: Sequence[str | None],
         worker: str,
         now: datetime,
         lease: timedelta,
@@ -1605,8 +1622,9 @@ class SQLRepository:
                 sa.func.unnest(
                     sa.bindparam("claim_keys", list(keys), type_=text_array),
                     sa.bindparam("claim_contacts", list(contact_ids), type_=text_array),
+                    sa.bindparam("claim_channels", list(channels), type_=text_array),
                 )
-                .table_valued("occurrence_key", "contact_id")
+                .table_valued("occurrence_key", "contact_id", "channel")
                 .render_derived()
             )
             source = sa.select(
@@ -1619,6 +1637,7 @@ class SQLRepository:
                 sa.null(),
                 sa.true(),
                 sa.false(),
+                batch.c.channel,
             ).order_by(batch.c.occurrence_key)  # rows locked in one order: no deadlock
             names = [column.name for column in claims.c]
             postgres_upsert = _postgresql.insert(claims).from_select(names, source)
@@ -1657,8 +1676,9 @@ class SQLRepository:
                 "last_error": None,
                 "sending": True,
                 "unsettled": False,
+                "channel": channel,
             }
-            for key, contact_id in zip(keys, contact_ids, strict=True)
+            for key, contact_id, channel in zip(keys, contact_ids, channels, strict=True)
         ]
         # Executed with a list of rows: SQLAlchemy sends one multi-row INSERT, paged only
         # at SQLite's limit on bound parameters (4,680 rows here), not at its default 1,000.

@@ -27,7 +27,7 @@ from typing import Literal
 
 import attrs
 
-from regua.ports import Message, PermanentFailure, TemporaryFailure
+from regua.ports import Message, OutcomeUnknown, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
 
 __all__ = ["IDEMPOTENCY_HEADER", "RenderedEmail", "Renderer", "SMTPSender", "TemplateRenderer"]
@@ -378,12 +378,12 @@ def _failure(
         return TemporaryFailure(f"cannot connect to {where}: {reply}")
     if isinstance(exc, smtplib.SMTPResponseException):
         return _by_code(exc.smtp_code, f"{where} answered", said(exc.smtp_error))
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return TemporaryFailure(f"{where} closed the connection: {said(exc)}")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):  # perhaps once it had the message
+        return OutcomeUnknown(f"{where} closed the connection: {said(exc)}")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return PermanentFailure(f"{where} does not support what the sender needs: {said(exc)}")
-    if isinstance(exc, TimeoutError):
-        return TemporaryFailure(f"{where} timed out: {said(exc) or 'no answer'}")
+    if isinstance(exc, TimeoutError):  # perhaps waiting for the answer to the message
+        return OutcomeUnknown(f"{where} timed out: {said(exc) or 'no answer'}")
     if isinstance(exc, OSError):
         return TemporaryFailure(f"cannot reach {where}: {said(exc)}")
     return TemporaryFailure(f"SMTP error with {where}: {type(exc).__name__}: {said(exc)}")

@@ -81,7 +81,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from regua.errors import MissingDependencyError, ReguaError
-from regua.ports import Message, PermanentFailure, TemporaryFailure
+from regua.ports import Message, OutcomeUnknown, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
 
 try:
@@ -331,9 +331,18 @@ class _Webhook:
         return url, request, _origin(url)
 
     def _unreachable(self, exc: httpx.TransportError, where: str) -> TemporaryFailure:
+        # Once the request may have been written, the endpoint may have taken it: a retry
+        # stays on this channel (same idempotency key) instead of moving to the next one.
+        after_writing = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError)
+        written = isinstance(exc, (*after_writing, httpx.RemoteProtocolError))
+        failure = OutcomeUnknown if written else TemporaryFailure
         if isinstance(exc, httpx.TimeoutException):
-            return TemporaryFailure(
+            return failure(
                 f"webhook {where} timed out after {self.timeout:g} s ({type(exc).__name__})"
+            )
+        if written:
+            return failure(
+                f"webhook {where} dropped the connection: {type(exc).__name__}: {redact(str(exc))}"
             )
         return TemporaryFailure(
             f"webhook {where} unreachable: {type(exc).__name__}: {redact(str(exc))}"

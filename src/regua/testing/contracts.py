@@ -834,11 +834,16 @@ class RepositoryContract:
     # --- claims --------------------------------------------------------------------------------
 
     def test_claim_grants_free_occurrences(self, repository: Repository) -> None:
-        """A free occurrence is granted to the worker until ``now + lease``, fresh state."""
+        """A free occurrence is granted to the worker until ``now + lease``, fresh state.
+
+        Its `channel` is the name of the action's first channel.
+        """
         repository.upsert_contact(_contact("ana"))
         claims = repository.claim([_action("ana", 1), _action("ana", 2)], "w1", T0, LEASE)
         expected = {
-            _key("ana", n): Claim(_key("ana", n), "ana", "w1", T0 + LEASE, sending=True)
+            _key("ana", n): Claim(
+                _key("ana", n), "ana", "w1", T0 + LEASE, sending=True, channel="email"
+            )
             for n in (1, 2)
         }
         _expect(claims, expected, "claims granted on free occurrences")
@@ -854,21 +859,33 @@ class RepositoryContract:
                 _expect(repository.claim([action], worker, now, LEASE), {}, rule)
         later = end + MOMENT
         # w1 may have sent before its claim expired: w2's claim is unsettled.
-        taken_over = Claim(_key("ana"), "ana", "w2", later + LEASE, sending=True, unsettled=True)
+        taken_over = Claim(
+            _key("ana"), "ana", "w2", later + LEASE, sending=True, unsettled=True, channel="email"
+        )
         expected = {_key("ana"): taken_over}
         _expect(repository.claim([action], "w2", later, LEASE), expected, "after `until`")
         _expect(repository.claim([action], "w1", later, LEASE), {}, "w1, now w2 holds it")
 
     def test_claim_after_expiry_keeps_the_retry_state(self, repository: Repository) -> None:
-        """An expired claim's `attempts`, `channel_index` and `last_error` carry over."""
+        """An expired claim's `attempts`, `channel_index`, `last_error`, `channel` carry over."""
         repository.upsert_contact(_contact("ana"))
         action = _action("ana")
         claim = repository.claim([action], "w1", T0, LEASE)[_key("ana")]
-        retry = attrs.evolve(claim, until=_minutes(1), attempts=2, channel_index=1, sending=False)
+        retry = attrs.evolve(
+            claim, until=_minutes(1), attempts=2, channel_index=1, sending=False, channel="sms"
+        )
         repository.defer([attrs.evolve(retry, last_error="TemporaryFailure: 429")])
         later = _minutes(1) + MOMENT
         expected = Claim(
-            _key("ana"), "ana", "w2", later + LEASE, 2, 1, "TemporaryFailure: 429", sending=True
+            _key("ana"),
+            "ana",
+            "w2",
+            later + LEASE,
+            2,
+            1,
+            "TemporaryFailure: 429",
+            sending=True,
+            channel="sms",
         )
         _expect(
             repository.claim([action], "w2", later, LEASE),
@@ -896,7 +913,9 @@ class RepositoryContract:
         batch = [_action(f"c{n % 5}", n) for n in range(200)]
         first = repository.claim(batch, "w1", T0, LEASE)
         expected = {
-            a.occurrence_key: Claim(a.occurrence_key, a.contact_id, "w1", T0 + LEASE, sending=True)
+            a.occurrence_key: Claim(
+                a.occurrence_key, a.contact_id, "w1", T0 + LEASE, sending=True, channel="email"
+            )
             for a in batch
         }
         _expect(first, expected, "claims on a batch of 200 free occurrences")
@@ -1020,7 +1039,9 @@ class RepositoryContract:
                 rule = f"{worker} claims at {now:%H:%M:%S}, before the retry at {retry_at:%H:%M}"
                 _expect(repository.claim([action], worker, now, LEASE), {}, rule)
         later = retry_at + MOMENT
-        expected = Claim(_key("ana"), "ana", "w2", later + LEASE, 1, 0, "timeout", sending=True)
+        expected = Claim(
+            _key("ana"), "ana", "w2", later + LEASE, 1, 0, "timeout", sending=True, channel="email"
+        )
         rule = "the claim after the retry time"
         _expect(repository.claim([action], "w2", later, LEASE), {_key("ana"): expected}, rule)
 
