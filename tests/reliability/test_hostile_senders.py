@@ -652,3 +652,67 @@ def test_a_fallback_survives_the_first_channel_leaving_the_list(repository: Any)
     delivery = _statuses(repository, ["ana"])["ana"]
     assert (delivery.status, delivery.channel) == (DeliveryStatus.SENT, "sms")
     assert sms.delivered == ["ana"]
+
+
+# --- a shipped sender whose provider may have taken the message ---------------------------------
+
+
+def test_a_webhook_that_times_out_after_taking_the_message_is_never_doubled() -> None:
+    """The endpoint takes the message, then answers too late: the sender's read timeout is
+    an unknown outcome (`OutcomeUnknown`), so the occurrence never moves on to SMS."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from regua.senders.webhook import WebhookSender
+
+    taken: list[str] = []
+    answer = threading.Event()
+
+    class TakesThenStalls(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            taken.append(self.headers["Idempotency-Key"])
+            answer.wait(120)  # the answer comes only when the test is over
+            with contextlib.suppress(OSError):
+                self.send_response(200)
+                self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TakesThenStalls)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cadence = Cadence(
+        "shop",
+        channels=[Channel("push"), Channel("sms")],
+        steps=[
+            Step(
+                "confirm",
+                trigger=on_event("order_placed"),
+                channels=["push", "sms"],
+                transactional=True,
+            )
+        ],
+    )
+    repository = InMemoryRepository()
+    repository.upsert_contact(Contact("ana", addresses={"push": "device-1", "sms": "+5511999"}))
+    repository.record_event(Event("ana", "order_placed", T0, id="o1"))
+    sms = Provider("sms")
+    push = WebhookSender(f"http://127.0.0.1:{server.server_address[1]}/", secret="s", timeout=0.2)
+    scheduler = Scheduler(
+        cadence,
+        repository=repository,
+        senders={"push": push, "sms": sms},
+        retry=RetryPolicy(max_attempts=2, initial=timedelta(seconds=1), jitter=0),
+    )
+    try:
+        for minute in range(4):
+            scheduler.tick(T0 + timedelta(minutes=minute))
+    finally:
+        answer.set()
+        server.shutdown()
+        push.close()
+    assert len(taken) >= 1
+    assert not sms.calls  # never a second channel while push may have delivered
+    delivery = _statuses(repository, ["ana"])["ana"]
+    assert delivery.status is DeliveryStatus.FAILED
+    assert "may have been delivered" in (delivery.reason or "")

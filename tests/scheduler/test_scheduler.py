@@ -459,7 +459,8 @@ def test_a_fallback_move_stays_unsettled_if_the_worker_dies_sending_there() -> N
     repo.record_event(Event("ana", "e", T0, id="e1"))
     [action] = scheduler.preview(T0)
     [claim] = repo.claim([action], "dead", T0, timedelta(minutes=5)).values()
-    repo.defer([attrs.evolve(claim, channel_index=1, last_error="email: 550")])  # then died
+    moved = attrs.evolve(claim, channel_index=1, channel="sms", last_error="email: 550")
+    repo.defer([moved])  # as the scheduler stores a move; then it died
 
     now = T0 + timedelta(minutes=6)
     for _ in range(10):
