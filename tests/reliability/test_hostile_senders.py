@@ -680,7 +680,9 @@ def test_a_webhook_that_times_out_after_taking_the_message_is_never_doubled() ->
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), TakesThenStalls)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.daemon_threads = False  # server_close() joins the handlers: no socket left open
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
     cadence = Cadence(
         "shop",
         channels=[Channel("push"), Channel("sms")],
@@ -709,8 +711,10 @@ def test_a_webhook_that_times_out_after_taking_the_message_is_never_doubled() ->
             scheduler.tick(T0 + timedelta(minutes=minute))
     finally:
         answer.set()
-        server.shutdown()
         push.close()
+        server.shutdown()
+        server.server_close()
+        serving.join(120)
     assert len(taken) >= 1
     assert not sms.calls  # never a second channel while push may have delivered
     delivery = _statuses(repository, ["ana"])["ana"]
