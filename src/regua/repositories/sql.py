@@ -1540,8 +1540,8 @@ class SQLRepository:
 
         1. ``INSERT INTO regua_claims ... ON CONFLICT (occurrence_key) DO UPDATE SET
            contact_id, worker, until WHERE regua_claims.until < :now RETURNING *``, the
-           rows coming from ``SELECT ... FROM unnest(:keys, :contact_ids)`` on PostgreSQL
-           (two array parameters, whatever the batch size) and from a multi-row
+           rows coming from ``SELECT ... FROM unnest(:keys, :contact_ids, :channels)`` on PostgreSQL
+           (three array parameters, whatever the batch size) and from a multi-row
            ``VALUES`` on SQLite: a free key is inserted, an expired claim is taken over
            keeping its retry state, a live claim (of anyone, the caller included: it may
            be a deferred retry) is left alone and not returned;
