@@ -189,7 +189,11 @@ def _drive(
                 error = NotSent("the tick stops" if interrupted else "the lease is ending")
                 continue
             try:
-                if sends is None or limit is None or getattr(request.sender, "in_process", False):
+                if (
+                    sends is None
+                    or limit is None
+                    or getattr(request.sender, "in_process", False) is True
+                ):
                     answer = request.sender.send(request.message)  # type: ignore[attr-defined]
                 else:
                     answer = sends.send(request.sender, request.message, limit)
