@@ -14,6 +14,7 @@ import pytest
 
 import regua
 from regua.cli import main
+from tests.bombs import BOMB
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = "examples/ecommerce_lifecycle.py:cadence"
@@ -509,31 +510,10 @@ def test_check_explains_every_invalid_input_without_a_traceback(
 
 # --- files past the load limits ------------------------------------------------------------------
 
-# An alias bomb ("billion laughs"): 597 bytes whose aliases expand to 9**9 = 387,420,489
-# strings. Read naively, gigabytes of memory and minutes of work.
-BILLION_LAUGHS = """\
-name: shop
-channels: [{name: email}]
-steps:
-  - name: welcome
-    trigger: {event: signed_up}
-    channels: [email]
-    payload:
-      a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
-      b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-      d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-      e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
-      f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
-      g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
-      h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
-      i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
-"""
-
 
 def past_the_limits(tmp_path: Path) -> list[tuple[str, str]]:
     """(file, the whole message expected on standard error) for each limit."""
-    bomb = write(tmp_path, BILLION_LAUGHS, "bomb.yaml")
+    bomb = write(tmp_path, BOMB, "bomb.yaml")
     deep_yaml = write(tmp_path, "steps: " + "[" * 1000 + "]" * 1000 + "\n", "deep.yaml")
     deep_json = write(tmp_path, '{"steps": ' + "[" * 1000 + "]" * 1000 + "}", "deep.json")
     large = write(tmp_path, CLEAN + "#" * (1 << 20), "large.yaml")
@@ -581,7 +561,7 @@ def test_simulate_refuses_a_scenario_past_the_load_limits(
 def test_the_billion_laughs_is_one_line_of_error_from_the_installed_command(
     tmp_path: Path,
 ) -> None:
-    bomb = write(tmp_path, BILLION_LAUGHS, "bomb.yaml")
+    bomb = write(tmp_path, BOMB, "bomb.yaml")
     done = subprocess.run(
         [sys.executable, "-m", "regua", "check", bomb],
         capture_output=True,

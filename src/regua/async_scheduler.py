@@ -38,7 +38,17 @@ from regua.ports import AsyncSender, Message, Repository, Sender
 from regua.records import DueAction
 from regua.scheduler import Clock, RetryPolicy, Scheduler, TickReport
 from regua.sharding import Shard
-from regua.tick import Done, NotSent, Send, SendInterrupted, SendTimedOut, Steps, Store, resume
+from regua.tick import (
+    Done,
+    NotSent,
+    Send,
+    SendInterrupted,
+    SendTimedOut,
+    Steps,
+    Store,
+    interruptions,
+    resume,
+)
 
 __all__ = ["AsyncScheduler"]
 
@@ -170,15 +180,8 @@ class AsyncScheduler:
         semaphore = asyncio.Semaphore(self.concurrency)
         shard = shard if shard is not None else self._scheduler.shard
         steps = self._scheduler._tick_plan(self.senders, shard).steps(now)
-        interrupted: list[BaseException] = []
-        try:
+        with interruptions() as interrupted:
             tally = await self._run(steps, semaphore, interrupted)
-        except Exception as error:
-            if interrupted:  # the interruption comes first; the store's error is its context
-                raise interrupted[0] from error
-            raise
-        if interrupted:  # the outcomes known before it are recorded: now let it through
-            raise interrupted[0]
         return self._scheduler._finish_tick(now, tally, started)
 
     async def health(self, now: datetime | None = None) -> Health:

@@ -129,40 +129,32 @@ def _data_size(value: Any, depth: int) -> int:
 
     Raises `_TooDeep` past `MAX_DATA_DEPTH`, which also stops a mapping that contains
     itself. Records are built by the million: exact types are tested first (an `isinstance`
-    against an abstract class costs more than the rest of the loop), and the two loops
-    repeat their body rather than call a function per value.
+    against an abstract class costs more than the rest of the loop), and the loop over
+    values sizes them inline rather than call a function per value.
     """
     if depth > MAX_DATA_DEPTH:
         raise _TooDeep
     if type(value) is not dict and isinstance(value, Mapping):
         value = dict(value)
     size = 2
+    items: Iterable[Any] = value
     if type(value) is dict:
-        for key, item in value.items():
+        for key in value:
             if type(key) is str and key.isascii():
                 size += len(key) + 4
             else:
                 size += _other_size(key, depth) + 4
-            kind = type(item)
-            if kind is str:
-                size += len(item) if item.isascii() else _text_size(item)
-            elif kind in _NUMBERS:
-                size += 8
-            elif kind is dict or kind is list:
-                size += _data_size(item, depth + 1)
-            else:
-                size += _other_size(item, depth)
-    else:
-        for item in value:
-            kind = type(item)
-            if kind is str:
-                size += len(item) if item.isascii() else _text_size(item)
-            elif kind in _NUMBERS:
-                size += 8
-            elif kind is dict or kind is list:
-                size += _data_size(item, depth + 1)
-            else:
-                size += _other_size(item, depth)
+        items = value.values()
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            size += len(item) if item.isascii() else _text_size(item)
+        elif kind in _NUMBERS:
+            size += 8
+        elif kind is dict or kind is list:
+            size += _data_size(item, depth + 1)
+        else:
+            size += _other_size(item, depth)
     return size
 
 

@@ -16,12 +16,13 @@ This module is internal: its names may change without notice.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import methodcaller
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -159,16 +160,27 @@ def run_steps(steps: Steps[_T], repository: Repository, sends: SendThread | None
     abandoned); without one, without a timeout, or to a sender that says it cannot hang
     (``in_process = True``: it does no I/O), on this thread.
     """
+    with interruptions() as interrupted:
+        result: _T = _drive(steps, repository, sends, interrupted)
+    return result
+
+
+@contextlib.contextmanager
+def interruptions() -> Iterator[list[BaseException]]:
+    """Where a driver puts a sender's `BaseException`, raised again when the tick ends.
+
+    The tick records the outcomes it has first; an error raised meanwhile (by the store)
+    becomes the interruption's cause, never its replacement.
+    """
     interrupted: list[BaseException] = []
     try:
-        result: _T = _drive(steps, repository, sends, interrupted)
+        yield interrupted
     except Exception as error:
-        if interrupted:  # the interruption comes first; the store's error is its context
+        if interrupted:
             raise interrupted[0] from error
         raise
-    if interrupted:  # the outcomes known before it are recorded: now let it through
+    if interrupted:
         raise interrupted[0]
-    return result
 
 
 def _drive(
@@ -239,13 +251,6 @@ class SendThread:
             raise job.error
         return job.result
 
-    def close(self) -> None:
-        """Let this thread's send thread end (once its send under way, if any, returns)."""
-        worker: _Worker | None = getattr(self._local, "worker", None)
-        if worker is not None:
-            worker.stop()
-            self._local.worker = None
-
 
 @attrs.define(slots=True)
 class _Job:
@@ -276,7 +281,7 @@ class _Worker:
     """One send thread: serves jobs until stopped, stuck in a send, or idle for `idle` s."""
 
     def __init__(self, idle: float) -> None:
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.alive = True
         self.stuck = False
@@ -289,11 +294,6 @@ class _Worker:
             self.jobs.put(job)
             return True
 
-    def stop(self) -> None:
-        with self.lock:
-            self.alive = False
-        self.jobs.put(None)
-
     def _serve(self, idle: float) -> None:
         while True:
             try:
@@ -304,8 +304,6 @@ class _Worker:
                         self.alive = False
                         return
                 continue
-            if job is None:
-                return
             if not job.start():  # abandoned before it started
                 continue
             try:
