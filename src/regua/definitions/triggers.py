@@ -15,17 +15,15 @@ YAML a trigger is a small mapping whose first key says its kind::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from croniter import croniter
-from dateutil.rrule import rrulestr
 from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 from pydantic_core import PydanticCustomError
 
 from regua.definitions.conditions import Scalar
 from regua.definitions.durations import Duration, PositiveDuration
 from regua.definitions.fields import DefinitionModel, Name
+from regua.definitions.schedules import is_rrule, parse_schedule
 
 __all__ = [
     "AfterStepTrigger",
@@ -109,17 +107,14 @@ class DateTrigger(Trigger):
         return frozenset({self.date})
 
 
-def _is_rrule(expression: str) -> bool:
-    upper = expression.upper()
-    return "FREQ=" in upper or upper.startswith(("RRULE:", "DTSTART"))
-
-
 class ScheduleTrigger(Trigger):
     """Fires on a recurring schedule in the contact's local time.
 
     `schedule` is a standard five-field cron expression (``"0 9 * * MON"``; when both
-    day-of-month and day-of-week are restricted, either matching fires, as POSIX cron does)
-    or an RFC 5545 rule (``"RRULE:FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9;BYMINUTE=0"``).
+    day-of-month and day-of-week are restricted, either matching fires, as crontab(5) says)
+    or an RFC 5545 rule (``"RRULE:FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9;BYMINUTE=0"``). It is
+    checked by `regua.definitions.schedules.parse_schedule`: a schedule that could never
+    fire, or that names a value out of range, is refused here with the field at fault.
     """
 
     schedule: str
@@ -127,31 +122,12 @@ class ScheduleTrigger(Trigger):
     @property
     def kind(self) -> Literal["cron", "rrule"]:
         """Whether `schedule` is a cron expression or an RRULE."""
-        return "rrule" if _is_rrule(self.schedule) else "cron"
+        return "rrule" if is_rrule(self.schedule) else "cron"
 
     @field_validator("schedule")
     @classmethod
     def _check_schedule(cls, value: str) -> str:
-        value = value.strip()
-        if _is_rrule(value):
-            try:
-                rrulestr(value, dtstart=datetime(2000, 1, 1))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"invalid RRULE {value!r}: {exc}") from None
-            if "TZID" in value.upper() or value.upper().rstrip().endswith("Z"):
-                raise ValueError(
-                    f"RRULE {value!r} must not carry a timezone: schedules run in the "
-                    "contact's local time"
-                )
-            return value
-        fields = value.split()
-        if len(fields) != 5 or not croniter.is_valid(value):
-            raise ValueError(
-                f"invalid cron expression {value!r}: expected five fields "
-                "'minute hour day-of-month month day-of-week', e.g. '0 9 * * MON', "
-                "or an RRULE such as 'RRULE:FREQ=WEEKLY;BYDAY=MO;BYHOUR=9'"
-            )
-        return value
+        return parse_schedule(value).expression
 
 
 class InactivityTrigger(Trigger):

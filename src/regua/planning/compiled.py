@@ -19,10 +19,10 @@ from regua.definitions.conditions import Clicked, Opened
 from regua.definitions.policy import FrequencyCap
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger, ScheduleTrigger
-from regua.planning.calendar import Schedule
 from regua.planning.conditions import Predicate, compile_condition
 from regua.planning.experiments import Experiments
 from regua.planning.goals import StepGoals, step_goals
+from regua.planning.schedules import Schedule
 
 __all__ = ["CompiledCadence", "CompiledCap", "CompiledStep", "compile_cadence"]
 

@@ -29,9 +29,10 @@ from regua.definitions.triggers import (
     ScheduleTrigger,
 )
 from regua.errors import InvalidRecordError, personal_value
-from regua.planning.calendar import Schedule, from_local, shift, to_local, yearly_date
+from regua.planning.calendar import from_local, shift, to_local, yearly_date
 from regua.planning.history import History
 from regua.planning.keys import after_source
+from regua.planning.schedules import Schedule
 from regua.records import Contact, Event
 
 __all__ = ["Firing", "claimed_firing", "date_attribute", "instant_label"]
