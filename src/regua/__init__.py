@@ -59,7 +59,14 @@ from regua.definitions.triggers import (
     on_schedule,
 )
 from regua.documents import LoadLimits
-from regua.errors import InvalidRecordError, LoadError, MissingDependencyError, ReguaError
+from regua.errors import (
+    FoldTooShallow,
+    InvalidRecordError,
+    LoadError,
+    MissingDependencyError,
+    ReguaError,
+)
+from regua.folding import fold
 from regua.forecasting import (
     Assumptions,
     ChannelFailure,
@@ -98,6 +105,7 @@ from regua.records import (
     DeliveryStatus,
     DueAction,
     Event,
+    Fold,
     Snapshot,
     idempotency_key,
 )
@@ -170,6 +178,8 @@ __all__ = [
     "EventRate",
     "EventTrigger",
     "Explanation",
+    "Fold",
+    "FoldTooShallow",
     "Forecast",
     "ForecastDiff",
     "ForecastRow",
@@ -225,6 +235,7 @@ __all__ = [
     "clicked",
     "event_count",
     "explain",
+    "fold",
     "forecast",
     "forecast_diff",
     "has_event",

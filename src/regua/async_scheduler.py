@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from regua.definitions.cadence import Cadence
+from regua.folding import FOLD_AFTER
 from regua.health import Health
 from regua.metrics import Metrics
 from regua.planning.explain import Explanation
@@ -87,6 +88,7 @@ class AsyncScheduler:
         metrics: Where counters and timings go (see `regua.metrics`); none by default.
         shard: Evaluate only the contacts of this shard (see `regua.sharding`); None: every
             contact.
+        fold_after: When to fold a contact's history (see `Scheduler`).
         send_timeout: How long one send may take (see `Scheduler`): an `AsyncSender` is
             cancelled then, a `Sender`'s thread abandoned; either way the attempt's outcome
             is unknown, so the occurrence is retried later on the same channel only.
@@ -112,6 +114,7 @@ class AsyncScheduler:
         metrics: Metrics | None = None,
         shard: Shard | None = None,
         send_timeout: timedelta | None = timedelta(seconds=30),
+        fold_after: int | None = FOLD_AFTER,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -135,6 +138,7 @@ class AsyncScheduler:
             metrics=metrics,
             shard=shard,
             send_timeout=send_timeout,
+            fold_after=fold_after,
         )
         self.senders: dict[str, AsyncSender | Sender] = dict(senders)
         self.concurrency = concurrency

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 __all__ = [
+    "FoldTooShallow",
     "InvalidRecordError",
     "LoadError",
     "MissingDependencyError",
@@ -52,6 +53,17 @@ class InvalidRecordError(ReguaError, ValueError):
 
     The message names the record and the field, e.g. a naive datetime on an event or an
     unknown timezone on a contact.
+    """
+
+
+class FoldTooShallow(ReguaError):
+    """A folded snapshot cannot answer this plan exactly: plan the whole history instead.
+
+    Raised by `regua.plan` when a snapshot's `~regua.records.Fold` left out something the
+    plan needs: the cadence changed since the fold, `now` is earlier than the fold allows,
+    or a record stamped before the fold's cutoff arrived after it (an old event replayed, a
+    worker clock far behind). The scheduler then loads the contact's whole history and folds
+    it again; code calling `plan` directly does the same.
     """
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "DeliveryStatus",
     "DueAction",
     "Event",
+    "Fold",
     "Snapshot",
     "idempotency_key",
 ]
@@ -393,6 +394,44 @@ class DueAction:
         return (self.channel, *self.fallbacks)
 
 
+@attrs.frozen(slots=True)
+class Fold:
+    """What a folded snapshot left out of a contact's history (see `regua.fold`).
+
+    A folded snapshot holds the records stamped at or after `cutoff`, and the few before it
+    that plans still read (the latest send of each step, the opens of the sends kept...);
+    the rest is summed up here. It plans exactly as the whole history does, for the cadences
+    it was folded for (`fingerprints`) and at any instant from `valid_from` on, with any
+    records added after it; a plan that would need more raises `FoldTooShallow`.
+
+    Attributes:
+        cutoff: Records stamped before this instant were left out, unless listed in
+            `kept_events` or `kept_deliveries`.
+        valid_from: The earliest `now` a plan may use it for.
+        fingerprints: Cadence name -> a digest of the definition it was folded for.
+        counts: Event name -> how many distinct events of that name were left out.
+        last: Event name -> the latest instant of an event of that name left out (where an
+            inactive period starts).
+        engaged: (cadence, kind, step) -> the earliest ``opened``/``clicked`` event of a
+            send of that step that was left out.
+        kept_events: (name, id) of the events before `cutoff` that were kept.
+        kept_deliveries: (occurrence key, status, instant) of the deliveries before `cutoff`
+            that were kept.
+        size: How many events and deliveries the folded snapshot kept.
+
+    """
+
+    cutoff: datetime
+    valid_from: datetime
+    fingerprints: Mapping[str, str]
+    counts: Mapping[str, int] = attrs.field(factory=dict)
+    last: Mapping[str, datetime] = attrs.field(factory=dict)
+    engaged: Mapping[tuple[str, str, str], datetime] = attrs.field(factory=dict)
+    kept_events: frozenset[tuple[str, str | None]] = frozenset()
+    kept_deliveries: frozenset[tuple[str, str, datetime]] = frozenset()
+    size: int = 0
+
+
 def _events(value: Iterable[Event]) -> tuple[Event, ...]:
     return tuple(value)
 
@@ -412,6 +451,13 @@ class Snapshot:
     the planner keeps those occurrences alive until they close, even when catch-up would no
     longer produce them (a deferred retry overtaken by the next firing of a schedule).
 
+    `fold` is set on a folded snapshot (`regua.fold`): its events and deliveries are the
+    part of the history that plans still read, and the `Fold` sums up the rest. `position`
+    is the repository's own mark of which of its records the snapshot holds (for the
+    shipped repositories, how many events and deliveries, or the last of their row ids):
+    it travels with a fold back to `store_folds`, so that the records added since are read
+    on top of it.
+
     `unreadable` is set by a repository whose stored data for the contact cannot be read
     (written by hand, by another program, or by a machine whose timezone database knows
     zones this one does not): it says which record and field, and why. The snapshot then
@@ -426,6 +472,8 @@ class Snapshot:
     version: int = 0
     claimed: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_strings)
     unreadable: str | None = None
+    fold: Fold | None = None
+    position: tuple[int, int] | None = None
 
 
 def idempotency_key(occurrence_key: str) -> str:

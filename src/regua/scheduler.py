@@ -54,6 +54,7 @@ from typing import Any
 import attrs
 
 from regua.definitions.cadence import Cadence
+from regua.folding import FOLD_AFTER
 from regua.health import Health
 from regua.metrics import GuardedMetrics, Metrics, NullMetrics
 from regua.planning.explain import Explanation, explain
@@ -184,6 +185,11 @@ class Scheduler:
             timeout never reaches past that point: a worker never sends on a claim another
             may already hold. None: no limit (sends then run on the tick's own thread);
             give your senders their own transport timeouts then.
+        fold_after: Fold a contact's history once a snapshot of it holds this many events
+            and deliveries (`regua.fold`), on a repository that keeps folds
+            (``store_folds``): later ticks read the folded history and what was added since,
+            so a contact costs what is open, not how long it has been around. None: never
+            fold.
 
     """
 
@@ -202,6 +208,7 @@ class Scheduler:
         metrics: Metrics | None = None,
         shard: Shard | None = None,
         send_timeout: timedelta | None = timedelta(seconds=30),
+        fold_after: int | None = FOLD_AFTER,
     ) -> None:
         self.cadences: tuple[Cadence, ...] = (
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
@@ -220,6 +227,9 @@ class Scheduler:
             raise ValueError(f"lease must be positive, got {lease}")
         if send_timeout is not None and send_timeout <= timedelta(0):
             raise ValueError(f"send_timeout must be positive or None, got {send_timeout}")
+        if fold_after is not None and fold_after < 1:
+            raise ValueError(f"fold_after must be at least 1 or None, got {fold_after}")
+        self.fold_after = fold_after
         self.repository = repository
         self.senders = dict(senders)
         self.clock: Clock = clock or _system_clock
@@ -381,6 +391,7 @@ class Scheduler:
             metrics=GuardedMetrics(self.metrics),
             kinds=self._kinds,
             send_timeout=self.send_timeout,
+            fold_after=self.fold_after,
             lease_from_claim=getattr(self.repository, "lease_clock", "caller") == "database",
         )
 

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from regua.definitions.cadence import Cadence
+from regua.errors import FoldTooShallow
+from regua.folding import FOLD_AFTER, fold
 from regua.metrics import Metrics
 from regua.planning.planner import next_wakeup, plan, settled, settled_once_sent
 from regua.ports import (
@@ -368,6 +370,9 @@ class TickPlan:
     kinds: Mapping[str, str]
     shard: Shard | None = None
     send_timeout: timedelta | None = None
+    fold_after: int | None = FOLD_AFTER
+    """Fold a contact's history (`regua.fold`) once a snapshot holds this many records, on
+    a repository with `store_folds`; None never folds."""
     lease_from_claim: bool = False
     """Leases run from when the repository grants them (its own clock), not from the tick's
     start: the time left on a chunk's claims is then counted from the claim call."""
@@ -409,14 +414,18 @@ class TickPlan:
     def _process(self, snapshots: Sequence[Snapshot], now: datetime, run: _Run) -> Steps[None]:
         pending = list(snapshots)
         wakeups: dict[str, Wakeup] = {}
+        # Snapshots as the repository gave them, planned without error in the first round.
+        foldable: list[Snapshot] = []
         # Retry times of deferred claims, kept across rounds: a contact re-planned in a later
         # round sees its deferred occurrence as claimed (refused), which says nothing of when
         # the retry is due.
         retries: dict[str, datetime] = {}
-        for _ in range(_MAX_ROUNDS):
+        for round_ in range(_MAX_ROUNDS):
             if not pending or run.stopping:
                 break
-            pending = yield from self._round(pending, now, run, wakeups, retries)
+            pending = yield from self._round(
+                pending, now, run, wakeups, retries, foldable if round_ == 0 else None
+            )
         for snapshot in pending:  # still changing after every round: come back at once
             wakeups[snapshot.contact.id] = Wakeup(snapshot.contact.id, now, snapshot.version)
         for contact_id, retry_at in retries.items():
@@ -424,6 +433,25 @@ class TickPlan:
             if wakeup is not None and (wakeup.at is None or retry_at < wakeup.at):
                 wakeups[contact_id] = attrs.evolve(wakeup, at=retry_at)
         yield _store("set_wakeups", list(wakeups.values()))
+        if foldable and not run.stopping:
+            yield Store(functools.partial(_store_folds, folds=self._folds(foldable, now)))
+
+    def _folds(self, snapshots: Sequence[Snapshot], now: datetime) -> list[Snapshot]:
+        """The histories worth folding among `snapshots`, folded (see `regua.fold`)."""
+        folds: list[Snapshot] = []
+        for snapshot in snapshots:
+            try:
+                folds.append(fold(self.cadences, snapshot, now))
+            except Exception as exc:  # planned again from the whole history next time
+                log.debug("contact %r not folded: %s", snapshot.contact.id, describe(exc))
+        return folds
+
+    def _worth_folding(self, snapshot: Snapshot) -> bool:
+        if self.fold_after is None or snapshot.position is None:
+            return False
+        records = len(snapshot.events) + len(snapshot.deliveries)
+        kept = 0 if snapshot.fold is None else snapshot.fold.size
+        return records >= max(self.fold_after, 2 * kept)
 
     def _round(
         self,
@@ -432,8 +460,13 @@ class TickPlan:
         run: _Run,
         wakeups: dict[str, Wakeup],
         retries: dict[str, datetime],
+        foldable: list[Snapshot] | None = None,
     ) -> Steps[list[Snapshot]]:
-        """Plan; claim, send and record the due actions a chunk at a time; what to re-plan."""
+        """Plan; claim, send and record the due actions a chunk at a time; what to re-plan.
+
+        A folded snapshot that cannot answer a plan (`FoldTooShallow`) is read again whole.
+        In the first round, the snapshots worth folding go into `foldable`.
+        """
         tally = run.tally
         closures: list[Delivery] = []
         due: list[DueAction] = []
@@ -442,13 +475,35 @@ class TickPlan:
         unsettled: set[str] = set()
         # The plans of contacts with due actions that need no second plan once all are sent.
         sendable: dict[str, list[Plan]] = {}
-        for snapshot in snapshots:
+        evaluated: list[tuple[Snapshot, list[Plan] | Exception]] = []
+        snapshots = list(snapshots)
+        queue = snapshots
+        while queue:
+            whole: list[str] = []
+            for snapshot in queue:
+                outcome: list[Plan] | Exception
+                try:
+                    outcome = [plan(cadence, snapshot, now) for cadence in self.cadences]
+                except FoldTooShallow as exc:
+                    if snapshot.fold is not None and queue is snapshots:
+                        whole.append(snapshot.contact.id)
+                        continue
+                    outcome = exc
+                except Exception as exc:
+                    outcome = exc
+                evaluated.append((snapshot, outcome))
+            queue = []
+            if whole:  # what its fold cannot answer is planned from the whole history
+                again: dict[str, Snapshot] = yield _store("load_snapshots", whole)
+                queue = [again[cid] for cid in whole if cid in again]
+                replaced = {s.contact.id: s for s in queue}
+                snapshots = [replaced.get(s.contact.id, s) for s in snapshots]
+                self.metrics.add("regua.contacts.unfolded", len(whole))
+        for snapshot, outcome in evaluated:
             contact_id = snapshot.contact.id
             tally.evaluated += 1
-            try:
-                plans = [plan(cadence, snapshot, now) for cadence in self.cadences]
-            except Exception as exc:
-                error = describe(exc)
+            if isinstance(outcome, Exception):
+                error = describe(outcome)
                 log.warning(
                     "contact %r could not be evaluated: %s",
                     contact_id,
@@ -461,6 +516,9 @@ class TickPlan:
                 # Bad data stays bad until the application changes the contact, which wakes it.
                 wakeups[contact_id] = Wakeup(contact_id, None, snapshot.version)
                 continue
+            plans = outcome
+            if foldable is not None and self._worth_folding(snapshot):
+                foldable.append(snapshot)
             wakes = [p.next_wakeup for p in plans if p.next_wakeup is not None]
             next_at[contact_id] = min(wakes) if wakes else None
             for cadence, result in zip(self.cadences, plans, strict=True):
@@ -925,6 +983,13 @@ def _resume_at(claim: Claim, channels: Sequence[str]) -> int:
     if claim.channel is not None:
         return channels.index(claim.channel) if claim.channel in channels else -1
     return claim.channel_index if claim.channel_index < len(channels) else -1
+
+
+def _store_folds(repository: Repository, folds: Sequence[Snapshot]) -> None:
+    """Hand the folded histories to a repository that keeps them (`store_folds`)."""
+    store = getattr(repository, "store_folds", None)
+    if store is not None and folds:
+        store(folds)
 
 
 def _current_contacts(repository: Repository, ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:

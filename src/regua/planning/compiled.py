@@ -6,6 +6,7 @@ recomputed per contact.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -24,7 +25,13 @@ from regua.planning.experiments import Experiments
 from regua.planning.goals import StepGoals, step_goals
 from regua.planning.schedules import Schedule
 
-__all__ = ["CompiledCadence", "CompiledCap", "CompiledStep", "compile_cadence"]
+__all__ = [
+    "CompiledCadence",
+    "CompiledCap",
+    "CompiledStep",
+    "cadence_fingerprint",
+    "compile_cadence",
+]
 
 
 @attrs.frozen(slots=True)
@@ -92,6 +99,23 @@ class CompiledCadence:
         )
     )
     """Steps with ``repeat="once"`` or a cooldown: a send of one rations the others."""
+    caps_window: timedelta | None = attrs.field(
+        default=attrs.Factory(
+            lambda self: max(
+                (
+                    cap.window
+                    for cap in (*self.caps, *(c for cs in self.channel_caps.values() for c in cs))
+                ),
+                default=None,
+            ),
+            takes_self=True,
+        )
+    )
+    """The longest window of the frequency caps (policy and channels), None without caps."""
+    fingerprint: str = attrs.field(
+        default=attrs.Factory(lambda self: cadence_fingerprint(self.cadence), takes_self=True)
+    )
+    """A digest of the definition: a fold (`regua.folding`) is valid for this digest only."""
     changed_by_sending: frozenset[str] = attrs.field(
         default=attrs.Factory(
             lambda self: (
@@ -184,6 +208,11 @@ def _engagement_read(steps: Iterable[Step]) -> frozenset[str]:
 _CACHE: dict[int, tuple[Cadence, CompiledCadence]] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 256
+
+
+def cadence_fingerprint(cadence: Cadence) -> str:
+    """A digest of `cadence`'s definition (its JSON form)."""
+    return hashlib.blake2b(cadence.model_dump_json().encode("utf-8"), digest_size=16).hexdigest()
 
 
 def compile_cadence(cadence: Cadence) -> CompiledCadence:

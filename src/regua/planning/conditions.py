@@ -96,13 +96,7 @@ def _engaged(ctx: Context, kind: str, step: str) -> bool:
     key = ctx.lineage.get(step)
     if key is not None:
         return ctx.history.engaged(kind, key, ctx.at)
-    # Every delivery of the step, whatever its recorded instant: the engagement event's own
-    # instant says whether it happened by `ctx.at` (a delivery may be stamped later than
-    # the open it received when the clocks of the workers and the application drift apart).
-    return any(
-        ctx.history.engaged(kind, delivery.occurrence_key, ctx.at)
-        for delivery in ctx.history.sent(step)
-    )
+    return ctx.history.step_engaged(kind, step, ctx.at)
 
 
 def _compile_compare(node: Compare) -> Predicate:

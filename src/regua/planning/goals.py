@@ -71,6 +71,8 @@ def first_goal_event(
 ) -> tuple[Goal, Event] | None:
     """The earliest event in ``(after, until]`` reaching one of `goals`, with its goal."""
     best: tuple[Goal, Event] | None = None
+    goals = tuple(goals)
+    history.check_after([goal.event for goal in goals], after)
     for goal in goals:
         events = history.events_named(goal.event)
         for event in events[bisect_right(events, after, key=_at) :]:

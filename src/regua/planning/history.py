@@ -9,8 +9,9 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from regua.errors import FoldTooShallow
 from regua.planning.keys import current_key, key_part
-from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Snapshot
+from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Fold, Snapshot
 
 __all__ = ["History"]
 
@@ -32,12 +33,18 @@ class History:
     instant at which the plan changes (an event is stamped after `now` when the clocks of
     the application and the workers drift apart). Deliveries are all kept, whatever their
     instant: one recorded later than `now` was made, by a worker whose clock is ahead.
+
+    A folded snapshot (`Snapshot.fold`) adds what its `Fold` summed up to the answers, and
+    raises `FoldTooShallow` for a question that reaches before the fold's cutoff into what
+    it left out.
     """
 
     __slots__ = (
+        "_cadence",
         "_engaged",
         "_event_times",
         "_events_by_name",
+        "_fold",
         "activity_times",
         "by_key",
         "events",
@@ -73,6 +80,10 @@ class History:
         self._event_times = {name: [e.at for e in group] for name, group in by_name.items()}
         self._engaged = engaged
         self.activity_times: list[datetime] = [e.at for e in events]
+        self._cadence = cadence
+        self._fold = snapshot.fold
+        if self._fold is not None:
+            _check_fold(self._fold, snapshot, now)
 
         self.by_key: dict[str, Delivery] = {}
         sent_by_step: dict[str, list[Delivery]] = defaultdict(list)
@@ -106,17 +117,38 @@ class History:
         """Events of one name, oldest first."""
         return self._events_by_name.get(name, [])
 
+    @property
+    def fold(self) -> Fold | None:
+        """The fold of a folded snapshot (`Snapshot.fold`), None for a whole history."""
+        return self._fold
+
     def count(self, name: str, *, since: datetime | None, until: datetime) -> int:
         """How many events of `name` happened in ``(since, until]`` (since None: ever)."""
+        folded = 0
+        if self._fold is not None:
+            folded = self._fold.counts.get(name, 0)
+            if folded and (
+                until < self._fold.cutoff or (since is not None and since < self._fold.cutoff)
+            ):
+                raise FoldTooShallow(f"counting {name!r} events reaches before the fold's cutoff")
+            if since is not None:
+                folded = 0
         times = self._event_times.get(name)
         if not times:
-            return 0
+            return folded
         end = bisect_right(times, until)
         start = 0 if since is None else bisect_right(times, since)
-        return max(0, end - start)
+        return folded + max(0, end - start)
+
+    def check_after(self, names: Iterable[str], after: datetime) -> None:
+        """Raise `FoldTooShallow` when events of `names` after `after` may have been folded."""
+        fold = self._fold
+        if fold is not None and after < fold.cutoff and any(fold.counts.get(n) for n in names):
+            raise FoldTooShallow(f"looking for {sorted(names)} reaches before the fold's cutoff")
 
     def first_after(self, names: Iterable[str], after: datetime, until: datetime) -> Event | None:
         """The earliest event of any of `names` in ``(after, until]``."""
+        self.check_after(names, after)
         best: Event | None = None
         for name in names:
             times = self._event_times.get(name)
@@ -131,6 +163,21 @@ class History:
 
     def last_activity(self, names: tuple[str, ...] | None, until: datetime) -> datetime | None:
         """The latest instant <= `until` of an event in `names` (any event when None)."""
+        folded: datetime | None = None
+        fold = self._fold
+        if fold is not None and fold.last:
+            if until < fold.cutoff:
+                raise FoldTooShallow("the last activity before the fold's cutoff was folded")
+            folded = max(
+                (at for name, at in fold.last.items() if names is None or name in names),
+                default=None,
+            )
+        best = self._last_activity(names, until)
+        if folded is not None and (best is None or folded > best):
+            return folded
+        return best
+
+    def _last_activity(self, names: tuple[str, ...] | None, until: datetime) -> datetime | None:
         if names is None:
             index = bisect_right(self.activity_times, until)
             return self.activity_times[index - 1] if index else None
@@ -149,12 +196,45 @@ class History:
         at = self._engaged.get(kind, {}).get(occurrence_key)
         return at is not None and at <= until
 
-    def sent_between(self, step: str, since: datetime, until: datetime) -> list[Delivery]:
-        """Sent deliveries of `step` in ``(since, until]``."""
-        group = self.sent_by_step.get(step, [])
-        times = [d.at for d in group]
-        return group[bisect_right(times, since) : bisect_right(times, until)]
+    def step_engaged(self, kind: str, step: str, until: datetime) -> bool:
+        """True when a send of `step` was opened/clicked (`kind`) by `until`."""
+        if self._fold is not None:
+            folded = self._fold.engaged.get((self._cadence, kind, step))
+            if folded is not None and folded <= until:
+                return True
+        # Every delivery of the step, whatever its recorded instant: the engagement event's
+        # own instant says whether it happened by `until` (a delivery may be stamped later
+        # than the open it received when the clocks of the workers and the application
+        # drift apart).
+        return any(self.engaged(kind, d.occurrence_key, until) for d in self.sent(step))
 
     def sent(self, step: str) -> list[Delivery]:
         """Sent deliveries of `step`, oldest first, those recorded later than `now` included."""
         return self.sent_by_step.get(step, [])
+
+
+def _check_fold(fold: Fold, snapshot: Snapshot, now: datetime) -> None:
+    """Raise `FoldTooShallow` unless the folded snapshot can be planned exactly at `now`."""
+    if now < fold.valid_from:
+        raise FoldTooShallow(
+            f"now {now.isoformat()} is before the fold's {fold.valid_from.isoformat()}"
+        )
+    cutoff = fold.cutoff
+    # A record stamped before the cutoff that the fold did not keep arrived after it (an old
+    # event replayed, a worker clock far behind): what it changes was folded away.
+    for event in snapshot.events:
+        if event.at < cutoff and (event.name, event.id) not in fold.kept_events:
+            raise FoldTooShallow(
+                f"event {event.name!r} {event.id!r} at {event.at.isoformat()} arrived after "
+                f"the fold, before its cutoff {cutoff.isoformat()}"
+            )
+    for delivery in snapshot.deliveries:
+        if (
+            delivery.at < cutoff
+            and (delivery.occurrence_key, delivery.status.value, delivery.at)
+            not in fold.kept_deliveries
+        ):
+            raise FoldTooShallow(
+                f"delivery {delivery.occurrence_key!r} at {delivery.at.isoformat()} arrived "
+                f"after the fold, before its cutoff {cutoff.isoformat()}"
+            )

@@ -49,7 +49,7 @@ from regua.definitions.triggers import (
     InactivityTrigger,
     ScheduleTrigger,
 )
-from regua.errors import InvalidRecordError
+from regua.errors import FoldTooShallow, InvalidRecordError
 from regua.planning.calendar import next_at, quiet_until, shift
 from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
@@ -71,7 +71,7 @@ from regua.planning.keys import SEPARATOR, key_part, occurrence_prefix, parse_af
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
 
-__all__ = ["next_wakeup", "plan", "settled", "settled_once_sent"]
+__all__ = ["FoldProbe", "next_wakeup", "plan", "probe_for_fold", "settled", "settled_once_sent"]
 
 _CLOSED_STATE = {
     DeliveryStatus.SENT: OccurrenceState.SENT,
@@ -106,6 +106,36 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
 
     """
     return _Planner(cadence, snapshot, now, explain_step=None).run()
+
+
+@attrs.define
+class FoldProbe:
+    """What a plan tells a fold (`regua.folding`): what is open, and what rebuilds firings.
+
+    Attributes:
+        open_since: The earliest trigger instant of an occurrence no recorded outcome closes
+            (waiting, due, or closed by this plan), None when there is none.
+        produced: The keys of the firings of schedule, date and inactivity triggers (and
+            claimed occurrences) the plan produced: their recorded outcomes must be kept,
+            since later plans produce these firings again.
+
+    """
+
+    open_since: datetime | None = None
+    produced: set[str] = attrs.field(factory=set)
+
+    def open(self, at: datetime) -> None:
+        """Note an open occurrence triggered at `at`."""
+        if self.open_since is None or at < self.open_since:
+            self.open_since = at
+
+
+def probe_for_fold(cadence: Cadence, snapshot: Snapshot, now: datetime) -> FoldProbe:
+    """Plan `snapshot` at `now` and report what a fold must keep (see `FoldProbe`)."""
+    planner = _Planner(cadence, snapshot, now, explain_step=None)
+    planner.probe = FoldProbe()
+    planner.run()
+    return planner.probe
 
 
 # The reasons the caps pass gives the occurrences it closes. That pass runs after every step
@@ -254,6 +284,11 @@ class _Planner:
         self.contact = snapshot.contact
         self.timezone = self.contact.timezone or cadence.timezone
         self.tz = ZoneInfo(self.timezone) if self.contact.timezone else self.compiled.tz
+        fold = snapshot.fold
+        if fold is not None and fold.fingerprints.get(cadence.name) != self.compiled.fingerprint:
+            raise FoldTooShallow(
+                f"the snapshot was not folded for cadence {cadence.name!r} as it is"
+            )
         self.history = History(snapshot, cadence.name, self.now)
         # Open claims of this cadence (usually none: then nothing below costs anything).
         self.claimed: tuple[str, ...] = ()
@@ -263,6 +298,7 @@ class _Planner:
                 sorted(k for k in snapshot.claimed if k.startswith(cadence_prefix))
             )
         self.explain_step = explain_step
+        self.probe: FoldProbe | None = None
         self._prefixes: dict[str, str] = {}
         self.explained: list[Occurrence] = []
         self.due: list[DueAction] = []
@@ -302,6 +338,11 @@ class _Planner:
                 for firing in firings:
                     self._assess(cstep, firing, prefix + firing.source)
                 continue
+            if self.probe is not None and not isinstance(
+                cstep.step.trigger, (EventTrigger, AfterStepTrigger)
+            ):
+                firings = list(firings)
+                self.probe.produced.update(prefix + firing.source for firing in firings)
             for firing in firings:
                 key = prefix + firing.source
                 # Most firings of a long history are closed by a recorded delivery: the
@@ -468,6 +509,8 @@ class _Planner:
                     )
                 )
             return
+        if self.probe is not None:
+            self.probe.open(firing.at)
         due_at = self._due_at(cstep, firing.at)
         expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
 
@@ -674,6 +717,9 @@ class _Planner:
     def _allocate(self) -> None:
         if not self.candidates:
             return
+        fold, window = self.history.fold, self.compiled.caps_window
+        if fold is not None and window is not None and self.now - window < fold.cutoff:
+            raise FoldTooShallow("a frequency cap's window reaches before the fold's cutoff")
         self.candidates.sort(key=lambda c: (-c.cstep.step.priority, c.due_at, c.cstep.index, c.key))
         marketing_sent: list[datetime] = []
         sent_on: dict[str, list[datetime]] = defaultdict(list)

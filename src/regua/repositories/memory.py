@@ -44,6 +44,9 @@ class _Row:
     wakeup: datetime | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    # A folded snapshot of the history (see regua.folding), with the number of events and
+    # deliveries it covers in `position`: the records after those are read on top of it.
+    fold: Snapshot | None = None
 
     def known_event_ids(self) -> set[tuple[str, str]]:
         """The (name, id) of the contact's events, kept from now on."""
@@ -131,13 +134,28 @@ class InMemoryRepository:
         row.version += 1
         self._set_wakeup(row, DIRTY)
 
-    def _snapshot(self, row: _Row) -> Snapshot:
+    def _snapshot(self, row: _Row, *, folded: bool = False) -> Snapshot:
+        claimed = frozenset(self._claimed.get(row.contact.id, ()))
+        position = (len(row.events), len(row.deliveries))
+        stored = row.fold
+        if folded and stored is not None and stored.position is not None:
+            events, deliveries = stored.position
+            return Snapshot(
+                row.contact,
+                (*stored.events, *row.events[events:]),
+                (*stored.deliveries, *row.deliveries[deliveries:]),
+                version=row.version,
+                claimed=claimed,
+                fold=stored.fold,
+                position=position,
+            )
         return Snapshot(
             row.contact,
             row.events,
             row.deliveries,
             version=row.version,
-            claimed=frozenset(self._claimed.get(row.contact.id, ())),
+            claimed=claimed,
+            position=position,
         )
 
     def _put_claim(self, claim: Claim) -> None:
@@ -355,7 +373,7 @@ class InMemoryRepository:
                 ):
                     continue
                 row.lease_owner, row.lease_until = worker, now + lease
-                snapshots.append(self._snapshot(row))
+                snapshots.append(self._snapshot(row, folded=True))
                 if len(snapshots) >= limit:
                     break
             self._restore(popped)  # leased contacts stay due until their wake-up is stored
@@ -408,8 +426,31 @@ class InMemoryRepository:
             due=len(due), changed=len(due) - len(scheduled), oldest=min(scheduled, default=None)
         )
 
+    def store_folds(self, snapshots: Sequence[Snapshot]) -> None:
+        """Keep these folded snapshots (`regua.fold`): `acquire_due` reads them from now on.
+
+        Each replaces the contact's stored fold unless that one covers more of its history.
+        A snapshot that is not folded, has no `position`, or whose contact is gone is ignored.
+        """
+        with self._lock:
+            for snapshot in snapshots:
+                row = self._rows.get(snapshot.contact.id)
+                position = snapshot.position
+                if row is None or snapshot.fold is None or position is None:
+                    continue
+                if position[0] > len(row.events) or position[1] > len(row.deliveries):
+                    continue  # not a position of this row's history
+                stored = row.fold
+                if (
+                    stored is not None
+                    and stored.position is not None
+                    and stored.position > position
+                ):
+                    continue
+                row.fold = attrs.evolve(snapshot, claimed=frozenset(), version=0)
+
     def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
-        """Snapshots of these contacts, without leasing them."""
+        """Snapshots of these contacts (their whole history), without leasing them."""
         with self._lock:
             return {
                 contact_id: self._snapshot(self._rows[contact_id])

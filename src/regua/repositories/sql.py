@@ -76,6 +76,7 @@ import base64
 import contextlib
 import itertools
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -103,8 +104,10 @@ from regua.records import (
     DeliveryStatus,
     DueAction,
     Event,
+    Fold,
     Snapshot,
 )
+from regua.repositories.folds import decode_fold, encode_fold
 from regua.sharding import Shard, bucket_of
 
 try:
@@ -122,7 +125,9 @@ __all__ = ["SCHEMA_VERSION", "LeaseClock", "SQLRepository", "SchemaVersionError"
 LeaseClock = Literal["database", "caller"]
 """Whose clock leases expire by: the database server's, or the `now` each call receives."""
 
-SCHEMA_VERSION = 6
+_log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 7
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -198,12 +203,18 @@ def _add_claim_channel(conn: sa.Connection, schema: str | None) -> None:
     conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN channel VARCHAR"))
 
 
+def _add_folds(conn: sa.Connection, schema: str | None) -> None:
+    """Version 7: ``regua_folds``, the folded histories (empty: every contact reads whole)."""
+    _folds_table(sa.MetaData(schema=schema), _UTCDateTime).create(conn)
+
+
 _MIGRATIONS: dict[int, Migration] = {
     2: _add_claim_flags,
     3: _add_delivery_collected,
     4: _add_delivery_variant,
     5: _add_contact_buckets,
     6: _add_claim_channel,
+    7: _add_folds,
 }
 """Migration to version ``n``, by ``n``."""
 
@@ -366,6 +377,7 @@ class _Tables:
     deliveries: sa.Table
     claims: sa.Table
     errors: sa.Table
+    folds: sa.Table
 
 
 def _tables(schema: str | None) -> _Tables:
@@ -463,7 +475,23 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("error", sa.Text, nullable=False),
         sa.Index(f"{PREFIX}errors_contact", "contact_id"),
     )
-    return _Tables(metadata, version, contacts, events, deliveries, claims, errors)
+    folds = _folds_table(metadata, at)
+    return _Tables(metadata, version, contacts, events, deliveries, claims, errors, folds)
+
+
+def _folds_table(metadata: sa.MetaData, at: Callable[[], Any]) -> sa.Table:
+    """``regua_folds``: one folded history per contact (see `regua.fold`), version 7."""
+    return sa.Table(
+        f"{PREFIX}folds",
+        metadata,
+        sa.Column("contact_id", sa.String, primary_key=True),
+        # The last event and delivery serials the fold covers: later rows are read on top.
+        sa.Column("events_through", sa.BigInteger, nullable=False),
+        sa.Column("deliveries_through", sa.BigInteger, nullable=False),
+        # Rows stamped at or after it are read from their tables; the fold keeps the rest.
+        sa.Column("cutoff", at(), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+    )
 
 
 # --- rows --------------------------------------------------------------------------------------
@@ -1034,7 +1062,15 @@ class SQLRepository:
             rows += conn.execute(query).all()
         return rows
 
-    def _snapshots(self, conn: sa.Connection, rows: Sequence[Any]) -> list[Snapshot]:
+    def _snapshots(
+        self,
+        conn: sa.Connection,
+        rows: Sequence[Any],
+        *,
+        folded: bool = False,
+        since: Mapping[str, tuple[Fold, list[Event], list[Delivery], tuple[int, int]]]
+        | None = None,
+    ) -> list[Snapshot]:
         """Snapshots for contact rows (read first: see `load_snapshots`), in their order.
 
         Three statements whatever the number of contacts (up to `_IN_CHUNK`): events,
@@ -1042,10 +1078,18 @@ class SQLRepository:
         row, or one of whose events or deliveries, cannot be read gets a snapshot with
         `Snapshot.unreadable` saying why (its id, version and claims, nothing else): the
         others are read as usual.
+
+        `folded`: a contact with a stored fold (`store_folds`) is read as that fold plus the
+        rows stamped at or after its cutoff or added after it (one more statement); a fold
+        that cannot be read is ignored, and that contact read whole.
         """
         events_table, deliveries_table = self._tables.events, self._tables.deliveries
         claims_table = self._tables.claims
         ids = [row.id for row in rows]
+        folds = self._read_folds(conn, ids) if folded else {}
+        if folds:
+            return self._folded_snapshots(conn, rows, folds)
+        folds_table = self._tables.folds
         contacts: dict[str, Contact] = {}
         unreadable: dict[str, str] = {}
         for row in rows:
@@ -1056,13 +1100,25 @@ class SQLRepository:
         events: dict[str, list[Event]] = {contact_id: [] for contact_id in ids}
         deliveries: dict[str, list[Delivery]] = {contact_id: [] for contact_id in ids}
         claimed: dict[str, set[str]] = {contact_id: set() for contact_id in ids}
+        # The last event and delivery serial read per contact: the snapshot's position.
+        serials: tuple[dict[str, int], dict[str, int]] = ({}, {})
         for chunk in self._chunks(ids):
             query = (
                 sa.select(*self._event_columns())
                 .where(self._among(events_table.c.contact_id, chunk))
                 .order_by(events_table.c.serial)
             )
+            if since is not None:  # the rows a fold does not hold
+                query = query.join(
+                    folds_table, folds_table.c.contact_id == events_table.c.contact_id
+                ).where(
+                    sa.or_(
+                        events_table.c.at >= folds_table.c.cutoff,
+                        events_table.c.serial > folds_table.c.events_through,
+                    )
+                )
             for row in conn.execute(query):
+                serials[0][row.contact_id] = row.serial
                 if row.contact_id not in unreadable:
                     try:
                         events[row.contact_id].append(_event(row))
@@ -1074,7 +1130,17 @@ class SQLRepository:
                 .where(self._among(deliveries_table.c.contact_id, chunk))
                 .order_by(deliveries_table.c.serial)
             )
+            if since is not None:
+                query = query.join(
+                    folds_table, folds_table.c.contact_id == deliveries_table.c.contact_id
+                ).where(
+                    sa.or_(
+                        deliveries_table.c.at >= folds_table.c.cutoff,
+                        deliveries_table.c.serial > folds_table.c.deliveries_through,
+                    )
+                )
             for row in conn.execute(query):
+                serials[1][row.contact_id] = row.serial
                 if row.contact_id not in unreadable:
                     try:
                         deliveries[row.contact_id].append(_delivery(row))
@@ -1089,14 +1155,37 @@ class SQLRepository:
             )
             for row in conn.execute(query):
                 claimed[row.contact_id].add(row.occurrence_key)
-        return [
-            Snapshot(
-                contacts[row.id],
-                events[row.id],
-                deliveries[row.id],
-                version=row.version,
-                claimed=frozenset(claimed[row.id]),
+        folds_of = since or {}
+
+        def whole(contact_id: str) -> Snapshot:
+            stored = folds_of.get(contact_id)
+            if stored is None:
+                position = (serials[0].get(contact_id, 0), serials[1].get(contact_id, 0))
+                return Snapshot(
+                    contacts[contact_id],
+                    events[contact_id],
+                    deliveries[contact_id],
+                    version=versions[contact_id],
+                    claimed=frozenset(claimed[contact_id]),
+                    position=position,
+                )
+            fold, kept_events, kept_deliveries, (through_e, through_d) = stored
+            return Snapshot(
+                contacts[contact_id],
+                [*kept_events, *events[contact_id]],
+                [*kept_deliveries, *deliveries[contact_id]],
+                version=versions[contact_id],
+                claimed=frozenset(claimed[contact_id]),
+                fold=fold,
+                position=(
+                    max(through_e, serials[0].get(contact_id, 0)),
+                    max(through_d, serials[1].get(contact_id, 0)),
+                ),
             )
+
+        versions = {row.id: row.version for row in rows}
+        return [
+            whole(row.id)
             if row.id not in unreadable
             else Snapshot(
                 Contact(row.id),
@@ -1106,6 +1195,73 @@ class SQLRepository:
             )
             for row in rows
         ]
+
+    def _read_folds(
+        self, conn: sa.Connection, ids: Sequence[str]
+    ) -> dict[str, tuple[Fold, list[Event], list[Delivery], tuple[int, int]]]:
+        """The readable stored folds of these contacts (see `store_folds`)."""
+        folds_table = self._tables.folds
+        found: dict[str, tuple[Fold, list[Event], list[Delivery], tuple[int, int]]] = {}
+        for chunk in self._chunks(ids):
+            query = sa.select(folds_table).where(self._among(folds_table.c.contact_id, chunk))
+            for row in conn.execute(query):
+                try:
+                    fold, events, deliveries = decode_fold(row.body, row.contact_id)
+                except InvalidRecordError as exc:
+                    _log.warning("%s: its whole history is read instead", exc)
+                    continue
+                position = (row.events_through, row.deliveries_through)
+                found[row.contact_id] = (fold, events, deliveries, position)
+        return found
+
+    def _folded_snapshots(
+        self,
+        conn: sa.Connection,
+        rows: Sequence[Any],
+        folds: Mapping[str, tuple[Fold, list[Event], list[Delivery], tuple[int, int]]],
+    ) -> list[Snapshot]:
+        """`_snapshots` for contacts some of which have a fold: those read on top of it."""
+        plain = [row for row in rows if row.id not in folds]
+        done = {s.contact.id: s for s in self._snapshots(conn, plain)} if plain else {}
+        folded_rows = [row for row in rows if row.id in folds]
+        done.update((s.contact.id, s) for s in self._snapshots(conn, folded_rows, since=folds))
+        return [done[row.id] for row in rows]
+
+    def store_folds(self, snapshots: Sequence[Snapshot]) -> None:
+        """Keep these folded histories (`regua.fold`): `acquire_due` reads them from now on.
+
+        Each replaces the contact's stored fold unless that one covers more of its history
+        (a later `Snapshot.position`). One statement. A snapshot that is not folded or has no
+        position is ignored. `load_snapshots` still reads whole histories.
+        """
+        rows = [
+            {
+                "contact_id": s.contact.id,
+                "events_through": s.position[0],
+                "deliveries_through": s.position[1],
+                "cutoff": s.fold.cutoff,
+                "body": encode_fold(s),
+            }
+            for s in snapshots
+            if s.fold is not None and s.position is not None
+        ]
+        if not rows:
+            return
+        table = self._tables.folds
+        upsert = self._insert(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c.contact_id],
+            set_={name: upsert.excluded[name] for name in rows[0] if name != "contact_id"},
+            where=sa.and_(
+                table.c.events_through <= upsert.excluded.events_through,
+                table.c.deliveries_through <= upsert.excluded.deliveries_through,
+            ),
+        )
+
+        def body(conn: sa.Connection) -> None:
+            conn.execute(upsert, sorted(rows, key=lambda row: str(row["contact_id"])))
+
+        self._write(body)
 
     def _wake(self, conn: sa.Connection, contact_id: str) -> None:
         contacts = self._tables.contacts
@@ -1462,7 +1618,7 @@ class SQLRepository:
                     .where(self._among(contacts.c.id, chunk))
                     .values(lease_owner=worker, lease_until=until)
                 )
-            return self._snapshots(conn, rows)
+            return self._snapshots(conn, rows, folded=True)
 
         return self._write(body)
 
@@ -1722,7 +1878,19 @@ class SQLRepository:
         insert = self._insert(table).on_conflict_do_nothing(index_elements=[table.c.occurrence_key])
         conn.execute(insert, rows)
         for chunk in self._chunks(sorted(first)):
-            conn.execute(sa.delete(claims).where(self._among(claims.c.occurrence_key, chunk)))
+            where = self._among(claims.c.occurrence_key, chunk)
+            self._lock_in_order(conn, claims, where)
+            conn.execute(sa.delete(claims).where(where))
+
+    def _lock_in_order(self, conn: sa.Connection, table: sa.Table, where: Any) -> None:
+        """On PostgreSQL, lock the rows a statement is about to change in key order.
+
+        A ``DELETE ... WHERE key = ANY(...)`` locks rows in the order it finds them, so two
+        workers deleting overlapping sets can deadlock; taking the locks sorted first cannot.
+        """
+        if self._dialect == "postgresql":
+            key = table.c.occurrence_key
+            conn.execute(sa.select(key).where(where).order_by(key).with_for_update())
 
     def defer(self, claims: Sequence[Claim]) -> None:
         """Store retry state; each claim is held until its `until`.
@@ -1757,12 +1925,12 @@ class SQLRepository:
         def body(conn: sa.Connection) -> None:
             conn.execute(upsert, rows)
             for chunk in self._chunks(sorted(last)):
-                conn.execute(
-                    sa.delete(table).where(
-                        self._among(table.c.occurrence_key, chunk),
-                        table.c.occurrence_key.in_(sa.select(deliveries.c.occurrence_key)),
-                    )
+                where = sa.and_(
+                    self._among(table.c.occurrence_key, chunk),
+                    table.c.occurrence_key.in_(sa.select(deliveries.c.occurrence_key)),
                 )
+                self._lock_in_order(conn, table, where)
+                conn.execute(sa.delete(table).where(where))
 
         self._write(body)
 

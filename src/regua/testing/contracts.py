@@ -60,6 +60,7 @@ from regua.records import (
     DeliveryStatus,
     DueAction,
     Event,
+    Fold,
     idempotency_key,
 )
 from regua.sharding import Shard
@@ -651,6 +652,37 @@ class RepositoryContract:
         _expect(list(snapshot.deliveries), [delivery], "the snapshot's deliveries")
         assert snapshot.version > version, "the snapshot must carry the current version"
         _expect(snapshot.version, self._version(repository, "ana"), "the snapshot's version")
+
+    def test_a_stored_fold_is_read_with_what_was_recorded_after_it(
+        self, repository: Repository
+    ) -> None:
+        """With `store_folds`: `acquire_due` gives the fold plus the records added after it.
+
+        A repository without `store_folds` (folds are optional) passes. The fold's records
+        stand for the history up to the snapshot's `position`; `load_snapshots` still gives
+        the whole history.
+        """
+        store = getattr(repository, "store_folds", None)
+        if store is None:
+            return
+        repository.upsert_contact(_contact("ana"))
+        first = _event("ana", "A-1", _minutes(1))
+        assert repository.record_event(first)
+        repository.record([_delivery("ana", at=_minutes(2))])
+        [loaded] = repository.load_snapshots(["ana"]).values()
+        assert loaded.position is not None, "a snapshot must carry its position"
+        summary = Fold(cutoff=_minutes(3), valid_from=_minutes(3), fingerprints={"x": "y"})
+        folded = attrs.evolve(loaded, events=(), deliveries=(), fold=summary)
+        store([folded])
+        later = _event("ana", "A-2", _minutes(4))
+        assert repository.record_event(later)
+        [snapshot] = repository.acquire_due("w1", _minutes(5), 10, LEASE)
+        _expect(snapshot.fold, summary, "the stored fold")
+        _expect(list(snapshot.events), [later], "the events recorded after the fold")
+        _expect(list(snapshot.deliveries), [], "the deliveries recorded after the fold")
+        [whole] = repository.load_snapshots(["ana"]).values()
+        _expect(whole.fold, None, "load_snapshots reads the whole history")
+        _expect(sorted(e.key for e in whole.events), ["A-1", "A-2"], "the whole history")
 
     def test_due_contact_ids_lists_due_contacts_earliest_first_leasing_nothing(
         self, repository: Repository
