@@ -4,28 +4,31 @@ A customer who has been around for years has thousands of events and recorded ou
 almost all of them are settled: every message they triggered was sent, skipped or expired
 long ago. `fold` keeps the part of a history that plans can still read and sums up the rest
 in a `~regua.records.Fold`, so that planning costs what is open, not how long the customer
-has been around. What is kept:
+has been around. Let *start* be the earliest trigger still open (an occurrence no recorded
+outcome closes) or the fold's ``valid_from``, whichever is earlier, less a margin for clock
+skew. What is kept:
 
-* every record stamped at or after the fold's **cutoff**: the earliest trigger still open
-  (an occurrence no recorded outcome closes), or the fold's ``valid_from`` when that is
-  earlier, minus the cadences' **horizon** (the longest window a condition, a frequency cap
-  or a digest looks back over) and a margin for clock skew;
-* before the cutoff, only what later plans read: the opens and clicks of kept sends (and
-  the outcomes of what they trigger), the latest send and holdout of each
-  step (`repeat="once"`, `cooldown`), the first send of each step that recorded an
-  experiment variant, and the outcomes of the schedule, date and inactivity firings that
-  plans still produce;
+* the events from *start* on, and for the names a condition counts over a window
+  (``event_count(name, within=...)``) or a digest collects, from that window before it;
+* the deliveries from the frequency caps' longest window before *start* on;
+* before those cutoffs, only what later plans read: the latest send and holdout of each step
+  (`repeat="once"`, `cooldown`), the first send of each step that recorded an experiment
+  variant, the outcomes of every firing later plans produce again (of the events kept, of
+  the schedule, date and inactivity firings plans still produce, and their ``after_step``
+  followers), and the opens and clicks of the sends kept;
 * the rest becomes, per event name, a count (`event_count`, `has_event` without a window)
-  and the latest instant (where an inactive period starts), and the earliest open or click
-  of each step's folded sends (`opened(step)`).
+  and the latest instant (where an inactive period starts, and what ``has_event(...,
+  within=...)`` reads before the cutoff), and the earliest open or click of each step's
+  folded sends (`opened(step)`).
 
 A folded snapshot plans exactly as the whole history does, for the same cadences, at any
 instant from ``valid_from`` on, with any records added after the fold: the property tests in
 ``tests/planning/test_folding.py`` check it against the full-history planner on random
 cadences and histories. When a plan would need something the fold left out (a cadence
 changed, ``now`` is earlier than ``valid_from``, a record stamped before the cutoff arrived
-after the fold), it raises `~regua.errors.FoldTooShallow` instead of answering, and the
-caller plans the whole history (and folds again).
+after the fold, a window that reaches before the cutoff), it raises
+`~regua.errors.FoldTooShallow` instead of answering, and the caller plans the whole history
+(and folds again).
 """
 
 from __future__ import annotations
@@ -34,15 +37,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from regua.definitions.cadence import Cadence
-from regua.definitions.conditions import Compare, Condition, HasEvent
+from regua.definitions.conditions import Compare
 from regua.definitions.durations import Duration
+from regua.definitions.triggers import EventTrigger
 from regua.errors import FoldTooShallow
 from regua.planning.compiled import compile_cadence
 from regua.planning.keys import parse_after_source
 from regua.planning.planner import probe_for_fold
 from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Fold, Snapshot
 
-__all__ = ["FOLD_AFTER", "FOLD_MARGIN", "fold", "horizon"]
+__all__ = ["FOLD_AFTER", "FOLD_MARGIN", "caps_window", "event_windows", "fold", "horizon"]
 
 FOLD_MARGIN = timedelta(days=1)
 """How far before the fold's instant its plans stay exact: the clock skew it tolerates."""
@@ -52,40 +56,49 @@ FOLD_AFTER = 64
 (events and deliveries), and again once it holds twice what its fold kept."""
 
 _DST = timedelta(days=1)  # a calendar window is at most this much longer in real time
+_ZERO = timedelta(0)
 
 
 def horizon(cadence: Cadence) -> timedelta:
     """The longest span a plan of `cadence` looks back over from an instant it evaluates.
 
-    Condition windows (``has_event(..., within=)``, ``event_count(..., within=)``),
-    frequency caps (policy and channels) and digest windows, each as an upper bound in real
-    time (a month counts 31 days, and a day of DST more).
+    The longest of `event_windows` and of the frequency caps' windows (`caps_window`).
     """
-    spans: list[Duration] = [cap.per for cap in cadence.policy.caps]
+    return max([caps_window(cadence), *event_windows(cadence).values()], default=_ZERO)
+
+
+def caps_window(cadence: Cadence) -> timedelta:
+    """The longest window of `cadence`'s frequency caps (policy and channels), as a bound."""
+    spans = [cap.per for cap in cadence.policy.caps]
     for channel in cadence.channels:
         spans += [cap.per for cap in channel.caps]
-    extra = timedelta(0)
+    return max((_bound(span) for span in spans), default=_ZERO)
+
+
+def event_windows(cadence: Cadence) -> dict[str, timedelta]:
+    """Event name -> how far back from an instant it evaluates a plan counts those events.
+
+    ``event_count(name, within=...)`` counts them over its window; a digest collects its
+    trigger's events over its window. (``has_event`` needs no window of events: whether one
+    happened before a fold's cutoff, the fold's latest instant of the name says.)
+    """
+    windows: dict[str, timedelta] = {}
+
+    def widen(name: str, span: timedelta) -> None:
+        windows[name] = max(windows.get(name, _ZERO), span)
+
     for step in cadence.steps:
-        conditions = [step.when, *(route.when for route in step.route)]
-        for condition in conditions:
-            spans += _windows(condition)
-        if step.digest is not None:
-            if step.digest.window is not None:
-                spans.append(step.digest.window)
-            if step.digest.until is not None:
-                extra = max(extra, timedelta(days=1))
-    longest = max((_bound(span) for span in spans), default=timedelta(0))
-    return longest + extra
-
-
-def _windows(condition: Condition | None) -> list[Duration]:
-    if condition is None:
-        return []
-    spans: list[Duration] = []
-    for node in condition.walk():
-        if isinstance(node, (HasEvent, Compare)) and node.within is not None:
-            spans.append(node.within)
-    return spans
+        for condition in (step.when, *(route.when for route in step.route)):
+            if condition is None:
+                continue
+            for node in condition.walk():
+                if isinstance(node, Compare) and node.event_count and node.within is not None:
+                    widen(node.event_count, _bound(node.within))
+        digest = step.digest
+        if digest is not None and isinstance(step.trigger, EventTrigger):
+            span = _ZERO if digest.window is None else _bound(digest.window)
+            widen(step.trigger.event, span + (_DST if digest.until is not None else _ZERO))
+    return windows
 
 
 def _bound(span: Duration) -> timedelta:
@@ -114,21 +127,37 @@ def fold(
     previous = snapshot.fold
     if previous is not None and previous.fingerprints != digests:
         raise FoldTooShallow("the snapshot was folded for other cadences")
-    cutoff = valid_from
+    start = valid_from
     produced: set[str] = set()
     for cadence in cadences:
         probe = probe_for_fold(cadence, snapshot, valid_from)
-        start = valid_from if probe.open_since is None else min(valid_from, probe.open_since)
-        cutoff = min(cutoff, start - horizon(cadence) - margin)
+        if probe.open_since is not None:
+            start = min(start, probe.open_since)
         produced |= probe.produced
-    if previous is not None:
+    # Everything a plan from `start` on evaluates looks back at most this far.
+    cutoff = start - margin - max((caps_window(c) for c in cadences), default=_ZERO)
+    event_cutoff = start - margin
+    event_cutoffs: dict[str, datetime] = {}
+    for cadence in cadences:
+        for name, span in event_windows(cadence).items():
+            event_cutoffs[name] = min(event_cutoffs.get(name, event_cutoff), start - margin - span)
+    if previous is not None:  # never later than before: what it left out stays out
         cutoff = max(cutoff, previous.cutoff)
-    names = {cadence.name for cadence in cadences}
+        event_cutoff = max(event_cutoff, previous.event_cutoff or previous.cutoff)
+        event_cutoffs = {
+            name: max(when, previous.cutoff_of(name)) for name, when in event_cutoffs.items()
+        }
+        for name in previous.event_cutoffs:
+            event_cutoffs.setdefault(name, max(event_cutoff, previous.cutoff_of(name)))
 
+    def cutoff_of(name: str) -> datetime:
+        return event_cutoffs.get(name, event_cutoff)
+
+    names = {cadence.name for cadence in cadences}
     deliveries = sorted(snapshot.deliveries, key=lambda d: (d.at, d.occurrence_key, d.status))
     keep: set[int] = set()  # indexes into `deliveries`
     latest: dict[tuple[str, str, str], int] = {}
-    first_variant: dict[tuple[str, str | None], int] = {}
+    first_variant: dict[tuple[str, str], int] = {}
     for index, delivery in enumerate(deliveries):
         if (
             delivery.cadence not in names
@@ -137,15 +166,41 @@ def fold(
         ):
             keep.add(index)
             continue
-        step = (delivery.cadence, delivery.step)
         if delivery.status is DeliveryStatus.SENT:
             latest[(delivery.cadence, delivery.step, "sent")] = index
         if delivery.reason == "holdout":
             latest[(delivery.cadence, delivery.step, "holdout")] = index
         if delivery.variant is not None:
-            first_variant.setdefault(step, index)
+            first_variant.setdefault((delivery.cadence, delivery.step), index)
     keep.update(latest.values())
     keep.update(first_variant.values())
+
+    # Events: decided per event (name and id), on its earliest copy, as plans count them.
+    earliest: dict[tuple[str, str | None], Event] = {}
+    for event in sorted(snapshot.events, key=lambda e: (e.at, e.name, e.id)):
+        earliest.setdefault((event.name, event.id), event)
+    kept_keys = {deliveries[i].occurrence_key for i in keep}
+    keep_events = {
+        identity
+        for identity, event in earliest.items()
+        if event.at >= cutoff_of(event.name)
+        or (event.name in (OPENED, CLICKED) and event.ref in kept_keys)
+    }
+    # A kept record makes later plans produce what it fires: a kept event its firings, a
+    # kept outcome its ``after_step`` followers, a schedule, date or inactivity firing plans
+    # still produce its own. Their outcomes stay too, or those firings would be planned again.
+    sources = {f"event={e.id}" for i, e in earliest.items() if i in keep_events}
+    sources.update(f"digest={e.key}" for i, e in earliest.items() if i in keep_events)
+    sources.update(_source(key) for key in produced)
+    sources.update(_source(deliveries[i].occurrence_key) for i in keep)
+    held = {e.key for i, e in earliest.items() if i in keep_events}
+    for index, delivery in enumerate(deliveries):
+        if (
+            index not in keep
+            and delivery.cadence in names
+            and (_fired_by(delivery, sources) or not held.isdisjoint(delivery.collected))
+        ):
+            keep.add(index)
     kept_deliveries = [d for i, d in enumerate(deliveries) if i in keep]
     kept_keys = {d.occurrence_key for d in kept_deliveries}
     folded_sends = {
@@ -154,17 +209,14 @@ def fold(
         if i not in keep and d.status is DeliveryStatus.SENT
     }
 
-    # Events: decided per event (name and id), on its earliest copy, as plans count them.
-    earliest: dict[tuple[str, str | None], Event] = {}
-    for event in sorted(snapshot.events, key=lambda e: (e.at, e.name, e.id)):
-        earliest.setdefault((event.name, event.id), event)
-    keep_events: set[tuple[str, str | None]] = set()
     counts = dict(previous.counts) if previous is not None else {}
     last = dict(previous.last) if previous is not None else {}
     engaged = dict(previous.engaged) if previous is not None else {}
     for identity, event in earliest.items():
-        if event.at >= cutoff or (event.name in (OPENED, CLICKED) and event.ref in kept_keys):
-            keep_events.add(identity)
+        if identity in keep_events:
+            continue
+        if event.name in (OPENED, CLICKED) and event.ref in kept_keys:
+            keep_events.add(identity)  # an open of a send kept by its firing's source
             continue
         counts[event.name] = counts.get(event.name, 0) + 1
         if event.name not in last or event.at > last[event.name]:
@@ -176,20 +228,6 @@ def fold(
             slot = (cadence_name, event.name, step_name)
             if slot not in engaged or event.at < engaged[slot]:
                 engaged[slot] = event.at
-    # A record kept before the cutoff makes later plans produce what it fires: an event kept
-    # there (an open of a kept send) its firings, a kept outcome its ``after_step`` followers.
-    # Their outcomes stay too, or those firings would be planned again.
-    sources = {
-        f"event={e.id}"
-        for identity, e in earliest.items()
-        if identity in keep_events and e.at < cutoff
-    }
-    sources.update(_source(d.occurrence_key) for d in kept_deliveries if d.at < cutoff)
-    if sources:
-        for index, delivery in enumerate(deliveries):
-            if index not in keep and delivery.cadence in names and _fired_by(delivery, sources):
-                keep.add(index)
-        kept_deliveries = [d for i, d in enumerate(deliveries) if i in keep]
     kept_events = [e for e in snapshot.events if (e.name, e.id) in keep_events]
     return Snapshot(
         snapshot.contact,
@@ -202,14 +240,16 @@ def fold(
             cutoff=cutoff,
             valid_from=valid_from,
             fingerprints=digests,
+            event_cutoff=event_cutoff,
+            event_cutoffs=event_cutoffs,
             counts=counts,
             last=last,
             engaged=engaged,
-            kept_events=frozenset((e.name, e.id) for e in kept_events if e.at < cutoff),
-            size=len(kept_events) + len(kept_deliveries),
+            kept_events=frozenset((e.name, e.id) for e in kept_events if e.at < cutoff_of(e.name)),
             kept_deliveries=frozenset(
                 (d.occurrence_key, d.status.value, d.at) for d in kept_deliveries if d.at < cutoff
             ),
+            size=len(kept_events) + len(kept_deliveries),
         ),
     )
 

@@ -398,23 +398,28 @@ class DueAction:
 class Fold:
     """What a folded snapshot left out of a contact's history (see `regua.fold`).
 
-    A folded snapshot holds the records stamped at or after `cutoff`, and the few before it
-    that plans still read (the latest send of each step, the opens of the sends kept...);
-    the rest is summed up here. It plans exactly as the whole history does, for the cadences
-    it was folded for (`fingerprints`) and at any instant from `valid_from` on, with any
-    records added after it; a plan that would need more raises `FoldTooShallow`.
+    A folded snapshot holds the records stamped at or after their cutoffs, and the few
+    before them that plans still read (the latest send of each step, the opens of the sends
+    kept...); the rest is summed up here. It plans exactly as the whole history does, for
+    the cadences it was folded for (`fingerprints`) and at any instant from `valid_from` on,
+    with any records added after it; a plan that would need more raises `FoldTooShallow`.
 
     Attributes:
-        cutoff: Records stamped before this instant were left out, unless listed in
-            `kept_events` or `kept_deliveries`.
+        cutoff: Deliveries stamped before this instant were left out, unless listed in
+            `kept_deliveries`.
         valid_from: The earliest `now` a plan may use it for.
         fingerprints: Cadence name -> a digest of the definition it was folded for.
+        event_cutoff: Events stamped before this instant were left out, unless listed in
+            `kept_events` (or their name has its own cutoff in `event_cutoffs`).
+        event_cutoffs: Event name -> the cutoff of the events of that name, where a
+            condition counts them over a window (``event_count(name, within=...)``) or a
+            digest collects them.
         counts: Event name -> how many distinct events of that name were left out.
         last: Event name -> the latest instant of an event of that name left out (where an
-            inactive period starts).
+            inactive period starts, and what ``has_event`` reads before the cutoff).
         engaged: (cadence, kind, step) -> the earliest ``opened``/``clicked`` event of a
             send of that step that was left out.
-        kept_events: (name, id) of the events before `cutoff` that were kept.
+        kept_events: (name, id) of the events before their cutoff that were kept.
         kept_deliveries: (occurrence key, status, instant) of the deliveries before `cutoff`
             that were kept.
         size: How many events and deliveries the folded snapshot kept.
@@ -424,12 +429,21 @@ class Fold:
     cutoff: datetime
     valid_from: datetime
     fingerprints: Mapping[str, str]
+    event_cutoff: datetime | None = None
+    event_cutoffs: Mapping[str, datetime] = attrs.field(factory=dict)
     counts: Mapping[str, int] = attrs.field(factory=dict)
     last: Mapping[str, datetime] = attrs.field(factory=dict)
     engaged: Mapping[tuple[str, str, str], datetime] = attrs.field(factory=dict)
     kept_events: frozenset[tuple[str, str | None]] = frozenset()
     kept_deliveries: frozenset[tuple[str, str, datetime]] = frozenset()
     size: int = 0
+
+    def cutoff_of(self, name: str) -> datetime:
+        """The cutoff of the events named `name`."""
+        found = self.event_cutoffs.get(name)
+        if found is not None:
+            return found
+        return self.cutoff if self.event_cutoff is None else self.event_cutoff
 
 
 def _events(value: Iterable[Event]) -> tuple[Event, ...]:

@@ -434,17 +434,11 @@ class TickPlan:
                 wakeups[contact_id] = attrs.evolve(wakeup, at=retry_at)
         yield _store("set_wakeups", list(wakeups.values()))
         if foldable and not run.stopping:
-            yield Store(functools.partial(_store_folds, folds=self._folds(foldable, now)))
-
-    def _folds(self, snapshots: Sequence[Snapshot], now: datetime) -> list[Snapshot]:
-        """The histories worth folding among `snapshots`, folded (see `regua.fold`)."""
-        folds: list[Snapshot] = []
-        for snapshot in snapshots:
-            try:
-                folds.append(fold(self.cadences, snapshot, now))
-            except Exception as exc:  # planned again from the whole history next time
-                log.debug("contact %r not folded: %s", snapshot.contact.id, describe(exc))
-        return folds
+            yield Store(
+                functools.partial(
+                    _fold_and_store, cadences=self.cadences, snapshots=foldable, now=now
+                )
+            )
 
     def _worth_folding(self, snapshot: Snapshot) -> bool:
         if self.fold_after is None or snapshot.position is None:
@@ -985,10 +979,26 @@ def _resume_at(claim: Claim, channels: Sequence[str]) -> int:
     return claim.channel_index if claim.channel_index < len(channels) else -1
 
 
-def _store_folds(repository: Repository, folds: Sequence[Snapshot]) -> None:
-    """Hand the folded histories to a repository that keeps them (`store_folds`)."""
+def _fold_and_store(
+    repository: Repository,
+    cadences: Sequence[Cadence],
+    snapshots: Sequence[Snapshot],
+    now: datetime,
+) -> None:
+    """Fold these histories (`regua.fold`) for a repository that keeps folds (`store_folds`).
+
+    Nothing is folded for a repository without that method.
+    """
     store = getattr(repository, "store_folds", None)
-    if store is not None and folds:
+    if store is None:
+        return
+    folds: list[Snapshot] = []
+    for snapshot in snapshots:
+        try:
+            folds.append(fold(cadences, snapshot, now))
+        except Exception as exc:  # planned from its whole history again, and folded later
+            log.debug("contact %r not folded: %s", snapshot.contact.id, describe(exc))
+    if folds:
         store(folds)
 
 

@@ -22,7 +22,6 @@ from regua import (
     Cadence,
     Channel,
     Delivery,
-    DeliveryStatus,
     Event,
     Plan,
     Snapshot,
@@ -34,6 +33,7 @@ from regua.errors import FoldTooShallow
 from regua.folding import FOLD_MARGIN, fold
 from regua.loading import load_cadences
 from regua.records import OPENED, Contact
+from tests.planning.helpers import sent_as_planned
 from tests.planning.strategies import CONTACT_ID, EVENT_NAMES, Scenario, scenarios
 
 
@@ -76,20 +76,7 @@ def drive(scenario: Scenario, cad: Cadence, end: datetime) -> Timeline:
             timeline.add_event(now, pending.pop(0))
         result = plan(cad, Snapshot(scenario.contact, timeline.events, timeline.deliveries), now)
         for action in result.due:
-            timeline.add_delivery(
-                now,
-                Delivery(
-                    cad.name,
-                    action.step,
-                    action.contact_id,
-                    action.occurrence_key,
-                    DeliveryStatus.SENT,
-                    now,
-                    channel=action.channel,
-                    collected=action.collected,
-                    variant=action.variant,
-                ),
-            )
+            timeline.add_delivery(now, sent_as_planned(action, now))
             if action.step in scenario.opens:
                 opened = Event(
                     action.contact_id, OPENED, now + timedelta(hours=1), ref=action.occurrence_key

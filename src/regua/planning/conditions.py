@@ -82,7 +82,7 @@ def compile_condition(condition: Condition) -> Predicate:
 
         def has(ctx: Context) -> bool:
             since = None if within is None else shift(ctx.at, -within, ctx.tz)
-            return ctx.history.count(name, since=since, until=ctx.at) > 0
+            return ctx.history.has(name, since=since, until=ctx.at)
 
         return has
     if isinstance(condition, (Opened, Clicked)):

@@ -127,9 +127,8 @@ class History:
         folded = 0
         if self._fold is not None:
             folded = self._fold.counts.get(name, 0)
-            if folded and (
-                until < self._fold.cutoff or (since is not None and since < self._fold.cutoff)
-            ):
+            cutoff = self._fold.cutoff_of(name)
+            if folded and (until < cutoff or (since is not None and since < cutoff)):
                 raise FoldTooShallow(f"counting {name!r} events reaches before the fold's cutoff")
             if since is not None:
                 folded = 0
@@ -140,10 +139,29 @@ class History:
         start = 0 if since is None else bisect_right(times, since)
         return folded + max(0, end - start)
 
+    def has(self, name: str, *, since: datetime | None, until: datetime) -> bool:
+        """Whether an event of `name` happened in ``(since, until]`` (since None: ever).
+
+        A fold answers it from the latest event it left out, whatever the window's start.
+        """
+        fold = self._fold
+        if fold is not None and fold.counts.get(name):
+            if until < fold.cutoff_of(name):
+                raise FoldTooShallow(f"looking for {name!r} events before the fold's cutoff")
+            latest = fold.last[name]  # every event left out is older than the cutoff
+            if since is None or latest > since:
+                return True
+        times = self._event_times.get(name)
+        if not times:
+            return False
+        return bisect_right(times, until) > (0 if since is None else bisect_right(times, since))
+
     def check_after(self, names: Iterable[str], after: datetime) -> None:
         """Raise `FoldTooShallow` when events of `names` after `after` may have been folded."""
         fold = self._fold
-        if fold is not None and after < fold.cutoff and any(fold.counts.get(n) for n in names):
+        if fold is not None and any(
+            fold.counts.get(n) and after < fold.cutoff_of(n) for n in names
+        ):
             raise FoldTooShallow(f"looking for {sorted(names)} reaches before the fold's cutoff")
 
     def first_after(self, names: Iterable[str], after: datetime, until: datetime) -> Event | None:
@@ -166,12 +184,12 @@ class History:
         folded: datetime | None = None
         fold = self._fold
         if fold is not None and fold.last:
-            if until < fold.cutoff:
+            relevant = [
+                (name, at) for name, at in fold.last.items() if names is None or name in names
+            ]
+            if any(until < fold.cutoff_of(name) for name, _ in relevant):
                 raise FoldTooShallow("the last activity before the fold's cutoff was folded")
-            folded = max(
-                (at for name, at in fold.last.items() if names is None or name in names),
-                default=None,
-            )
+            folded = max((at for _, at in relevant), default=None)
         best = self._last_activity(names, until)
         if folded is not None and (best is None or folded > best):
             return folded
@@ -223,10 +241,10 @@ def _check_fold(fold: Fold, snapshot: Snapshot, now: datetime) -> None:
     # A record stamped before the cutoff that the fold did not keep arrived after it (an old
     # event replayed, a worker clock far behind): what it changes was folded away.
     for event in snapshot.events:
-        if event.at < cutoff and (event.name, event.id) not in fold.kept_events:
+        if event.at < fold.cutoff_of(event.name) and (event.name, event.id) not in fold.kept_events:
             raise FoldTooShallow(
                 f"event {event.name!r} {event.id!r} at {event.at.isoformat()} arrived after "
-                f"the fold, before its cutoff {cutoff.isoformat()}"
+                f"the fold, before its cutoff {fold.cutoff_of(event.name).isoformat()}"
             )
     for delivery in snapshot.deliveries:
         if (

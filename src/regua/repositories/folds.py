@@ -1,9 +1,9 @@
 """A folded history (`regua.fold`) as JSON text, for repositories that store folds.
 
-Only the records a fold kept from before its cutoff are written: a repository reads the rest
-(every record stamped at or after the cutoff, and every one added after the fold) from its
-own tables. Decoding checks every field, so that a stored fold that cannot be read is
-ignored (the whole history is read instead), never half-used.
+The events a fold kept and the deliveries it kept from before its cutoff are written: a
+repository reads the rest (every delivery stamped at or after the cutoff, and every record
+added after the fold) from its own tables. Decoding checks every field, so that a stored
+fold that cannot be read is ignored (the whole history is read instead), never half-used.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _FORMAT = 1
 
 
 def encode_fold(snapshot: Snapshot) -> str:
-    """The fold of `snapshot` and the records it kept from before its cutoff, as JSON."""
+    """The fold of `snapshot`, its events and the deliveries before its cutoff, as JSON."""
     fold = snapshot.fold
     if fold is None:
         raise ValueError(f"the snapshot of contact {snapshot.contact.id!r} is not folded")
@@ -31,6 +31,8 @@ def encode_fold(snapshot: Snapshot) -> str:
         "format": _FORMAT,
         "cutoff": cutoff.isoformat(),
         "valid_from": fold.valid_from.isoformat(),
+        "event_cutoff": None if fold.event_cutoff is None else fold.event_cutoff.isoformat(),
+        "event_cutoffs": {name: at.isoformat() for name, at in fold.event_cutoffs.items()},
         "fingerprints": dict(fold.fingerprints),
         "counts": dict(fold.counts),
         "last": {name: at.isoformat() for name, at in fold.last.items()},
@@ -38,11 +40,7 @@ def encode_fold(snapshot: Snapshot) -> str:
             [c, kind, step, at.isoformat()] for (c, kind, step), at in fold.engaged.items()
         ],
         "size": fold.size,
-        "events": [
-            [e.name, e.id, e.at.isoformat(), e.data, e.ref]
-            for e in snapshot.events
-            if e.at < cutoff
-        ],
+        "events": [[e.name, e.id, e.at.isoformat(), e.data, e.ref] for e in snapshot.events],
         "deliveries": [
             [
                 d.cadence,
@@ -95,14 +93,21 @@ def decode_fold(text: str, contact_id: str) -> tuple[Fold, list[Event], list[Del
             ]
         ]
         cutoff = _instant(body["cutoff"])
+        event_cutoff = None if body["event_cutoff"] is None else _instant(body["event_cutoff"])
+        event_cutoffs = {str(name): _instant(at) for name, at in body["event_cutoffs"].items()}
+        default = cutoff if event_cutoff is None else event_cutoff
         fold = Fold(
             cutoff=cutoff,
             valid_from=_instant(body["valid_from"]),
             fingerprints=_strings(body["fingerprints"]),
+            event_cutoff=event_cutoff,
+            event_cutoffs=event_cutoffs,
             counts={str(name): int(count) for name, count in body["counts"].items()},
             last={str(name): _instant(at) for name, at in body["last"].items()},
             engaged={(str(c), str(k), str(s)): _instant(at) for c, k, s, at in body["engaged"]},
-            kept_events=frozenset((e.name, e.id) for e in events),
+            kept_events=frozenset(
+                (e.name, e.id) for e in events if e.at < event_cutoffs.get(e.name, default)
+            ),
             kept_deliveries=frozenset((d.occurrence_key, d.status.value, d.at) for d in deliveries),
             size=int(body["size"]),
         )

@@ -488,7 +488,8 @@ def _folds_table(metadata: sa.MetaData, at: Callable[[], Any]) -> sa.Table:
         # The last event and delivery serials the fold covers: later rows are read on top.
         sa.Column("events_through", sa.BigInteger, nullable=False),
         sa.Column("deliveries_through", sa.BigInteger, nullable=False),
-        # Rows stamped at or after it are read from their tables; the fold keeps the rest.
+        # Deliveries stamped at or after it are read from their table; the fold keeps the
+        # rest, and the events it kept.
         sa.Column("cutoff", at(), nullable=False),
         sa.Column("body", sa.Text, nullable=False),
     )
@@ -1080,8 +1081,8 @@ class SQLRepository:
         others are read as usual.
 
         `folded`: a contact with a stored fold (`store_folds`) is read as that fold plus the
-        rows stamped at or after its cutoff or added after it (one more statement); a fold
-        that cannot be read is ignored, and that contact read whole.
+        rows added after it and the deliveries stamped after its cutoff (one more statement,
+        for the folds); a fold that cannot be read is ignored, and that contact read whole.
         """
         events_table, deliveries_table = self._tables.events, self._tables.deliveries
         claims_table = self._tables.claims
@@ -1108,15 +1109,12 @@ class SQLRepository:
                 .where(self._among(events_table.c.contact_id, chunk))
                 .order_by(events_table.c.serial)
             )
-            if since is not None:  # the rows a fold does not hold
+            if since is not None:  # the events a fold does not hold: those added after it
+                # An event is stored with its contact's row locked (`_insert_event`), so a
+                # contact's event serials follow the order its events are committed in.
                 query = query.join(
                     folds_table, folds_table.c.contact_id == events_table.c.contact_id
-                ).where(
-                    sa.or_(
-                        events_table.c.at >= folds_table.c.cutoff,
-                        events_table.c.serial > folds_table.c.events_through,
-                    )
-                )
+                ).where(events_table.c.serial > folds_table.c.events_through)
             for row in conn.execute(query):
                 serials[0][row.contact_id] = row.serial
                 if row.contact_id not in unreadable:
@@ -1130,7 +1128,9 @@ class SQLRepository:
                 .where(self._among(deliveries_table.c.contact_id, chunk))
                 .order_by(deliveries_table.c.serial)
             )
-            if since is not None:
+            if since is not None:  # added after the fold, or stamped after its cutoff
+                # Deliveries are recorded without the contact's row locked: two workers'
+                # serials may commit out of order, but any delivery committed late is recent.
                 query = query.join(
                     folds_table, folds_table.c.contact_id == deliveries_table.c.contact_id
                 ).where(
