@@ -3,7 +3,8 @@
     python benchmarks/evaluation.py              # 10 to 10,000 events: memory, SQLite, PostgreSQL
     python benchmarks/evaluation.py --events 10 100 --contacts 5 --rounds 2 --postgres-url ''
     python benchmarks/evaluation.py --customers 0 --throughput-contacts 0 --json out.json
-    python benchmarks/evaluation.py --repositories memory folded --customers 0
+    python benchmarks/evaluation.py --repositories memory memory-folded --customers 0
+    python benchmarks/evaluation.py --repositories sqlite-folded postgresql-folded --customers 0
 
 An evaluation is what a scheduler does for each contact it wakes: read the contact's snapshot
 (`Repository.load_snapshots`) and plan it (`regua.plan`), under the e-commerce lifecycle
@@ -44,21 +45,32 @@ reported. Then, off the clock, one pass with a SQLAlchemy ``after_cursor_execute
 counts what a read costs the database: statements, rows fetched and the bytes of the values
 fetched (PostgreSQL: as sent by the server; SQLite: UTF-8 length of text, 8 bytes a number).
 
-The **folded regime** (``folded``), side by side in the same rounds: per history length, a
-`regua.InMemoryRepository` of that row's contacts, loaded the same way, where each contact's
-history read back (`load_snapshots`) is folded at now (`regua.fold`) and the fold stored
-(`InMemoryRepository.store_folds`). Its read is what `InMemoryRepository.acquire_due` reads
-for a contact with a fold (the folded snapshot and the records added since, none here): the
-repository's internal ``_snapshot(row, folded=True)`` under its lock, one contact per call
-as the whole-history read (`acquire_due` always leases the earliest due contacts first, so
-it cannot read one given contact); its batched read is `acquire_due` itself, leasing the
-row's contacts in one call. The plan of every folded snapshot is checked against the plan of
-the whole history (due keys and instants, waiting keys and instants, next wake-up) at now
-and at later instants (the base is settled: nothing is due at now), and `acquire_due` is
-checked to return folded snapshots. Reported beside: the records (events and deliveries) a
-fold keeps per contact, the ratio of the folded read and plan to the 10-event folded row and
-to the whole-history in-memory row, and what `regua.fold` costs per contact (a scheduler
-folds a contact again once in a while: ``regua.folding.FOLD_AFTER``).
+The **folded regime** (``memory-folded``, ``sqlite-folded``, ``postgresql-folded``), side
+by side in the same rounds: each contact's history read back (`load_snapshots`, which gives
+its `Snapshot.position`) is folded at now (`regua.fold`) and the fold stored
+(`store_folds`), and the read is what `acquire_due` reads for a contact with a fold (the
+folded snapshot and the records added since, none here):
+
+* SQLite and PostgreSQL: the same database as the whole-history rows (`load_snapshots`
+  still reads whole histories; the folds live in ``regua_folds``). Before a row is measured,
+  its contacts alone are set due (`set_wakeups` at a past instant, every other contact of
+  the database far ahead, off the clock); the read is `acquire_due` leasing one contact a
+  call (the k-th call of a pass as worker ``evaluation-k``, so that each pass leases each
+  contact once: `acquire_one_by_one`), the batched read `acquire_due` leasing the row's
+  contacts in one call. `acquire_due` is a write transaction (it leases), where
+  `load_snapshots` only reads;
+* in memory: per history length, an `InMemoryRepository` of that row's contacts, loaded the
+  same way; the read is the repository's internal ``_snapshot(row, folded=True)`` under its
+  lock, one contact per call, the batched read `acquire_due` itself.
+
+The plan of every folded snapshot is checked against the plan of the whole history (due keys
+and instants, waiting keys and instants, next wake-up) at now and at later instants (the
+base is settled: nothing is due at now), and `acquire_due` is checked to return the row's
+contacts, folded. Reported beside: the records (events and deliveries) a folded read returns
+per contact, the rows one read fetches (SQL), the ratio of the folded read and plan to the
+10-event folded row of the same repository and to its whole-history row, and what
+`regua.fold` costs per contact (in-memory rows; a scheduler folds a contact again once in a
+while: ``regua.folding.FOLD_AFTER``).
 
 For the in-memory repository, on ``planner.py``'s base (about 20 events per customer):
 
@@ -97,7 +109,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import floor
 import planner as bench
 
-from regua import Cadence, InMemoryRepository, Snapshot, fold, plan
+from regua import Cadence, InMemoryRepository, Snapshot, Wakeup, fold, plan
 from regua.repositories.sql import SQLRepository
 
 NOW = bench.NOW
@@ -113,6 +125,11 @@ LATER = (
     timedelta(days=10),
     timedelta(days=40),
 )
+
+# A folded SQL row's contacts are set due at PAST, every other contact of its database at
+# FUTURE, so that `acquire_due` leases that row's contacts and no other.
+PAST = NOW - timedelta(days=1)
+FUTURE = NOW + timedelta(days=3650)
 
 Repository = InMemoryRepository | SQLRepository
 
@@ -260,6 +277,10 @@ class Store:
     counter: Repository | None = None  # SQL: reads the same data when counting fetches
     fetched: Fetched = field(default_factory=Fetched)
     load_s: float = 0.0
+    # SQL with folds stored: every contact's version (for `set_wakeups`), and the seconds
+    # reading, folding and storing them took.
+    versions: dict[str, int] = field(default_factory=dict)
+    fold_s: float = 0.0
 
 
 def _listener(fetched: Fetched) -> Any:
@@ -319,6 +340,14 @@ def postgres_store(url: str) -> Iterator[Store]:
 # --- the measurement -----------------------------------------------------------------------------
 
 
+REPOSITORIES = (
+    "memory",
+    "memory-folded",
+    "sqlite",
+    "sqlite-folded",
+    "postgresql",
+    "postgresql-folded",
+)
 FIGURES = ("read", "plan", "read_wall", "plan_wall", "plan_without_gc", "batched_read")
 FOLD_FIGURES = (*FIGURES, "fold")
 
@@ -338,15 +367,15 @@ class Folded:
 
 @dataclass
 class Row:
-    """One (repository, history length): its contacts and what was measured."""
+    """One (repository, history length, whole or folded): its contacts and what was measured."""
 
     store: Store
     events: int
     ids: list[str]
     passes: int
     folded: Folded | None = None
-    # Seconds per evaluation, one figure a round, for each of FIGURES (folded rows: and the
-    # fold of a contact's whole history).
+    # Seconds per evaluation, one figure a round, for each of FIGURES (folded in-memory rows:
+    # and the fold of a contact's whole history).
     seconds: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in FOLD_FIGURES}
     )
@@ -355,8 +384,57 @@ class Row:
     def evaluations(self) -> int:
         return len(self.ids) * self.passes
 
-    def median_us(self, name: str) -> float:
-        return statistics.median(self.seconds[name]) * 1e6
+    @property
+    def label(self) -> str:
+        return f"{self.store.name}, folded" if self.folded is not None else self.store.name
+
+    def median_us(self, name: str) -> float | None:
+        figures = self.seconds[name]
+        return statistics.median(figures) * 1e6 if figures else None
+
+
+def set_due(store: Store, ids: Sequence[str]) -> None:
+    """Only `ids` due (at `PAST`) in `store`'s database, every other contact at `FUTURE`.
+
+    One `set_wakeups` statement, which also ends every lease.
+    """
+    due = set(ids)
+    store.repository.set_wakeups(
+        [
+            Wakeup(contact_id, PAST if contact_id in due else FUTURE, version)
+            for contact_id, version in store.versions.items()
+        ]
+    )
+
+
+def acquire_one_by_one(
+    repository: Repository, count: int, passes: int, now: datetime
+) -> list[Snapshot]:
+    """`passes` times, `count` calls of `acquire_due` leasing one contact each.
+
+    The k-th call of a pass leases as worker ``evaluation-k``: the contacts the calls before
+    it leased in this pass are another worker's, and the one it leased in the pass before is
+    its own again (a worker may lease again what it holds), so that with `count` contacts
+    due, each pass leases each of them once, the earliest first.
+    """
+    workers = [f"{WORKER}-{k}" for k in range(count)]
+    acquire = repository.acquire_due
+    return [
+        snapshot
+        for _ in range(passes)
+        for worker in workers
+        for snapshot in acquire(worker, now, 1, LEASE)
+    ]
+
+
+def _read_each_once(row: Row, read: Sequence[Snapshot], passes: int) -> bool:
+    """Whether `read` holds each of the row's contacts once a pass, all of them folded."""
+    n = len(row.ids)
+    return len(read) == n * passes and all(
+        sorted(s.contact.id for s in read[k * n : (k + 1) * n]) == sorted(row.ids)
+        and all(s.fold is not None for s in read[k * n : (k + 1) * n])
+        for k in range(passes)
+    )
 
 
 def evaluate(row: Row, cadence: Cadence, now: datetime) -> None:
@@ -365,12 +443,18 @@ def evaluate(row: Row, cadence: Cadence, now: datetime) -> None:
     The extras: the same snapshots planned again with the garbage collector off, and the
     row's contacts read again in one call (a batch). What the timed loops produce is kept
     until they end, so that freeing it is not timed. A folded row reads what `acquire_due`
-    reads (its batch: `acquire_due` itself), and also times `fold` on the whole histories.
+    reads: on SQL, `acquire_due` leasing one contact a call (`acquire_one_by_one`); in
+    memory, the repository's internal read of a contact with a fold. Its batch is
+    `acquire_due` leasing the row's contacts. A folded in-memory row also times `fold` on the
+    whole histories.
     """
     repository = row.store.repository
     load = repository.load_snapshots
     clock, cpu = time.perf_counter, time.process_time
     read: list[Snapshot] = []
+    sql_folded = row.folded is not None and isinstance(repository, SQLRepository)
+    if sql_folded:
+        set_due(row.store, row.ids)  # off the clock: this row's contacts due, leases ended
     gc.collect()
     if row.folded is None:
         wall0, cpu0 = clock(), cpu()
@@ -378,6 +462,12 @@ def evaluate(row: Row, cadence: Cadence, now: datetime) -> None:
             for contact_id in row.ids:
                 read.append(load([contact_id])[contact_id])
         cpu1, wall1 = cpu(), clock()
+    elif sql_folded:
+        wall0, cpu0 = clock(), cpu()
+        read = acquire_one_by_one(repository, len(row.ids), row.passes, now)
+        cpu1, wall1 = cpu(), clock()
+        if not _read_each_once(row, read, row.passes):
+            raise RuntimeError(f"{row.label}: acquire_due did not lease each contact once")
     else:
         assert isinstance(repository, InMemoryRepository)
         wall0, cpu0 = clock(), cpu()
@@ -396,20 +486,23 @@ def evaluate(row: Row, cadence: Cadence, now: datetime) -> None:
     finally:
         gc.enable()
     del plans, read
+    if sql_folded:
+        set_due(row.store, row.ids)  # the one-by-one leases ended
     gc.collect()
     if row.folded is None:
         cpu5 = cpu()
         batches: list[Any] = [load(row.ids) for _ in range(row.passes)]
         cpu6 = cpu()
     else:
-        assert isinstance(repository, InMemoryRepository)
         limit = len(row.ids)
         cpu5 = cpu()
         batches = [repository.acquire_due(WORKER, now, limit, LEASE) for _ in range(row.passes)]
         cpu6 = cpu()
+        if not all(len(batch) == limit for batch in batches):
+            raise RuntimeError(f"{row.label}: acquire_due did not lease the row's contacts")
     del batches
     n = row.evaluations
-    if row.folded is not None:
+    if row.folded is not None and not sql_folded:  # the fold is the same on every repository
         sources = row.folded.sources
         gc.collect()
         cpu7 = cpu()
@@ -429,29 +522,60 @@ def evaluate(row: Row, cadence: Cadence, now: datetime) -> None:
 
 
 def count_reads(row: Row) -> dict[str, float] | None:
-    """Statements, rows and bytes fetched per read (SQL only), off the clock."""
+    """Statements, rows and bytes fetched per read (SQL only), off the clock.
+
+    A whole-history row: `load_snapshots` of one contact; a folded row: `acquire_due` leasing
+    one contact (`acquire_one_by_one`, one pass).
+    """
     import sqlalchemy as sa
 
     store = row.store
     if not isinstance(store.counter, SQLRepository):
         return None
+    if row.folded is not None:
+        set_due(store, row.ids)
     fetched = store.fetched
     fetched.statements = fetched.rows = fetched.bytes = 0
     listener = _listener(fetched)
     sa.event.listen(store.counter.engine, "after_cursor_execute", listener)
     fetched.counting = True
     try:
-        for contact_id in row.ids:
-            store.counter.load_snapshots([contact_id])
+        if row.folded is None:
+            for contact_id in row.ids:
+                store.counter.load_snapshots([contact_id])
+        else:
+            read = acquire_one_by_one(store.counter, len(row.ids), 1, NOW)
     finally:
         fetched.counting = False
         sa.event.remove(store.counter.engine, "after_cursor_execute", listener)
+    if row.folded is not None:
+        if not _read_each_once(row, read, 1):
+            raise RuntimeError(f"{row.label}: acquire_due did not lease each contact once")
+        set_due(store, row.ids)
     n = len(row.ids)
     return {
         "statements": fetched.statements / n,
         "rows": fetched.rows / n,
         "bytes": fetched.bytes / n,
     }
+
+
+def _compare_folded(
+    cadence: Cadence, folded: Sequence[Snapshot], base: Sequence[Snapshot], now: datetime
+) -> tuple[bool, int, int]:
+    """Folded plans against whole-history plans at `now` and `LATER`: (same, plans, due)."""
+    whole = {s.contact.id: s for s in base}
+    same = sorted(whole) == sorted(s.contact.id for s in folded)
+    plans = due = 0
+    for snapshot in folded:
+        same &= snapshot.fold is not None
+        for offset in LATER:
+            ours = _plan_compared(cadence, snapshot, now + offset)
+            theirs = _plan_compared(cadence, whole[snapshot.contact.id], now + offset)
+            same &= ours == theirs
+            plans += 1
+            due += len(theirs[0])
+    return same, plans, due
 
 
 def folded_row(
@@ -465,22 +589,14 @@ def folded_row(
     contacts and return their folds.
     """
     repository = InMemoryRepository()
-    store = Store("folded", repository)
+    store = Store("memory", repository)
     store.load_s = bulk_load(repository, base)
     ids = [s.contact.id for s in base]
     read = repository.load_snapshots(ids)
     sources = [read[contact_id] for contact_id in ids]
     repository.store_folds([fold([cadence], source, now) for source in sources])
-    same, plans, due = True, 0, 0
-    for snapshot in base:
-        folded = _read_folded(repository, snapshot.contact.id)
-        same &= folded.fold is not None
-        for offset in LATER:
-            ours = _plan_compared(cadence, folded, now + offset)
-            theirs = _plan_compared(cadence, snapshot, now + offset)
-            same &= ours == theirs
-            plans += 1
-            due += len(theirs[0])
+    folded = [_read_folded(repository, contact_id) for contact_id in ids]
+    same, plans, due = _compare_folded(cadence, folded, base, now)
     acquired = repository.acquire_due(WORKER, now, len(ids), LEASE)
     passes = max(1, -(-min_events // (events * len(ids))))
     return Row(
@@ -491,7 +607,63 @@ def folded_row(
         Folded(
             sources=sources,
             records=statistics.fmean(records(s) for s in sources),
-            kept=statistics.fmean(records(_read_folded(repository, i)) for i in ids),
+            kept=statistics.fmean(records(s) for s in folded),
+            same_plans=same,
+            plans=plans,
+            due=due,
+            acquired=sorted(s.contact.id for s in acquired) == sorted(ids)
+            and all(s.fold is not None for s in acquired),
+        ),
+    )
+
+
+def fold_sql(store: Store, cadence: Cadence, now: datetime) -> None:
+    """Fold every contact of `store`'s SQL database at `now` and store the folds.
+
+    Each history is read back with `load_snapshots` (which gives its `Snapshot.position`),
+    folded (`regua.fold`) and stored (`store_folds`); the contacts' versions are kept for
+    `set_due`.
+    """
+    started = time.perf_counter()
+    repository = store.repository
+    ids: list[str] = []
+    while batch := repository.contact_ids(after=ids[-1] if ids else None, limit=1000):
+        ids += batch
+    read = repository.load_snapshots(ids)
+    store.versions = {contact_id: read[contact_id].version for contact_id in ids}
+    repository.store_folds([fold([cadence], read[contact_id], now) for contact_id in ids])
+    store.fold_s = time.perf_counter() - started
+
+
+def sql_folded_row(
+    store: Store,
+    cadence: Cadence,
+    base: Sequence[Snapshot],
+    events: int,
+    min_events: int,
+    now: datetime,
+) -> Row:
+    """A folded row on a SQL repository whose folds are stored (`fold_sql`), checked.
+
+    The row's contacts alone set due, `acquire_due` must lease all of them and return their
+    folds; their plans are compared with the plans of the whole histories at now and at
+    `LATER` instants.
+    """
+    ids = [s.contact.id for s in base]
+    set_due(store, ids)
+    acquired = store.repository.acquire_due(WORKER, now, len(ids) + 1, LEASE)
+    set_due(store, ids)
+    same, plans, due = _compare_folded(cadence, acquired, base, now)
+    passes = max(1, -(-min_events // (events * len(ids))))
+    return Row(
+        store,
+        events,
+        ids,
+        passes,
+        Folded(
+            sources=list(base),
+            records=statistics.fmean(records(s) for s in base),
+            kept=statistics.fmean(records(s) for s in acquired) if acquired else 0.0,
             same_plans=same,
             plans=plans,
             due=due,
@@ -625,9 +797,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repositories",
         nargs="+",
-        choices=["memory", "folded", "sqlite", "postgresql"],
-        default=["memory", "folded", "sqlite", "postgresql"],
-        help="folded: InMemoryRepository with a fold stored per contact",
+        choices=REPOSITORIES,
+        default=list(REPOSITORIES),
+        help="-folded: the same repository with a fold stored per contact, read by acquire_due",
     )
     parser.add_argument(
         "--postgres-url",
@@ -708,17 +880,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     rows: list[Row] = []
     with ExitStack() as stack:
-        stores: list[Store] = []
-        if "memory" in args.repositories:
-            stores.append(Store("memory", InMemoryRepository()))
-        if "sqlite" in args.repositories:
+        chosen = set(args.repositories)
+        # (store, whole-history rows, folded rows); the in-memory folded rows have
+        # repositories of their own (folded_row), a SQL database serves both.
+        stores: list[tuple[Store, bool, bool]] = []
+        if "memory" in chosen:
+            stores.append((Store("memory", InMemoryRepository()), True, False))
+        if chosen & {"sqlite", "sqlite-folded"}:
             path = args.sqlite_path
             if path is None:
                 path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "eval.db"
-            stores.append(stack.enter_context(sqlite_store(path)))
-        if "postgresql" in args.repositories and args.postgres_url:
+            store = stack.enter_context(sqlite_store(path))
+            stores.append((store, "sqlite" in chosen, "sqlite-folded" in chosen))
+        if chosen & {"postgresql", "postgresql-folded"} and args.postgres_url:
             try:
-                stores.append(stack.enter_context(postgres_store(args.postgres_url)))
+                store = stack.enter_context(postgres_store(args.postgres_url))
+                stores.append((store, "postgresql" in chosen, "postgresql-folded" in chosen))
             except Exception as exc:
                 print(
                     f"  PostgreSQL skipped: {type(exc).__name__}: {' '.join(str(exc).split())}"[
@@ -726,29 +903,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ]
                 )
         checked = True
-        for store in stores:
+        for store, measured, _ in stores:
             store.load_s = bulk_load(store.repository, everyone)
             for events, base in bases.items():
                 ids = [s.contact.id for s in base]
                 passes = max(1, -(-args.min_events // (events * len(ids))))
-                rows.append(Row(store, events, ids, passes))
+                if measured:
+                    rows.append(Row(store, events, ids, passes))
                 read = store.repository.load_snapshots(ids[:1])[ids[0]]
                 checked &= len(read.events) == len(base[0].events)
                 checked &= len(read.deliveries) == len(base[0].deliveries)
                 checked &= _plan_keys(cadence, read, now) == _plan_keys(cadence, base[0], now)
         print(
             "  loaded with bulk_load (not counted): "
-            + ", ".join(f"{s.name} {s.load_s:.1f} s" for s in stores)
+            + ", ".join(f"{s.name} {s.load_s:.1f} s" for s, _, _ in stores)
             + f"; each repository's read plans as its source: {checked}"
         )
         del everyone
-        if "folded" in args.repositories:
+        if "memory-folded" in chosen:
             t0 = time.perf_counter()
             for events, base in bases.items():
                 rows.append(folded_row(cadence, base, events, args.min_events, now))
             print(
-                f"  folded: {len(bases)} InMemoryRepository (one per history length) loaded, "
-                f"folded at now and checked in {time.perf_counter() - t0:.1f} s (not counted)"
+                f"  folded in memory: {len(bases)} InMemoryRepository (one per history length) "
+                f"loaded, folded at now and checked in {time.perf_counter() - t0:.1f} s "
+                f"(not counted)"
+            )
+        for store, _, folded in stores:
+            if not folded:
+                continue
+            fold_sql(store, cadence, now)
+            t0 = time.perf_counter()
+            for events, base in bases.items():
+                rows.append(sql_folded_row(store, cadence, base, events, args.min_events, now))
+            print(
+                f"  folded on {store.name}: every contact read back, folded at now and the folds "
+                f"stored (store_folds) in {store.fold_s:.1f} s, checked in "
+                f"{time.perf_counter() - t0:.1f} s (not counted)"
             )
 
         for _ in range(args.rounds + 1):
@@ -764,6 +955,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = bases[row.events]
         entry: dict[str, Any] = {
             "repository": row.store.name,
+            "folded": row.folded is not None,
             "events": row.events,
             "contacts": len(row.ids),
             "evaluations_per_round": row.evaluations,
@@ -784,67 +976,81 @@ def main(argv: Sequence[str] | None = None) -> int:
                 acquire_due_folded=f.acquired,
             )
         table.append(entry)
-    whole_rows = [e for e in table if e["repository"] == "memory"]
     for entry in table:
-        first = next(e for e in table if e["repository"] == entry["repository"])
+        kind = (entry["repository"], entry["folded"])
+        first = next(e for e in table if (e["repository"], e["folded"]) == kind)
         entry["ratio_to_first"] = entry["total_us"] / first["total_us"]
-        if entry["repository"] == "folded":
+        if entry["folded"]:
             whole = next(
-                (e for e in whole_rows if e["events"] == entry["events"]),
+                (
+                    e
+                    for e in table
+                    if e["repository"] == entry["repository"]
+                    and not e["folded"]
+                    and e["events"] == entry["events"]
+                ),
                 None,
             )
             entry["ratio_to_whole"] = (
                 entry["total_us"] / whole["total_us"] if whole is not None else None
             )
     results["evaluation"] = table
-    whole_table = [e for e in table if e["repository"] != "folded"]
-    folded_table = [e for e in table if e["repository"] == "folded"]
+    whole_table = [e for e in table if not e["folded"]]
+    folded_table = [e for e in table if e["folded"]]
     same_plans = all(e["same_plans"] and e["acquire_due_folded"] for e in folded_table)
 
+    def label(e: dict[str, Any]) -> str:
+        return f"{e['repository']}, folded" if e["folded"] else str(e["repository"])
+
     smallest = min(args.events)
-    print(
-        f"\nper evaluation, CPU time of this process (median of {args.rounds} rounds; "
-        f"ratio: total / the {smallest:,}-event row of the same repository)"
-    )
-    print(
-        f"  {'repository':<10}  {'events':>6}  {'contacts':>8}  {'recorded':>8}  "
-        f"{'read µs':>9}  {'plan µs':>9}  {'total µs':>9}  {'ratio':>6}"
-    )
-    for e in whole_table:
+    if whole_table:
         print(
-            f"  {e['repository']:<10}  {e['events']:>6,}  {e['contacts']:>8}  "
-            f"{e['deliveries_per_contact']:>8,.0f}  {e['read_us']:>9,.1f}  {e['plan_us']:>9,.1f}  "
-            f"{e['total_us']:>9,.1f}  {e['ratio_to_first']:>6.1f}"
+            f"\nper evaluation, CPU time of this process (median of {args.rounds} rounds; "
+            f"ratio: total / the {smallest:,}-event row of the same repository)"
         )
-    print("  (recorded: deliveries per contact, read with the events)")
+        print(
+            f"  {'repository':<10}  {'events':>6}  {'contacts':>8}  {'recorded':>8}  "
+            f"{'read µs':>9}  {'plan µs':>9}  {'total µs':>9}  {'ratio':>6}"
+        )
+        for e in whole_table:
+            print(
+                f"  {e['repository']:<10}  {e['events']:>6,}  {e['contacts']:>8}  "
+                f"{e['deliveries_per_contact']:>8,.0f}  {e['read_us']:>9,.1f}  "
+                f"{e['plan_us']:>9,.1f}  {e['total_us']:>9,.1f}  {e['ratio_to_first']:>6.1f}"
+            )
+        print("  (recorded: deliveries per contact, read with the events)")
     if folded_table:
-        smallest_folded = folded_table[0]["events"]
         print(
-            f"\nthe folded regime: an InMemoryRepository with a fold stored per contact "
-            f"(regua.fold at now),\nper evaluation, CPU time (median of {args.rounds} rounds, "
-            f"in the same rounds as above); read: the\nrepository's internal "
-            f"_snapshot(row, folded=True) under its lock, one contact per call (what\n"
-            f"acquire_due reads; acquire_due itself is the batched read below)"
+            f"\nthe folded regime: a fold stored per contact (regua.fold at now, store_folds), "
+            f"per evaluation,\nCPU time (median of {args.rounds} rounds, in the same rounds as "
+            f"above); read: what acquire_due\nreads, one contact per call: SQL, acquire_due "
+            f"leasing one contact; memory, the repository's\ninternal _snapshot(row, "
+            f"folded=True) under its lock (acquire_due itself is the batched read below)"
         )
         print(
-            f"  {'events':>6}  {'contacts':>8}  {'records':>8}  {'kept':>6}  {'read µs':>8}  "
-            f"{'plan µs':>8}  {'total µs':>8}  {'ratio':>5}  {'to whole':>8}  "
-            f"{'fold µs':>9}  same plans"
+            f"  {'repository':<10}  {'events':>6}  {'contacts':>8}  {'records':>8}  "
+            f"{'kept':>6}  {'rows':>5}  {'read µs':>8}  {'plan µs':>8}  {'total µs':>8}  "
+            f"{'ratio':>5}  {'to whole':>8}  {'fold µs':>9}  same plans"
         )
         for e in folded_table:
-            to_whole = e["ratio_to_whole"]
+            to_whole, fold_us, f = e["ratio_to_whole"], e["fold_us"], e["fetched_per_read"]
             print(
-                f"  {e['events']:>6,}  {e['contacts']:>8}  {e['records_per_contact']:>8,.0f}  "
-                f"{e['kept_per_contact']:>6,.1f}  {e['read_us']:>8,.1f}  {e['plan_us']:>8,.1f}  "
-                f"{e['total_us']:>8,.1f}  {e['ratio_to_first']:>5.2f}  "
+                f"  {e['repository']:<10}  {e['events']:>6,}  {e['contacts']:>8}  "
+                f"{e['records_per_contact']:>8,.0f}  {e['kept_per_contact']:>6,.1f}  "
+                + (f"{f['rows']:>5,.1f}" if f is not None else f"{'':>5}")
+                + f"  {e['read_us']:>8,.1f}  {e['plan_us']:>8,.1f}  {e['total_us']:>8,.1f}  "
+                f"{e['ratio_to_first']:>5.2f}  "
                 + (f"{to_whole:>8.3f}" if to_whole is not None else f"{'':>8}")
-                + f"  {e['fold_us']:>9,.1f}  {e['same_plans']}"
+                + (f"  {fold_us:>9,.1f}" if fold_us is not None else f"  {'':>9}")
+                + f"  {e['same_plans']}"
             )
         print(
             f"  (records: events and deliveries per contact, whole history; kept: those the "
-            f"fold keeps;\n  ratio: total / the {smallest_folded:,}-event folded row; to whole: "
-            f"total / the whole-history\n  memory row; fold µs: regua.fold of one contact's "
-            f"whole history, paid once in a while)"
+            f"folded read\n  returns (the fold's and the rows since: none here); rows: rows "
+            f"one read fetches (SQL);\n  ratio: total / the {smallest:,}-event folded row of "
+            f"the same repository; to whole: total /\n  the same repository's whole-history "
+            f"row; fold µs: regua.fold of one contact's whole history,\n  paid once in a "
+            f"while, the same on every repository: timed on the memory rows)"
         )
         plans = sum(e["plans_compared"] for e in folded_table)
         due = sum(e["due_compared"] for e in folded_table)
@@ -861,19 +1067,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "read fetches\n(SQL: a listener, off the clock)"
     )
     print(
-        f"  {'repository':<10}  {'events':>6}  {'read wall µs':>12}  {'batched read µs':>15}  "
+        f"  {'repository':<18}  {'events':>6}  {'read wall µs':>12}  {'batched read µs':>15}  "
         f"{'plan µs, no GC':>14}  {'statements':>10}  {'rows':>7}  {'KiB':>8}"
     )
     for e in table:
         f = e["fetched_per_read"]
-        fetched = (
+        fetched_text = (
             f"{f['statements']:>10.1f}  {f['rows']:>7,.0f}  {f['bytes'] / 1024:>8,.1f}"
             if f is not None
             else f"{'':>10}  {'':>7}  {'':>8}"
         )
         line = (
-            f"  {e['repository']:<10}  {e['events']:>6,}  {e['read_wall_us']:>12,.1f}  "
-            f"{e['batched_read_us']:>15,.1f}  {e['plan_without_gc_us']:>14,.1f}  {fetched}"
+            f"  {label(e):<18}  {e['events']:>6,}  {e['read_wall_us']:>12,.1f}  "
+            f"{e['batched_read_us']:>15,.1f}  {e['plan_without_gc_us']:>14,.1f}  {fetched_text}"
         )
         print(line.rstrip())
 
