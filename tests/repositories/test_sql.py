@@ -177,6 +177,12 @@ def _as_version_1(repository: SQLRepository) -> None:
     }
     with repository.engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE {schema}regua_folds"))
+        for index in (
+            "events_contact_serial",
+            "deliveries_contact_serial",
+            "deliveries_contact_at",
+        ):
+            conn.execute(sa.text(f"DROP INDEX {schema}regua_{index}"))
         conn.execute(sa.text(f"DROP INDEX {schema}regua_contacts_shard_wakeup"))
         for table, columns in added.items():
             for column in columns:

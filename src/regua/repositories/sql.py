@@ -204,8 +204,19 @@ def _add_claim_channel(conn: sa.Connection, schema: str | None) -> None:
 
 
 def _add_folds(conn: sa.Connection, schema: str | None) -> None:
-    """Version 7: ``regua_folds``, the folded histories (empty: every contact reads whole)."""
+    """Version 7: ``regua_folds`` (the folded histories) and the indexes that read after them.
+
+    Empty at first: every contact is read whole until a scheduler folds it.
+    """
     _folds_table(sa.MetaData(schema=schema), _UTCDateTime).create(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    for table, name, columns in (
+        ("events", "events_contact_serial", "contact_id, serial"),
+        ("deliveries", "deliveries_contact_serial", "contact_id, serial"),
+        ("deliveries", "deliveries_contact_at", "contact_id, at"),
+    ):
+        target = _qualified(conn, schema, table)
+        conn.execute(sa.text(f"CREATE INDEX {quote(PREFIX + name)} ON {target} ({columns})"))
 
 
 _MIGRATIONS: dict[int, Migration] = {
@@ -430,6 +441,8 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("ref", sa.String),
         # Also the index on contact_id: it leads.
         sa.UniqueConstraint("contact_id", "name", "event_id", name=f"{PREFIX}events_unique_id"),
+        # A folded contact's events added after its fold (version 7).
+        sa.Index(f"{PREFIX}events_contact_serial", "contact_id", "serial"),
     )
     deliveries = sa.Table(
         f"{PREFIX}deliveries",
@@ -449,6 +462,9 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("variant", sa.String),
         sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
         sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
+        # A folded contact's deliveries added after its fold, or after its cutoff (version 7).
+        sa.Index(f"{PREFIX}deliveries_contact_serial", "contact_id", "serial"),
+        sa.Index(f"{PREFIX}deliveries_contact_at", "contact_id", "at"),
         sa.Index(f"{PREFIX}deliveries_status_at", "status", "at"),
     )
     claims = sa.Table(
@@ -1131,14 +1147,18 @@ class SQLRepository:
             if since is not None:  # added after the fold, or stamped after its cutoff
                 # Deliveries are recorded without the contact's row locked: two workers'
                 # serials may commit out of order, but any delivery committed late is recent.
-                query = query.join(
+                # Two index range scans, (contact, serial) and (contact, at), not an OR that
+                # would visit every delivery of the contact.
+                joined = deliveries_table.join(
                     folds_table, folds_table.c.contact_id == deliveries_table.c.contact_id
-                ).where(
-                    sa.or_(
-                        deliveries_table.c.at >= folds_table.c.cutoff,
-                        deliveries_table.c.serial > folds_table.c.deliveries_through,
-                    )
                 )
+                among = self._among(deliveries_table.c.contact_id, chunk)
+                base = sa.select(*self._delivery_columns()).select_from(joined).where(among)
+                both = sa.union(
+                    base.where(deliveries_table.c.serial > folds_table.c.deliveries_through),
+                    base.where(deliveries_table.c.at >= folds_table.c.cutoff),
+                ).subquery()
+                query = sa.select(both).order_by(both.c.serial)
             for row in conn.execute(query):
                 serials[1][row.contact_id] = row.serial
                 if row.contact_id not in unreadable:
