@@ -39,12 +39,12 @@ from datetime import datetime, timedelta
 from regua.definitions.cadence import Cadence
 from regua.definitions.conditions import Compare
 from regua.definitions.durations import Duration
-from regua.definitions.triggers import EventTrigger
+from regua.definitions.triggers import DateTrigger, EventTrigger
 from regua.errors import FoldTooShallow
 from regua.planning.compiled import compile_cadence
-from regua.planning.keys import parse_after_source
+from regua.planning.keys import current_key, parse_after_source
 from regua.planning.planner import probe_for_fold
-from regua.records import CLICKED, OPENED, Delivery, DeliveryStatus, Event, Fold, Snapshot
+from regua.records import CLICKED, OPENED, DeliveryStatus, Event, Fold, Snapshot
 
 __all__ = ["FOLD_AFTER", "FOLD_MARGIN", "caps_window", "event_windows", "fold", "horizon"]
 
@@ -154,15 +154,32 @@ def fold(
         return event_cutoffs.get(name, event_cutoff)
 
     names = {cadence.name for cadence in cadences}
+    # Date steps keep every outcome (one a year at most): a date attribute edited after the
+    # fold moves its firings onto years whose outcomes would otherwise be gone.
+    dated = {
+        (cadence.name, step.name)
+        for cadence in cadences
+        for step in cadence.steps
+        if isinstance(step.trigger, DateTrigger)
+    }
+    declared = {
+        (cadence.name, step.name): frozenset(step.variants or ())
+        for cadence in cadences
+        for step in cadence.steps
+    }
     deliveries = sorted(snapshot.deliveries, key=lambda d: (d.at, d.occurrence_key, d.status))
+    # Keys as plans read them (a key recorded before its parts were escaped, as today's).
+    keys = [current_key(d.occurrence_key, d.cadence, d.step, d.contact_id) for d in deliveries]
     keep: set[int] = set()  # indexes into `deliveries`
     latest: dict[tuple[str, str, str], int] = {}
-    first_variant: dict[tuple[str, str], int] = {}
+    assigned: set[tuple[str, str]] = set()
     for index, delivery in enumerate(deliveries):
+        step = (delivery.cadence, delivery.step)
         if (
             delivery.cadence not in names
             or delivery.at >= cutoff
-            or delivery.occurrence_key in produced
+            or keys[index] in produced
+            or step in dated
         ):
             keep.add(index)
             continue
@@ -170,16 +187,19 @@ def fold(
             latest[(delivery.cadence, delivery.step, "sent")] = index
         if delivery.reason == "holdout":
             latest[(delivery.cadence, delivery.step, "holdout")] = index
-        if delivery.variant is not None:
-            first_variant.setdefault((delivery.cadence, delivery.step), index)
+        if delivery.variant is not None and step not in assigned:
+            # The experiment's assignment is the first recorded variant it still declares:
+            # keep that one, and any before it whose variant it no longer declares.
+            keep.add(index)
+            if delivery.variant in declared.get(step, ()):
+                assigned.add(step)
     keep.update(latest.values())
-    keep.update(first_variant.values())
 
     # Events: decided per event (name and id), on its earliest copy, as plans count them.
     earliest: dict[tuple[str, str | None], Event] = {}
     for event in sorted(snapshot.events, key=lambda e: (e.at, e.name, e.id)):
         earliest.setdefault((event.name, event.id), event)
-    kept_keys = {deliveries[i].occurrence_key for i in keep}
+    kept_keys = {deliveries[i].occurrence_key for i in keep} | {keys[i] for i in keep}
     keep_events = {
         identity
         for identity, event in earliest.items()
@@ -192,17 +212,17 @@ def fold(
     sources = {f"event={e.id}" for i, e in earliest.items() if i in keep_events}
     sources.update(f"digest={e.key}" for i, e in earliest.items() if i in keep_events)
     sources.update(_source(key) for key in produced)
-    sources.update(_source(deliveries[i].occurrence_key) for i in keep)
+    sources.update(_source(keys[i]) for i in keep)
     held = {e.key for i, e in earliest.items() if i in keep_events}
     for index, delivery in enumerate(deliveries):
         if (
             index not in keep
             and delivery.cadence in names
-            and (_fired_by(delivery, sources) or not held.isdisjoint(delivery.collected))
+            and (_fired_by(keys[index], sources) or not held.isdisjoint(delivery.collected))
         ):
             keep.add(index)
     kept_deliveries = [d for i, d in enumerate(deliveries) if i in keep]
-    kept_keys = {d.occurrence_key for d in kept_deliveries}
+    kept_keys = {d.occurrence_key for d in kept_deliveries} | {keys[i] for i in keep}
     folded_sends = {
         d.occurrence_key: (d.cadence, d.step)
         for i, d in enumerate(deliveries)
@@ -245,7 +265,14 @@ def fold(
             counts=counts,
             last=last,
             engaged=engaged,
-            kept_events=frozenset((e.name, e.id) for e in kept_events if e.at < cutoff_of(e.name)),
+            # Before their cutoff; and every open or click of a send left out, whatever its
+            # instant, so that one arriving after the fold is told apart.
+            kept_events=frozenset(
+                (e.name, e.id)
+                for e in kept_events
+                if e.at < cutoff_of(e.name)
+                or (e.name in (OPENED, CLICKED) and e.ref not in kept_keys)
+            ),
             kept_deliveries=frozenset(
                 (d.occurrence_key, d.status.value, d.at) for d in kept_deliveries if d.at < cutoff
             ),
@@ -259,9 +286,9 @@ def _source(occurrence_key: str) -> str:
     return occurrence_key.split(":", 3)[-1]
 
 
-def _fired_by(delivery: Delivery, sources: set[str]) -> bool:
-    """Whether `delivery` closes a firing of one of `sources`, or follows one."""
-    source: str | None = _source(delivery.occurrence_key)
+def _fired_by(occurrence_key: str, sources: set[str]) -> bool:
+    """Whether the occurrence closes a firing of one of `sources`, or follows one."""
+    source: str | None = _source(occurrence_key)
     while source is not None:
         if source in sources:
             return True

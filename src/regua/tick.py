@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from regua.definitions.cadence import Cadence
-from regua.errors import FoldTooShallow
+from regua.errors import FoldTooShallow, InvalidRecordError
 from regua.folding import FOLD_AFTER, fold
 from regua.metrics import Metrics
 from regua.planning.planner import next_wakeup, plan, settled, settled_once_sent
@@ -996,8 +996,10 @@ def _fold_and_store(
     for snapshot in snapshots:
         try:
             folds.append(fold(cadences, snapshot, now))
-        except Exception as exc:  # planned from its whole history again, and folded later
+        except (FoldTooShallow, InvalidRecordError) as exc:  # folded from a later read
             log.debug("contact %r not folded: %s", snapshot.contact.id, describe(exc))
+        except Exception as exc:  # a bug: the contact is still planned, from its whole history
+            log.warning("contact %r not folded: %s", snapshot.contact.id, describe(exc))
     if folds:
         store(folds)
 

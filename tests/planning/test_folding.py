@@ -22,11 +22,15 @@ from regua import (
     Cadence,
     Channel,
     Delivery,
+    DeliveryStatus,
     Event,
     Plan,
     Snapshot,
     Step,
+    event_count,
+    on_date,
     on_event,
+    opened,
     plan,
 )
 from regua.errors import FoldTooShallow
@@ -329,3 +333,168 @@ def test_once_and_cooldown_remember_sends_the_fold_left_behind() -> None:
         result = plan(shop, again, end)
         assert [a.step for a in result.due] == ["tip"]  # the survey was asked already
         assert [o.reason.value for o in result.closed if o.reason] == ["repeat_once"]
+
+
+# --- cases a review found: each planned differently from the whole history before -------------
+
+F = datetime(2026, 6, 1, tzinfo=timezone.utc)
+EMAIL_ONLY = [Channel("email")]
+
+
+def _reachable(contact_id: str = CONTACT_ID, **attributes: object) -> Contact:
+    return Contact(
+        contact_id,
+        attributes=attributes,
+        consents={"email"},
+        addresses={"email": "ana@example.com"},
+        created_at=datetime(2023, 1, 1, tzinfo=timezone.utc),
+    )
+
+
+def _same_or_refused(cad: Cadence, whole: Snapshot, folded: Snapshot, now: datetime) -> None:
+    try:
+        answer = plan(cad, folded, now)
+    except FoldTooShallow:
+        return
+    assert summary(answer) == summary(plan(cad, whole, now))
+
+
+def test_an_open_of_a_folded_send_arriving_later_is_not_missed() -> None:
+    cad = Cadence(
+        "c",
+        channels=EMAIL_ONLY,
+        steps=[
+            Step("newsletter", trigger=on_event("issue"), channels=["email"]),
+            Step(
+                "reminder", trigger=on_event("ping"), when=opened("newsletter"), channels=["email"]
+            ),
+        ],
+    )
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    issues = tuple(
+        Event(CONTACT_ID, "issue", start + timedelta(weeks=i), id=f"i{i}") for i in range(20)
+    )
+    scenario = Scenario(cad, _reachable(), issues, start, F)
+    timeline = drive(scenario, cad, F)
+    whole = timeline.snapshot(F)
+    folded = fold([cad], whole, F)
+    old_send = whole.deliveries[0].occurrence_key
+    assert old_send not in {d.occurrence_key for d in folded.deliveries}
+    late = [
+        Event(CONTACT_ID, OPENED, F + timedelta(hours=1), ref=old_send, id="o1"),
+        Event(CONTACT_ID, "ping", F + timedelta(hours=2), id="p1"),
+    ]
+    now = F + timedelta(hours=3)
+    after = attrs.evolve(folded, events=(*folded.events, *late))
+    with pytest.raises(FoldTooShallow, match="of a send the fold left out"):
+        plan(cad, after, now)
+    assert [
+        a.step for a in plan(cad, attrs.evolve(whole, events=(*whole.events, *late)), now).due
+    ] == ["reminder"]
+
+
+def test_a_date_attribute_edited_after_the_fold_is_planned_as_the_whole_history() -> None:
+    cad = Cadence(
+        "c",
+        channels=EMAIL_ONLY,
+        steps=[Step("birthday", trigger=on_date("birth_date", every="year"), channels=["email"])],
+    )
+    ana = _reachable(birth_date="1990-03-10")
+    deliveries = [
+        Delivery("c", "birthday", CONTACT_ID, f"c:birthday:{CONTACT_ID}:year={year}", status, at)
+        for year, status, at in (
+            (2024, DeliveryStatus.SENT, datetime(2024, 3, 10, 3, tzinfo=timezone.utc)),
+            (2025, DeliveryStatus.SKIPPED, datetime(2025, 3, 10, 3, tzinfo=timezone.utc)),
+            (2026, DeliveryStatus.SENT, datetime(2026, 3, 10, 3, tzinfo=timezone.utc)),
+        )
+    ]
+    whole = Snapshot(ana, (), deliveries)
+    folded = fold([cad], whole, F)
+    # The birth date is corrected: last November's birthday is one the whole history closed.
+    corrected = attrs.evolve(ana, attributes={"birth_date": "1990-11-20"})
+    now = F + timedelta(days=1)
+    _same_or_refused(
+        cad, attrs.evolve(whole, contact=corrected), attrs.evolve(folded, contact=corrected), now
+    )
+    assert plan(cad, attrs.evolve(folded, contact=corrected), now).due == ()
+
+
+def test_outcomes_recorded_under_keys_from_before_escaping_are_kept() -> None:
+    cad = Cadence(
+        "c",
+        channels=EMAIL_ONLY,
+        steps=[
+            Step("review", trigger=on_event("delivered"), channels=["email"]),
+            Step(
+                "loyal",
+                trigger=on_event("x"),
+                when=event_count("delivered", within="365d") >= 1,
+                channels=["email"],
+            ),
+        ],
+    )
+    contact_id = "shop:42"  # a ":" that today's keys escape
+    events = [
+        Event(
+            contact_id, "delivered", datetime(2026, month, 10, tzinfo=timezone.utc), id=f"d{month}"
+        )
+        for month in (1, 2)
+    ]
+    legacy = [
+        Delivery(
+            "c",
+            "review",
+            contact_id,
+            f"c:review:{contact_id}:event={e.id}",
+            DeliveryStatus.SENT,
+            e.at,
+        )
+        for e in events
+    ]
+    whole = Snapshot(_reachable(contact_id), events, legacy)
+    folded = fold([cad], whole, F)
+    now = F + timedelta(hours=1)
+    assert plan(cad, whole, now).due == ()
+    assert summary(plan(cad, folded, now)) == summary(plan(cad, whole, now))
+
+
+def test_the_assignment_is_the_first_variant_still_declared() -> None:
+    cad = Cadence(
+        "c",
+        channels=EMAIL_ONLY,
+        steps=[
+            Step("promo", trigger=on_event("x"), variants={"a": 50, "c": 50}, channels=["email"])
+        ],
+    )
+    start = datetime(2025, 2, 1, tzinfo=timezone.utc)
+    events = [Event(CONTACT_ID, "x", start + timedelta(days=28 * i), id=f"e{i}") for i in range(2)]
+    recorded = [
+        # "b" is no longer declared: the assignment is "a", from the failed delivery after it.
+        Delivery(
+            "c",
+            "promo",
+            CONTACT_ID,
+            f"c:promo:{CONTACT_ID}:event=e0",
+            DeliveryStatus.SENT,
+            events[0].at,
+            channel="email",
+            variant="b",
+        ),
+        Delivery(
+            "c",
+            "promo",
+            CONTACT_ID,
+            f"c:promo:{CONTACT_ID}:event=e1",
+            DeliveryStatus.FAILED,
+            events[1].at,
+            channel="email",
+            variant="a",
+        ),
+    ]
+    whole = Snapshot(_reachable(), events, recorded)
+    folded = fold([cad], whole, F)
+    later = Event(CONTACT_ID, "x", F + timedelta(hours=1), id="e9")
+    now = F + timedelta(hours=2)
+    full = plan(cad, attrs.evolve(whole, events=(*events, later)), now)
+    again = plan(cad, attrs.evolve(folded, events=(*folded.events, later)), now)
+    assert [a.variant for a in full.due] == [a.variant for a in again.due] == ["a"]

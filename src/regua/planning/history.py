@@ -246,6 +246,19 @@ def _check_fold(fold: Fold, snapshot: Snapshot, now: datetime) -> None:
                 f"event {event.name!r} {event.id!r} at {event.at.isoformat()} arrived after "
                 f"the fold, before its cutoff {fold.cutoff_of(event.name).isoformat()}"
             )
+    # An open or click of a send the fold left out, arrived after it: `opened(step)` would
+    # miss it (the fold's summary of that step's opens predates it).
+    recorded = {delivery.occurrence_key for delivery in snapshot.deliveries}
+    for event in snapshot.events:
+        if (
+            event.name in (OPENED, CLICKED)
+            and event.ref is not None
+            and event.ref not in recorded
+            and (event.name, event.id) not in fold.kept_events
+        ):
+            raise FoldTooShallow(
+                f"{event.name} event {event.id!r} of a send the fold left out arrived after it"
+            )
     for delivery in snapshot.deliveries:
         if (
             delivery.at < cutoff

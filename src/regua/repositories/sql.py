@@ -1300,6 +1300,24 @@ class SQLRepository:
                 .values(version=contacts.c.version + 1, wakeup_at=DIRTY)
             )
 
+    def _lock_contacts(self, conn: sa.Connection, ids: Sequence[str]) -> set[str]:
+        """Lock these contacts' rows in id order, until commit; the ids found.
+
+        What is stored for a contact with its row locked gets serials in the order it is
+        committed in, which a folded read (`store_folds`) relies on.
+        """
+        contacts = self._tables.contacts
+        found: set[str] = set()
+        for chunk in self._chunks(sorted(ids)):
+            query = (
+                sa.select(contacts.c.id)
+                .where(self._among(contacts.c.id, chunk))
+                .order_by(contacts.c.id)
+                .with_for_update()
+            )
+            found.update(conn.execute(query).scalars())
+        return found
+
     def _lock_contact(self, conn: sa.Connection, contact_id: str, *columns: Any) -> Any:
         """The contact's row, locked until commit; `UnknownContactError` when absent."""
         contacts = self._tables.contacts
@@ -1383,7 +1401,7 @@ class SQLRepository:
             The number of events stored (duplicates not counted).
 
         """
-        table, contacts_table = self._tables.events, self._tables.contacts
+        table = self._tables.events
         insert = (
             self._insert(table)
             .on_conflict_do_nothing(
@@ -1400,15 +1418,7 @@ class SQLRepository:
             stored = 0
             for batch in _batches(events, _BULK_ROWS):
                 ids = sorted({event.contact_id for event in batch})
-                found: set[str] = set()
-                for chunk in self._chunks(ids):
-                    found.update(
-                        conn.execute(
-                            sa.select(contacts_table.c.id).where(
-                                self._among(contacts_table.c.id, chunk)
-                            )
-                        ).scalars()
-                    )
+                found = self._lock_contacts(conn, ids)
                 missing = [contact_id for contact_id in ids if contact_id not in found]
                 if missing:
                     raise UnknownContactError(f"no contact {missing[0]!r} in the repository")
@@ -1427,6 +1437,7 @@ class SQLRepository:
                 stored += len(inserted)
                 self._wake_many(conn, sorted(set(inserted)))
             for delivery_batch in _batches(deliveries, _BULK_ROWS):
+                self._lock_contacts(conn, sorted({d.contact_id for d in delivery_batch}))
                 self._record(conn, delivery_batch)
             return stored
 
