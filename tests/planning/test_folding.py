@@ -335,7 +335,7 @@ def test_once_and_cooldown_remember_sends_the_fold_left_behind() -> None:
         assert [o.reason.value for o in result.closed if o.reason] == ["repeat_once"]
 
 
-# --- cases a review found: each planned differently from the whole history before -------------
+# --- cases that once planned differently from the whole history --------------------------------
 
 F = datetime(2026, 6, 1, tzinfo=timezone.utc)
 EMAIL_ONLY = [Channel("email")]
