@@ -287,6 +287,14 @@ def _contacts_options(parser: argparse.ArgumentParser, *, default_days: int) -> 
             "runs on (sqlite:///regua.db, postgresql://...) to start from its current state"
         ),
     )
+    parser.add_argument(
+        "--schema",
+        metavar="NAME",
+        help=(
+            "with a PostgreSQL --contacts URL: the schema that holds regua's tables "
+            "(default: the connection's search path, usually 'public')"
+        ),
+    )
     period = parser.add_mutually_exclusive_group()
     period.add_argument(
         "--days",
@@ -601,15 +609,24 @@ def _contacts(
     from regua.forecasting.contact_files import is_database_url, read_contacts
 
     spec: str = args.contacts
+    schema: str | None = args.schema
+    if schema is not None and not is_database_url(spec):
+        raise CommandError(f"--schema {schema}: applies to a database URL in --contacts only")
     if not is_database_url(spec):
         channels = {channel.name for cadence in cadences for channel in cadence.channels}
         snapshots = read_contacts(spec, channels, start)
         yield snapshots, len(snapshots)
         return
-    from regua.repositories.sql import SQLRepository
+    from regua.repositories.sql import SchemaVersionError, SQLRepository
 
     try:
-        repository = SQLRepository(spec, create=False)
+        repository = SQLRepository(spec, create=False, schema=schema)
+    except SchemaVersionError as exc:
+        message = str(exc)
+        if "holds no regua schema" in message:  # a forecast reads: it creates nothing
+            where = f"in schema {schema!r}" if schema else "in the connection's default schema"
+            message = f"no regua tables {where}; give the schema that holds them with --schema"
+        raise CommandError(f"{_redacted(spec)}: {message}") from None
     except ReguaError as exc:
         raise CommandError(f"{_redacted(spec)}: {exc}") from None
     except Exception as exc:  # a driver's error: a bad URL, no server, a refused login
