@@ -46,7 +46,7 @@ from regua.planning.keys import current_key, parse_after_source
 from regua.planning.planner import probe_for_fold
 from regua.records import CLICKED, OPENED, DeliveryStatus, Event, Fold, Snapshot
 
-__all__ = ["FOLD_AFTER", "FOLD_MARGIN", "caps_window", "event_windows", "fold", "horizon"]
+__all__ = ["FOLD_AFTER", "FOLD_MARGIN", "caps_window", "event_windows", "fold"]
 
 FOLD_MARGIN = timedelta(days=1)
 """How far before the fold's instant its plans stay exact: the clock skew it tolerates."""
@@ -59,20 +59,12 @@ _DST = timedelta(days=1)  # a calendar window is at most this much longer in rea
 _ZERO = timedelta(0)
 
 
-def horizon(cadence: Cadence) -> timedelta:
-    """The longest span a plan of `cadence` looks back over from an instant it evaluates.
-
-    The longest of `event_windows` and of the frequency caps' windows (`caps_window`).
-    """
-    return max([caps_window(cadence), *event_windows(cadence).values()], default=_ZERO)
-
-
 def caps_window(cadence: Cadence) -> timedelta:
-    """The longest window of `cadence`'s frequency caps (policy and channels), as a bound."""
-    spans = [cap.per for cap in cadence.policy.caps]
-    for channel in cadence.channels:
-        spans += [cap.per for cap in channel.caps]
-    return max((_bound(span) for span in spans), default=_ZERO)
+    """The longest window of `cadence`'s frequency caps (policy and channels).
+
+    The elapsed window the planner's caps count over (`CompiledCadence.caps_window`).
+    """
+    return compile_cadence(cadence).caps_window or _ZERO
 
 
 def event_windows(cadence: Cadence) -> dict[str, timedelta]:
