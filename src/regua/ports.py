@@ -286,7 +286,12 @@ class Repository(Protocol):
     occurrences it has just claimed through it, to check consent and addresses again and to
     plan again, before sending, each contact that changed since it was planned (an order
     placed meanwhile cancels the cart reminder). Without it, the scheduler reads them with
-    `load_snapshots`, which costs their whole history.
+    `load_snapshots`, which costs their whole history. ``store_folds(snapshots)`` keeps
+    folded histories (`regua.fold`) that `acquire_due` then reads instead of whole ones.
+    ``redrive(occurrence_keys) -> list[Delivery]`` reopens dead letters after a fix: it
+    removes their `FAILED` outcomes (and only those) and marks their contacts changed, so
+    that the next tick plans them again (`regua redrive` and `regua.testing.contracts`
+    use it when present).
 
     Every datetime passed in and returned is timezone-aware (UTC). Implementations must be
     safe to use from several threads; database-backed ones, from several processes.

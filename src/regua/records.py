@@ -321,6 +321,10 @@ class Delivery:
         variant: The experiment variant the contact was assigned (sent, failed, or skipped
             with reason ``holdout``); None outside experiments. Recorded, it is the
             contact's assignment from then on.
+        message_id: For a sent delivery: the id the sender returned for it (the provider's
+            message id: an SMTP ``Message-ID``, a webhook's ``"id"``), to match the
+            provider's delivery reports and support tickets to the occurrence; None when the
+            sender returned none, and for every other status.
 
     """
 
@@ -334,6 +338,7 @@ class Delivery:
     reason: str | None = None
     collected: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
     variant: str | None = None
+    message_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not _is_utc(self.at):

@@ -779,7 +779,7 @@ class TickPlan:
             started = time.perf_counter()
             timeout = None if self.send_timeout is None else self.send_timeout.total_seconds()
             try:
-                yield Send(sender, message, timeout, lease_ends)
+                answer = yield Send(sender, message, timeout, lease_ends)
             except NotSent:
                 if run.interrupted:  # the claim is live, and nothing was tried: release it
                     return attrs.evolve(claim, until=now, sending=False)
@@ -824,13 +824,16 @@ class TickPlan:
                 )
             self.metrics.record("regua.send.duration", time.perf_counter() - started, labels)
             self.metrics.add("regua.messages.sent", 1, labels)
+            message_id = _message_id(answer, sender, channel)
+            fields = _fields(action, channel, "sent", self.worker, attempt=message.attempt)
+            fields["regua_message_id"] = message_id
             log.info(
                 "sent %s/%s on %s (attempt %d)",
                 action.cadence,
                 action.step,
                 channel,
                 message.attempt,
-                extra=_fields(action, channel, "sent", self.worker, attempt=message.attempt),
+                extra=fields,
             )
             return Delivery(
                 action.cadence,
@@ -842,6 +845,7 @@ class TickPlan:
                 channel=channel,
                 collected=action.collected,
                 variant=action.variant,
+                message_id=message_id,
             )
         if uncertain is not None and (index < len(channels) or uncertain == len(channels)):
             if uncertain < len(channels):
@@ -941,6 +945,29 @@ def _fields(
         "regua_outcome": outcome,
         "regua_attempt": attempt,
     }
+
+
+def _message_id(answer: object, sender: object, channel: str) -> str | None:
+    """The message id a sender's `send` returned, as recorded: a non-empty str, or None.
+
+    An int (some providers number their messages) is kept as its text. Anything else
+    breaks the `Sender` contract: the message was sent all the same, so it is recorded as
+    sent, without an id, and the mistake is logged.
+    """
+    if answer is None or answer == "":
+        return None
+    if isinstance(answer, str):
+        return answer
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        return str(answer)
+    log.warning(
+        "the sender of %s (%s) returned a %s from send(), not a message id (a str or None): "
+        "the message is recorded as sent without one",
+        channel,
+        type(sender).__name__,
+        type(answer).__name__,
+    )
+    return None
 
 
 def describe(error: BaseException, *, typed: bool = True) -> str:

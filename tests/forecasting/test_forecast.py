@@ -121,6 +121,9 @@ def test_the_table_shows_steps_channels_totals_peak_and_top() -> None:
     assert re.search(r"^total +4 +0\.04$", text, re.MULTILINE)
     assert "peak day: 2026-03-02, 2 messages" in text
     assert "most messaged contacts: ana (2), bia (2)" in text
+    alone = forecast(NEWS, [person("ana")], START, "2d").table()
+    assert ": 1 contact, 1 message, cost" in alone
+    assert "peak day: 2026-03-02, 1 message, cost" in alone
 
 
 def test_nothing_to_send() -> None:

@@ -92,7 +92,7 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [7]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [8]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
@@ -172,7 +172,7 @@ def _as_version_1(repository: SQLRepository) -> None:
     schema = f"{repository.schema}." if repository.schema else ""
     added = {
         "claims": ("sending", "unsettled", "channel"),
-        "deliveries": ("collected", "variant"),
+        "deliveries": ("collected", "variant", "message_id"),
         "contacts": ("bucket",),
     }
     with repository.engine.begin() as conn:
@@ -231,6 +231,27 @@ def test_a_version_1_database_gains_the_digest_events_of_deliveries(
     migrated.record([digest])
     assert migrated.history("ana") == [old, digest]
     assert migrated.load_snapshots(["ana"])["ana"].deliveries == (old, digest)
+
+
+def test_a_version_7_database_gains_delivery_message_ids(sql_repository: SQLRepository) -> None:
+    """Outcomes recorded before version 8 read back without an id; later sends keep theirs."""
+    sql_repository.upsert_contact(contact("ana"))
+    old = Delivery("shop", "reminder", "ana", "k1", DeliveryStatus.SENT, T0, "email")
+    sql_repository.record([old])
+    schema = f"{sql_repository.schema}." if sql_repository.schema else ""
+    with sql_repository.engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {schema}regua_deliveries DROP COLUMN message_id"))
+    set_stored_version(sql_repository, 7)
+    with pytest.raises(SchemaVersionError, match="version 7, older than"):
+        reopen(sql_repository, create=False)
+    migrated = reopen(sql_repository)
+    assert stored_version(sql_repository) == [SCHEMA_VERSION]
+    assert migrated.history("ana") == [old]
+    new = Delivery(
+        "shop", "reminder", "ana", "k2", DeliveryStatus.SENT, T0 + LEASE, "email", message_id="m-2"
+    )
+    migrated.record([new])
+    assert [d.message_id for d in reopen(sql_repository).history("ana")] == [None, "m-2"]
 
 
 def test_a_version_1_database_gains_delivery_variants(sql_repository: SQLRepository) -> None:
@@ -763,3 +784,27 @@ def test_acquire_due_reads_the_wakeup_index(sql_repository: SQLRepository) -> No
                 for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
             )
     assert "regua_contacts_wakeup" in plan, plan
+
+
+def test_a_role_owning_its_schema_opens_it_without_the_database_create_privilege(
+    postgres_engine: sa.Engine, postgres_schema: str
+) -> None:
+    """An application role often owns the schema it is given and may create nothing else."""
+    role = f"{postgres_schema}_app"
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(sa.text(f"CREATE SCHEMA {postgres_schema} AUTHORIZATION {role}"))
+        can_create = sa.text("SELECT has_database_privilege(:role, current_database(), 'CREATE')")
+        assert conn.execute(can_create, {"role": role}).scalar() is False
+    url = postgres_engine.url.set(username=role)
+    try:
+        repository = SQLRepository(url, schema=postgres_schema)
+        repository.upsert_contact(contact("ana"))
+        assert repository.get_contact("ana") == contact("ana")
+        repository.close()
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            SQLRepository(url, schema=f"{postgres_schema}_other").close()
+    finally:
+        with postgres_engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {postgres_schema} CASCADE"))
+            conn.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))

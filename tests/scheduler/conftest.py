@@ -2,6 +2,9 @@
 
 from tests.repositories.conftest import (  # noqa: F401 - fixtures
     postgres_engine,
+    postgres_repository,
     postgres_schema,
+    sql_repository,
+    sqlite_repository,
     sqlite_url,
 )

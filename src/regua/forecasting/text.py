@@ -16,6 +16,11 @@ def money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def count(number: int, noun: str) -> str:
+    """``1 message``, ``2 messages``, ``1,000 messages``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def render_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Columns aligned under `header`; numbers (int, float) right-aligned, text left-aligned."""
     cells = [[str(h) for h in header], *([_cell(value) for value in row] for row in rows)]
@@ -55,8 +60,8 @@ def forecast_table(forecast: Forecast, *, top: int = 10) -> str:
         else "an empty period"
     )
     lines = [
-        f"Forecast for {period} ({forecast.timezone}): {forecast.contacts:,} contacts, "
-        f"{forecast.messages:,} messages, cost {money(forecast.cost)}",
+        f"Forecast for {period} ({forecast.timezone}): {count(forecast.contacts, 'contact')}, "
+        f"{count(forecast.messages, 'message')}, cost {money(forecast.cost)}",
         "",
     ]
     per_step: dict[tuple[str, str, str], list[float]] = {}
@@ -84,7 +89,8 @@ def forecast_table(forecast: Forecast, *, top: int = 10) -> str:
     peak = forecast.peak_day
     if peak is not None:
         lines.append(
-            f"peak day: {peak.day.isoformat()}, {peak.messages:,} messages, cost {money(peak.cost)}"
+            f"peak day: {peak.day.isoformat()}, {count(peak.messages, 'message')}, "
+            f"cost {money(peak.cost)}"
         )
     if forecast.failed:
         lines.append(f"failed on every channel: {forecast.failed:,}")

@@ -52,6 +52,7 @@ def encode_fold(snapshot: Snapshot) -> str:
                 d.reason,
                 list(d.collected),
                 d.variant,
+                d.message_id,
             ]
             for d in snapshot.deliveries
             if d.at < cutoff
@@ -87,10 +88,21 @@ def decode_fold(text: str, contact_id: str) -> tuple[Fold, list[Event], list[Del
                 reason=reason,
                 collected=tuple(collected),
                 variant=variant,
+                # Folds stored before deliveries kept message ids have nine fields.
+                message_id=message_id[0] if message_id else None,
             )
-            for cadence, step, key, status, at, channel, reason, collected, variant in body[
-                "deliveries"
-            ]
+            for (
+                cadence,
+                step,
+                key,
+                status,
+                at,
+                channel,
+                reason,
+                collected,
+                variant,
+                *message_id,
+            ) in body["deliveries"]
         ]
         cutoff = _instant(body["cutoff"])
         event_cutoff = None if body["event_cutoff"] is None else _instant(body["event_cutoff"])

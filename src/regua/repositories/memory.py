@@ -430,13 +430,17 @@ class InMemoryRepository:
         """Keep these folded snapshots (`regua.fold`): `acquire_due` reads them from now on.
 
         Each replaces the contact's stored fold unless that one covers more of its history.
-        A snapshot that is not folded, has no `position`, or whose contact is gone is ignored.
+        A snapshot that is not folded, has no `position`, whose contact is gone or changed
+        since it was read (another `version`: a fold of what it read then may hold what
+        `redrive` has taken out since) is ignored.
         """
         with self._lock:
             for snapshot in snapshots:
                 row = self._rows.get(snapshot.contact.id)
                 position = snapshot.position
                 if row is None or snapshot.fold is None or position is None:
+                    continue
+                if snapshot.version != row.version:
                     continue
                 if position[0] > len(row.events) or position[1] > len(row.deliveries):
                     continue  # not a position of this row's history
@@ -448,6 +452,28 @@ class InMemoryRepository:
                 ):
                     continue
                 row.fold = attrs.evolve(snapshot, claimed=frozenset(), version=0)
+
+    def redrive(self, occurrence_keys: Sequence[str]) -> list[Delivery]:
+        """Reopen these dead letters: remove their failed outcomes; wake their contacts.
+
+        Keys whose recorded outcome is not `FAILED` (sent, skipped...), or with none, are
+        left alone. The next tick plans each reopened occurrence again (sent, or closed as
+        expired if it is past its expiry). Returns the failed deliveries removed.
+        """
+        removed: list[Delivery] = []
+        with self._lock:
+            for key in dict.fromkeys(occurrence_keys):
+                delivery = self._deliveries.get(key)
+                if delivery is None or delivery.status is not DeliveryStatus.FAILED:
+                    continue
+                del self._deliveries[key]
+                row = self._rows.get(delivery.contact_id)
+                if row is not None:
+                    row.deliveries = [d for d in row.deliveries if d.occurrence_key != key]
+                    row.fold = None  # it may keep the outcome: read whole until folded again
+                    self._touch(row)
+                removed.append(delivery)
+        return removed
 
     def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
         """Snapshots of these contacts (their whole history), without leasing them."""

@@ -9,14 +9,15 @@ what the SQL brings is durability and several worker *processes* sharing one dat
 
 Schema
 ------
-Six tables, prefixed ``regua_``: ``regua_contacts`` (one row per contact, with its version,
-wake-up and lease), ``regua_events``, ``regua_deliveries``, ``regua_claims``, ``regua_errors``
-and ``regua_schema_version``, a single row holding the version of this layout
-(`SCHEMA_VERSION`). Instants are stored in UTC (``timestamptz`` on PostgreSQL; naive UTC text
-on SQLite, which has no zone type) and always read back as aware UTC datetimes. JSON columns
-hold attributes, event data, consents, preferences and addresses; values JSON cannot express
-(dates, datetimes, times, decimals, tuples, sets, bytes, non-finite floats) are stored tagged,
-so that they read back equal to what was written.
+Seven tables, prefixed ``regua_``: ``regua_contacts`` (one row per contact, with its version,
+wake-up and lease), ``regua_events``, ``regua_deliveries``, ``regua_claims``, ``regua_errors``,
+``regua_folds`` (one folded history per contact, `regua.fold`) and ``regua_schema_version``, a
+single row holding the version of this layout (`SCHEMA_VERSION`). Instants are stored in UTC
+(``timestamptz`` on PostgreSQL; naive UTC text on SQLite, which has no zone type) and always
+read back as aware UTC datetimes. JSON columns hold attributes, event data, consents,
+preferences and addresses; values JSON cannot express (dates, datetimes, times, decimals,
+tuples, sets, bytes, non-finite floats) are stored tagged, so that they read back equal to
+what was written.
 
 Rows are decoded one at a time, in Python: a row no record accepts (written around regua: JSON
 nested past `regua.records.MAX_DATA_DEPTH` or that does not parse, a timezone this machine's
@@ -48,7 +49,10 @@ Version 2 added the claims' ``sending`` and ``unsettled`` flags, version 3
 ``regua_contacts.bucket`` (the contact's stable shard bucket, `regua.sharding.bucket_of`,
 backfilled for existing contacts) and the index ``regua_contacts_shard_wakeup`` on
 ``(wakeup_at, bucket, id)``, version 6 ``regua_claims.channel`` (the name of the channel a
-claim is on, `regua.ports.Claim.channel`). To change the layout: bump
+claim is on, `regua.ports.Claim.channel`), version 7 ``regua_folds`` (folded histories,
+`regua.fold`) and the indexes that read what was recorded after a fold, version 8
+``regua_deliveries.message_id`` (the id a sender returned, `regua.Delivery.message_id`). To
+change the layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -127,7 +131,7 @@ LeaseClock = Literal["database", "caller"]
 
 _log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -219,6 +223,13 @@ def _add_folds(conn: sa.Connection, schema: str | None) -> None:
         conn.execute(sa.text(f"CREATE INDEX {quote(PREFIX + name)} ON {target} ({columns})"))
 
 
+def _add_delivery_message_id(conn: sa.Connection, schema: str | None) -> None:
+    """Version 8: ``regua_deliveries.message_id``, the id the sender returned for a send."""
+    table = _qualified(conn, schema, "deliveries")
+    # NULL for every existing row: the ids of earlier sends were not kept.
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN message_id VARCHAR"))
+
+
 _MIGRATIONS: dict[int, Migration] = {
     2: _add_claim_flags,
     3: _add_delivery_collected,
@@ -226,6 +237,7 @@ _MIGRATIONS: dict[int, Migration] = {
     5: _add_contact_buckets,
     6: _add_claim_channel,
     7: _add_folds,
+    8: _add_delivery_message_id,
 }
 """Migration to version ``n``, by ``n``."""
 
@@ -460,6 +472,8 @@ def _tables(schema: str | None) -> _Tables:
         # A digest's events (a list of event ids); NULL for every other outcome.
         sa.Column("collected", sa.JSON(none_as_null=True)),
         sa.Column("variant", sa.String),
+        # The id the sender returned for a send (version 8); NULL for every other outcome.
+        sa.Column("message_id", sa.String),
         sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
         sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
         # A folded contact's deliveries added after its fold, or after its cutoff (version 7).
@@ -671,6 +685,7 @@ def _delivery(row: Any) -> Delivery:
             reason=row.reason,
             collected=_json_value(row.collected) or (),
             variant=row.variant,
+            message_id=row.message_id,
         )
     except Exception as exc:  # whatever a stored row holds: one record's error
         record = f"Delivery {row.occurrence_key!r} of contact {row.contact_id!r}"
@@ -965,7 +980,13 @@ class SQLRepository:
             if self._dialect == "postgresql":
                 # Processes opening one database at once: one creates, the others then see it.
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
-                if self._schema is not None and create:
+                # Only when missing: PostgreSQL checks the database's CREATE privilege even
+                # for IF NOT EXISTS, which a role that owns its schema may lack.
+                if (
+                    self._schema is not None
+                    and create
+                    and not sa.inspect(conn).has_schema(self._schema)
+                ):
                     conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
             where = self._describe()
             if not sa.inspect(conn).has_table(tables.version.name, schema=self._schema):
@@ -1068,6 +1089,7 @@ class SQLRepository:
             c.reason,
             self._raw_json(c.collected),
             c.variant,
+            c.message_id,
         ]
 
     def _contact_rows(self, conn: sa.Connection, ids: Sequence[str]) -> list[Any]:
@@ -1251,27 +1273,26 @@ class SQLRepository:
         """Keep these folded histories (`regua.fold`): `acquire_due` reads them from now on.
 
         Each replaces the contact's stored fold unless that one covers more of its history
-        (a later `Snapshot.position`). One statement. A snapshot that is not folded or has no
-        position is ignored. `load_snapshots` still reads whole histories.
+        (a later `Snapshot.position`). Two statements: the contacts' rows are locked and a
+        snapshot whose contact changed since it was read (another `version`: a fold of what
+        it read then may hold what `redrive` has taken out since) is left out, then one
+        upsert. A snapshot that is not folded or has no position is ignored.
+        `load_snapshots` still reads whole histories.
         """
-        rows = [
-            {
-                "contact_id": s.contact.id,
-                "events_through": s.position[0],
-                "deliveries_through": s.position[1],
-                "cutoff": s.fold.cutoff,
-                "body": encode_fold(s),
-            }
-            for s in snapshots
-            if s.fold is not None and s.position is not None
-        ]
-        if not rows:
+        folded = {
+            s.contact.id: s for s in snapshots if s.fold is not None and s.position is not None
+        }
+        if not folded:
             return
         table = self._tables.folds
+        contacts = self._tables.contacts
         upsert = self._insert(table)
         upsert = upsert.on_conflict_do_update(
             index_elements=[table.c.contact_id],
-            set_={name: upsert.excluded[name] for name in rows[0] if name != "contact_id"},
+            set_={
+                name: upsert.excluded[name]
+                for name in ("events_through", "deliveries_through", "cutoff", "body")
+            },
             where=sa.and_(
                 table.c.events_through <= upsert.excluded.events_through,
                 table.c.deliveries_through <= upsert.excluded.deliveries_through,
@@ -1279,9 +1300,75 @@ class SQLRepository:
         )
 
         def body(conn: sa.Connection) -> None:
-            conn.execute(upsert, sorted(rows, key=lambda row: str(row["contact_id"])))
+            current: dict[str, int] = {}
+            for chunk in self._chunks(sorted(folded)):
+                query = (
+                    sa.select(contacts.c.id, contacts.c.version)
+                    .where(self._among(contacts.c.id, chunk))
+                    .order_by(contacts.c.id)
+                    .with_for_update()
+                )
+                current.update((row.id, row.version) for row in conn.execute(query))
+            rows = [
+                {
+                    "contact_id": contact_id,
+                    "events_through": s.position[0],  # type: ignore[index]
+                    "deliveries_through": s.position[1],  # type: ignore[index]
+                    "cutoff": s.fold.cutoff,  # type: ignore[union-attr]
+                    "body": encode_fold(s),
+                }
+                for contact_id, s in sorted(folded.items())
+                if current.get(contact_id) == s.version
+            ]
+            if rows:
+                conn.execute(upsert, rows)
 
         self._write(body)
+
+    def redrive(self, occurrence_keys: Sequence[str]) -> list[Delivery]:
+        """Reopen these dead letters: remove their failed outcomes; wake their contacts.
+
+        Keys whose recorded outcome is not `FAILED` (sent, skipped...), or with none, are
+        left alone. The next tick plans each reopened occurrence again (sent, or closed as
+        expired if it is past its expiry). One transaction: the contacts' rows are locked,
+        the outcomes and the contacts' stored folds (which may keep them) deleted, and the
+        contacts marked changed. Returns the failed deliveries removed; a stored row that
+        cannot be decoded is removed all the same, and logged.
+        """
+        keys = sorted(set(occurrence_keys))
+        if not keys:
+            return []
+        deliveries, folds = self._tables.deliveries, self._tables.folds
+        failed = deliveries.c.status == DeliveryStatus.FAILED.value
+
+        def body(conn: sa.Connection) -> list[Any]:
+            owners: set[str] = set()
+            for chunk in self._chunks(keys):
+                query = sa.select(deliveries.c.contact_id).where(
+                    self._among(deliveries.c.occurrence_key, chunk), failed
+                )
+                owners.update(conn.execute(query).scalars())
+            if not owners:
+                return []
+            self._lock_contacts(conn, sorted(owners))  # before what folds read changes
+            rows: list[Any] = []
+            for chunk in self._chunks(keys):  # what is still failed, now it is locked
+                where = self._among(deliveries.c.occurrence_key, chunk)
+                delete = sa.delete(deliveries).where(where, failed)
+                rows += conn.execute(delete.returning(*self._delivery_columns())).all()
+            contact_ids = sorted({row.contact_id for row in rows})
+            for chunk in self._chunks(contact_ids):
+                conn.execute(sa.delete(folds).where(self._among(folds.c.contact_id, chunk)))
+            self._wake_many(conn, contact_ids)
+            return rows
+
+        removed: list[Delivery] = []
+        for row in sorted(self._write(body), key=lambda row: row.serial):
+            try:
+                removed.append(_delivery(row))
+            except InvalidRecordError as exc:
+                _log.warning("redriven, but its stored row cannot be read: %s", exc)
+        return removed
 
     def _wake(self, conn: sa.Connection, contact_id: str) -> None:
         contacts = self._tables.contacts
@@ -1903,6 +1990,7 @@ class SQLRepository:
                 "reason": _storable(d.reason),
                 "collected": list(d.collected) if d.collected else None,
                 "variant": d.variant,
+                "message_id": _storable(d.message_id),
             }
             for d in first.values()  # in the given order: it is the recording order
         ]

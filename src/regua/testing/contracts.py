@@ -1037,6 +1037,100 @@ class RepositoryContract:
         )
         _expect(repository.failed_deliveries(), [failed], "failed_deliveries() keeps it too")
 
+    def test_record_keeps_the_message_id(self, repository: Repository) -> None:
+        """A sent delivery's `message_id` (the provider's id) reads back as written.
+
+        In the history, the snapshot and, after a fold is stored, the folded read.
+        """
+        repository.upsert_contact(_contact("ana"))
+        sent = attrs.evolve(_delivery("ana", 1, at=_minutes(1)), message_id="<k1@mail.loja>")
+        plain = _delivery("ana", 2, at=_minutes(2))
+        repository.record([sent, plain])
+        _expect(repository.history("ana"), [sent, plain], "ana's history")
+        snapshot = repository.load_snapshots(["ana"])["ana"]
+        _expect(
+            [d.message_id for d in snapshot.deliveries],
+            ["<k1@mail.loja>", None],
+            "the message ids in ana's snapshot",
+        )
+        store = getattr(repository, "store_folds", None)
+        if store is None:
+            return
+        kept = frozenset({(sent.occurrence_key, sent.status.value, sent.at)})
+        summary = Fold(
+            cutoff=_minutes(3),
+            valid_from=_minutes(3),
+            fingerprints={"x": "y"},
+            kept_deliveries=kept,
+        )
+        store([attrs.evolve(snapshot, events=(), deliveries=(sent,), fold=summary)])
+        [folded] = repository.acquire_due("w1", _minutes(5), 10, LEASE)
+        _expect(list(folded.deliveries), [sent], "the delivery a stored fold kept")
+
+    def test_redrive_reopens_failed_outcomes_only_and_wakes_their_contacts(
+        self, repository: Repository
+    ) -> None:
+        """With `redrive`: a failed outcome is removed and returned; nothing else is touched.
+
+        Its contact is marked changed (version up, `DIRTY`), it is no longer a dead letter,
+        and its occurrence can be claimed again. A repository without `redrive` passes.
+        """
+        redrive = getattr(repository, "redrive", None)
+        if redrive is None:
+            return
+        for name in ("ana", "bia"):
+            repository.upsert_contact(_contact(name))
+        failed = _delivery("ana", 1, DeliveryStatus.FAILED, _minutes(1), "email: bounced")
+        sent = _delivery("ana", 2, at=_minutes(2))
+        skipped = _delivery("bia", 1, DeliveryStatus.SKIPPED, _minutes(1), "no_channel")
+        repository.record([failed, sent, skipped])
+        for name in ("ana", "bia"):
+            self._sleep(repository, name, None)
+        before = self._version(repository, "ana")
+        removed = redrive([failed.occurrence_key, sent.occurrence_key, skipped.occurrence_key, "x"])
+        _expect(removed, [failed], "what redrive removed")
+        _expect(repository.history("ana"), [sent], "ana's history after the redrive")
+        _expect(repository.history("bia"), [skipped], "bia's history (a skip is not redriven)")
+        _expect(repository.failed_deliveries(), [], "the dead letters after the redrive")
+        self._expect_woken(repository, "ana", before)
+        _expect(self._is_dirty(repository, "bia"), False, "bia woken by a redrive of nothing")
+        granted = repository.claim([_action("ana", 1)], "w1", _minutes(3), LEASE)
+        _expect(list(granted), [failed.occurrence_key], "the reopened occurrence, claimed")
+        _expect(redrive([failed.occurrence_key]), [], "a second redrive of the same key")
+
+    def test_a_redrive_drops_a_stored_fold_and_one_read_before_it(
+        self, repository: Repository
+    ) -> None:
+        """With `redrive` and `store_folds`: no fold brings a redriven outcome back.
+
+        The stored fold that kept the failed outcome is dropped, and a fold of a snapshot
+        read before the redrive is not stored after it.
+        """
+        redrive = getattr(repository, "redrive", None)
+        store = getattr(repository, "store_folds", None)
+        if redrive is None or store is None:
+            return
+        repository.upsert_contact(_contact("ana"))
+        failed = _delivery("ana", 1, DeliveryStatus.FAILED, _minutes(1), "email: bounced")
+        repository.record([failed])
+        [snapshot] = repository.load_snapshots(["ana"]).values()
+        kept = frozenset({(failed.occurrence_key, failed.status.value, failed.at)})
+        summary = Fold(
+            cutoff=_minutes(3),
+            valid_from=_minutes(3),
+            fingerprints={"x": "y"},
+            kept_deliveries=kept,
+        )
+        folded = attrs.evolve(snapshot, events=(), deliveries=(failed,), fold=summary)
+        store([folded])
+        _expect(redrive([failed.occurrence_key]), [failed], "what redrive removed")
+        [read] = repository.acquire_due("w1", _minutes(5), 10, LEASE)
+        _expect(list(read.deliveries), [], "the deliveries read after the redrive")
+        store([folded])  # read before the redrive: its contact has changed since
+        self._sleep(repository, "ana", _minutes(4))
+        [again] = repository.acquire_due("w2", _minutes(20), 10, LEASE)
+        _expect(list(again.deliveries), [], "the deliveries read after a stale fold")
+
     def test_record_does_not_wake_the_contact(self, repository: Repository) -> None:
         """`record` leaves the wake-up to the scheduler.
 
