@@ -89,6 +89,7 @@ class AsyncScheduler:
         shard: Evaluate only the contacts of this shard (see `regua.sharding`); None: every
             contact.
         fold_after: When to fold a contact's history (see `Scheduler`).
+        log_key: Pseudonyms of contacts in log records (see `Scheduler`).
         send_timeout: How long one send may take (see `Scheduler`): an `AsyncSender` is
             cancelled then, a `Sender`'s thread abandoned; either way the attempt's outcome
             is unknown, so the occurrence is retried later on the same channel only.
@@ -115,6 +116,7 @@ class AsyncScheduler:
         shard: Shard | None = None,
         send_timeout: timedelta | None = timedelta(seconds=30),
         fold_after: int | None = FOLD_AFTER,
+        log_key: str | bytes | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -139,6 +141,7 @@ class AsyncScheduler:
             shard=shard,
             send_timeout=send_timeout,
             fold_after=fold_after,
+            log_key=log_key,
         )
         self.senders: dict[str, AsyncSender | Sender] = dict(senders)
         self.concurrency = concurrency

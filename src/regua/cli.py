@@ -1,4 +1,4 @@
-r"""The ``regua`` command line: check, simulate, graph, explain and forecast cadences.
+r"""The ``regua`` command line: check, simulate, graph, explain and forecast cadences; operate.
 
 ::
 
@@ -10,6 +10,9 @@ r"""The ``regua`` command line: check, simulate, graph, explain and forecast cad
     regua graph shop.yaml --format dot -o shop.dot
     regua explain shop.yaml --scenario scenario.yaml --contact ana --step birthday \
         --at 2026-03-10T09:00
+    regua explain shop.yaml --db sqlite:///regua.db --contact ana --step birthday
+    regua contact shop.yaml --db postgresql://app@db/shop --schema regua ana
+    regua redrive --db sqlite:///regua.db --step order_confirmation --apply
     regua schema -o cadence.schema.json
 
 A cadence is named by a ``.yaml``/``.yml``/``.json`` file or by ``module:attribute``
@@ -30,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from regua.definitions.cadence import Cadence, schema
 from regua.errors import ReguaError
@@ -40,6 +43,8 @@ from regua.loading import LoadError, load_cadences, load_scenario
 if TYPE_CHECKING:
     from regua.forecasting.forecaster import Progress
     from regua.forecasting.sources import ContactSource
+    from regua.records import Delivery
+    from regua.repositories.sql import SQLRepository
     from regua.testing.scenario import Scenario
     from regua.testing.simulation import Simulation
 
@@ -50,6 +55,16 @@ _PROG = "regua"
 _CADENCE_HELP = (
     "the cadence: a .yaml/.yml/.json file, path/to/file.py:attribute or "
     "package.module:attribute (the attribute may hold a list of cadences)"
+)
+
+_DATABASE_HELP = (
+    "the URL of the database the scheduler runs on (sqlite:///regua.db, "
+    "postgresql://...); it is read, never changed"
+)
+
+_SCHEMA_HELP = (
+    "with a PostgreSQL database: the schema that holds regua's tables (default: the "
+    "connection's search path, usually 'public')"
 )
 
 
@@ -167,27 +182,38 @@ def _parser() -> argparse.ArgumentParser:
         "explain",
         help="say why a step is, or is not, due for a contact at an instant",
         description=(
-            "Play the scenario up to --at (items after it are not applied) and explain every "
-            "occurrence of the step for the contact: sent, waiting and until when, cancelled, "
-            "skipped or expired, and why."
+            "Explain every occurrence of the step for the contact: sent, waiting and until "
+            "when, cancelled, skipped or expired, and why. With --scenario, the scenario is "
+            "played up to --at (items after it are not applied); with --db, the contact's "
+            "history is read from the database the scheduler runs on, which is not changed."
         ),
     )
     explain.add_argument("cadence", metavar="PATH", help=_CADENCE_HELP)
-    _scenario_option(explain)
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="the scenario file (.yaml/.yml/.json): contacts and what happens to them",
+    )
+    source.add_argument("--db", metavar="URL", help=_DATABASE_HELP)
+    explain.add_argument("--schema", metavar="NAME", help=_SCHEMA_HELP)
     explain.add_argument("--contact", metavar="ID", required=True, help="the contact's id")
     explain.add_argument("--step", metavar="NAME", required=True, help="the step's name")
     explain.add_argument(
         "--at",
         metavar="INSTANT",
-        required=True,
         type=_instant,
         help=(
             "the instant, in ISO 8601 (2026-03-10T12:00:00Z, 2026-03-10T09:00-03:00); "
-            "without an offset, in the scenario's timezone"
+            "without an offset, in the scenario's timezone (with --db: in UTC). Required "
+            "with --scenario; with --db, the default is now"
         ),
     )
     _cadence_option(explain, "the step's cadence, when PATH holds several (default: the first)")
-    explain.set_defaults(run=_explain)
+    explain.set_defaults(run=_explain, usage=explain)
+
+    _contact_parser(commands)
+    _redrive_parser(commands)
 
     forecast = commands.add_parser(
         "forecast",
@@ -481,6 +507,15 @@ def _graph(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
+    if args.db is not None:
+        return _explain_database(args, out)
+    if args.at is None:  # a usage error, as argparse reports one
+        usage: argparse.ArgumentParser = args.usage
+        usage.print_usage(sys.stderr)
+        print(f"{usage.prog}: error: --at is required with --scenario", file=sys.stderr)
+        return 2
+    if args.schema is not None:
+        raise CommandError(f"--schema {args.schema}: applies to --db only")
     cadences = load_cadences(args.cadence)
     scenario = load_scenario(args.scenario)
     cadence = _choose(cadences, args.cadence_name, args.cadence, default_first=True)
@@ -576,6 +611,235 @@ def _schema(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# --- the scheduler's database: contact, explain --db ----------------------------------------
+
+
+def _contact_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    contact = commands.add_parser(
+        "contact",
+        help="show one contact of the scheduler's database: sent, pending, events, errors",
+        description=(
+            "Read one contact from the database the scheduler runs on, without changing it, "
+            "and print what support needs when the customer calls: the contact (consents, "
+            "preferences, the channels it has an address on), every message sent or closed "
+            "with its message id, what is due or waiting under each cadence in PATH and "
+            "until when, the latest events, and the errors recorded while evaluating it. "
+            "Addresses, attribute values and event data are personal data: they are shown "
+            "only with --show-personal."
+        ),
+    )
+    contact.add_argument("cadence", metavar="PATH", help=_CADENCE_HELP + " (all are used)")
+    contact.add_argument("contact", metavar="ID", help="the contact's id")
+    contact.add_argument("--db", metavar="URL", required=True, help=_DATABASE_HELP)
+    contact.add_argument("--schema", metavar="NAME", help=_SCHEMA_HELP)
+    contact.add_argument(
+        "--at",
+        metavar="INSTANT",
+        type=_instant,
+        help="the instant to plan at, ISO 8601 (default: now); without an offset, in UTC",
+    )
+    contact.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="how to print the report (default: table)",
+    )
+    contact.add_argument(
+        "--show-personal",
+        action="store_true",
+        help="also print addresses, attribute values and event data (personal data)",
+    )
+    contact.add_argument(
+        "--events",
+        metavar="N",
+        type=_non_negative_int,
+        default=20,
+        help="how many of the latest events and recorded errors to list (default: 20)",
+    )
+    contact.set_defaults(run=_contact_command)
+
+
+def _contact_command(args: argparse.Namespace, out: TextIO) -> int:
+    from regua.inspection import inspect_contact
+    from regua.ports import UnknownContactError
+
+    cadences = load_cadences(args.cadence)
+    now = _utc_instant(args.at)
+    with _database(args.db, args.schema) as repository:
+        try:
+            report = _reading(
+                args.db,
+                lambda: inspect_contact(
+                    repository, cadences, args.contact, now, recent=args.events
+                ),
+            )
+        except UnknownContactError as exc:
+            raise CommandError(f"{_redacted(args.db)}: {exc}") from None
+    if args.format == "json":
+        out.write(report.to_json(personal=args.show_personal) + "\n")
+    else:
+        out.write(report.table(personal=args.show_personal))
+    return 0
+
+
+def _redrive_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    redrive = commands.add_parser(
+        "redrive",
+        help="list dead letters, and reopen them once their cause is fixed (--apply)",
+        description=(
+            "List the dead letters (occurrences every channel failed for) of the database "
+            "the scheduler runs on, the latest first: all of them, those of a cadence, a "
+            "step, since an instant, or the occurrence KEYs given. With --apply, reopen "
+            "them: their failed outcomes are removed (and printed: what failed and why "
+            "stays on record) and the next tick plans them again, with the same keys; one "
+            "past its expiry is closed as expired, never sent late. Without --apply "
+            "nothing is changed."
+        ),
+    )
+    redrive.add_argument(
+        "keys", metavar="KEY", nargs="*", help="occurrence keys to reopen (default: every match)"
+    )
+    redrive.add_argument(
+        "--db",
+        metavar="URL",
+        required=True,
+        help=(
+            "the URL of the database the scheduler runs on (sqlite:///regua.db, "
+            "postgresql://...); changed only with --apply"
+        ),
+    )
+    redrive.add_argument("--schema", metavar="NAME", help=_SCHEMA_HELP)
+    redrive.add_argument("--cadence", metavar="NAME", help="only this cadence's dead letters")
+    redrive.add_argument("--step", metavar="NAME", help="only this step's dead letters")
+    redrive.add_argument(
+        "--since",
+        metavar="INSTANT",
+        type=_instant,
+        help="only those that failed at or after this ISO 8601 instant (without an offset: UTC)",
+    )
+    redrive.add_argument(
+        "--limit",
+        metavar="N",
+        type=_positive_int,
+        default=1000,
+        help="look at the latest N dead letters at most (default: 1000)",
+    )
+    redrive.add_argument(
+        "--apply", action="store_true", help="reopen them (without it: only list them)"
+    )
+    redrive.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="how to print them (default: table)",
+    )
+    redrive.set_defaults(run=_redrive)
+
+
+def _redrive(args: argparse.Namespace, out: TextIO) -> int:
+    keys: list[str] = list(dict.fromkeys(args.keys))
+    since = None if args.since is None else _utc_instant(args.since)
+    with _database(args.db, args.schema) as repository:
+        failed = _reading(args.db, lambda: repository.failed_deliveries(args.limit))
+        chosen = [
+            d
+            for d in failed
+            if (not keys or d.occurrence_key in keys)
+            and args.cadence in (None, d.cadence)
+            and args.step in (None, d.step)
+            and (since is None or d.at >= since)
+        ]
+        if args.apply and chosen:
+            removed = _reading(
+                args.db, lambda: repository.redrive([d.occurrence_key for d in chosen])
+            )
+        else:
+            removed = []
+    found = {d.occurrence_key for d in chosen}
+    missing = [key for key in keys if key not in found]
+    listed = removed if args.apply else chosen
+    if args.format == "json":
+        document = {
+            "applied": bool(args.apply),
+            "dead_letters": [_dead_letter(d) for d in listed],
+            "not_dead_letters": missing,
+        }
+        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    if not listed:
+        out.write("no dead letters match\n")
+    else:
+        verb = "reopened" if args.apply else "would reopen (run again with --apply)"
+        out.write(f"{_plural(len(listed), 'dead letter')} {verb}:\n\n")
+        rows = [
+            [_utc(d.at), f"{d.cadence}/{d.step}", d.contact_id, d.reason or "", d.occurrence_key]
+            for d in listed
+        ]
+        from regua.forecasting.text import render_table
+
+        out.write(render_table(["failed at", "step", "contact", "reason", "key"], rows) + "\n")
+    if missing:
+        out.write(
+            f"\nnot among the latest {args.limit:,} dead letters (sent, closed otherwise, or "
+            f"unknown; left alone): {', '.join(missing)}\n"
+        )
+    return 0
+
+
+def _dead_letter(delivery: Delivery) -> dict[str, object]:
+    return {
+        "occurrence_key": delivery.occurrence_key,
+        "cadence": delivery.cadence,
+        "step": delivery.step,
+        "contact_id": delivery.contact_id,
+        "failed_at": _utc(delivery.at),
+        "reason": delivery.reason,
+        "variant": delivery.variant,
+    }
+
+
+def _explain_database(args: argparse.Namespace, out: TextIO) -> int:
+    from regua.planning.explain import explain
+
+    cadences = load_cadences(args.cadence)
+    cadence = _choose(cadences, args.cadence_name, args.cadence, default_first=True)
+    try:
+        cadence.step(args.step)
+    except KeyError as exc:
+        raise CommandError(str(exc.args[0])) from None
+    now = _utc_instant(args.at)
+    with _database(args.db, args.schema) as repository:
+        found = _reading(args.db, lambda: repository.load_snapshots([args.contact]))
+    snapshot = found.get(args.contact)
+    if snapshot is None:
+        raise CommandError(f"{_redacted(args.db)}: no contact {args.contact!r} in the repository")
+    print(explain(cadence, snapshot, args.step, now), file=out)
+    return 0
+
+
+def _utc_instant(instant: datetime | None) -> datetime:
+    """`instant` in UTC, a naive one read as UTC; now (to the second) when None."""
+    if instant is None:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return instant.astimezone(timezone.utc)
+
+
+_T = TypeVar("_T")
+
+
+def _reading(url: str, read: Callable[[], _T]) -> _T:
+    """What `read` returns; a database failure while it reads becomes a `CommandError`."""
+    import sqlalchemy as sa
+
+    try:
+        return read()
+    except sa.exc.SQLAlchemyError as exc:  # the connection dropped, a permission refused
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CommandError(f"{_redacted(url)}: cannot read the database ({first})") from None
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -617,30 +881,58 @@ def _contacts(
         snapshots = read_contacts(spec, channels, start)
         yield snapshots, len(snapshots)
         return
+    with _database(spec, schema) as repository:
+        yield repository, None
+
+
+@contextmanager
+def _database(url: str, schema: str | None) -> Iterator[SQLRepository]:
+    """The scheduler's database at `url`, opened to read: nothing is created or migrated."""
     from regua.repositories.sql import SchemaVersionError, SQLRepository
 
+    sqlite_file = _sqlite_file(url)
+    # SQLite would create a missing file, empty: a mistyped path is reported instead.
+    if sqlite_file is not None and not Path(sqlite_file).is_file():
+        raise CommandError(f"{_redacted(url)}: no database file {sqlite_file}")
     try:
-        repository = SQLRepository(spec, create=False, schema=schema)
+        repository = SQLRepository(url, create=False, schema=schema)
     except SchemaVersionError as exc:
         message = str(exc)
-        if "holds no regua schema" in message:  # a forecast reads: it creates nothing
+        if "holds no regua schema" in message and sqlite_file is not None:
+            message = "no regua tables in this database file"
+        elif "holds no regua schema" in message:  # a command that reads creates nothing
             where = f"in schema {schema!r}" if schema else "in the connection's default schema"
             message = f"no regua tables {where}; give the schema that holds them with --schema"
-        raise CommandError(f"{_redacted(spec)}: {message}") from None
+        raise CommandError(f"{_redacted(url)}: {message}") from None
     except ReguaError as exc:
-        raise CommandError(f"{_redacted(spec)}: {exc}") from None
+        raise CommandError(f"{_redacted(url)}: {exc}") from None
     except Exception as exc:  # a driver's error: a bad URL, no server, a refused login
-        raise CommandError(f"{_redacted(spec)}: cannot open the database ({exc})") from None
+        raise CommandError(f"{_redacted(url)}: cannot open the database ({exc})") from None
     try:
-        yield repository, None
+        yield repository
     finally:
         repository.close()
 
 
-def _redacted(url: str) -> str:
-    import sqlalchemy as sa
-
+def _sqlite_file(url: str) -> str | None:
+    """The file a ``sqlite:///path`` URL names; None for any other URL, or an in-memory one."""
     try:
+        import sqlalchemy as sa
+
+        parsed = sa.make_url(url)
+    except Exception:  # not a URL, or no SQLAlchemy: opening it reports the problem
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("mode") == "memory" or parsed.database.startswith("file:"):
+        return None
+    return parsed.database
+
+
+def _redacted(url: str) -> str:
+    try:
+        import sqlalchemy as sa
+
         return sa.make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "the database URL"

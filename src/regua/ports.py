@@ -107,6 +107,9 @@ class Message:
         kind: The channel's kind: ``message`` (to the customer) or ``task`` (for a human).
         variant: The experiment variant assigned to the contact, for the template to pick its
             copy by; None when the step is not part of an experiment.
+        transactional: Whether the step is transactional (an order confirmation, a password
+            reset: sent without marketing consent). A sender leaves marketing-only parts out
+            of such a message, such as the e-mail sender's ``List-Unsubscribe`` headers.
 
     """
 
@@ -122,6 +125,7 @@ class Message:
     attempt: int = 1
     kind: str = "message"
     variant: str | None = None
+    transactional: bool = False
 
 
 @runtime_checkable

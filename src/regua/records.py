@@ -18,6 +18,7 @@ import attrs
 
 from regua.definitions.fields import load_timezone
 from regua.errors import InvalidRecordError
+from regua.locales import LOCALE_ATTRIBUTE, normalise_locale
 
 __all__ = [
     "CLICKED",
@@ -233,6 +234,18 @@ class Contact:
         if not self.addresses.get(channel):
             return False
         return transactional or channel in self.consents
+
+    @property
+    def locale(self) -> str | None:
+        """The contact's locale: its ``locale`` attribute as a BCP 47 tag, or None.
+
+        Normalised by `regua.locales.normalise_locale` (``pt_br`` is ``pt-BR``); None when
+        the attribute is missing or is not a language tag. Renderers and senders read it.
+
+        >>> Contact("ana", attributes={"locale": "pt_br"}).locale
+        'pt-BR'
+        """
+        return normalise_locale(self.attributes.get(LOCALE_ATTRIBUTE))
 
 
 @attrs.frozen(slots=True)

@@ -21,6 +21,8 @@ same.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import unicodedata
@@ -37,6 +39,7 @@ __all__ = [
     "REDACTED",
     "TRUNCATED",
     "personal_strings",
+    "pseudonym",
     "redact",
 ]
 
@@ -256,3 +259,23 @@ def _one_line(text: str) -> str:
             if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf", "Cs")
         )
     return " ".join(text.split())
+
+
+def pseudonym(contact_id: str, key: str | bytes) -> str:
+    """A stable stand-in for `contact_id` in logs: ``c-`` and 20 hex digits of an HMAC.
+
+    The same id and key always give the same pseudonym, so every log record of one contact
+    can be found together, and support can find a customer's records by computing theirs;
+    without the key, the pseudonym says nothing about the id (HMAC-SHA256, 80 bits kept:
+    collisions are negligible for any base). `Scheduler(log_key=...)` puts it in each log
+    record about a contact as ``regua_contact``. A `str` key is used as its UTF-8 bytes.
+
+    >>> pseudonym("ana", "a secret of the application")
+    'c-42f7bcaf431c39752212'
+    """
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    if not key:
+        raise ValueError("the pseudonym key must not be empty")
+    digest = hmac.new(key, contact_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"c-{digest[:20]}"

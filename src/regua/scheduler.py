@@ -190,6 +190,12 @@ class Scheduler:
             (``store_folds``): later ticks read the folded history and what was added since,
             so a contact costs what is open, not how long it has been around. None: never
             fold.
+        log_key: A secret of the application (str or bytes). With it, every log record
+            about a contact names it by its pseudonym (`regua.redaction.pseudonym`, the
+            ``regua_contact`` field) and never by its id, so that one contact's records can
+            be found together without the logs holding the id. None (the default): records
+            about an occurrence carry no contact field, and the record of a contact that
+            cannot be evaluated names it by its id.
 
     """
 
@@ -209,6 +215,7 @@ class Scheduler:
         shard: Shard | None = None,
         send_timeout: timedelta | None = timedelta(seconds=30),
         fold_after: int | None = FOLD_AFTER,
+        log_key: str | bytes | None = None,
     ) -> None:
         self.cadences: tuple[Cadence, ...] = (
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
@@ -230,6 +237,11 @@ class Scheduler:
         if fold_after is not None and fold_after < 1:
             raise ValueError(f"fold_after must be at least 1 or None, got {fold_after}")
         self.fold_after = fold_after
+        if isinstance(log_key, str):
+            log_key = log_key.encode("utf-8")
+        if log_key is not None and not log_key:
+            raise ValueError("log_key must not be empty (None: no pseudonyms in logs)")
+        self.log_key = log_key
         self.repository = repository
         self.senders = dict(senders)
         self.clock: Clock = clock or _system_clock
@@ -392,6 +404,7 @@ class Scheduler:
             kinds=self._kinds,
             send_timeout=self.send_timeout,
             fold_after=self.fold_after,
+            log_key=self.log_key,
             lease_from_claim=getattr(self.repository, "lease_clock", "caller") == "database",
         )
 
@@ -413,7 +426,7 @@ class Scheduler:
         )
         log.info(
             "%s",
-            report,
+            str(report),  # its text only: the record must not hold the contacts' ids
             extra={
                 "regua_worker": self.worker,
                 "regua_outcome": "tick",

@@ -45,7 +45,7 @@ from regua.ports import (
     Wakeup,
 )
 from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Snapshot, idempotency_key
-from regua.redaction import personal_strings, redact
+from regua.redaction import personal_strings, pseudonym, redact
 from regua.sharding import Shard
 
 if TYPE_CHECKING:
@@ -376,6 +376,13 @@ class TickPlan:
     lease_from_claim: bool = False
     """Leases run from when the repository grants them (its own clock), not from the tick's
     start: the time left on a chunk's claims is then counted from the claim call."""
+    log_key: bytes | None = None
+    """With a key, log records about a contact name it by `regua.redaction.pseudonym`
+    (``regua_contact``), and never by its id."""
+
+    def _who(self, contact_id: str) -> str | None:
+        """The contact's pseudonym for log records; None without a `log_key`."""
+        return None if self.log_key is None else pseudonym(contact_id, self.log_key)
 
     @property
     def sharded(self) -> dict[str, Shard]:
@@ -436,7 +443,11 @@ class TickPlan:
         if foldable and not run.stopping:
             yield Store(
                 functools.partial(
-                    _fold_and_store, cadences=self.cadences, snapshots=foldable, now=now
+                    _fold_and_store,
+                    cadences=self.cadences,
+                    snapshots=foldable,
+                    now=now,
+                    who=self._who,
                 )
             )
 
@@ -498,11 +509,16 @@ class TickPlan:
             tally.evaluated += 1
             if isinstance(outcome, Exception):
                 error = describe(outcome)
+                who = self._who(contact_id)
                 log.warning(
-                    "contact %r could not be evaluated: %s",
-                    contact_id,
-                    error,
-                    extra={"regua_worker": self.worker, "regua_outcome": "error"},
+                    "contact %s could not be evaluated: %s",
+                    repr(contact_id) if who is None else who,
+                    error if who is None else error.replace(repr(contact_id), who),
+                    extra={
+                        "regua_worker": self.worker,
+                        "regua_outcome": "error",
+                        "regua_contact": who,
+                    },
                 )
                 self.metrics.add("regua.contacts.errors", 1)
                 tally.errors[contact_id] = error
@@ -699,7 +715,13 @@ class TickPlan:
                 delivery.cadence,
                 delivery.step,
                 describe(error),
-                extra=_fields(delivery, delivery.channel, "record_failed", self.worker),
+                extra=_fields(
+                    delivery,
+                    delivery.channel,
+                    "record_failed",
+                    self.worker,
+                    contact=self._who(delivery.contact_id),
+                ),
             )
             raise error
 
@@ -774,6 +796,7 @@ class TickPlan:
                 attempt=attempts + 1,
                 kind=self.kinds.get(channel, "message"),
                 variant=action.variant,
+                transactional=action.transactional,
             )
             labels = {"cadence": action.cadence, "step": action.step, "channel": channel}
             started = time.perf_counter()
@@ -825,7 +848,14 @@ class TickPlan:
             self.metrics.record("regua.send.duration", time.perf_counter() - started, labels)
             self.metrics.add("regua.messages.sent", 1, labels)
             message_id = _message_id(answer, sender, channel)
-            fields = _fields(action, channel, "sent", self.worker, attempt=message.attempt)
+            fields = _fields(
+                action,
+                channel,
+                "sent",
+                self.worker,
+                attempt=message.attempt,
+                contact=self._who(action.contact_id),
+            )
             fields["regua_message_id"] = message_id
             log.info(
                 "sent %s/%s on %s (attempt %d)",
@@ -884,7 +914,14 @@ class TickPlan:
         labels = {"cadence": action.cadence, "step": action.step, "channel": message.channel}
         self.metrics.record("regua.send.duration", time.perf_counter() - started, labels)
         self.metrics.add(f"regua.attempts.{outcome}", 1, labels)
-        fields = _fields(action, message.channel, outcome, self.worker, attempt=message.attempt)
+        fields = _fields(
+            action,
+            message.channel,
+            outcome,
+            self.worker,
+            attempt=message.attempt,
+            contact=self._who(action.contact_id),
+        )
         log.warning(
             "%s on %s for %s/%s (attempt %d): %s",
             outcome.replace("_", " "),
@@ -918,7 +955,13 @@ class TickPlan:
             delivery.cadence,
             delivery.step,
             delivery.reason,
-            extra=_fields(delivery, delivery.channel, outcome, self.worker),
+            extra=_fields(
+                delivery,
+                delivery.channel,
+                outcome,
+                self.worker,
+                contact=self._who(delivery.contact_id),
+            ),
         )
 
 
@@ -929,8 +972,12 @@ def _fields(
     worker: str,
     *,
     attempt: int | None = None,
+    contact: str | None = None,
 ) -> dict[str, object]:
-    """The structured fields of a log record about one occurrence: no personal data."""
+    """The structured fields of a log record about one occurrence: no personal data.
+
+    `contact` is the contact's pseudonym (`TickPlan.log_key`), None without one.
+    """
     key = (
         what.idempotency_key
         if isinstance(what, DueAction)
@@ -944,6 +991,7 @@ def _fields(
         "regua_idempotency_key": key,
         "regua_outcome": outcome,
         "regua_attempt": attempt,
+        "regua_contact": contact,
     }
 
 
@@ -1006,13 +1054,21 @@ def _resume_at(claim: Claim, channels: Sequence[str]) -> int:
     return claim.channel_index if claim.channel_index < len(channels) else -1
 
 
+def _named(snapshot: Snapshot, who: Callable[[str], str | None]) -> str:
+    """The contact in a log message: its pseudonym when there is a key, else its id."""
+    return who(snapshot.contact.id) or repr(snapshot.contact.id)
+
+
 def _fold_and_store(
     repository: Repository,
     cadences: Sequence[Cadence],
     snapshots: Sequence[Snapshot],
     now: datetime,
+    who: Callable[[str], str | None],
 ) -> None:
     """Fold these histories (`regua.fold`) for a repository that keeps folds (`store_folds`).
+
+    `who` names a contact in log records (`TickPlan._who`).
 
     Nothing is folded for a repository without that method.
     """
@@ -1024,9 +1080,9 @@ def _fold_and_store(
         try:
             folds.append(fold(cadences, snapshot, now))
         except (FoldTooShallow, InvalidRecordError) as exc:  # folded from a later read
-            log.debug("contact %r not folded: %s", snapshot.contact.id, describe(exc))
+            log.debug("contact %s not folded: %s", _named(snapshot, who), describe(exc))
         except Exception as exc:  # a bug: the contact is still planned, from its whole history
-            log.warning("contact %r not folded: %s", snapshot.contact.id, describe(exc))
+            log.warning("contact %s not folded: %s", _named(snapshot, who), describe(exc))
     if folds:
         store(folds)
 

@@ -114,6 +114,19 @@ def test_tick_sends_what_is_due_once_and_wakes_for_what_waits() -> None:
     assert all(count == 1 for count in outbox.keys().values())
 
 
+def test_a_sender_is_told_which_messages_are_transactional() -> None:
+    scheduler, repo, outbox = setup()
+    repo.upsert_contact(person())
+    repo.record_event(Event("ana", "signed_up", T0, id="s1"))
+    repo.record_event(Event("ana", "order_placed", T0, id="o1"))
+    scheduler.tick(T0)
+    scheduler.tick(T0 + timedelta(days=2))
+    assert [(m.step, m.transactional) for m in outbox.outbox] == [
+        ("confirm", True),
+        ("welcome", False),
+    ]
+
+
 def test_history_shows_every_interaction_in_order() -> None:
     scheduler, repo, _ = setup()
     repo.upsert_contact(person())

@@ -7,15 +7,32 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
+import attrs
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
+from regua import Contact
 from regua.errors import MissingDependencyError
 from regua.ports import Message, PermanentFailure, TemporaryFailure
 from regua.senders import webhook
-from regua.senders.webhook import AsyncWebhookSender, WebhookSender, verify_signature
+from regua.senders.webhook import (
+    AsyncWebhookSender,
+    InvalidSignature,
+    WebhookSender,
+    verify_signature,
+)
 from regua.testing.contracts import AsyncSenderContract
-from tests.senders.test_webhook import PERSONAL, SECRET, Loopback, a_personal_message, echo
+from tests.senders.test_webhook import (
+    KEY,
+    PERSONAL,
+    PLAIN_SECRET,
+    SECRET,
+    Loopback,
+    a_personal_message,
+    echo,
+    standard_receiver,
+)
 
 MessageFactory = Callable[[], Message]
 
@@ -88,19 +105,58 @@ def test_the_request_is_the_one_the_synchronous_sender_makes(loopback: Loopback)
     assert send(asynchronous, message) == "msg-2"
     first, second = loopback.received
     for request in (first, second):
-        verify_signature(
-            request.body,
-            request.headers["x-regua-timestamp"],
-            request.headers["x-regua-signature"],
-            SECRET,
-        )
+        verify_signature(request.body, request.headers, SECRET)
+        Webhook(SECRET).verify(request.body, request.headers)
         assert request.headers["idempotency-key"] == message.idempotency_key
+        assert request.headers["webhook-id"] == message.idempotency_key
         assert request.headers["authorization"] == "Bearer t"
         assert request.path == "/hooks"
+    assert first.headers.keys() == second.headers.keys()
     documents = [json.loads(r.body) for r in (first, second)]
     for document in documents:
         document.pop("sent_at")
     assert documents[0] == documents[1]
+    assert documents[0]["variant"] is None
+    assert documents[0]["locale"] is None
+
+
+@pytest.mark.parametrize(
+    ("secret", "reference_secret"),
+    [(SECRET, SECRET), (KEY, SECRET), (PLAIN_SECRET, PLAIN_SECRET.encode())],
+    ids=["whsec", "bytes", "plain-str"],
+)
+def test_the_reference_implementation_verifies_what_the_sender_signs(
+    loopback: Loopback, secret: str | bytes, reference_secret: str | bytes
+) -> None:
+    loopback.respond = standard_receiver(reference_secret)
+    message = attrs.evolve(
+        a_message(),
+        variant="b",
+        contact=Contact("c1", addresses={"sms": "+5511990000001"}, attributes={"locale": "es-AR"}),
+    )
+    assert send(AsyncWebhookSender(loopback.url, secret=secret), message) == (
+        f"{message.idempotency_key}-1"
+    )
+    [request] = loopback.received
+    document = Webhook(reference_secret).verify(request.body, request.headers)
+    assert (document["variant"], document["locale"]) == ("b", "es-AR")
+    verify_signature(request.body, request.headers, secret)
+
+
+def test_tampered_wrong_secret_and_stale_requests_fail(loopback: Loopback) -> None:
+    assert send(AsyncWebhookSender(loopback.url, secret=SECRET), a_message()) == "msg-1"
+    [request] = loopback.received
+    stamp = int(request.headers["webhook-timestamp"])
+    with pytest.raises(InvalidSignature, match="mismatch"):
+        verify_signature(request.body.replace(b"sms", b"sm5"), request.headers, SECRET)
+    with pytest.raises(InvalidSignature, match="mismatch"):
+        verify_signature(request.body, request.headers, PLAIN_SECRET)
+    with pytest.raises(InvalidSignature, match="too old"):
+        verify_signature(request.body, request.headers, SECRET, now=stamp + 301)
+
+    loopback.respond = standard_receiver("whsec_" + "QQ==" * 6)  # another key
+    with pytest.raises(PermanentFailure, match="HTTP 401"):
+        send(AsyncWebhookSender(loopback.url, secret=SECRET), a_message())
 
 
 @pytest.mark.parametrize(

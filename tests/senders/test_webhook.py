@@ -1,7 +1,15 @@
-"""WebhookSender against a real HTTP server on loopback, and the signature helper."""
+"""WebhookSender against a real HTTP server on loopback, and the signature helpers.
+
+Signatures are checked both ways against ``standardwebhooks``, the reference implementation
+of Standard Webhooks: it verifies what the sender signs, and `verify_signature` verifies what
+it signs.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import socket
@@ -13,7 +21,9 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import attrs
+import httpx
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from regua import (
     Cadence,
@@ -31,7 +41,9 @@ from regua.records import idempotency_key
 from regua.senders.webhook import InvalidSignature, WebhookSender, sign, verify_signature
 from regua.testing.contracts import SenderContract
 
-SECRET = "whsec-test"
+KEY = b"regua-test-key-of-24-b\x00\xff"
+SECRET = "whsec_" + base64.b64encode(KEY).decode()  # the Standard Webhooks form
+PLAIN_SECRET = "a shared secret, não base64"  # any other str: its UTF-8 bytes are the key
 UTC = timezone.utc
 
 
@@ -176,13 +188,17 @@ def test_posts_signed_json_with_the_documented_headers(
     assert request.path == "/hooks"
     assert headers["content-type"] == "application/json"
     assert headers["idempotency-key"] == sent.idempotency_key
+    assert headers["webhook-id"] == sent.idempotency_key
     assert headers["authorization"] == "Bearer t0ken"
-    timestamp = headers["x-regua-timestamp"]
+    timestamp = headers["webhook-timestamp"]
     assert timestamp.isdigit()
     assert before <= int(timestamp) <= after  # signed while sending, in whole seconds
-    assert headers["x-regua-signature"].startswith("v1=")
-    verify_signature(request.body, timestamp, headers["x-regua-signature"], SECRET)
-    assert headers["x-regua-signature"] == sign(request.body, timestamp, SECRET)
+    assert headers["webhook-signature"].startswith("v1,")
+    assert not any(name.startswith("x-regua") for name in headers)  # the former scheme is gone
+    verify_signature(request.body, headers, SECRET)
+    assert headers["webhook-signature"] == sign(
+        request.body, webhook_id=sent.idempotency_key, timestamp=timestamp, secret=SECRET
+    )
 
     document = request.json()
     sent_at = datetime.fromisoformat(str(document.pop("sent_at")))
@@ -192,8 +208,10 @@ def test_posts_signed_json_with_the_documented_headers(
         "channel": "sms",
         "address": "+5511990000001",
         "message": "cart_reminder",
+        "variant": None,
         "payload": {"first_name": "João", "total": 129.9, "at": "2026-05-04T00:00:00+00:00"},
         "contact_id": "ana",
+        "locale": None,
         "cadence": "shop",
         "step": "cart_reminder",
         "occurrence_key": sent.occurrence_key,
@@ -204,18 +222,142 @@ def test_posts_signed_json_with_the_documented_headers(
     assert "João".encode() in request.body  # UTF-8, not \\u escapes
 
 
-def test_signature_is_hmac_sha256_over_timestamp_dot_body(loopback: Loopback) -> None:
-    import hashlib
-    import hmac
+def test_the_body_carries_the_variant_and_the_contact_locale(
+    loopback: Loopback, make_sender: Callable[..., WebhookSender]
+) -> None:
+    contact = Contact("ana", addresses={"sms": "+5511990000001"}, attributes={"locale": "pt_br"})
+    make_sender().send(message(contact=contact, variant="short_copy"))
+    not_a_tag = Contact("bia", addresses={"sms": "+5511990000002"}, attributes={"locale": "?"})
+    make_sender().send(message(contact=not_a_tag))
+    first, second = (request.json() for request in loopback.received)
+    assert (first["variant"], first["locale"]) == ("short_copy", "pt-BR")  # as the renderer
+    assert (second["variant"], second["locale"]) == (None, None)
 
-    with WebhookSender(loopback.url, secret=SECRET.encode()) as sender:
+
+def test_signature_is_hmac_sha256_over_id_timestamp_body(loopback: Loopback) -> None:
+    with WebhookSender(loopback.url, secret=KEY) as sender:
         sender.send(message())
     [request] = loopback.received
-    timestamp = request.headers["x-regua-timestamp"]
-    expected = hmac.new(
-        SECRET.encode(), timestamp.encode() + b"." + request.body, hashlib.sha256
-    ).hexdigest()
-    assert request.headers["x-regua-signature"] == f"v1={expected}"
+    signed = "{}.{}.".format(request.headers["webhook-id"], request.headers["webhook-timestamp"])
+    digest = hmac.new(KEY, signed.encode() + request.body, hashlib.sha256).digest()
+    assert request.headers["webhook-signature"] == "v1," + base64.b64encode(digest).decode()
+
+
+def test_every_retry_of_one_occurrence_has_the_same_webhook_id(
+    loopback: Loopback, make_sender: Callable[..., WebhookSender]
+) -> None:
+    sender = make_sender()
+    sender.send(message(1))
+    sender.send(message(1, attempt=2))
+    sender.send(message(2))
+    first, retry, other = (request.headers["webhook-id"] for request in loopback.received)
+    assert first == retry == idempotency_key("shop:cart_reminder:ana:1")
+    assert other != first
+
+
+# --- against the reference implementation ---------------------------------------------------------
+
+
+def standard_receiver(secret: str | bytes) -> Callable[[Received, int], Answer]:
+    """A receiver that checks each request with ``standardwebhooks``: 401 when it fails."""
+
+    def respond(request: Received, number: int) -> Answer:
+        try:
+            document = Webhook(secret).verify(request.body, request.headers)
+        except WebhookVerificationError as error:
+            return 401, {"Content-Type": "text/plain"}, str(error).encode()
+        return (
+            200,
+            {"Content-Type": "application/json"},
+            json.dumps({"id": f"{document['idempotency_key']}-{number}"}).encode(),
+        )
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("secret", "reference_secret"),
+    [
+        (SECRET, SECRET),  # whsec_ + base64: the same string on both sides
+        (KEY, KEY),  # the key bytes
+        (KEY, SECRET),
+        (PLAIN_SECRET, PLAIN_SECRET.encode()),  # a plain str is its UTF-8 bytes
+        (PLAIN_SECRET, "whsec_" + base64.b64encode(PLAIN_SECRET.encode()).decode()),
+    ],
+    ids=["whsec", "bytes", "bytes-whsec", "plain-str", "plain-str-whsec"],
+)
+def test_the_reference_implementation_verifies_what_the_sender_signs(
+    loopback: Loopback, secret: str | bytes, reference_secret: str | bytes
+) -> None:
+    loopback.respond = standard_receiver(reference_secret)
+    sent = message()
+    with WebhookSender(loopback.url, secret=secret) as sender:
+        assert sender.send(sent) == f"{sent.idempotency_key}-1"
+    [request] = loopback.received
+    assert Webhook(reference_secret).verify(request.body, request.headers)["message"] == (
+        "cart_reminder"
+    )
+    verify_signature(request.body, request.headers, reference_secret)
+
+
+def test_a_receiver_with_another_secret_refuses_the_request(loopback: Loopback) -> None:
+    loopback.respond = standard_receiver("whsec_" + base64.b64encode(b"another key").decode())
+    with (
+        WebhookSender(loopback.url, secret=SECRET) as sender,
+        pytest.raises(PermanentFailure, match="HTTP 401"),
+    ):
+        sender.send(message())
+
+
+def test_verify_signature_accepts_what_the_reference_implementation_signs(
+    loopback: Loopback,
+) -> None:
+    body = json.dumps({"channel": "sms", "address": "+5511990000001"}).encode()
+    signed_at = datetime.now(UTC)
+    headers = {
+        "webhook-id": "msg_2fQhmHhZ7rYOkPqW",
+        "webhook-timestamp": str(int(signed_at.timestamp())),
+        "webhook-signature": Webhook(SECRET).sign("msg_2fQhmHhZ7rYOkPqW", signed_at, body),
+    }
+    httpx.post(loopback.url, content=body, headers=headers).raise_for_status()
+    [request] = loopback.received
+    assert request.body == body
+    verify_signature(request.body, request.headers, SECRET)
+    verify_signature(request.body, request.headers, KEY)
+    with pytest.raises(InvalidSignature) as raised:
+        verify_signature(request.body + b" ", request.headers, SECRET)
+    assert raised.value.reason == "mismatch"
+
+
+def test_tampered_wrong_secret_and_stale_requests_fail_on_both_sides(loopback: Loopback) -> None:
+    with WebhookSender(loopback.url, secret=SECRET) as sender:
+        sender.send(message())
+    [request] = loopback.received
+    body, headers = request.body, request.headers
+    stamp = int(headers["webhook-timestamp"])
+    tampered = body.replace(b"cart_reminder", b"cart_remindeR")
+    wrong = "whsec_" + base64.b64encode(b"a wrong key").decode()
+    stale = {
+        **headers,
+        "webhook-timestamp": str(stamp - 600),
+        "webhook-signature": sign(
+            body, webhook_id=headers["webhook-id"], timestamp=stamp - 600, secret=SECRET
+        ),
+    }
+    other_id = {**headers, "webhook-id": "another-id"}
+
+    for bad_body, bad_headers, secret, reason in [
+        (tampered, headers, SECRET, "mismatch"),
+        (body, other_id, SECRET, "mismatch"),
+        (body, headers, wrong, "mismatch"),
+        (body, stale, SECRET, "expired"),
+    ]:
+        with pytest.raises(InvalidSignature) as raised:
+            verify_signature(bad_body, bad_headers, secret)
+        assert raised.value.reason == reason
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(bad_body, bad_headers)
+    Webhook(SECRET).verify(body, headers)  # the untouched request passes
 
 
 def test_a_2xx_without_an_id_is_sent_with_no_provider_id(
@@ -418,8 +560,14 @@ def test_connection_refused_is_temporary(make_sender: Callable[..., WebhookSende
         ({}, {}, "is empty"),
         ({"sms": "example.com"}, {}, "channel 'sms'"),
         ("https://example.com", {"secret": ""}, "secret must not be empty"),
+        ("https://example.com", {"secret": b""}, "secret must not be empty"),
+        ("https://example.com", {"secret": "whsec_"}, "secret must not be empty"),
+        ("https://example.com", {"secret": "whsec_not base64!"}, "base64 of the key"),
+        ("https://example.com", {"secret": "whsec_AAA-_w"}, "standard alphabet"),
         ("https://example.com", {"timeout": 0}, "timeout must be positive"),
         ("https://example.com", {"headers": {"idempotency-key": "x"}}, "may not set"),
+        ("https://example.com", {"headers": {"Webhook-Signature": "x"}}, "may not set"),
+        ("https://example.com", {"headers": {"webhook-id": "x"}}, "may not set"),
     ],
 )
 def test_invalid_configuration_fails_at_construction(
@@ -481,87 +629,164 @@ class TestWebhookSenderContract(SenderContract[WebhookSender]):
         return self.loopback.keys()
 
 
-# --- verify_signature ----------------------------------------------------------------------------
+# --- sign and verify_signature -------------------------------------------------------------------
 
 BODY = b'{"channel":"sms","idempotency_key":"abc"}'
 NOW = 1_780_000_000
+ID = "abc"
+
+
+def signed(
+    body: bytes = BODY, *, secret: str | bytes = SECRET, stamp: int | str = NOW, **changes: str
+) -> dict[str, str]:
+    """The headers of a request with `body`, signed at `stamp`, then altered by `changes`."""
+    headers = {
+        "webhook-id": ID,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign(body, webhook_id=ID, timestamp=stamp, secret=secret),
+    }
+    return {**headers, **{name.replace("_", "-"): value for name, value in changes.items()}}
+
+
+def test_sign_matches_the_reference_implementation() -> None:
+    at = datetime.fromtimestamp(NOW, UTC)
+    for secret, reference in [(SECRET, SECRET), (KEY, KEY), (PLAIN_SECRET, PLAIN_SECRET.encode())]:
+        assert sign(BODY, webhook_id=ID, timestamp=NOW, secret=secret) == Webhook(reference).sign(
+            ID, at, BODY
+        )
+    # The example secret of the specification, as printed (with its padding, or without).
+    example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    assert sign(BODY, webhook_id=ID, timestamp=NOW, secret=example) == Webhook(example).sign(
+        ID, at, BODY
+    )
+    unpadded = "whsec_" + base64.b64encode(b"12345").decode().rstrip("=")
+    assert sign(BODY, webhook_id=ID, timestamp=str(NOW), secret=unpadded) == sign(
+        BODY, webhook_id=ID, timestamp=NOW, secret=b"12345"
+    )
+    with pytest.raises(ValueError, match="whole Unix seconds"):
+        sign(BODY, webhook_id=ID, timestamp="12.5", secret=SECRET)
+
+
+def test_the_secret_forms() -> None:
+    def signature(secret: str | bytes) -> str:
+        return sign(BODY, webhook_id=ID, timestamp=NOW, secret=secret)
+
+    assert signature(SECRET) == signature(KEY) == signature(bytearray(KEY))
+    assert signature(PLAIN_SECRET) == signature(PLAIN_SECRET.encode("utf-8"))
+    assert signature("whsec-test") == signature(b"whsec-test")  # no "whsec_": plain text
+    assert signature(SECRET) != signature(SECRET.encode())
 
 
 def test_verify_accepts_a_valid_signature() -> None:
-    signature = sign(BODY, str(NOW), SECRET)
-    assert verify_signature(BODY, str(NOW), signature, SECRET, now=NOW) is None
-    verify_signature(BODY, str(NOW), signature, SECRET.encode(), now=NOW + 299)
-    verify_signature(BODY, str(NOW), signature, SECRET, now=datetime.fromtimestamp(NOW, UTC))
-    # several entries (a secret rotation): any one matching is enough
-    other = sign(BODY, str(NOW), "old-secret")
-    verify_signature(BODY, str(NOW), f"{other}, {signature}", SECRET, now=NOW)
+    headers = signed()
+    assert verify_signature(BODY, headers, SECRET, now=NOW) is None
+    verify_signature(BODY, headers, KEY, now=NOW + 299)
+    verify_signature(BODY, headers, SECRET, now=datetime.fromtimestamp(NOW, UTC))
+    # names in any case, any mapping
+    verify_signature(
+        BODY, {name.title(): value for name, value in headers.items()}, SECRET, now=NOW
+    )
+    verify_signature(BODY, httpx.Headers(headers), SECRET, now=NOW)
+    # a plain str secret on both sides
+    verify_signature(BODY, signed(secret=PLAIN_SECRET), PLAIN_SECRET, now=NOW)
+
+
+def test_verify_accepts_any_of_several_signatures() -> None:
+    """A secret rotation: signed with the old and the new secret, any one matching is enough."""
+    mine = signed()["webhook-signature"]
+    old = signed(secret=b"the old key")["webhook-signature"]
+    verify_signature(BODY, signed(webhook_signature=f"{old} {mine}"), SECRET, now=NOW)
+    verify_signature(BODY, signed(webhook_signature=f"{mine}  {old}"), SECRET, now=NOW)
+    # signatures of other versions (v1a: asymmetric) are skipped
+    verify_signature(BODY, signed(webhook_signature=f"v1a,c2lnbmF0dXJl {mine}"), SECRET, now=NOW)
+    with pytest.raises(InvalidSignature, match="mismatch"):
+        verify_signature(BODY, signed(webhook_signature=old), SECRET, now=NOW)
 
 
 def test_verify_rejects_a_tampered_body() -> None:
-    signature = sign(BODY, str(NOW), SECRET)
     with pytest.raises(InvalidSignature, match="mismatch") as raised:
-        verify_signature(BODY.replace(b"sms", b"sm5"), str(NOW), signature, SECRET, now=NOW)
+        verify_signature(BODY.replace(b"sms", b"sm5"), signed(), SECRET, now=NOW)
     assert raised.value.reason == "mismatch"
     assert isinstance(raised.value, ReguaError)
 
 
-def test_verify_rejects_a_tampered_timestamp() -> None:
-    signature = sign(BODY, str(NOW), SECRET)
+def test_verify_rejects_a_tampered_timestamp_or_id() -> None:
     with pytest.raises(InvalidSignature, match="mismatch"):
-        verify_signature(BODY, str(NOW + 1), signature, SECRET, now=NOW)
+        verify_signature(BODY, signed(webhook_timestamp=str(NOW + 1)), SECRET, now=NOW)
+    with pytest.raises(InvalidSignature, match="mismatch"):
+        verify_signature(BODY, signed(webhook_id="abd"), SECRET, now=NOW)
 
 
 def test_verify_rejects_the_wrong_secret() -> None:
-    signature = sign(BODY, str(NOW), "another-secret")
     with pytest.raises(InvalidSignature, match="mismatch"):
-        verify_signature(BODY, str(NOW), signature, SECRET, now=NOW)
+        verify_signature(BODY, signed(secret="another-secret"), SECRET, now=NOW)
+    with pytest.raises(InvalidSignature, match="mismatch"):  # whsec_ decoded, not its text
+        verify_signature(BODY, signed(secret=SECRET.encode()), SECRET, now=NOW)
+
+
+GOOD = sign(BODY, webhook_id=ID, timestamp=NOW, secret=SECRET)
 
 
 @pytest.mark.parametrize(
-    ("timestamp", "signature"),
+    "changes",
     [
-        (str(NOW), ""),
-        (str(NOW), "abc"),
-        (str(NOW), "v2=" + "0" * 64),
-        (str(NOW), "v1=" + "0" * 63),
-        (str(NOW), "v1=" + "G" * 64),
-        (str(NOW), "sha256=" + "0" * 64),
-        ("", "v1=" + "0" * 64),
-        ("12.5", "v1=" + "0" * 64),
-        ("-5", "v1=" + "0" * 64),
-        ("yesterday", "v1=" + "0" * 64),
+        {"webhook_id": ""},
+        {"webhook_timestamp": ""},
+        {"webhook_timestamp": "12.5"},
+        {"webhook_timestamp": "-5"},
+        {"webhook_timestamp": "yesterday"},
+        {"webhook_signature": ""},
+        {"webhook_signature": "abc"},
+        {"webhook_signature": "v1=" + "0" * 64},  # regua's former scheme
+        {"webhook_signature": "v1," + GOOD[3:-2]},
+        {"webhook_signature": "v1," + GOOD[3:].replace("=", "")},
+        {"webhook_signature": "v1," + GOOD[3:-1] + "-"},
+        {"webhook_signature": "v2," + GOOD[3:]},
+        {"webhook_signature": f",{GOOD[3:]}"},
+        {"webhook_signature": f"{GOOD} v1,short"},
     ],
+    ids=repr,
 )
-def test_verify_rejects_malformed_headers(timestamp: str, signature: str) -> None:
-    with pytest.raises(InvalidSignature, match="malformed") as raised:
-        verify_signature(BODY, timestamp, signature, SECRET, now=NOW)
+def test_verify_rejects_malformed_headers(changes: dict[str, str]) -> None:
+    with pytest.raises(InvalidSignature, match=r"malformed|missing") as raised:
+        verify_signature(BODY, signed(**changes), SECRET, now=NOW)
+    assert raised.value.reason == "format"
+
+
+@pytest.mark.parametrize("name", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+def test_verify_rejects_a_missing_header(name: str) -> None:
+    headers = signed()
+    del headers[name]
+    with pytest.raises(InvalidSignature, match=name) as raised:
+        verify_signature(BODY, headers, SECRET, now=NOW)
     assert raised.value.reason == "format"
 
 
 def test_verify_rejects_a_timestamp_too_old() -> None:
-    signature = sign(BODY, str(NOW), SECRET)
+    headers = signed()
     with pytest.raises(InvalidSignature, match="too old") as raised:
-        verify_signature(BODY, str(NOW), signature, SECRET, now=NOW + 301)
+        verify_signature(BODY, headers, SECRET, now=NOW + 301)
     assert raised.value.reason == "expired"
-    verify_signature(BODY, str(NOW), signature, SECRET, now=NOW + 3600, tolerance=3600)
+    verify_signature(BODY, headers, SECRET, now=NOW + 3600, tolerance=3600)
     with pytest.raises(InvalidSignature, match="too old"):
-        verify_signature(
-            BODY, str(NOW), signature, SECRET, now=NOW + 61, tolerance=timedelta(minutes=1)
-        )
+        verify_signature(BODY, headers, SECRET, now=NOW + 61, tolerance=timedelta(minutes=1))
 
 
 def test_verify_rejects_a_timestamp_too_far_in_the_future() -> None:
-    signature = sign(BODY, str(NOW), SECRET)
+    headers = signed()
     with pytest.raises(InvalidSignature, match="future") as raised:
-        verify_signature(BODY, str(NOW), signature, SECRET, now=NOW - 301)
+        verify_signature(BODY, headers, SECRET, now=NOW - 301)
     assert raised.value.reason == "future"
-    verify_signature(BODY, str(NOW), signature, SECRET, now=NOW - 300)
+    verify_signature(BODY, headers, SECRET, now=NOW - 300)
 
 
-def test_verify_rejects_a_naive_now() -> None:
-    signature = sign(BODY, str(NOW), SECRET)
+def test_verify_rejects_a_naive_now_and_a_bad_secret() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        verify_signature(BODY, str(NOW), signature, SECRET, now=datetime(2026, 1, 1))
+        verify_signature(BODY, signed(), SECRET, now=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="must not be empty"):
+        verify_signature(BODY, signed(), "", now=NOW)
+    with pytest.raises(ValueError, match="base64"):
+        verify_signature(BODY, signed(), "whsec_%%%", now=NOW)
 
 
 # --- with the scheduler --------------------------------------------------------------------------
@@ -620,4 +845,9 @@ def test_a_503_makes_the_scheduler_defer_then_retry_with_the_same_key(
     assert len(retried.sent) == 1
     first, second = loopback.received
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    assert (
+        first.headers["webhook-id"]
+        == second.headers["webhook-id"]
+        == (idempotency_key(claim.occurrence_key))
+    )
     assert (first.json()["attempt"], second.json()["attempt"]) == (1, 2)

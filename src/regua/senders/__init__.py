@@ -1,12 +1,14 @@
 """Senders: adapters that deliver messages on a channel (see `regua.ports.Sender`)."""
 
 from regua.senders.console import ConsoleSender
+from regua.senders.jinja import JinjaRenderer
 from regua.senders.memory import OutboxSender
 from regua.senders.ratelimit import RateLimited
 from regua.senders.smtp import RenderedEmail, SMTPSender, TemplateRenderer
 
 __all__ = [
     "ConsoleSender",
+    "JinjaRenderer",
     "OutboxSender",
     "RateLimited",
     "RenderedEmail",

@@ -9,6 +9,10 @@ it; constructing a `WebhookSender` then raises `MissingDependencyError`.
 `httpx.AsyncClient`: same request, same signature, same outcomes. `verify_signature`,
 for the receiving side, needs only the standard library.
 
+Requests are signed as [Standard Webhooks](https://www.standardwebhooks.com) specifies, so
+that any of its libraries (``standardwebhooks`` for Python, and others for most languages)
+verifies them, as does `verify_signature`.
+
 The request
 -----------
 
@@ -16,10 +20,15 @@ One ``POST`` per message, to the sender's URL (or the URL of the message's chann
 the body a UTF-8 JSON object::
 
     {"channel": "sms", "address": "+5511990000001", "message": "cart_reminder",
-     "payload": {...}, "contact_id": "ana", "cadence": "shop", "step": "cart_reminder",
+     "variant": null, "payload": {...}, "contact_id": "ana", "locale": "pt-BR",
+     "cadence": "shop", "step": "cart_reminder",
      "occurrence_key": "shop:cart_reminder:ana:...", "idempotency_key": "3f0c...",
      "attempt": 1, "kind": "message", "sent_at": "2025-03-01T12:00:00.123+00:00"}
 
+``variant`` is the experiment variant assigned to the contact (`regua.Message.variant`),
+null outside an experiment; ``locale`` is the contact's locale (`regua.Contact.locale`: its
+``locale`` attribute as a BCP 47 language tag, ``pt_br`` read as ``pt-BR``), null when it
+has none or the attribute is not a language tag.
 ``kind`` is ``message`` (to the customer) or ``task`` (for a human); ``attempt`` counts the
 attempts on this channel; ``sent_at`` is the instant of this attempt, in UTC. Payload values
 that JSON lacks are written as strings: datetimes, dates and times in ISO 8601, decimals as
@@ -28,17 +37,24 @@ their digits, sets as sorted lists.
 Headers (names are case-insensitive, as always in HTTP):
 
 - ``Content-Type``: ``application/json``.
-- ``Idempotency-Key``: the message's idempotency key, the same on every retry of one
-  occurrence, so that the receiver can recognise a repeated delivery and answer 2xx
-  without acting twice.
-- ``X-Regua-Timestamp``: when the request was signed, in whole seconds since the Unix
+- ``Idempotency-Key`` and ``webhook-id``: the message's idempotency key, the same on every
+  retry of one occurrence, so that the receiver can recognise a repeated delivery and
+  answer 2xx without acting twice.
+- ``webhook-timestamp``: when the request was signed, in whole seconds since the Unix
   epoch, as decimal ASCII digits (``1740830400``).
-- ``X-Regua-Signature``: ``v1=`` followed by the lowercase hexadecimal HMAC-SHA256
-  (64 characters) of the bytes ``<timestamp>.<body>`` (the timestamp header's value, one
-  ASCII full stop, then the request body exactly as sent), keyed with the shared secret
-  (a ``str`` secret is encoded in UTF-8). `verify_signature` also accepts several
-  comma-separated entries (``v1=<hex>,v1=<hex>``, any one matching), so that a proxy can
-  re-sign during a secret rotation.
+- ``webhook-signature``: ``v1,`` followed by the base64 (standard alphabet, padded) of the
+  HMAC-SHA256 of the bytes ``<id>.<timestamp>.<body>`` (the ``webhook-id`` and
+  ``webhook-timestamp`` values, each followed by one ASCII full stop, then the request body
+  exactly as sent). `verify_signature` also accepts several space-separated signatures
+  (``v1,<base64> v1,<base64>``, any one matching), so that a proxy can sign with two
+  secrets during a rotation; signatures of other versions (``v1a,...``) are skipped.
+
+The secret is given as Standard Webhooks writes it, ``whsec_`` followed by the base64 of the
+key bytes (``whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw``), or as the key bytes themselves. Any
+other ``str`` is taken as text, its UTF-8 bytes being the key, so that a secret chosen as a
+passphrase works: other Standard Webhooks libraries read every string secret as base64, so
+give them the ``whsec_`` form of such a key,
+``"whsec_" + base64.b64encode(secret.encode()).decode()``.
 
 The receiver must verify the signature over the raw body, before parsing it, and reject a
 timestamp too far from its own clock (five minutes by default), which stops replays:
@@ -65,6 +81,7 @@ receiver that refuses a message often echoes it).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -92,6 +109,8 @@ else:
     _HAVE_HTTPX = True
 
 __all__ = [
+    "ID_HEADER",
+    "SECRET_PREFIX",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "AsyncWebhookSender",
@@ -101,26 +120,34 @@ __all__ = [
     "verify_signature",
 ]
 
-TIMESTAMP_HEADER: Final = "X-Regua-Timestamp"
+ID_HEADER: Final = "webhook-id"
+"""The header carrying the message's id: its idempotency key, the same on every retry."""
+
+TIMESTAMP_HEADER: Final = "webhook-timestamp"
 """The header carrying the signing time, in whole Unix seconds."""
 
-SIGNATURE_HEADER: Final = "X-Regua-Signature"
-"""The header carrying ``v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``."""
+SIGNATURE_HEADER: Final = "webhook-signature"
+"""The header carrying ``v1,<base64 HMAC-SHA256(key, f"{id}.{timestamp}.{body}")>``."""
+
+SECRET_PREFIX: Final = "whsec_"
+"""How a Standard Webhooks secret starts: ``whsec_`` and then the base64 of the key bytes."""
 
 _RESERVED = frozenset(
-    name.lower() for name in ("Content-Type", "Idempotency-Key", TIMESTAMP_HEADER, SIGNATURE_HEADER)
+    name.lower()
+    for name in ("Content-Type", "Idempotency-Key", ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 )
 _EXCERPT = 200
 _POOL_CONNECTIONS = 4  # connections per httpx.AsyncClient of an AsyncWebhookSender
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+_BASE64_SHA256 = re.compile(r"[A-Za-z0-9+/]{43}=")  # 32 bytes in padded base64
 
 
 class InvalidSignature(ReguaError):
     """A webhook request's signature or timestamp does not check out: reject the request.
 
     `reason` says why, for logs and metrics: ``"format"`` (a missing or malformed header),
-    ``"mismatch"`` (not signed with this secret over this body), ``"expired"`` (signed too
-    long ago: perhaps a replay) or ``"future"`` (signed too far ahead of this clock).
+    ``"mismatch"`` (not signed with this secret over this id, timestamp and body),
+    ``"expired"`` (signed too long ago: perhaps a replay) or ``"future"`` (signed too far
+    ahead of this clock).
     """
 
     def __init__(self, message: str, *, reason: str) -> None:
@@ -129,79 +156,129 @@ class InvalidSignature(ReguaError):
 
 
 def _key(secret: str | bytes) -> bytes:
-    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    """The HMAC key of `secret`: ``whsec_`` + base64 decoded, bytes as they are, else UTF-8."""
+    if isinstance(secret, str) and secret.startswith(SECRET_PREFIX):
+        encoded = secret[len(SECRET_PREFIX) :]
+        try:  # the padding may be left out, as some providers print secrets
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except ValueError:  # binascii.Error, or characters outside ASCII
+            raise ValueError(
+                f"a webhook secret that starts with {SECRET_PREFIX!r} must continue with the "
+                "base64 of the key bytes (standard alphabet)"
+            ) from None
+    else:
+        key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not key:
         raise ValueError("the webhook secret must not be empty")
     return key
 
 
-def sign(body: bytes, timestamp: str | int, secret: str | bytes) -> str:
-    """The ``X-Regua-Signature`` value of `body` signed at `timestamp` with `secret`.
+def _timestamp(timestamp: str | int) -> str:
+    stamp = str(timestamp).strip()
+    if not stamp.isascii() or not stamp.isdigit():
+        raise ValueError(f"the timestamp must be whole Unix seconds, got {timestamp!r}")
+    return stamp
 
-    >>> sign(b'{"a":1}', "1700000000", "s3cret")[:3]
-    'v1='
+
+def _signature(key: bytes, webhook_id: str, stamp: str, body: bytes) -> str:
+    signed = f"{webhook_id}.{stamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return f"v1,{base64.b64encode(digest).decode('ascii')}"
+
+
+def sign(body: bytes, *, webhook_id: str, timestamp: str | int, secret: str | bytes) -> str:
+    """The ``webhook-signature`` value of `body` with this id and timestamp, signed with `secret`.
+
+    Args:
+        body: The request body, exactly as sent.
+        webhook_id: The ``webhook-id`` header.
+        timestamp: The ``webhook-timestamp`` header: whole Unix seconds.
+        secret: ``whsec_`` + the base64 of the key, the key bytes, or any other ``str``
+            (its UTF-8 bytes are the key).
+
+    Raises:
+        ValueError: an empty secret, a ``whsec_`` secret that is not base64, or a timestamp
+            that is not whole seconds.
+
+    >>> sign(b'{"a":1}', webhook_id="msg_1", timestamp=1700000000,
+    ...      secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    'v1,hVsFLpmw4Ib/Xm0eZLt3KqYBZdt0U8gdGeuz0EsGv78='
+
     """
-    digest = hmac.new(_key(secret), f"{timestamp}.".encode("ascii") + body, hashlib.sha256)
-    return f"v1={digest.hexdigest()}"
+    return _signature(_key(secret), webhook_id, _timestamp(timestamp), body)
 
 
 def verify_signature(
     body: bytes,
-    timestamp: str | int,
-    signature: str,
+    headers: Mapping[str, str],
     secret: str | bytes,
     *,
     tolerance: float | timedelta = 300,
     now: float | datetime | None = None,
 ) -> None:
-    """Check a webhook request from a `WebhookSender`; raise `InvalidSignature` if it fails.
+    """Check a Standard Webhooks request (one from a `WebhookSender`); raise if it fails.
 
     Call it on the receiving side with the raw request body (bytes, before any JSON
-    parsing) and the values of the ``X-Regua-Timestamp`` and ``X-Regua-Signature``
-    headers. It returns None when the request is authentic and fresh.
+    parsing) and the request's headers. It returns None when the request is authentic and
+    fresh.
 
     Args:
         body: The request body, exactly as received.
-        timestamp: The ``X-Regua-Timestamp`` header (Unix seconds).
-        signature: The ``X-Regua-Signature`` header: ``v1=<hex>``, or several such
-            entries separated by commas (any one matching is enough).
-        secret: The secret shared with the sender.
+        headers: The request headers, any mapping (names are compared case-insensitively):
+            ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature``
+            (``v1,<base64>``, or several signatures separated by spaces, any one matching
+            being enough; signatures of other versions are skipped).
+        secret: The secret shared with the sender: ``whsec_`` + the base64 of the key, the
+            key bytes, or any other ``str`` (its UTF-8 bytes are the key).
         tolerance: How far (seconds, or a timedelta) the timestamp may be from `now`,
             in either direction.
         now: The current time (Unix seconds or an aware datetime); the system clock by
             default.
 
     Raises:
-        InvalidSignature: a malformed header (``reason="format"``), a signature that does
-            not match (``"mismatch"``, compared in constant time), a timestamp older than
-            `tolerance` (``"expired"``) or further than `tolerance` in the future
-            (``"future"``).
+        InvalidSignature: a missing or malformed header, or no ``v1`` signature
+            (``reason="format"``), no signature that matches (``"mismatch"``, compared in
+            constant time), a timestamp older than `tolerance` (``"expired"``) or further
+            than `tolerance` in the future (``"future"``).
+        ValueError: an empty secret, a ``whsec_`` secret that is not base64, a naive `now`.
 
     """
-    stamp = str(timestamp).strip()
+    key = _key(secret)
+    fields = {str(name).lower(): str(value) for name, value in headers.items()}
+    webhook_id = fields.get(ID_HEADER, "")
+    if not webhook_id:
+        raise InvalidSignature(f"missing {ID_HEADER} header", reason="format")
+    stamp = fields.get(TIMESTAMP_HEADER, "").strip()
     if not stamp.isascii() or not stamp.isdigit():
         raise InvalidSignature(
             f"malformed {TIMESTAMP_HEADER} {stamp[:40]!r}: expected whole Unix seconds",
             reason="format",
         )
+    signature = fields.get(SIGNATURE_HEADER, "")
     candidates: list[str] = []
-    for entry in signature.split(","):
-        version, sep, value = entry.strip().partition("=")
-        if not sep or version != "v1" or not _HEX64.fullmatch(value):
+    for entry in signature.split():
+        version, sep, value = entry.partition(",")
+        if not sep or not version or (version == "v1" and not _BASE64_SHA256.fullmatch(value)):
             raise InvalidSignature(
-                f"malformed {SIGNATURE_HEADER} {signature[:80]!r}: expected "
-                "'v1=' and 64 lowercase hexadecimal digits",
+                f"malformed {SIGNATURE_HEADER} {signature[:80]!r}: expected 'v1,' and the "
+                "base64 of 32 bytes",
                 reason="format",
             )
-        candidates.append(entry.strip())
-    expected = sign(body, stamp, secret)
+        if version == "v1":
+            candidates.append(entry)
+    if not candidates:
+        raise InvalidSignature(
+            f"malformed {SIGNATURE_HEADER} {signature[:80]!r}: no 'v1,' signature",
+            reason="format",
+        )
+    expected = _signature(key, webhook_id, stamp, body).encode("ascii")
     matched = False
     for candidate in candidates:  # compare with every entry: no early exit
-        matched |= hmac.compare_digest(candidate.encode("ascii"), expected.encode("ascii"))
+        matched |= hmac.compare_digest(candidate.encode("ascii"), expected)
     if not matched:
         raise InvalidSignature(
-            "signature mismatch: the body, the timestamp or the secret differs from what "
-            "was signed",
+            "signature mismatch: the body, the id, the timestamp or the secret differs from "
+            "what was signed",
             reason="mismatch",
         )
     if isinstance(now, datetime):
@@ -319,8 +396,9 @@ class _Webhook:
             **self._headers,
             "Content-Type": "application/json",
             "Idempotency-Key": message.idempotency_key,
+            ID_HEADER: message.idempotency_key,
             TIMESTAMP_HEADER: stamp,
-            SIGNATURE_HEADER: sign(body, stamp, self._secret),
+            SIGNATURE_HEADER: _signature(self._secret, message.idempotency_key, stamp, body),
         }
         request = {
             "content": body,
@@ -364,8 +442,10 @@ class _Webhook:
             "channel": message.channel,
             "address": message.address,
             "message": message.message,
+            "variant": message.variant,
             "payload": message.payload,
             "contact_id": message.contact.id,
+            "locale": message.contact.locale,
             "cadence": message.cadence,
             "step": message.step,
             "occurrence_key": message.occurrence_key,
@@ -425,14 +505,18 @@ class _Webhook:
 class WebhookSender(_Webhook):
     """A `Sender` that POSTs each message as signed JSON to an HTTP endpoint.
 
-    See the module's documentation for the body, the headers, the signature and how each
-    answer is mapped. One `httpx.Client` (a connection pool, safe across threads) is reused
-    for every message; `close()` it, or use the sender as a context manager.
+    Requests are signed as [Standard Webhooks](https://www.standardwebhooks.com) specifies
+    (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``). See the module's
+    documentation for the body, the headers, the signature and how each answer is mapped.
+    One `httpx.Client` (a connection pool, safe across threads) is reused for every message;
+    `close()` it, or use the sender as a context manager.
 
     Args:
         url_or_urls: One URL for every channel, or a mapping ``{channel: url}``; a message
             on a channel the mapping lacks fails permanently.
-        secret: The secret shared with the receiver, for the HMAC signature.
+        secret: The secret shared with the receiver, for the HMAC signature:
+            ``whsec_`` + the base64 of the key (the Standard Webhooks form), the key bytes,
+            or any other ``str`` (its UTF-8 bytes are the key).
         timeout: Seconds allowed to connect, and then for each read and write.
         headers: Extra headers sent with every request (an ``Authorization`` token...);
             they may not replace the headers the sender sets itself.
@@ -442,8 +526,9 @@ class WebhookSender(_Webhook):
 
     Raises:
         MissingDependencyError: httpx (the extra ``http``) is not installed.
-        ValueError: an empty secret, a URL that is not http(s), an empty mapping, a
-            non-positive timeout, or `headers` naming a header the sender sets.
+        ValueError: an empty secret, a ``whsec_`` secret that is not base64, a URL that is
+            not http(s), an empty mapping, a non-positive timeout, or `headers` naming a
+            header the sender sets.
 
     """
 
@@ -510,7 +595,8 @@ class AsyncWebhookSender(_Webhook):
 
     Args:
         url_or_urls: One URL for every channel, or a mapping ``{channel: url}``.
-        secret: The secret shared with the receiver, for the HMAC signature.
+        secret: The secret shared with the receiver, for the HMAC signature (as for
+            `WebhookSender`).
         timeout: Seconds allowed to connect, and then for each read and write.
         headers: Extra headers sent with every request; they may not replace the headers
             the sender sets itself.
