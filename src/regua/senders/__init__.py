@@ -5,13 +5,27 @@ from regua.senders.jinja import JinjaRenderer
 from regua.senders.memory import OutboxSender
 from regua.senders.ratelimit import RateLimited
 from regua.senders.smtp import RenderedEmail, SMTPSender, TemplateRenderer
+from regua.senders.unsubscribe import (
+    InvalidUnsubscribeToken,
+    Unsubscribe,
+    UnsubscribeRequest,
+    handle_unsubscribe,
+    read_unsubscribe_token,
+    unsubscribe_token,
+)
 
 __all__ = [
     "ConsoleSender",
+    "InvalidUnsubscribeToken",
     "JinjaRenderer",
     "OutboxSender",
     "RateLimited",
     "RenderedEmail",
     "SMTPSender",
     "TemplateRenderer",
+    "Unsubscribe",
+    "UnsubscribeRequest",
+    "handle_unsubscribe",
+    "read_unsubscribe_token",
+    "unsubscribe_token",
 ]

@@ -2,7 +2,8 @@
 
 `SMTPSender` renders a `Message` into an e-mail (`RenderedEmail`: subject, text and an
 optional HTML part), addresses it to the contact (with their name, RFC 2047-encoded when it is
-not ASCII), derives its ``Message-ID`` from the idempotency key, and sends it over one SMTP
+not ASCII), derives its ``Message-ID`` from the idempotency key, adds one-click unsubscribe
+headers to marketing e-mail when given an `Unsubscribe`, and sends it over one SMTP
 connection that it keeps open across a batch. SMTP replies and network errors are mapped to
 `TemporaryFailure` and `PermanentFailure` (see `SMTPSender`).
 """
@@ -18,8 +19,9 @@ import ssl
 import string
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from email import errors as email_errors
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from types import TracebackType
@@ -29,6 +31,7 @@ import attrs
 
 from regua.ports import Message, OutcomeUnknown, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
+from regua.senders.unsubscribe import Unsubscribe
 
 __all__ = ["IDEMPOTENCY_HEADER", "RenderedEmail", "Renderer", "SMTPSender", "TemplateRenderer"]
 
@@ -40,6 +43,32 @@ Security = Literal["starttls", "ssl", "plain"]
 _DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "plain": 25}
 # The characters RFC 5322 allows, unquoted, on the left of a Message-ID (dot-atom-text).
 _MSG_ID_LEFT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+# RFC 5322 caps a line at 998 characters; a List-Unsubscribe line holds one URI.
+_MAX_URI = 998 - len("List-Unsubscribe: <>,")
+_URIS = re.compile(r"<[^<>]*>")
+
+
+class _URIListHeader(UnstructuredHeader, BaseHeader):
+    """A header that lists URIs in angle brackets (``List-Unsubscribe``), folded between them.
+
+    The standard folding cuts a word longer than a line into RFC 2047 encoded-words, which
+    no mail client reads back as a URI; here each URI keeps a line of its own, whole.
+    """
+
+    def fold(self, *, policy: email.policy.Policy) -> str:
+        uris = _URIS.findall(str(self))
+        if not uris:  # pragma: no cover - only set by compose, always with URIs
+            return super().fold(policy=policy)
+        return f"{self.name}: " + f",{policy.linesep} ".join(uris) + policy.linesep
+
+
+def _policy() -> email.policy.EmailPolicy[EmailMessage]:
+    headers = HeaderRegistry()  # a registry of our own: the standard one is shared
+    headers.map_to_type("list-unsubscribe", _URIListHeader)
+    return email.policy.SMTP.clone(header_factory=headers)
+
+
+_POLICY = _policy()
 
 
 @attrs.frozen(slots=True)
@@ -147,6 +176,13 @@ class SMTPSender:
     The recipient's display name comes from the contact's ``name`` attribute, when present;
     non-ASCII names and subjects are RFC 2047-encoded, bodies are UTF-8.
 
+    With `unsubscribe`, each marketing e-mail (a message to the customer that is not
+    transactional) carries ``List-Unsubscribe`` (an HTTPS link, and a ``mailto:`` one if
+    configured) and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 2369 and RFC
+    8058, which Gmail and Yahoo require of bulk senders), and its templates get the same
+    HTTPS link as ``unsubscribe_url`` (unless the payload has one), for the visible link in
+    the body. Transactional e-mails and tasks for a human get neither.
+
     Failures:
 
     | what happened | raises |
@@ -178,6 +214,8 @@ class SMTPSender:
         local_hostname: The name sent in EHLO; defaults to this host's FQDN.
         ssl_context: The TLS settings for ``starttls`` and ``ssl``; defaults to
             `ssl.create_default_context()` (certificates verified against the system's CAs).
+        unsubscribe: One-click unsubscribe links for marketing e-mail (`Unsubscribe`: the
+            endpoint's URL and the secret that signs the links), or None for none.
 
     """
 
@@ -195,6 +233,7 @@ class SMTPSender:
         timeout: float = 30.0,
         local_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        unsubscribe: Unsubscribe | None = None,
     ) -> None:
         if security not in _DEFAULT_PORTS:
             raise ValueError(f"security must be 'starttls', 'ssl' or 'plain', got {security!r}")
@@ -214,6 +253,7 @@ class SMTPSender:
         self.timeout = timeout
         self.local_hostname = local_hostname
         self.ssl_context = ssl_context
+        self.unsubscribe = unsubscribe
         self._connection: smtplib.SMTP | None = None
         self._lock = threading.RLock()
 
@@ -260,10 +300,23 @@ class SMTPSender:
         Raises `PermanentFailure` when the address does not parse or the renderer refuses
         the message.
         """
-        rendered = self.renderer(message)
+        unsubscribe: dict[str, str] = {}
+        to_render = message
+        if self.unsubscribe is not None and self.unsubscribe.applies_to(message):
+            issued_at = datetime.now(timezone.utc)  # one instant: one token, header and body
+            unsubscribe = self.unsubscribe.headers(message, issued_at=issued_at)
+            link = self.unsubscribe.link(message, issued_at=issued_at)
+            longest = max(len(uri) for uri in _URIS.findall(unsubscribe["List-Unsubscribe"]))
+            if longest > _MAX_URI:
+                raise PermanentFailure(
+                    f"the unsubscribe link is {longest} characters long, more than an e-mail "
+                    f"header line holds: shorten the unsubscribe URL or the contact id"
+                )
+            to_render = attrs.evolve(message, payload={"unsubscribe_url": link, **message.payload})
+        rendered = self.renderer(to_render)
         name = message.contact.attributes.get("name")
         to = _parse_address(message.address, name if isinstance(name, str) else "", hide=True)
-        email_message = EmailMessage(policy=email.policy.SMTP)
+        email_message = EmailMessage(policy=_POLICY)
         try:
             email_message["From"] = self.from_address
             email_message["To"] = to
@@ -271,6 +324,8 @@ class SMTPSender:
             email_message["Date"] = formatdate(usegmt=True)
             email_message["Message-ID"] = self.message_id(message.idempotency_key)
             email_message[IDEMPOTENCY_HEADER] = message.idempotency_key
+            for header, value in unsubscribe.items():
+                email_message[header] = value
         except (ValueError, email_errors.MessageError) as exc:
             reason = redact(str(exc), known=personal_strings(message))
             raise PermanentFailure(f"cannot build the e-mail: {reason}") from exc
