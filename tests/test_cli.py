@@ -387,6 +387,46 @@ LINT_CASES = {
 }
 
 
+SENDERS = """\
+from regua import OutboxSender
+from regua.senders import SMTPSender
+
+
+def make_senders():
+    email = SMTPSender("smtp.example.com", templates={"receipt": ("Pedido", "Obrigado!")})
+    return {"email": email, "sms": OutboxSender()}
+
+
+not_senders = {"email": 42}
+"""
+
+
+def test_check_reads_the_applications_senders_and_checks_the_templates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cadence = write(tmp_path, CLEAN)
+    senders = write(tmp_path, SENDERS, "messaging.py")
+    status, out, err = run(capsys, "check", cadence, "--senders-from", f"{senders}:make_senders")
+    assert (status, err) == (1, "")
+    assert out.splitlines() == [
+        "clean: error no-template steps[1] 'welcome'.message: the 'email' sender cannot render "
+        "message 'welcome' of step 'welcome': no e-mail template 'welcome' (templates: "
+        "receipt); every message sent there fails",
+        "FAILED: cadence 'clean' (2 steps, 2 channels): 1 error, 0 warnings",
+    ]
+    status, _, err = run(capsys, "check", cadence, "--senders-from", f"{senders}:not_senders")
+    assert status == 1
+    assert "the sender of channel 'email' has no send(message) method" in err
+    status, _, err = run(capsys, "check", cadence, "--senders-from", f"{senders}:nothing")
+    assert status == 1
+    assert "no attribute 'nothing'" in err
+    status, _, err = run(
+        capsys, "check", cadence, "--senders", "email", "--senders-from", f"{senders}:make_senders"
+    )
+    assert status == 2
+    assert "not allowed with argument" in err
+
+
 @pytest.mark.parametrize("code", sorted(LINT_CASES))
 def test_check_catches_each_lint_rule(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, code: str

@@ -691,6 +691,60 @@ def test_senders_for_every_channel_or_no_senders_given_find_nothing() -> None:
     assert lint(cadence) == []
 
 
+# --- no-template --------------------------------------------------------------------------------
+
+
+def test_a_message_the_email_templates_lack_is_an_error() -> None:
+    from regua.senders import SMTPSender
+
+    email = SMTPSender("smtp.example.com", templates={"confirm": ("Pedido $order", "Obrigado!")})
+    cadence = shop(
+        step("confirm"),
+        step("shipped", message="order_shipped", channels=["email", "sms"]),
+        step("sms_only", channels=["sms"]),
+    )
+    findings = lint(cadence, senders={"email": email, "sms": object()})
+    assert [(f.code, f.severity, f.path) for f in findings] == [
+        ("no-template", "error", "steps[1] 'shipped'.message")
+    ]
+    assert "the 'email' sender cannot render message 'order_shipped' of step 'shipped'" in (
+        findings[0].message
+    )
+    assert "(templates: confirm)" in findings[0].message
+    assert lint(cadence, senders={"email", "sms"}) == []  # names alone: nothing to ask
+
+
+def test_a_jinja_template_missing_incomplete_or_broken_is_an_error(tmp_path: Path) -> None:
+    pytest.importorskip("jinja2")
+    from regua.senders import JinjaRenderer, SMTPSender
+
+    files = {
+        "en/confirm.subject.txt": "Order {{ order }}",
+        "en/confirm.txt": "Thanks!",
+        "pt-BR/confirm.subject.txt": "Pedido {{ order }}",
+        "pt-BR/confirm.txt": "Obrigado!",
+        "en/shipped.subject.txt": "Shipped",
+        "en/shipped.txt": "On its way",
+        "pt-BR/shipped.txt": "A caminho",  # no subject: Portuguese contacts would fail
+        "en/survey.subject.txt": "How was it?",
+        "en/survey.txt": "{% if %}",  # does not compile
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    email = SMTPSender("smtp.example.com", renderer=JinjaRenderer(tmp_path))
+    cadence = shop(*(step(name) for name in ("confirm", "shipped", "survey", "welcome")))
+    findings = {f.path: f.message for f in lint(cadence, senders={"email": email})}
+    assert sorted(findings) == [
+        "steps[1] 'shipped'.message",
+        "steps[2] 'survey'.message",
+        "steps[3] 'welcome'.message",
+    ]
+    assert "pt-BR/shipped.subject.txt" in findings["steps[1] 'shipped'.message"]
+    assert "en/survey.txt, line 1: syntax error" in findings["steps[2] 'survey'.message"]
+    assert "no e-mail template 'welcome'" in findings["steps[3] 'welcome'.message"]
+
+
 # --- no-expiry ----------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 from regua.definitions.cadence import Cadence, schema
 from regua.errors import ReguaError
 from regua.forecasting.assumptions import Assumptions, ChannelFailure, EventRate
-from regua.loading import LoadError, load_cadences, load_scenario
+from regua.loading import LoadError, load_cadences, load_scenario, load_senders
 
 if TYPE_CHECKING:
     from regua.forecasting.forecaster import Progress
@@ -119,13 +119,24 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "cadence", metavar="PATH", nargs="+", help=_CADENCE_HELP + "; several may be given"
     )
-    check.add_argument(
+    senders = check.add_mutually_exclusive_group()
+    senders.add_argument(
         "--senders",
         metavar="CHANNELS",
         type=_channel_list,
         help=(
             "comma-separated channels your application has senders for (e.g. email,sms): "
             "a step none of whose channels has one is an error, a step missing some a warning"
+        ),
+    )
+    senders.add_argument(
+        "--senders-from",
+        metavar="MODULE:ATTRIBUTE",
+        help=(
+            "your application's senders: a mapping of channel to sender, or a function "
+            "returning one (shop.messaging:senders, path/to/file.py:make_senders); checks "
+            "the channels as --senders does, and each step's message against the templates "
+            "of the senders that can tell (SMTPSender with its renderer)"
         ),
     )
     check.add_argument("--strict", action="store_true", help="warnings fail the check too")
@@ -448,9 +459,10 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     from regua.lint import lint
 
     cadences = [cadence for spec in args.cadence for cadence in load_cadences(spec)]
+    senders = args.senders if args.senders_from is None else load_senders(args.senders_from)
     errors = warnings = 0
     for cadence in cadences:
-        findings = lint(cadence, senders=args.senders)
+        findings = lint(cadence, senders=senders)
         for finding in findings:
             print(f"{cadence.name}: {finding}", file=out)
             if finding.severity == "error":

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import time
 from typing import Any, Literal
 
@@ -78,11 +78,16 @@ class Finding:
         return f"{self.severity} {self.code} {self.path}: {self.message}"
 
 
-def lint(cadence: Cadence, *, senders: Collection[str] | None = None) -> list[Finding]:
+def lint(
+    cadence: Cadence, *, senders: Collection[str] | Mapping[str, object] | None = None
+) -> list[Finding]:
     """Check a cadence for steps that cannot fire, conditions that cannot hold and more.
 
     `senders` names the channels the application has a sender for (the keys of the
     `Scheduler`'s ``senders`` mapping will do); only when it is given are channels checked.
+    Given the mapping itself (channel -> sender), the step's message keys are checked too,
+    against each sender that can say which it lacks (``missing_templates``, as
+    `regua.senders.SMTPSender` with `TemplateRenderer` or `JinjaRenderer` does).
     Findings come in step order, then by code. The rules:
 
     * ``never-true`` (error): a step's `when`, or a route's condition, that no contact can
@@ -109,6 +114,9 @@ def lint(cadence: Cadence, *, senders: Collection[str] | None = None) -> list[Fi
       it is always deferred.
     * ``digest-cancels-itself`` (warning): a digest step cancelled by the very event it
       collects, so that no digest ever holds more than one event.
+    * ``no-template`` (error; with a mapping of `senders`): a step's message key that the
+      sender of one of its channels has no template for (or one that does not compile),
+      which fails every message sent there.
 
     Raises:
         TypeError: `senders` is a single string rather than a collection of names.
@@ -157,6 +165,8 @@ def lint(cadence: Cadence, *, senders: Collection[str] | None = None) -> list[Fi
         for step in cadence.steps:
             if step.name not in never_sent and not step.channels_named() & frozenset(senders):
                 never_sent[step.name] = "none of its channels has a sender"
+        if isinstance(senders, Mapping):
+            found += _no_template(cadence, senders)
     unreachable = _unreachable(cadence, never_true_when, never_sent)
     found += unreachable
     unreachable_steps = {cadence.steps[index].name for index, _ in unreachable}
@@ -320,6 +330,39 @@ def _no_sender(cadence: Cadence, senders: frozenset[str]) -> list[tuple[int, Fin
                         f"step {step.name!r} may use {listed}, with no sender: a channel "
                         "without a sender fails permanently, so contacts reached there fall "
                         "back to the next channel, or fail; register a sender or drop it",
+                    ),
+                )
+            )
+    return found
+
+
+# --- no-template --------------------------------------------------------------------------------
+
+
+def _no_template(cadence: Cadence, senders: Mapping[str, object]) -> list[tuple[int, Finding]]:
+    checks = {
+        channel: check
+        for channel, sender in senders.items()
+        if callable(check := getattr(sender, "missing_templates", None))
+    }
+    keys = {step.message_key for step in cadence.steps}
+    missing = {channel: dict(check(sorted(keys))) for channel, check in checks.items()}
+    found: list[tuple[int, Finding]] = []
+    for index, step in enumerate(cadence.steps):
+        key = step.message_key
+        for channel in sorted(step.channels_named()):
+            why = missing.get(channel, {}).get(key)
+            if why is None:
+                continue
+            found.append(
+                (
+                    index,
+                    Finding(
+                        "no-template",
+                        "error",
+                        f"steps[{index}] {step.name!r}.message",
+                        f"the {channel!r} sender cannot render message {key!r} of step "
+                        f"{step.name!r}: {why}; every message sent there fails",
                     ),
                 )
             )

@@ -28,7 +28,7 @@ import os
 import sys
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -50,6 +50,7 @@ __all__ = [
     "is_yaml_error",
     "load_cadences",
     "load_scenario",
+    "load_senders",
 ]
 
 CADENCE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -236,6 +237,47 @@ def _failure(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         return f"invalid cadence, {describe_error(exc)}"
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def load_senders(spec: str) -> dict[str, object]:
+    """The application's senders that ``module:attribute`` names, for `regua check`.
+
+    The attribute is a mapping of channel to sender, or a function of no arguments that
+    returns one; ``path/to/file.py:attribute`` works too.
+
+    Raises:
+        LoadError: the module is missing or fails to import, the attribute is missing, or it
+            is not such a mapping (one whose values all have a ``send`` method). The message
+            starts with the spec.
+
+    """
+    target, attribute = _split(spec)
+    if attribute is None:
+        raise LoadError(f"{spec}: name the senders as module:attribute")
+    module = _import_path(Path(target), spec) if _is_python_path(target) else None
+    if module is None:
+        module = _import_module(target, spec)
+    value: Any = module
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            raise LoadError(f"{spec}: no attribute {attribute!r}")
+        value = getattr(value, part)
+    if callable(value) and not isinstance(value, Mapping):
+        try:
+            value = value()
+        except Exception as exc:  # the application's factory: say so, without a traceback
+            raise LoadError(f"{spec}: {attribute}() failed: {describe_error(exc)}") from None
+    if not isinstance(value, Mapping):
+        raise LoadError(
+            f"{spec}: {attribute!r} is a {type(value).__name__}, not a mapping of channel to "
+            "sender (or a function returning one)"
+        )
+    for channel, sender in value.items():
+        if not callable(getattr(sender, "send", None)):
+            raise LoadError(
+                f"{spec}: the sender of channel {channel!r} has no send(message) method"
+            )
+    return {str(channel): sender for channel, sender in value.items()}
 
 
 def _cadences_of(module: ModuleType, attribute: str | None, spec: str) -> list[Cadence]:

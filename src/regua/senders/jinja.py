@@ -35,6 +35,7 @@ attributes={"locale": "pt-BR"})``), a BCP 47 language tag. It is normalised
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,6 +213,37 @@ class JinjaRenderer:
                 chain.extend(t for t in _truncations(tag) if t not in chain)
         chain.append("")
         return chain
+
+    def missing_templates(self, keys: Iterable[str]) -> dict[str, str]:
+        """Which of these template keys cannot be rendered, each with why (`regua check`).
+
+        A key must be complete (subject and text) and compile where a contact without a
+        locale finds it (`default_locale`, then the top level); and in every locale directory
+        holding any of its files, complete and compiling there too, since contacts of that
+        locale get those. Listing the directories needs a loader that can list its
+        templates (a directory, a `jinja2.DictLoader`...); with one that cannot, only the
+        default chain is checked.
+        """
+        import jinja2
+
+        try:
+            names = self.environment.list_templates()
+        except (TypeError, jinja2.TemplateError, OSError):  # a loader that cannot list
+            names = []
+        places = sorted({name.rsplit("/", 1)[0] for name in names if "/" in name})
+        missing: dict[str, str] = {}
+        for key in dict.fromkeys(keys):
+            files = {_file_name(key, part) for part in _PARTS}
+            chains = [self.locales(None)] + [
+                [place] for place in places if any(_in(place, f) in names for f in files)
+            ]
+            for chain in chains:
+                try:
+                    self._templates(key, chain)
+                except (PermanentFailure, TemporaryFailure) as exc:
+                    missing[key] = str(exc)
+                    break
+        return missing
 
     @staticmethod
     def variables(message: Message, locale: str | None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import smtplib
 import ssl
 import string
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from email import errors as email_errors
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
@@ -146,6 +146,15 @@ class TemplateRenderer:
             else html_part.safe_substitute({k: html.escape(v) for k, v in values.items()}),
         )
 
+    def missing_templates(self, keys: Iterable[str]) -> dict[str, str]:
+        """Which of these template keys have no template, each with why (`regua check`)."""
+        known = ", ".join(sorted(self._templates)) or "none"
+        return {
+            key: f"no e-mail template {key!r} (templates: {known})"
+            for key in keys
+            if key not in self._templates
+        }
+
     @staticmethod
     def variables(message: Message) -> dict[str, str]:
         """The template variables for `message`, as strings."""
@@ -259,6 +268,15 @@ class SMTPSender:
 
     def __repr__(self) -> str:
         return f"SMTPSender({self.host!r}, {self.port}, security={self.security!r})"
+
+    def missing_templates(self, keys: Iterable[str]) -> dict[str, str]:
+        """Which of these template keys the renderer lacks, each with why (`regua check`).
+
+        Asks the renderer's own ``missing_templates``; a renderer without one (a function of
+        your own) cannot be checked, and nothing is said missing.
+        """
+        check = getattr(self.renderer, "missing_templates", None)
+        return {} if check is None else dict(check(keys))
 
     # --- the Sender protocol ---------------------------------------------------------------
 
