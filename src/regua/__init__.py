@@ -94,6 +94,7 @@ from regua.ports import (
     Repository,
     Sender,
     TemporaryFailure,
+    Throttled,
     UnknownContactError,
     Wakeup,
 )
@@ -224,6 +225,7 @@ __all__ = [
     "Snapshot",
     "Step",
     "TemporaryFailure",
+    "Throttled",
     "TickReport",
     "Trigger",
     "UnknownContactError",

@@ -218,6 +218,8 @@ def _step_lines(step: Step) -> tuple[str, ...]:
         lines.append(f"else -> {channels}" if step.route else channels)
     if step.transactional:
         lines.append("transactional")
+    if step.service:
+        lines.append("service")
     if step.repeat == "once":
         lines.append("once per contact")
     if step.cooldown is not None:

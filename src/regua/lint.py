@@ -380,7 +380,8 @@ def _no_expiry(cadence: Cadence) -> list[tuple[int, Finding]]:
                 "no-expiry",
                 "warning",
                 f"steps[{index}] {step.name!r}",
-                f"marketing step {step.name!r} has neither expires_after nor deadline: after "
+                f"{'service' if step.service else 'marketing'} step {step.name!r} has neither "
+                "expires_after nor deadline: after "
                 "downtime it is sent however late, since catch-up only drops what is past its "
                 "expiry; give it an expires_after (e.g. '1d')",
             ),

@@ -71,6 +71,17 @@ class OutcomeUnknown(TemporaryFailure):
     """
 
 
+class Throttled(TemporaryFailure):
+    """Raised by a sender that did not try: a rate limit has no room for the message yet.
+
+    The provider never saw it, so it is not an attempt: the scheduler defers the occurrence
+    on the same channel until `retry_after` (or its backoff, without one) and counts it
+    toward neither `RetryPolicy.max_attempts` nor a move to the next channel. A provider's
+    own 429 is a `TemporaryFailure` (the request was made); this is for a limit kept on the
+    sending side (`regua.senders.RateLimited`, `SharedRateLimited`).
+    """
+
+
 class PermanentFailure(ReguaError):
     """Raised by a sender when delivery will never succeed as asked ("this will never work").
 
@@ -107,9 +118,10 @@ class Message:
         kind: The channel's kind: ``message`` (to the customer) or ``task`` (for a human).
         variant: The experiment variant assigned to the contact, for the template to pick its
             copy by; None when the step is not part of an experiment.
-        transactional: Whether the step is transactional (an order confirmation, a password
-            reset: sent without marketing consent). A sender leaves marketing-only parts out
-            of such a message, such as the e-mail sender's ``List-Unsubscribe`` headers.
+        transactional: Whether the message is not marketing: a transactional step (an order
+            confirmation, a password reset) or a service one (a delivery window), both sent
+            without marketing consent. A sender leaves marketing-only parts out of such a
+            message, such as the e-mail sender's ``List-Unsubscribe`` headers.
 
     """
 

@@ -380,7 +380,8 @@ class DueAction:
         message: The template key.
         payload: Data for the template: the step's payload, then the triggering event's data.
         address: The contact's address on `channel`.
-        transactional: Whether the step is transactional.
+        transactional: Whether the message is not marketing: True for a transactional or
+            service step (`Step.marketing` is False), which needs no marketing consent.
         priority: The step's priority.
         expires_at: The instant after which it must not be sent, if any.
         collected: For a digest step: the ids of the events the payload lists, recorded

@@ -42,6 +42,7 @@ from regua.ports import (
     PermanentFailure,
     Repository,
     TemporaryFailure,
+    Throttled,
     Wakeup,
 )
 from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Snapshot, idempotency_key
@@ -809,6 +810,35 @@ class TickPlan:
                 if not self.lease_from_claim:  # the leases of every contact of the tick end
                     run.stopping = True
                 return None  # the lease is ending: another worker may hold the claim soon
+            except Throttled as exc:  # not sent, not tried: later, on this channel
+                wait = exc.retry_after or self.retry.delay(attempts + 1, action.occurrence_key)
+                self.metrics.add("regua.messages.throttled", 1, labels)
+                detail = _failure_text(exc, message)
+                log.info(
+                    "throttled %s/%s on %s: %s",
+                    action.cadence,
+                    action.step,
+                    channel,
+                    detail,
+                    extra=_fields(
+                        action,
+                        channel,
+                        "throttled",
+                        self.worker,
+                        attempt=message.attempt,
+                        contact=self._who(action.contact_id),
+                    ),
+                )
+                return attrs.evolve(
+                    claim,
+                    until=now + wait,
+                    attempts=attempts,  # not an attempt: the provider never saw it
+                    channel_index=index,
+                    last_error=f"{channel}: {detail}",
+                    sending=False,
+                    unsettled=uncertain is not None,
+                    channel=channel,
+                )
             except PermanentFailure as exc:
                 tried = True
                 detail = _failure_text(exc, message, typed=False)

@@ -38,7 +38,7 @@ def test_variants_keep_their_order_and_name_the_experiment() -> None:
         ({"experiment": "copy"}, "'experiment' is set but 'variants' is not"),
         (
             {"variants": {"a": 50, "control": 50}, "holdout": "control", "transactional": True},
-            "a transactional step cannot hold contacts out",
+            "a transactional or service step cannot hold contacts out",
         ),
     ],
 )

@@ -28,6 +28,7 @@ from regua import (
     Scheduler,
     Step,
     TemporaryFailure,
+    Throttled,
     after_step,
     attr,
     on_event,
@@ -225,6 +226,39 @@ def test_permanent_failure_falls_back_at_once() -> None:
     report = scheduler.tick(T0)
     assert [(d.status, d.channel) for d in report.sent] == [(DeliveryStatus.SENT, "sms")]
     assert [m.channel for m in outbox.outbox] == ["sms"]
+
+
+def test_a_throttled_send_is_no_attempt_and_never_moves_to_a_fallback() -> None:
+    """Throttled more often than max_attempts allows: still on its first channel, then sent."""
+
+    class Limited:
+        def __init__(self) -> None:
+            self.room = False
+            self.sent: list[Message] = []
+
+        def send(self, message: Message) -> str | None:
+            if not self.room:
+                raise Throttled("no token yet", retry_after=timedelta(minutes=10))
+            self.sent.append(message)
+            return "m-1"
+
+    step = Step("news", trigger=on_event("e"), channels=["email", "sms"])
+    cadence = Cadence("c", channels=[Channel("email"), Channel("sms")], steps=[step])
+    email, sms = Limited(), OutboxSender()
+    scheduler, repo, _ = setup(cadence, email=email, sms=sms)
+    repo.upsert_contact(person())
+    repo.record_event(Event("ana", "e", T0, id="e1"))
+    now = T0
+    for _ in range(5):  # RetryPolicy(max_attempts=3) would have moved on after three
+        [deferred] = scheduler.tick(now).deferred
+        assert (deferred.attempts, deferred.channel_index) == (0, 0)
+        assert deferred.until == now + timedelta(minutes=10)
+        assert deferred.last_error == "email: Throttled: no token yet"
+        now = deferred.until + timedelta(seconds=1)
+    email.room = True
+    [sent] = scheduler.tick(now).sent
+    assert (sent.channel, sent.message_id) == ("email", "m-1")
+    assert sms.outbox == []
 
 
 def test_unexpected_sender_exception_is_retried_not_lost() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from regua import (
     OutboxSender,
     PermanentFailure,
     TemporaryFailure,
+    Throttled,
     idempotency_key,
 )
 from regua.senders import RateLimited
@@ -193,3 +195,32 @@ class TestRateLimitedSender(SenderContract[RateLimited[Any]]):
 
     def delivered_keys(self, sender: RateLimited[Any]) -> list[str]:
         return [message.idempotency_key for message in sender.sender.outbox]
+
+
+def test_a_token_further_than_max_wait_is_throttled_and_none_is_taken() -> None:
+    fake = FakeTime()
+    limited = RateLimited(
+        OutboxSender(), 1, burst=1, max_wait=2, clock=fake.clock, sleep=fake.sleep
+    )
+    assert [limited.reserve() for _ in range(3)] == [0.0, 1.0, 2.0]
+    for _ in range(2):  # refused twice: the queue did not grow
+        with pytest.raises(Throttled, match="no token within 2 s") as refused:
+            limited.send(_message(1))
+        assert refused.value.retry_after == timedelta(seconds=3)
+    assert limited.sender.outbox == []
+    fake.advance(1)
+    assert limited.reserve() == 2.0
+
+
+def test_max_wait_none_waits_however_long() -> None:
+    fake = FakeTime()
+    limited = RateLimited(OutboxSender(), 0.01, max_wait=None, clock=fake.clock, sleep=fake.sleep)
+    for number in range(3):
+        limited.send(_message(number))
+    assert fake.sleeps == pytest.approx([100.0, 100.0])
+
+
+@pytest.mark.parametrize("max_wait", [-1, float("inf"), float("nan"), True, "10"])
+def test_max_wait_must_be_a_finite_number_of_seconds(max_wait: Any) -> None:
+    with pytest.raises(ValueError, match="max_wait must be a finite number"):
+        RateLimited(OutboxSender(), 1, max_wait=max_wait)

@@ -56,6 +56,6 @@ def check_experiment(
             )
         if transactional:
             raise ValueError(
-                f"step {step!r}: a transactional step cannot hold contacts out; the customer "
-                "needs the message"
+                f"step {step!r}: a transactional or service step cannot hold contacts out; "
+                "the customer needs the message"
             )

@@ -1,7 +1,7 @@
 """Policy: quiet hours and frequency caps that protect the customer from over-messaging.
 
-Policy applies to marketing steps only; transactional steps (an order confirmation, a
-password reset) bypass it.
+Policy applies to marketing steps; service steps (a delivery window) wait out its quiet
+hours only; transactional steps (an order confirmation, a password reset) bypass it.
 """
 
 from __future__ import annotations

@@ -90,7 +90,20 @@ class Step(DefinitionModel):
     cooldown: PositiveDuration | None = None
     expires_after: PositiveDuration | None = None
     deadline: PositiveDuration | None = None
-    transactional: bool = False
+    transactional: bool = Field(
+        default=False,
+        description=(
+            "A transactional message (an order confirmation, a password reset): sent without "
+            "marketing consent, at any hour, outside caps and goals."
+        ),
+    )
+    service: bool = Field(
+        default=False,
+        description=(
+            "A service message (a delivery window, an appointment reminder): sent without "
+            "marketing consent, outside caps and goals, but never in quiet hours."
+        ),
+    )
     priority: int = 0
     on_cap: Literal["defer", "skip"] = "defer"
     active_from: Instant | None = None
@@ -139,10 +152,25 @@ class Step(DefinitionModel):
                 f"step {self.name!r}: deadline {self.deadline} (counted from the trigger) is not "
                 f"after the delay {self.delay}, so every occurrence would expire unsent"
             )
+        if self.transactional and self.service:
+            raise ValueError(
+                f"step {self.name!r} is transactional or service, not both: a transactional "
+                "message goes at any hour, a service message waits out quiet hours"
+            )
         check_experiment(
-            self.name, self.variants, self.experiment, self.holdout, self.transactional
+            self.name, self.variants, self.experiment, self.holdout, not self.marketing
         )
         return self
+
+    @property
+    def marketing(self) -> bool:
+        """Neither transactional nor service: a marketing message.
+
+        Only marketing messages need the contact's consent on the channel, count toward and
+        are held by frequency caps, and end when the cadence's goal is reached. Quiet hours
+        hold marketing and service messages; transactional ones go at any hour.
+        """
+        return not (self.transactional or self.service)
 
     @model_validator(mode="after")
     def _check_digest(self) -> Step:

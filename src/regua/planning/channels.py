@@ -26,7 +26,7 @@ def resolve_channels(
             break
     contact = ctx.contact
     reachable = [
-        name for name in names if contact.can_receive(name, transactional=step.transactional)
+        name for name in names if contact.can_receive(name, transactional=not step.marketing)
     ]
     if not reachable:
         if not names:

@@ -70,9 +70,9 @@ class CompiledCadence:
     channels: dict[str, Channel]
     caps: tuple[CompiledCap, ...]
     channel_caps: dict[str, tuple[CompiledCap, ...]]
-    transactional_steps: frozenset[str] = attrs.field(
+    uncapped_steps: frozenset[str] = attrs.field(
         default=attrs.Factory(
-            lambda self: frozenset(c.step.name for c in self.steps if c.step.transactional),
+            lambda self: frozenset(c.step.name for c in self.steps if not c.step.marketing),
             takes_self=True,
         )
     )

@@ -53,7 +53,7 @@ def step_goals(cadence: Cadence) -> dict[str, StepGoals]:
             if not isinstance(trigger, AfterStepTrigger):
                 break
             current = by_name[trigger.after_step]
-        if not step.transactional and cadence.goal is not None and cadence.goal not in chain:
+        if step.marketing and cadence.goal is not None and cadence.goal not in chain:
             chain.append(cadence.goal)
         governing[step.name] = StepGoals(
             measured=chain[0] if chain else None,

@@ -723,11 +723,11 @@ class _Planner:
         self.candidates.sort(key=lambda c: (-c.cstep.step.priority, c.due_at, c.cstep.index, c.key))
         marketing_sent: list[datetime] = []
         sent_on: dict[str, list[datetime]] = defaultdict(list)
-        transactional = self.compiled.transactional_steps
+        uncapped = self.compiled.uncapped_steps
         # Every send counts, those recorded later than now too (a worker whose clock is
         # ahead made them): a cap counts all sends after now - window.
         for step_name, deliveries in self.history.sent_by_step.items():
-            if step_name in transactional:
+            if step_name in uncapped:
                 continue
             for delivery in deliveries:
                 marketing_sent.append(delivery.at)
@@ -745,7 +745,7 @@ class _Planner:
                 self._close(step.name, closed)
                 continue
             channel = candidate.channels[0]
-            if not step.transactional:
+            if step.marketing:
                 blocked_until = self._cap_block(marketing_sent, sent_on[channel], channel)
                 if blocked_until is not None:
                     occurrence = self._candidate_occurrence(
@@ -893,7 +893,7 @@ class _Planner:
                 message=step.message_key,
                 payload=payload,
                 address=self.contact.addresses.get(channel),
-                transactional=step.transactional,
+                transactional=not step.marketing,
                 priority=step.priority,
                 expires_at=candidate.expires_at,
                 collected=_collected(candidate.firing, OccurrenceState.DUE, self.now),

@@ -6,9 +6,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Generic, TypeVar
 
-from regua.ports import Message, Sender
+from regua.ports import Message, Sender, Throttled
 
 __all__ = ["RateLimited"]
 
@@ -32,12 +33,20 @@ class RateLimited(Generic[S]):
     ``1 / per_second`` apart. A send that fails still used its token (the provider saw the
     request). Return values and failures of the wrapped sender pass through unchanged.
 
+    A send waits `max_wait` seconds at most: when its token is further away, it takes none
+    and raises `regua.Throttled` (with `retry_after`), and the scheduler defers the message
+    on the same channel without counting an attempt. Keep `max_wait` below the scheduler's
+    `send_timeout` (30 s by default): a send abandoned at its timeout is of unknown outcome,
+    and one still asleep here would be sent after all.
+
     Args:
         sender: The sender to limit.
         per_second: Messages per second; a positive, finite number (``0.5`` is one message
             every two seconds).
         burst: How many messages may go at once after a quiet period; default 1 (strictly
             spaced). At least 1.
+        max_wait: The longest a send sleeps for its token, in seconds (default 10); None
+            waits however long it takes (then keep the scheduler's ``send_timeout=None``).
         clock: A monotonic clock in seconds; inject a fake one in tests.
         sleep: Sleeps for a number of seconds; inject a fake one in tests.
 
@@ -49,6 +58,7 @@ class RateLimited(Generic[S]):
         per_second: float,
         *,
         burst: int | None = None,
+        max_wait: float | None = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
@@ -62,6 +72,14 @@ class RateLimited(Generic[S]):
             raise TypeError(f"burst must be an int, got {burst!r}")
         if burst < 1:
             raise ValueError(f"burst must be at least 1, got {burst}")
+        if max_wait is not None and (
+            isinstance(max_wait, bool)
+            or not isinstance(max_wait, int | float)
+            or not math.isfinite(max_wait)
+            or max_wait < 0
+        ):
+            raise ValueError(f"max_wait must be a finite number of seconds >= 0, got {max_wait!r}")
+        self.max_wait = None if max_wait is None else float(max_wait)
         self.sender = sender
         self.per_second = float(per_second)
         self.burst = burst
@@ -75,7 +93,13 @@ class RateLimited(Generic[S]):
         return f"RateLimited({self.sender!r}, per_second={self.per_second:g}, burst={self.burst})"
 
     def send(self, message: Message) -> str | None:
-        """Wait for a token, then send `message` with the wrapped sender."""
+        """Wait for a token, then send `message` with the wrapped sender.
+
+        Raises:
+            Throttled: The token is more than `max_wait` away; none was taken, and the
+                wrapped sender was not called.
+
+        """
         wait = self.reserve()
         if wait > 0:
             self._sleep(wait)
@@ -85,6 +109,10 @@ class RateLimited(Generic[S]):
         """Take a token now; return how many seconds to wait before using it (0: at once).
 
         `send` calls it; use it directly to pace something other than a `send`.
+
+        Raises:
+            Throttled: The token would be more than `max_wait` away; none is taken.
+
         """
         with self._lock:
             now = self._clock()
@@ -92,9 +120,16 @@ class RateLimited(Generic[S]):
                 elapsed = max(0.0, now - self._updated)
                 self._tokens = min(float(self.burst), self._tokens + elapsed * self.per_second)
             self._updated = now
-            self._tokens -= 1.0
             # A negative balance is a queue of reservations: each waits its turn.
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
+            wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.per_second
+            if self.max_wait is not None and wait > self.max_wait:
+                raise Throttled(
+                    f"rate limit: no token within {self.max_wait:g} s (the next is "
+                    f"{wait:.3g} s away)",
+                    retry_after=timedelta(seconds=wait),
+                )
+            self._tokens -= 1.0
+            return wait
 
     def close(self) -> None:
         """Close the wrapped sender, if it has a ``close()`` method."""
