@@ -42,7 +42,7 @@ from regua.definitions.conditions import (
 from regua.definitions.digests import Digest
 from regua.definitions.durations import Duration
 from regua.definitions.goals import Goal
-from regua.definitions.policy import FrequencyCap, Policy, QuietHours
+from regua.definitions.policy import DaysOff, FrequencyCap, Policy, QuietHours
 from regua.definitions.steps import Route, Step
 from regua.definitions.triggers import (
     AfterStepTrigger,
@@ -169,6 +169,7 @@ __all__ = [
     "Contact",
     "ContactError",
     "DateTrigger",
+    "DaysOff",
     "Delivery",
     "DeliveryStatus",
     "Digest",

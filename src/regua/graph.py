@@ -157,7 +157,8 @@ class _Diagram:
                 edges.append(_Edge(source, target, (*_trigger_edge_lines(trigger), *condition)))
             for event in step.cancel_on:
                 source = diagram._trigger_node(EventTrigger(event=event), trigger_nodes)
-                edges.append(_Edge(source, target, ("cancels",), dashed=True))
+                label = "cancels" if step.cancel_key is None else f"cancels, same {step.cancel_key}"
+                edges.append(_Edge(source, target, (label,), dashed=True))
         diagram.nodes = [*trigger_nodes, *step_nodes]
         diagram.edges = edges
         return diagram

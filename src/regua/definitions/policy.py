@@ -7,8 +7,8 @@ hours only; transactional steps (an order confirmation, a password reset) bypass
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import time, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, time, timedelta
+from typing import TYPE_CHECKING, Literal
 
 from dateutil.relativedelta import relativedelta
 from pydantic import Field, model_validator
@@ -16,7 +16,12 @@ from pydantic import Field, model_validator
 from regua.definitions.durations import Duration, PositiveDuration
 from regua.definitions.fields import DefinitionModel, TimeOfDay
 
-__all__ = ["FrequencyCap", "Policy", "QuietHours"]
+__all__ = ["WEEKDAYS", "DaysOff", "FrequencyCap", "Policy", "QuietHours"]
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+"""The weekday names `DaysOff.weekdays` takes, Monday first (`date.weekday()` order)."""
+
+Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 
 
 class QuietHours(DefinitionModel):
@@ -67,10 +72,42 @@ class FrequencyCap(DefinitionModel):
         ) -> None: ...
 
 
+class DaysOff(DefinitionModel):
+    """Whole days, in the contact's local calendar, when no marketing message is sent.
+
+    >>> from datetime import date
+    >>> DaysOff(weekdays=["SUN"], dates=[date(2026, 12, 25)]).covers(date(2026, 12, 27))
+    True
+
+    A marketing message due on such a day waits until the next day that is not one, from
+    its start (00:00 local; then quiet hours apply: 08:00 with a 21:00-08:00 window). Service
+    and transactional messages are not held by days off.
+
+    Attributes:
+        weekdays: Weekdays off, by name (``"SUN"``); at least one weekday must stay on.
+        dates: Dates off (holidays: ``date(2026, 12, 25)``, ``"2026-11-20"`` in YAML).
+
+    """
+
+    weekdays: tuple[Weekday, ...] = ()
+    dates: tuple[date, ...] = ()
+
+    @model_validator(mode="after")
+    def _some_day_on(self) -> DaysOff:
+        if set(self.weekdays) >= set(WEEKDAYS):
+            raise ValueError("every weekday is off, so no marketing message could ever be sent")
+        return self
+
+    def covers(self, day: date) -> bool:
+        """Whether `day` (a local date) is a day off."""
+        return WEEKDAYS[day.weekday()] in self.weekdays or day in self.dates
+
+
 class Policy(DefinitionModel):
-    """Cadence-wide rules for marketing steps: quiet hours and frequency caps."""
+    """Cadence-wide rules for marketing steps: quiet hours, days off and frequency caps."""
 
     quiet_hours: QuietHours | None = None
+    days_off: DaysOff | None = None
     caps: tuple[FrequencyCap, ...] = ()
 
     if TYPE_CHECKING:
@@ -79,5 +116,6 @@ class Policy(DefinitionModel):
             self,
             *,
             quiet_hours: QuietHours | None = None,
+            days_off: DaysOff | None = None,
             caps: Sequence[FrequencyCap] = (),
         ) -> None: ...

@@ -86,6 +86,13 @@ class Step(DefinitionModel):
     at: TimeOfDay | None = None
     when: ConditionType | None = None
     cancel_on: tuple[Name, ...] = ()
+    cancel_key: Name | None = Field(
+        default=None,
+        description=(
+            "The event data field that ties a cancel_on event to the occurrence it cancels: "
+            "with cancel_key='cart_id', buying cart C-1 cancels the reminder of cart C-1 only."
+        ),
+    )
     repeat: Literal["every", "once"] = "every"
     cooldown: PositiveDuration | None = None
     expires_after: PositiveDuration | None = None
@@ -152,6 +159,19 @@ class Step(DefinitionModel):
                 f"step {self.name!r}: deadline {self.deadline} (counted from the trigger) is not "
                 f"after the delay {self.delay}, so every occurrence would expire unsent"
             )
+        if self.cancel_key is not None:
+            if not self.cancel_on:
+                raise ValueError(
+                    f"step {self.name!r}: cancel_key {self.cancel_key!r} ties cancel_on events "
+                    "to an occurrence, but the step has no cancel_on"
+                )
+            if not isinstance(self.trigger, EventTrigger) or self.digest is not None:
+                raise ValueError(
+                    f"step {self.name!r}: cancel_key compares the cancel_on event's data with "
+                    "the triggering event's, so the trigger must be an event trigger without a "
+                    f"digest, not a {_trigger_kind(self.trigger)} trigger"
+                    + (" with a digest" if self.digest is not None else "")
+                )
         if self.transactional and self.service:
             raise ValueError(
                 f"step {self.name!r} is transactional or service, not both: a transactional "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -76,8 +76,8 @@ class CompiledCadence:
             takes_self=True,
         )
     )
-    quiet_ends: dict[tuple[str, ZoneInfo, datetime], datetime | None] = attrs.field(
-        factory=dict, eq=False, repr=False
+    quiet_ends: dict[tuple[str, bool, ZoneInfo, datetime], tuple[datetime, date | None] | None] = (
+        attrs.field(factory=dict, eq=False, repr=False)
     )
     """Memo of the planner's quiet-hours answers: they depend only on (channel, tz, now), so
     every contact planned at one instant in one timezone shares them. Bounded by the planner."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -177,6 +177,40 @@ class History:
                 candidate = self._events_by_name[name][index]
                 if best is None or candidate.at < best.at:
                     best = candidate
+        return best
+
+    def first_cancel(
+        self,
+        names: Iterable[str],
+        after: datetime,
+        until: datetime,
+        key: str | None,
+        data: Mapping[str, Any],
+    ) -> Event | None:
+        """The earliest event of `names` in ``(after, until]`` that cancels an occurrence.
+
+        Without `key`, any such event (`first_after`). With one, and the occurrence's
+        triggering `data` holding it, only an event whose data holds the same value there,
+        or does not hold the key at all (it does not say which occurrence it concerns, so it
+        concerns every one). A trigger without the key is cancelled by any such event.
+        """
+        if key is None or key not in data:
+            return self.first_after(names, after, until)
+        self.check_after(names, after)
+        value = data[key]
+        best: Event | None = None
+        for name in names:
+            times = self._event_times.get(name)
+            if not times:
+                continue
+            events = self._events_by_name[name]
+            for index in range(bisect_right(times, after), len(times)):
+                if times[index] > until or (best is not None and times[index] >= best.at):
+                    break
+                event = events[index]
+                if key not in event.data or event.data[key] == value:
+                    best = event
+                    break
         return best
 
     def last_activity(self, names: tuple[str, ...] | None, until: datetime) -> datetime | None:

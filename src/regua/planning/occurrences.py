@@ -40,6 +40,8 @@ class Reason(str, enum.Enum):
     """A date or schedule trigger that fires in the future."""
     QUIET_HOURS = "quiet_hours"
     """Deferred to the end of the quiet window, in the contact's local time."""
+    DAY_OFF = "day_off"
+    """A marketing message due on a day off (`DaysOff`): deferred to the next day on."""
     FREQUENCY_CAP = "frequency_cap"
     """Over a frequency cap: deferred until a slot frees up, or skipped (``on_cap="skip"``)."""
     CANCEL_EVENT = "cancel_event"

@@ -36,12 +36,13 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from regua.definitions.cadence import Cadence
+from regua.definitions.policy import WEEKDAYS
 from regua.definitions.triggers import (
     AfterStepTrigger,
     DateTrigger,
@@ -50,7 +51,7 @@ from regua.definitions.triggers import (
     ScheduleTrigger,
 )
 from regua.errors import FoldTooShallow, InvalidRecordError
-from regua.planning.calendar import next_at, quiet_until, shift
+from regua.planning.calendar import from_local, next_at, quiet_until, shift, to_local
 from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
 from regua.planning.conditions import Context
@@ -211,7 +212,7 @@ def settled_once_sent(cadence: Cadence, result: Plan) -> bool:
 
 # Deferred occurrences (quiet hours, a frequency cap) wake their contact at their expiry too,
 # if it comes first: they are recorded as expired then.
-_DEFERRED = frozenset({Reason.QUIET_HOURS, Reason.FREQUENCY_CAP})
+_DEFERRED = frozenset({Reason.QUIET_HOURS, Reason.DAY_OFF, Reason.FREQUENCY_CAP})
 
 
 def next_wakeup(waiting: Iterable[Occurrence], due: Iterable[DueAction]) -> datetime | None:
@@ -544,15 +545,23 @@ class _Planner:
             )
             return
         if step.cancel_on:
-            cancel = self.history.first_after(step.cancel_on, firing.at, self.now)
+            cancel = self.history.first_cancel(
+                step.cancel_on, firing.at, self.now, step.cancel_key, firing.data
+            )
             if cancel is not None:
+                tie = step.cancel_key
+                tied = (
+                    f" ({tie} {firing.data[tie]!r})"
+                    if tie is not None and tie in firing.data and tie in cancel.data
+                    else ""
+                )
                 self._close(
                     step.name,
                     occurrence(
                         OccurrenceState.CANCELLED,
                         cancel.at,
                         Reason.CANCEL_EVENT,
-                        f"{cancel.name} at {cancel.at.isoformat()}",
+                        f"{cancel.name} at {cancel.at.isoformat()}{tied}",
                     ),
                 )
                 return
@@ -587,16 +596,17 @@ class _Planner:
             )
             return
         if not step.transactional:
-            quiet_end = self._quiet_end(channels[0])
-            if quiet_end is not None:
-                self._wait(
-                    occurrence(
-                        OccurrenceState.WAITING,
-                        quiet_end,
-                        Reason.QUIET_HOURS,
-                        f"quiet hours until {quiet_end.isoformat()}",
-                    ),
-                )
+            held = self._quiet_end(channels[0], step.marketing)
+            if held is not None:
+                held_until, day_off = held
+                reason, detail = Reason.QUIET_HOURS, f"quiet hours until {held_until.isoformat()}"
+                if day_off is not None:
+                    reason = Reason.DAY_OFF
+                    detail = (
+                        f"no marketing on {WEEKDAYS[day_off.weekday()]} {day_off.isoformat()} "
+                        f"(a day off); held until {held_until.isoformat()}"
+                    )
+                self._wait(occurrence(OccurrenceState.WAITING, held_until, reason, detail))
                 return
         self.candidates.append(
             _Candidate(
@@ -645,7 +655,9 @@ class _Planner:
             return None
         goal, event = reached
         if step.cancel_on:
-            cancel = self.history.first_after(step.cancel_on, firing.at, self.now)
+            cancel = self.history.first_cancel(
+                step.cancel_on, firing.at, self.now, step.cancel_key, firing.data
+            )
             if cancel is not None and cancel.at < event.at:
                 return None  # the cancel_on event came first
         detail = f"goal {goal} reached: {event.name} at {event.at.isoformat()}"
@@ -682,26 +694,43 @@ class _Planner:
             followed = parse_after_source(rest)
         return lineage
 
-    def _quiet_end(self, channel: str) -> datetime | None:
-        # Depends only on (channel, tz, now): computed once per tick and timezone.
+    def _quiet_end(self, channel: str, marketing: bool) -> tuple[datetime, date | None] | None:
+        """Until when a message on `channel` is held now, and the first day off it met.
+
+        None when it is not held. Quiet hours hold marketing and service messages; days off
+        hold marketing ones only.
+        """
+        # Depends only on (channel, marketing, tz, now): computed once per tick and timezone.
         memo = self.compiled.quiet_ends
-        memo_key = (channel, self.tz, self.now)
+        memo_key = (channel, marketing, self.tz, self.now)
         try:
             return memo[memo_key]
         except KeyError:
             pass
-        end = self._compute_quiet_end(channel)
+        end = self._compute_quiet_end(channel, marketing)
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
         memo[memo_key] = end
         return end
 
-    def _compute_quiet_end(self, channel: str) -> datetime | None:
+    def _compute_quiet_end(
+        self, channel: str, marketing: bool
+    ) -> tuple[datetime, date | None] | None:
         windows = [self.cadence.policy.quiet_hours, self.compiled.channels[channel].quiet_hours]
+        days_off = self.cadence.policy.days_off if marketing else None
         end: datetime | None = None
-        # Two windows may chain (21:00-08:00 then 07:00-09:00): follow until outside both.
-        for _ in range(4):
+        first_off: date | None = None
+        # Two windows may chain (21:00-08:00 then 07:00-09:00), and days off with them (a
+        # Saturday night, then Sunday): follow until outside every one. Days off leave at
+        # least one weekday on, so a run of them is a week long at most, plus listed dates.
+        for _ in range(8 + 2 * (len(days_off.dates) if days_off else 0)):
             moved = False
+            if days_off is not None:
+                local_day = to_local(end or self.now, self.tz).date()
+                if days_off.covers(local_day):
+                    first_off = first_off or local_day
+                    next_day = datetime.combine(local_day + timedelta(days=1), time())
+                    end, moved = from_local(next_day, self.tz), True
             for window in windows:
                 if window is None:
                     continue
@@ -710,7 +739,7 @@ class _Planner:
                     end, moved = until, True
             if not moved:
                 break
-        return end
+        return None if end is None else (end, first_off)
 
     # --- the caps pass ------------------------------------------------------------------------
 
