@@ -161,6 +161,7 @@ def test_personal_strings_of_a_message() -> None:
     )
     assert sorted(personal_strings(message)) == sorted(
         [
+            "c1",  # the contact's id: often a tax number or an address itself
             "ana@example.com",
             "ana@example.com",
             "+5511990000001",

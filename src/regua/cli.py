@@ -13,6 +13,7 @@ r"""The ``regua`` command line: check, simulate, graph, explain and forecast cad
     regua explain shop.yaml --db sqlite:///regua.db --contact ana --step birthday
     regua contact shop.yaml --db postgresql://app@db/shop --schema regua ana
     regua redrive --db sqlite:///regua.db --step order_confirmation --apply
+    regua erase --db sqlite:///regua.db ana --apply
     regua schema -o cadence.schema.json
 
 A cadence is named by a ``.yaml``/``.yml``/``.json`` file or by ``module:attribute``
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import logging
 import sys
@@ -41,6 +43,7 @@ from regua.forecasting.assumptions import Assumptions, ChannelFailure, EventRate
 from regua.loading import LoadError, load_cadences, load_scenario, load_senders
 
 if TYPE_CHECKING:
+    from regua.erasure import ErasureReport
     from regua.forecasting.forecaster import Progress
     from regua.forecasting.sources import ContactSource
     from regua.records import Delivery
@@ -225,6 +228,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _contact_parser(commands)
     _redrive_parser(commands)
+    _erase_parser(commands)
 
     forecast = commands.add_parser(
         "forecast",
@@ -749,6 +753,8 @@ def _redrive_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _redrive(args: argparse.Namespace, out: TextIO) -> int:
+    from regua.erasure import is_pseudonymous_key
+
     keys: list[str] = list(dict.fromkeys(args.keys))
     since = None if args.since is None else _utc_instant(args.since)
     with _database(args.db, args.schema) as repository:
@@ -760,6 +766,7 @@ def _redrive(args: argparse.Namespace, out: TextIO) -> int:
             and args.cadence in (None, d.cadence)
             and args.step in (None, d.step)
             and (since is None or d.at >= since)
+            and not is_pseudonymous_key(d.occurrence_key)  # an erased contact's: left alone
         ]
         if args.apply and chosen:
             removed = _reading(
@@ -808,6 +815,142 @@ def _dead_letter(delivery: Delivery) -> dict[str, object]:
         "reason": delivery.reason,
         "variant": delivery.variant,
     }
+
+
+_KEY_ENV = "REGUA_PSEUDONYM_KEY"
+
+
+def _erase_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    erase = commands.add_parser(
+        "erase",
+        help="erase contacts: the right to erasure (LGPD art. 18, GDPR art. 17; --apply)",
+        description=(
+            "Erase each contact ID from the database the scheduler runs on, one transaction "
+            "each: the contact (data, addresses, consents), its events with their data, its "
+            "claims, the errors recorded for it and its folded history. Its deliveries go "
+            "too with --keep nothing; with --keep pseudonymous (the default) they are kept "
+            "under the contact's pseudonym, with pseudonymous keys and redacted reasons, so "
+            "that reports still count them. Without --apply, print what would be removed "
+            "and change nothing."
+        ),
+    )
+    erase.add_argument("contacts", metavar="ID", nargs="+", help="the ids of the contacts")
+    erase.add_argument(
+        "--db",
+        metavar="URL",
+        required=True,
+        help=(
+            "the URL of the database the scheduler runs on (sqlite:///regua.db, "
+            "postgresql://...); changed only with --apply"
+        ),
+    )
+    erase.add_argument("--schema", metavar="NAME", help=_SCHEMA_HELP)
+    erase.add_argument(
+        "--keep",
+        choices=("pseudonymous", "nothing"),
+        default="pseudonymous",
+        help=(
+            "what to keep of the deliveries: their pseudonymous form, which reports count "
+            "(default), or nothing"
+        ),
+    )
+    erase.add_argument(
+        "--key-env",
+        metavar="VAR",
+        default=_KEY_ENV,
+        help=(
+            "the environment variable holding the pseudonym key (the scheduler's log_key), "
+            f"for --keep pseudonymous (default: {_KEY_ENV})"
+        ),
+    )
+    erase.add_argument(
+        "--apply", action="store_true", help="erase them (without it: only count what would go)"
+    )
+    erase.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="how to print what is (or would be) erased (default: table)",
+    )
+    erase.set_defaults(run=_erase)
+
+
+def _erase(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+
+    key: str | None = None
+    if args.keep == "pseudonymous":
+        key = os.environ.get(args.key_env)
+        if not key:
+            raise CommandError(
+                f"--keep pseudonymous needs the pseudonym key (the scheduler's log_key) in "
+                f"the environment variable {args.key_env}: set it, name another with "
+                "--key-env, or keep nothing with --keep nothing"
+            )
+    ids: list[str] = list(dict.fromkeys(args.contacts))
+    with _database(args.db, args.schema) as repository:
+
+        def erase(contact_id: str) -> ErasureReport:
+            return repository.erase_contact(
+                contact_id, keep=args.keep, key=key, dry_run=not args.apply
+            )
+
+        reports = [_reading(args.db, functools.partial(erase, cid)) for cid in ids]
+    now = datetime.now(timezone.utc)
+    held = [r for r in reports if r.held_until is not None and r.held_until > now]
+    if args.format == "json":
+        document = {
+            "applied": bool(args.apply),
+            "keep": args.keep,
+            "contacts": [
+                {
+                    "contact_id": r.contact_id,
+                    "found": r.found,
+                    "events": r.events,
+                    "deliveries": r.deliveries,
+                    "claims": r.claims,
+                    "errors": r.errors,
+                    "folds": r.folds,
+                    "kept_as": r.pseudonym if r.deliveries else None,
+                    "held_until": None if r.held_until is None else _utc(r.held_until),
+                }
+                for r in reports
+            ],
+        }
+        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    stored = [
+        r for r in reports if any((r.found, r.events, r.deliveries, r.claims, r.errors, r.folds))
+    ]
+    if stored:
+        verb = "erased" if args.apply else "would be erased (run again with --apply)"
+        out.write(f"{_plural(len(stored), 'contact')} {verb}:\n\n")
+        rows = [
+            [
+                r.contact_id,
+                r.events,
+                r.deliveries,
+                r.claims,
+                r.errors,
+                r.folds,
+                r.pseudonym if r.pseudonym and r.deliveries else "",
+            ]
+            for r in stored
+        ]
+        header = ["contact", "events", "deliveries", "claims", "errors", "folds", "kept as"]
+        from regua.forecasting.text import render_table
+
+        out.write(render_table(header, rows) + "\n")
+    missing = [r.contact_id for r in reports if r not in stored]
+    if missing:
+        out.write(("\n" if stored else "") + f"nothing stored for: {', '.join(missing)}\n")
+    for r in held:
+        assert r.held_until is not None
+        out.write(
+            f"\n{r.contact_id}: a worker holds it until {_utc(r.held_until)} and may record "
+            "what it was doing under its id until then: run this again after that\n"
+        )
+    return 0
 
 
 def _explain_database(args: argparse.Namespace, out: TextIO) -> int:

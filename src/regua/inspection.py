@@ -465,6 +465,7 @@ def _delivery_dict(delivery: Delivery) -> dict[str, Any]:
         "status": delivery.status.value,
         "channel": delivery.channel,
         "reason": delivery.reason,
+        "detail": delivery.detail,
         "variant": delivery.variant,
         "message_id": delivery.message_id,
         "occurrence_key": delivery.occurrence_key,

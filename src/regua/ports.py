@@ -307,7 +307,15 @@ class Repository(Protocol):
     ``redrive(occurrence_keys) -> list[Delivery]`` reopens dead letters after a fix: it
     removes their `FAILED` outcomes (and only those) and marks their contacts changed, so
     that the next tick plans them again (`regua redrive` and `regua.testing.contracts`
-    use it when present).
+    use it when present); it leaves the outcomes of erased contacts alone.
+    ``erase_contact(contact_id, *, keep="pseudonymous", key=None, dry_run=False) ->
+    regua.erasure.ErasureReport`` erases a contact (the right to erasure), atomically: the
+    contact, its events, claims, errors and fold, and its deliveries, removed with
+    ``keep="nothing"`` or kept in their pseudonymous form (`regua.erasure`) under the id of
+    a contact with no data that is never due. An id with nothing stored is a no-op, and
+    writes a worker makes afterwards for the erased id (an outcome, a claim, a wake-up)
+    must neither fail nor bring the contact back (`regua erase` and
+    `regua.testing.contracts` use it when present).
 
     Every datetime passed in and returned is timezone-aware (UTC). Implementations must be
     safe to use from several threads; database-backed ones, from several processes.

@@ -338,6 +338,10 @@ class Delivery:
             message id: an SMTP ``Message-ID``, a webhook's ``"id"``), to match the
             provider's delivery reports and support tickets to the occurrence; None when the
             sender returned none, and for every other status.
+        detail: Why, in words, beside the `reason` code: the condition that was false, the
+            channels refused and why, the event that cancelled it, what held it before it
+            expired; for a message sent on a fallback channel, the earlier channels'
+            failures. None when there is nothing to add.
 
     """
 
@@ -352,6 +356,7 @@ class Delivery:
     collected: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
     variant: str | None = None
     message_id: str | None = None
+    detail: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not _is_utc(self.at):

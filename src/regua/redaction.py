@@ -153,11 +153,11 @@ def redact(text: str, *, known: Iterable[str] = (), limit: int = LIMIT) -> str:
 def personal_strings(message: Message) -> list[str]:
     """The strings of `message` that are personal data: what to pass as `redact`'s `known`.
 
-    The message's address, the contact's addresses on every channel, and every string value
-    (at any depth of nested mappings and lists) of the message's payload and of the contact's
-    attributes.
+    The contact's id (often a tax number or an e-mail address itself), the message's
+    address, the contact's addresses on every channel, and every string value (at any depth
+    of nested mappings and lists) of the message's payload and of the contact's attributes.
     """
-    found: list[str] = [message.address, *message.contact.addresses.values()]
+    found: list[str] = [message.contact.id, message.address, *message.contact.addresses.values()]
     found.extend(_strings(message.payload))
     found.extend(_strings(message.contact.attributes))
     return found

@@ -906,6 +906,8 @@ class TickPlan:
                 collected=action.collected,
                 variant=action.variant,
                 message_id=message_id,
+                # What went wrong before this send: the channels refused, the retries.
+                detail=None if last_error is None else f"after {last_error}",
             )
         if uncertain is not None and (index < len(channels) or uncertain == len(channels)):
             if uncertain < len(channels):

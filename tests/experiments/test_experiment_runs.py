@@ -106,7 +106,10 @@ def test_explain_shows_the_experiment_and_the_variant() -> None:
     assert "experiment 'welcome': variants short 50, control 50; holdout 'control'" in text
     assert "(variant short)" in text
     held_text = str(sim.explain(held, "welcome"))
-    assert "[recorded]: holdout (variant control)" in held_text
+    assert (
+        "[recorded]: holdout, holdout of experiment 'welcome': no message (variant control)"
+        in held_text
+    )
 
 
 @settings(max_examples=15, deadline=None)

@@ -80,7 +80,10 @@ def test_a_goal_reached_before_the_first_message_ends_it_too() -> None:
     assert [s.step for s in sim.sent(to="ana")] == ["receipt"]
     explanation = sim.explain("ana", "cart_1")
     (occurrence,) = explanation.occurrences
-    assert occurrence.detail == "goal_reached"
+    assert occurrence.detail == (
+        "goal_reached, goal 'order_placed' within 7d reached: order_placed at "
+        "2026-03-02T12:30:00+00:00"
+    )
     planned = plan(
         cart_journey(goal=ORDER_GOAL),
         Snapshot(

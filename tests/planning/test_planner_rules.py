@@ -543,6 +543,7 @@ def test_closed_occurrences_become_deliveries_and_open_ones_cannot() -> None:
         DeliveryStatus.EXPIRED,
         T0 + timedelta(hours=1),
         reason="expired",
+        detail=f"due {T0.isoformat()}, not sent by {(T0 + timedelta(hours=1)).isoformat()}",
     )
     [waiting] = result.waiting
     with pytest.raises(ValueError, match="waiting, not closed"):

@@ -92,7 +92,7 @@ def test_schema_has_the_prefixed_tables_and_a_version_row(sql_repository: SQLRep
         "regua_claims",
         "regua_errors",
     }
-    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [8]
+    assert stored_version(sql_repository) == [SCHEMA_VERSION] == [9]
     indexes = sa.inspect(sql_repository.engine).get_indexes(
         "regua_contacts", schema=sql_repository.schema
     )
@@ -172,7 +172,7 @@ def _as_version_1(repository: SQLRepository) -> None:
     schema = f"{repository.schema}." if repository.schema else ""
     added = {
         "claims": ("sending", "unsettled", "channel"),
-        "deliveries": ("collected", "variant", "message_id"),
+        "deliveries": ("collected", "variant", "message_id", "detail"),
         "contacts": ("bucket",),
     }
     with repository.engine.begin() as conn:
@@ -233,14 +233,17 @@ def test_a_version_1_database_gains_the_digest_events_of_deliveries(
     assert migrated.load_snapshots(["ana"])["ana"].deliveries == (old, digest)
 
 
-def test_a_version_7_database_gains_delivery_message_ids(sql_repository: SQLRepository) -> None:
-    """Outcomes recorded before version 8 read back without an id; later sends keep theirs."""
+def test_a_version_7_database_gains_delivery_message_ids_and_details(
+    sql_repository: SQLRepository,
+) -> None:
+    """Outcomes recorded before versions 8 and 9 read back without an id and a detail."""
     sql_repository.upsert_contact(contact("ana"))
     old = Delivery("shop", "reminder", "ana", "k1", DeliveryStatus.SENT, T0, "email")
     sql_repository.record([old])
     schema = f"{sql_repository.schema}." if sql_repository.schema else ""
     with sql_repository.engine.begin() as conn:
-        conn.execute(sa.text(f"ALTER TABLE {schema}regua_deliveries DROP COLUMN message_id"))
+        for column in ("message_id", "detail"):
+            conn.execute(sa.text(f"ALTER TABLE {schema}regua_deliveries DROP COLUMN {column}"))
     set_stored_version(sql_repository, 7)
     with pytest.raises(SchemaVersionError, match="version 7, older than"):
         reopen(sql_repository, create=False)
@@ -248,10 +251,21 @@ def test_a_version_7_database_gains_delivery_message_ids(sql_repository: SQLRepo
     assert stored_version(sql_repository) == [SCHEMA_VERSION]
     assert migrated.history("ana") == [old]
     new = Delivery(
-        "shop", "reminder", "ana", "k2", DeliveryStatus.SENT, T0 + LEASE, "email", message_id="m-2"
+        "shop",
+        "reminder",
+        "ana",
+        "k2",
+        DeliveryStatus.SENT,
+        T0 + LEASE,
+        "email",
+        message_id="m-2",
+        detail="after sms: number unreachable",
     )
     migrated.record([new])
-    assert [d.message_id for d in reopen(sql_repository).history("ana")] == [None, "m-2"]
+    assert [(d.message_id, d.detail) for d in reopen(sql_repository).history("ana")] == [
+        (None, None),
+        ("m-2", "after sms: number unreachable"),
+    ]
 
 
 def test_a_version_1_database_gains_delivery_variants(sql_repository: SQLRepository) -> None:

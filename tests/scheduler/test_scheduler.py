@@ -226,6 +226,8 @@ def test_permanent_failure_falls_back_at_once() -> None:
     report = scheduler.tick(T0)
     assert [(d.status, d.channel) for d in report.sent] == [(DeliveryStatus.SENT, "sms")]
     assert [m.channel for m in outbox.outbox] == ["sms"]
+    [sent] = [d for d in repo.history("ana") if isinstance(d, Delivery)]
+    assert sent.detail == "after email: no such mailbox"  # the cause of the fallback, kept
 
 
 def test_a_throttled_send_is_no_attempt_and_never_moves_to_a_fallback() -> None:

@@ -139,6 +139,7 @@ class Occurrence:
             reason=None if self.reason is None else self.reason.value,
             collected=self.collected,
             variant=self.variant,
+            detail=self.detail or None,
         )
 
 

@@ -43,6 +43,7 @@ import attrs
 
 from regua.definitions.cadence import Cadence
 from regua.definitions.policy import WEEKDAYS
+from regua.definitions.steps import Step
 from regua.definitions.triggers import (
     AfterStepTrigger,
     DateTrigger,
@@ -503,6 +504,8 @@ class _Planner:
                             for part in (
                                 f"channel {recorded.channel}" if recorded.channel else "",
                                 recorded.reason or "",
+                                recorded.detail or "",
+                                f"message id {recorded.message_id}" if recorded.message_id else "",
                             )
                             if part
                         ),
@@ -569,13 +572,15 @@ class _Planner:
             self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_DUE))
             return
         if expires_at is not None and self.now >= expires_at:
+            holder = self._held_when_due(step, due_at)
             self._close(
                 step.name,
                 occurrence(
                     OccurrenceState.EXPIRED,
                     expires_at,
                     expiry_reason,
-                    f"not sent by {expires_at.isoformat()}",
+                    f"due {due_at.isoformat()}, not sent by {expires_at.isoformat()}"
+                    + (f"; when due, {holder}" if holder else ""),
                 ),
             )
             return
@@ -693,6 +698,39 @@ class _Planner:
             lineage.setdefault(step, self._prefix(step) + rest)
             followed = parse_after_source(rest)
         return lineage
+
+    def _held_when_due(self, step: Step, due_at: datetime) -> str | None:
+        """What of the cadence's policy held an occurrence back at `due_at`, in words.
+
+        For an expiry's explanation: quiet hours or a day off at its due time, or a full
+        frequency cap of the cadence's (counted as the cap pass counts). A channel's own
+        quiet hours and caps are not looked at: the channels are chosen after expiry.
+        """
+        if step.transactional:
+            return None
+        policy = self.cadence.policy
+        if policy.days_off is not None and step.marketing:
+            day = to_local(due_at, self.tz).date()
+            if policy.days_off.covers(day):
+                return f"a day off ({WEEKDAYS[day.weekday()]} {day.isoformat()})"
+        if policy.quiet_hours is not None:
+            until = quiet_until(due_at, policy.quiet_hours, self.tz)
+            if until is not None:
+                return f"quiet hours until {until.isoformat()}"
+        if not step.marketing or not self.compiled.caps:
+            return None
+        uncapped = self.compiled.uncapped_steps
+        sent = [
+            d.at
+            for name, deliveries in self.history.sent_by_step.items()
+            if name not in uncapped
+            for d in deliveries
+        ]
+        for cap, defined in zip(self.compiled.caps, policy.caps, strict=True):
+            count = sum(1 for at in sent if due_at - cap.window < at <= due_at)
+            if count >= cap.max:
+                return f"the frequency cap of {cap.max} per {defined.per} was full"
+        return None
 
     def _quiet_end(self, channel: str, marketing: bool) -> tuple[datetime, date | None] | None:
         """Until when a message on `channel` is held now, and the first day off it met.

@@ -53,6 +53,7 @@ def encode_fold(snapshot: Snapshot) -> str:
                 list(d.collected),
                 d.variant,
                 d.message_id,
+                d.detail,
             ]
             for d in snapshot.deliveries
             if d.at < cutoff
@@ -88,8 +89,10 @@ def decode_fold(text: str, contact_id: str) -> tuple[Fold, list[Event], list[Del
                 reason=reason,
                 collected=tuple(collected),
                 variant=variant,
-                # Folds stored before deliveries kept message ids have nine fields.
-                message_id=message_id[0] if message_id else None,
+                # Folds stored before deliveries kept message ids (and details) have nine
+                # fields (ten).
+                message_id=later[0] if later else None,
+                detail=later[1] if len(later) > 1 else None,
             )
             for (
                 cadence,
@@ -101,7 +104,7 @@ def decode_fold(text: str, contact_id: str) -> tuple[Fold, list[Event], list[Del
                 reason,
                 collected,
                 variant,
-                *message_id,
+                *later,
             ) in body["deliveries"]
         ]
         cutoff = _instant(body["cutoff"])

@@ -15,6 +15,15 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from regua.erasure import (
+    ErasureReport,
+    Keep,
+    erasure_pseudonym,
+    is_pseudonymous_key,
+    personal_values,
+    pseudonymous_delivery,
+)
+from regua.errors import ReguaError
 from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
 from regua.records import (
     CLICKED,
@@ -457,14 +466,17 @@ class InMemoryRepository:
         """Reopen these dead letters: remove their failed outcomes; wake their contacts.
 
         Keys whose recorded outcome is not `FAILED` (sent, skipped...), or with none, are
-        left alone. The next tick plans each reopened occurrence again (sent, or closed as
-        expired if it is past its expiry). Returns the failed deliveries removed.
+        left alone, and so are those of erased contacts (`is_pseudonymous_key`). The next
+        tick plans each reopened occurrence again (sent, or closed as expired if it is past
+        its expiry). Returns the failed deliveries removed.
         """
         removed: list[Delivery] = []
         with self._lock:
             for key in dict.fromkeys(occurrence_keys):
                 delivery = self._deliveries.get(key)
                 if delivery is None or delivery.status is not DeliveryStatus.FAILED:
+                    continue
+                if is_pseudonymous_key(key):
                     continue
                 del self._deliveries[key]
                 row = self._rows.get(delivery.contact_id)
@@ -474,6 +486,99 @@ class InMemoryRepository:
                     self._touch(row)
                 removed.append(delivery)
         return removed
+
+    def erase_contact(
+        self,
+        contact_id: str,
+        *,
+        keep: Keep = "pseudonymous",
+        key: str | bytes | None = None,
+        dry_run: bool = False,
+    ) -> ErasureReport:
+        """Erase a contact (the right to erasure): everything stored about it, at once.
+
+        The contact, its events (their data included), claims, recorded errors and folded
+        history are removed. Its deliveries are removed too with ``keep="nothing"``; with
+        ``keep="pseudonymous"`` they are kept in their pseudonymous form
+        (`regua.erasure.pseudonymous_delivery`) under the contact's pseudonym, the id of a
+        contact with no data that is never due, so that reports still count them. An id
+        with nothing stored under it is a no-op (`ErasureReport.found` is False).
+
+        Args:
+            contact_id: The contact to erase.
+            keep: ``"pseudonymous"`` (the default) or ``"nothing"``.
+            key: The secret of the pseudonyms (`regua.redaction.pseudonym`), as the
+                scheduler's ``log_key``; needed with ``keep="pseudonymous"``.
+            dry_run: Count what would be removed, and change nothing.
+
+        Raises:
+            ValueError: `keep` is unknown, or ``"pseudonymous"`` without a `key`.
+            ReguaError: The pseudonym is the id of a contact that holds data (not one an
+                earlier erasure made): nothing is changed.
+
+        """
+        alias = erasure_pseudonym(contact_id, keep, key)
+        with self._lock:
+            row = self._rows.get(contact_id)
+            deliveries = [d for d in self._deliveries.values() if d.contact_id == contact_id]
+            claims = sorted(k for k, c in self._claims.items() if c.contact_id == contact_id)
+            errors = sum(e.contact_id == contact_id for e in self._errors)
+            report = ErasureReport(
+                contact_id,
+                keep,
+                applied=not dry_run,
+                found=row is not None,
+                events=0 if row is None else len(row.events),
+                deliveries=len(deliveries),
+                claims=len(claims),
+                errors=errors,
+                folds=int(row is not None and row.fold is not None),
+                pseudonym=alias,
+                held_until=None if row is None or row.lease_owner is None else row.lease_until,
+            )
+            keeping = alias is not None and bool(deliveries)
+            stub = self._erasure_stub(alias) if alias is not None and keeping else None
+            if dry_run:
+                return report
+            if alias is not None and keeping:
+                assert key is not None
+                if stub is None:  # no data, never due: it only holds what is kept
+                    stub = self._rows[alias] = _Row(Contact(alias), bucket_of(alias), version=1)
+                known = personal_values(
+                    None if row is None else row.contact, () if row is None else row.events
+                )
+                for delivery in deliveries:
+                    kept = pseudonymous_delivery(delivery, key, known=known)
+                    if kept.occurrence_key not in self._deliveries:
+                        self._deliveries[kept.occurrence_key] = kept
+                        stub.deliveries.append(kept)
+            for delivery in deliveries:
+                del self._deliveries[delivery.occurrence_key]
+            for claim_key in claims:
+                self._drop_claim(claim_key)
+            if errors:
+                self._errors = [e for e in self._errors if e.contact_id != contact_id]
+            if row is not None:
+                del self._rows[contact_id]
+                self._with_wakeup -= row.wakeup is not None
+                # The wake-up heap would keep the id in its stale entries: rebuilt without it.
+                self._index = [entry for entry in self._index if entry[1] != contact_id]
+                heapq.heapify(self._index)
+            return report
+
+    def _erasure_stub(self, alias: str) -> _Row | None:
+        """The row an earlier erasure kept deliveries under `alias`, if any.
+
+        A contact with no data, never due. Raises `ReguaError` when a contact holding data
+        has that id.
+        """
+        row = self._rows.get(alias)
+        if row is not None and (row.contact != Contact(alias) or row.events):
+            raise ReguaError(
+                f"cannot keep deliveries under {alias!r}: a contact with that id holds data "
+                "(it is not one an erasure made)"
+            )
+        return row
 
     def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
         """Snapshots of these contacts (their whole history), without leasing them."""

@@ -51,8 +51,9 @@ backfilled for existing contacts) and the index ``regua_contacts_shard_wakeup`` 
 ``(wakeup_at, bucket, id)``, version 6 ``regua_claims.channel`` (the name of the channel a
 claim is on, `regua.ports.Claim.channel`), version 7 ``regua_folds`` (folded histories,
 `regua.fold`) and the indexes that read what was recorded after a fold, version 8
-``regua_deliveries.message_id`` (the id a sender returned, `regua.Delivery.message_id`). To
-change the layout: bump
+``regua_deliveries.message_id`` (the id a sender returned, `regua.Delivery.message_id`),
+version 9 ``regua_deliveries.detail`` (why, in words, `regua.Delivery.detail`). To change the
+layout: bump
 `SCHEMA_VERSION` to ``n``, change the table definitions below (they always describe the
 latest layout, which fresh databases get directly), and register in ``_MIGRATIONS[n]`` a
 function ``(connection, schema) -> None`` that brings a version ``n - 1`` database to
@@ -93,6 +94,14 @@ from typing import Any, Literal, TypeVar, overload
 
 import attrs
 
+from regua.erasure import (
+    ErasureReport,
+    Keep,
+    erasure_pseudonym,
+    is_pseudonymous_key,
+    personal_values,
+    pseudonymous_delivery,
+)
 from regua.errors import (
     InvalidRecordError,
     MissingDependencyError,
@@ -139,7 +148,7 @@ LeaseClock = Literal["database", "caller"]
 
 _log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """The version of the table layout this code reads and writes."""
 
 PREFIX = "regua_"
@@ -238,6 +247,13 @@ def _add_delivery_message_id(conn: sa.Connection, schema: str | None) -> None:
     conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN message_id VARCHAR"))
 
 
+def _add_delivery_detail(conn: sa.Connection, schema: str | None) -> None:
+    """Version 9: ``regua_deliveries.detail``, why an outcome is what it is, in words."""
+    table = _qualified(conn, schema, "deliveries")
+    # NULL for every existing row: earlier outcomes kept their reason code only.
+    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN detail TEXT"))
+
+
 _MIGRATIONS: dict[int, Migration] = {
     2: _add_claim_flags,
     3: _add_delivery_collected,
@@ -246,6 +262,7 @@ _MIGRATIONS: dict[int, Migration] = {
     6: _add_claim_channel,
     7: _add_folds,
     8: _add_delivery_message_id,
+    9: _add_delivery_detail,
 }
 """Migration to version ``n``, by ``n``."""
 
@@ -497,6 +514,8 @@ def _tables(schema: str | None) -> _Tables:
         sa.Column("variant", sa.String),
         # The id the sender returned for a send (version 8); NULL for every other outcome.
         sa.Column("message_id", sa.String),
+        # Why, in words (version 9); NULL when there is nothing beside the reason code.
+        sa.Column("detail", sa.Text),
         sa.UniqueConstraint("occurrence_key", name=f"{PREFIX}deliveries_unique_key"),
         sa.Index(f"{PREFIX}deliveries_contact", "contact_id"),
         # A folded contact's deliveries added after its fold, or after its cutoff (version 7).
@@ -709,6 +728,7 @@ def _delivery(row: Any) -> Delivery:
             collected=_json_value(row.collected) or (),
             variant=row.variant,
             message_id=row.message_id,
+            detail=row.detail,
         )
     except Exception as exc:  # whatever a stored row holds: one record's error
         record = f"Delivery {row.occurrence_key!r} of contact {row.contact_id!r}"
@@ -1159,6 +1179,7 @@ class SQLRepository:
             self._raw_json(c.collected),
             c.variant,
             c.message_id,
+            c.detail,
         ]
 
     def _contact_rows(self, conn: sa.Connection, ids: Sequence[str]) -> list[Any]:
@@ -1398,13 +1419,14 @@ class SQLRepository:
         """Reopen these dead letters: remove their failed outcomes; wake their contacts.
 
         Keys whose recorded outcome is not `FAILED` (sent, skipped...), or with none, are
-        left alone. The next tick plans each reopened occurrence again (sent, or closed as
-        expired if it is past its expiry). One transaction: the contacts' rows are locked,
-        the outcomes and the contacts' stored folds (which may keep them) deleted, and the
-        contacts marked changed. Returns the failed deliveries removed; a stored row that
-        cannot be decoded is removed all the same, and logged.
+        left alone, and so are those of erased contacts (`is_pseudonymous_key`). The next
+        tick plans each reopened occurrence again (sent, or closed as expired if it is past
+        its expiry). One transaction: the contacts' rows are locked, the outcomes and the
+        contacts' stored folds (which may keep them) deleted, and the contacts marked
+        changed. Returns the failed deliveries removed; a stored row that cannot be decoded
+        is removed all the same, and logged.
         """
-        keys = sorted(set(occurrence_keys))
+        keys = sorted(key for key in set(occurrence_keys) if not is_pseudonymous_key(key))
         if not keys:
             return []
         deliveries, folds = self._tables.deliveries, self._tables.folds
@@ -1438,6 +1460,155 @@ class SQLRepository:
             except InvalidRecordError as exc:
                 _log.warning("redriven, but its stored row cannot be read: %s", exc)
         return removed
+
+    def erase_contact(
+        self,
+        contact_id: str,
+        *,
+        keep: Keep = "pseudonymous",
+        key: str | bytes | None = None,
+        dry_run: bool = False,
+    ) -> ErasureReport:
+        """Erase a contact (the right to erasure): everything stored about it, at once.
+
+        The contact, its events (their data included), claims, recorded errors and folded
+        history are deleted. Its deliveries are deleted too with ``keep="nothing"``; with
+        ``keep="pseudonymous"`` they are replaced by their pseudonymous form
+        (`regua.erasure.pseudonymous_delivery`) under the contact's pseudonym, the id of a
+        contact row with no data that is never due, so that reports still count them. An
+        id with nothing stored under it is a no-op (`ErasureReport.found` is False).
+
+        One transaction: the contact's row (and its pseudonym's) is locked first, so that an
+        event recorded meanwhile waits for the erasure and then finds no contact
+        (`UnknownContactError`), and no worker leases it meanwhile; a worker that held its
+        lease already may still record afterwards (`ErasureReport.held_until`). A row that
+        cannot be decoded is erased all the same. With `dry_run`, only counts are read.
+
+        Args:
+            contact_id: The contact to erase.
+            keep: ``"pseudonymous"`` (the default) or ``"nothing"``.
+            key: The secret of the pseudonyms (`regua.redaction.pseudonym`), as the
+                scheduler's ``log_key``; needed with ``keep="pseudonymous"``.
+            dry_run: Count what would be removed, and change nothing.
+
+        Raises:
+            ValueError: `keep` is unknown, or ``"pseudonymous"`` without a `key`.
+            ReguaError: The pseudonym is the id of a contact that holds data (not one an
+                erasure made): nothing is changed.
+
+        """
+        alias = erasure_pseudonym(contact_id, keep, key)
+        t = self._tables
+        contacts, events, deliveries = t.contacts, t.events, t.deliveries
+
+        def count(conn: sa.Connection, table: sa.Table) -> int:
+            query = sa.select(sa.func.count()).where(table.c.contact_id == contact_id)
+            return int(conn.execute(query).scalar_one())
+
+        def body(conn: sa.Connection) -> ErasureReport:
+            if not dry_run:
+                self._lock_contacts(conn, sorted({contact_id} | ({alias} if alias else set())))
+            columns = [*self._contact_columns(), contacts.c.lease_owner, contacts.c.lease_until]
+            row = conn.execute(sa.select(*columns).where(contacts.c.id == contact_id)).first()
+            owned = deliveries.c.contact_id == contact_id
+            if dry_run or alias is None:
+                kept_rows: Sequence[Any] = []
+                delivered = count(conn, deliveries)
+            else:  # read to be kept: the contact's deliveries, in recording order
+                query = sa.select(*self._delivery_columns()).where(owned)
+                kept_rows = conn.execute(query.order_by(deliveries.c.serial)).all()
+                delivered = len(kept_rows)
+            report = ErasureReport(
+                contact_id,
+                keep,
+                applied=not dry_run,
+                found=row is not None,
+                events=count(conn, events),
+                deliveries=delivered,
+                claims=count(conn, t.claims),
+                errors=count(conn, t.errors),
+                folds=count(conn, t.folds),
+                pseudonym=alias,
+                held_until=None if row is None or row.lease_owner is None else row.lease_until,
+            )
+            if alias is not None and delivered:
+                self._check_erasure_stub(conn, alias)
+            if dry_run:
+                return report
+            if kept_rows:
+                assert alias is not None
+                assert key is not None
+                self._keep_pseudonymous(conn, contact_id, row, kept_rows, alias, key)
+            for table in (t.folds, t.claims, t.errors, events, deliveries):
+                conn.execute(sa.delete(table).where(table.c.contact_id == contact_id))
+            conn.execute(sa.delete(contacts).where(contacts.c.id == contact_id))
+            return report
+
+        return self._read(body) if dry_run else self._write(body)
+
+    def _check_erasure_stub(self, conn: sa.Connection, alias: str) -> None:
+        """Raise `ReguaError` when `alias` is the id of a contact that holds data.
+
+        The row an erasure keeps deliveries under has none, nor any event.
+        """
+        contacts, events = self._tables.contacts, self._tables.events
+        row = conn.execute(
+            sa.select(*self._contact_columns()).where(contacts.c.id == alias)
+        ).first()
+        if row is None:
+            return
+        try:
+            empty = _contact(row) == Contact(alias)
+        except InvalidRecordError:
+            empty = False
+        if empty:
+            has_events = sa.select(events.c.serial).where(events.c.contact_id == alias).limit(1)
+            empty = conn.execute(has_events).first() is None
+        if not empty:
+            raise ReguaError(
+                f"cannot keep deliveries under {alias!r}: a contact with that id holds data "
+                "(it is not one an erasure made)"
+            )
+
+    def _keep_pseudonymous(
+        self,
+        conn: sa.Connection,
+        contact_id: str,
+        row: Any,
+        rows: Sequence[Any],
+        alias: str,
+        key: str | bytes,
+    ) -> None:
+        """Store the pseudonymous form of these delivery rows under `alias`, and its row.
+
+        The contact's personal values (to redact the reasons with) are read from its row and
+        events as far as they can be decoded.
+        """
+        t = self._tables
+        contact: Contact | None = None
+        if row is not None:
+            with contextlib.suppress(InvalidRecordError):
+                contact = _contact(row)
+        found: list[Event] = []
+        query = sa.select(*self._event_columns()).where(t.events.c.contact_id == contact_id)
+        for event_row in conn.execute(query):
+            with contextlib.suppress(InvalidRecordError):
+                found.append(_event(event_row))
+        known = personal_values(contact, found)
+        kept: list[Delivery] = []
+        for delivery_row in rows:
+            try:
+                delivery = _delivery(delivery_row)
+            except InvalidRecordError:  # erased all the same; its text names the contact
+                _log.warning("an erased contact's delivery cannot be read: erased, not kept")
+                continue
+            kept.append(pseudonymous_delivery(delivery, key, known=known))
+        stub = {**_contact_values(Contact(alias)), "version": 1, "wakeup_at": None}
+        conn.execute(
+            self._insert(t.contacts).values(stub).on_conflict_do_nothing(index_elements=["id"])
+        )
+        if kept:
+            self._record(conn, kept)
 
     def _wake(self, conn: sa.Connection, contact_id: str) -> None:
         contacts = self._tables.contacts
@@ -2060,6 +2231,7 @@ class SQLRepository:
                 "collected": list(d.collected) if d.collected else None,
                 "variant": d.variant,
                 "message_id": _storable(d.message_id),
+                "detail": _storable(d.detail),
             }
             for d in first.values()  # in the given order: it is the recording order
         ]

@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 import pytest
 
+from regua.erasure import personal_values, pseudonymous_delivery
 from regua.errors import ReguaError
 from regua.ports import (
     DIRTY,
@@ -1038,12 +1039,16 @@ class RepositoryContract:
         _expect(repository.failed_deliveries(), [failed], "failed_deliveries() keeps it too")
 
     def test_record_keeps_the_message_id(self, repository: Repository) -> None:
-        """A sent delivery's `message_id` (the provider's id) reads back as written.
+        """A sent delivery's `message_id` (the provider's id) and `detail` read back as written.
 
         In the history, the snapshot and, after a fold is stored, the folded read.
         """
         repository.upsert_contact(_contact("ana"))
-        sent = attrs.evolve(_delivery("ana", 1, at=_minutes(1)), message_id="<k1@mail.loja>")
+        sent = attrs.evolve(
+            _delivery("ana", 1, at=_minutes(1)),
+            message_id="<k1@mail.loja>",
+            detail="after sms: número inexistente",
+        )
         plain = _delivery("ana", 2, at=_minutes(2))
         repository.record([sent, plain])
         _expect(repository.history("ana"), [sent, plain], "ana's history")
@@ -1130,6 +1135,124 @@ class RepositoryContract:
         self._sleep(repository, "ana", _minutes(4))
         [again] = repository.acquire_due("w2", _minutes(20), 10, LEASE)
         _expect(list(again.deliveries), [], "the deliveries read after a stale fold")
+
+    def _erasable(self, repository: Repository) -> tuple[Contact, list[Event], list[Delivery]]:
+        """Contact ana, with an event, three outcomes, a claim and an error; bob, his own."""
+        ana = _contact("ana", attributes={"name": "Ana Souza", "tier": "gold"})
+        repository.upsert_contact(ana)
+        repository.upsert_contact(_contact("bob"))
+        events = [_event("ana", "A-1"), _event("bob", "B-1")]
+        for event in events:
+            assert repository.record_event(event)
+        sent = attrs.evolve(_delivery("ana", 1, at=_minutes(1)), message_id="<k1@mail.loja>")
+        failed = _delivery(
+            "ana", 2, DeliveryStatus.FAILED, _minutes(2), "email: 550 <ana@example.com> Ana Souza"
+        )
+        held_out = attrs.evolve(
+            _delivery("ana", 3, DeliveryStatus.SKIPPED, _minutes(3), "holdout"),
+            channel=None,
+            variant="control",
+        )
+        bob = _delivery("bob", 1, at=_minutes(1))
+        repository.record([sent, failed, held_out, bob])
+        assert repository.claim([_action("ana", 4)], "w1", _minutes(4), LEASE)
+        repository.record_errors([ContactError("ana", _minutes(4), "birth_date: not a date")])
+        return ana, events[:1], [sent, failed, held_out]
+
+    def test_erase_contact_removes_it_and_keeps_its_deliveries_pseudonymous(
+        self, repository: Repository
+    ) -> None:
+        """With `erase_contact`: nothing of the contact is left; its outcomes, pseudonymous.
+
+        A dry run changes nothing. The erasure removes the contact, its events, claims and
+        errors; its deliveries are kept under its pseudonym, the id of a contact with no
+        data that is never due, with pseudonymous keys and reasons, and are not redriven.
+        Other contacts are untouched; a second erasure finds nothing. A repository without
+        `erase_contact` passes.
+        """
+        erase = getattr(repository, "erase_contact", None)
+        if erase is None:
+            return
+        ana, events, deliveries = self._erasable(repository)
+        bob_history = repository.history("bob")
+        dry = erase("ana", key="the key", dry_run=True)
+        counts = (dry.applied, dry.found, dry.events, dry.deliveries, dry.claims, dry.errors)
+        _expect(counts, (False, True, 1, 3, 1, 1), "(applied, found, events, ...) of a dry run")
+        _expect(repository.get_contact("ana"), ana, "the contact after a dry run")
+        report = erase("ana", key="the key")
+        _expect(attrs.evolve(report, applied=False), dry, "the erasure, as its dry run said")
+        alias = report.pseudonym
+        assert alias is not None
+        _expect(alias.startswith("c-"), True, f"pseudonym {alias!r} starts with c-")
+        _expect(repository.get_contact("ana"), None, "the erased contact")
+        _expect(repository.load_snapshots(["ana"]), {}, "snapshots of the erased contact")
+        with pytest.raises(UnknownContactError):
+            repository.history("ana")
+        _expect(repository.errors("ana"), [], "the erased contact's errors")
+        _expect(sorted(repository.contact_ids()), sorted(["bob", alias]), "the contacts left")
+        known = personal_values(ana, events)
+        kept = [pseudonymous_delivery(d, "the key", known=known) for d in deliveries]
+        _expect(repository.history(alias), kept, "what is kept, under the pseudonym")
+        _expect(repository.get_contact(alias), Contact(alias), "the pseudonym's contact")
+        _expect(alias in repository.due_contact_ids(FAR_FUTURE, 100), False, "the pseudonym due")
+        _expect(repository.failed_deliveries(), [kept[1]], "the dead letters")
+        redrive = getattr(repository, "redrive", None)
+        if redrive is not None:
+            _expect(redrive([kept[1].occurrence_key]), [], "a redrive of an erased dead letter")
+        _expect(repository.history("bob"), bob_history, "bob's history")
+        granted = repository.claim([_action("bob", 2)], "w2", _minutes(5), LEASE)
+        _expect(list(granted), [_key("bob", 2)], "bob's claims")
+        again = erase("ana", key="the key")
+        _expect((again.found, again.deliveries), (False, 0), "a second erasure")
+        _expect(repository.history(alias), kept, "what is kept, after a second erasure")
+
+    def test_erase_contact_keeping_nothing_removes_its_deliveries_too(
+        self, repository: Repository
+    ) -> None:
+        """With `erase_contact(keep="nothing")`: no record is kept, under any id."""
+        erase = getattr(repository, "erase_contact", None)
+        if erase is None:
+            return
+        self._erasable(repository)
+        report = erase("ana", keep="nothing")
+        _expect((report.deliveries, report.pseudonym), (3, None), "(deliveries, pseudonym)")
+        _expect(repository.contact_ids(), ["bob"], "the contacts left")
+        _expect(repository.failed_deliveries(), [], "the dead letters")
+        _expect(repository.get_contact("ana"), None, "the erased contact")
+
+    def test_a_worker_writing_after_an_erasure_neither_fails_nor_brings_the_contact_back(
+        self, repository: Repository
+    ) -> None:
+        """A worker that leased the contact before its erasure writes after it: harmless.
+
+        The erasure reports the lease; the worker's claim release, outcome, error and
+        wake-up are taken without error, the contact stays erased, and erasing it again
+        removes what the worker wrote (its outcome kept pseudonymous, as a trace).
+        """
+        erase = getattr(repository, "erase_contact", None)
+        if erase is None:
+            return
+        repository.upsert_contact(_contact("ana"))
+        (snapshot,) = repository.acquire_due("w1", T0, 10, LEASE)
+        claims = repository.claim([_action("ana", 1), _action("ana", 2)], "w1", T0, LEASE)
+        _expect(len(claims), 2, "claims granted before the erasure")
+        report = erase("ana", key="the key")
+        _expect((report.claims, report.held_until is not None), (2, True), "(claims, held)")
+        released = attrs.evolve(claims[_key("ana", 1)], until=T0, sending=False)
+        repository.defer([released])
+        sent = _delivery("ana", 2, at=T0)
+        repository.record([sent])
+        repository.record_errors([ContactError("ana", T0, "late")])
+        repository.set_wakeups([Wakeup("ana", _minutes(30), snapshot.version)])
+        _expect(repository.get_contact("ana"), None, "the contact, after the worker's writes")
+        _expect("ana" in repository.contact_ids(), False, "ana among the contacts")
+        _expect(repository.due_contact_ids(FAR_FUTURE, 100), [], "the due contacts")
+        late = erase("ana", key="the key")
+        counts = (late.found, late.deliveries, late.claims, late.errors)
+        _expect(counts, (False, 1, 1, 1), "(found, deliveries, claims, errors) erased late")
+        kept = pseudonymous_delivery(sent, "the key", known=["ana"])
+        _expect(repository.history(report.pseudonym or ""), [kept], "the late outcome, kept")
+        _expect(repository.errors("ana"), [], "the late error")
 
     def test_record_does_not_wake_the_contact(self, repository: Repository) -> None:
         """`record` leaves the wake-up to the scheduler.

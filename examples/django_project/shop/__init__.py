@@ -1,0 +1,1 @@
+"""Loja Bonita's shop: customers and their orders."""

@@ -1,0 +1,1 @@
+"""The commands, one module each (Django finds them by their module's name)."""

@@ -1,0 +1,1 @@
+"""A minimal Django project running regua: a shop with customers and orders."""
