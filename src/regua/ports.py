@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -88,7 +88,26 @@ class PermanentFailure(ReguaError):
     For example an invalid address, a rejected recipient, a 4xx HTTP status other than 429, a
     template the provider refuses. The scheduler does not retry on this channel; it falls back
     to the next channel at once, and records the occurrence as failed when none is left.
+
+    `suppress` says the failure is about the contact, not this message, so that later
+    messages do not repeat it:
+
+    - ``"address"``: the address does not exist (a hard bounce, SMTP ``5.1.1``). The
+      scheduler removes it from the contact (`Repository.suppress_address`, when the
+      repository has it), if it is still the address that failed: the channel is not used
+      again until the application gives a new one.
+    - ``"consent"``: the recipient complained (marked the message as spam) or asked to
+      stop: the scheduler withdraws the contact's marketing consent on the channel
+      (`Repository.set_consent`).
     """
+
+    def __init__(
+        self, message: str, *, suppress: Literal["address", "consent"] | None = None
+    ) -> None:
+        super().__init__(message)
+        if suppress not in (None, "address", "consent"):
+            raise ValueError(f"suppress must be 'address', 'consent' or None, not {suppress!r}")
+        self.suppress = suppress
 
 
 class UnknownContactError(ReguaError, KeyError):
@@ -304,6 +323,8 @@ class Repository(Protocol):
     placed meanwhile cancels the cart reminder). Without it, the scheduler reads them with
     `load_snapshots`, which costs their whole history. ``store_folds(snapshots)`` keeps
     folded histories (`regua.fold`) that `acquire_due` then reads instead of whole ones.
+    ``suppress_address(contact_id, channel, address) -> bool`` removes a contact's address
+    on a channel if it is still `address` (a hard bounce, `PermanentFailure.suppress`).
     ``redrive(occurrence_keys) -> list[Delivery]`` reopens dead letters after a fix: it
     removes their `FAILED` outcomes (and only those) and marks their contacts changed, so
     that the next tick plans them again (`regua redrive` and `regua.testing.contracts`

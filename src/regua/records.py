@@ -192,7 +192,9 @@ class Contact:
             ``birth_date``...). Treat as read-only. At most `MAX_DATA_DEPTH` levels deep
             and `MAX_DATA_BYTES` large (like `addresses`), or `InvalidRecordError`.
         timezone: IANA name of the customer's timezone; when None, the cadence's is used.
-        consents: Channels the customer agreed to receive marketing on.
+        consents: What marketing the customer agreed to receive: a channel's name (``"email"``:
+            all marketing on it), or a channel and a topic (``"email:offers"``: the
+            marketing steps of that `Step.topic` only).
         preferences: Channels in the customer's order of preference.
         addresses: Where to reach the customer on each channel (e-mail, phone number...).
         created_at: When the customer entered the base; schedules never fire before it.
@@ -226,14 +228,17 @@ class Contact:
                 _utc(self.created_at, record=f"Contact {self.id!r}", field="created_at"),
             )
 
-    def can_receive(self, channel: str, *, transactional: bool) -> bool:
+    def can_receive(self, channel: str, *, transactional: bool, topic: str | None = None) -> bool:
         """True when the contact can be sent a message on `channel`.
 
-        It needs an address there and, unless the message is transactional, consent.
+        It needs an address there and, unless the message is transactional (not marketing),
+        consent: to the channel, or to the message's `topic` on it (``"email:offers"``).
         """
         if not self.addresses.get(channel):
             return False
-        return transactional or channel in self.consents
+        if transactional or channel in self.consents:
+            return True
+        return topic is not None and f"{channel}:{topic}" in self.consents
 
     @property
     def locale(self) -> str | None:
@@ -392,6 +397,7 @@ class DueAction:
         collected: For a digest step: the ids of the events the payload lists, recorded
             with the outcome (`Delivery.collected`).
         variant: The experiment variant to send (None outside experiments).
+        topic: The step's topic (`Step.topic`): the consent ``"<channel>:<topic>"`` allows it.
 
     """
 
@@ -411,6 +417,7 @@ class DueAction:
     expires_at: datetime | None = None
     collected: tuple[str, ...] = ()
     variant: str | None = None
+    topic: str | None = None
 
     @property
     def channels(self) -> tuple[str, ...]:

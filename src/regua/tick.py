@@ -760,7 +760,9 @@ class TickPlan:
         while index < len(channels) and (uncertain is None or index == uncertain):
             channel = channels[index]
             address = contact.addresses.get(channel)
-            if not contact.can_receive(channel, transactional=action.transactional):
+            if not contact.can_receive(
+                channel, transactional=action.transactional, topic=action.topic
+            ):
                 last_error = f"{channel}: no consent or address at sending time"
                 index, attempts = index + 1, 0
                 continue
@@ -842,6 +844,18 @@ class TickPlan:
             except PermanentFailure as exc:
                 tried = True
                 detail = _failure_text(exc, message, typed=False)
+                if exc.suppress is not None:
+                    yield Store(
+                        functools.partial(
+                            _suppress,
+                            kind=exc.suppress,
+                            contact_id=action.contact_id,
+                            channel=channel,
+                            address=address,
+                            metrics=self.metrics,
+                            who=self._who(action.contact_id),
+                        )
+                    )
                 last_error = f"{channel}: {detail}"
                 self._attempt_failed(action, message, "permanent_failure", exc, detail, started)
                 uncertain = None  # refused: the earlier attempt, if any, was not delivered
@@ -1084,6 +1098,54 @@ def _resume_at(claim: Claim, channels: Sequence[str]) -> int:
     if claim.channel is not None:
         return channels.index(claim.channel) if claim.channel in channels else -1
     return claim.channel_index if claim.channel_index < len(channels) else -1
+
+
+def _suppress(
+    repository: Repository,
+    *,
+    kind: str,
+    contact_id: str,
+    channel: str,
+    address: str,
+    metrics: Metrics,
+    who: str | None,
+) -> None:
+    """Act on a `PermanentFailure.suppress`: drop the address, or withdraw the consent.
+
+    A repository without ``suppress_address`` keeps the address (logged). A failure to
+    store it is logged too: the message's own outcome is recorded all the same.
+    """
+    named = who or repr(contact_id)
+    try:
+        if kind == "consent":
+            repository.set_consent(contact_id, channel, False)
+        else:
+            remove = getattr(repository, "suppress_address", None)
+            if remove is None:
+                log.warning(
+                    "contact %s: the %s address bounced for good, but this repository cannot "
+                    "remove it (no suppress_address); fix it in the application",
+                    named,
+                    channel,
+                )
+                return
+            if not remove(contact_id, channel, address):
+                return  # the application changed it meanwhile: the new one is kept
+    except Exception as exc:  # the outcome of the message matters more: recorded anyway
+        log.warning("contact %s: suppressing its %s %s failed: %s", named, channel, kind, exc)
+        return
+    metrics.add("regua.contacts.suppressed", 1, {"channel": channel, "kind": kind})
+    log.info(
+        "contact %s: %s on %s suppressed",
+        named,
+        "the address" if kind == "address" else "marketing consent",
+        channel,
+        extra={
+            "regua_channel": channel,
+            "regua_outcome": f"suppressed_{kind}",
+            "regua_contact": who,
+        },
+    )
 
 
 def _named(snapshot: Snapshot, who: Callable[[str], str | None]) -> str:

@@ -278,6 +278,26 @@ def test_server_replies_map_to_failure_kinds(
 
 
 @pytest.mark.parametrize(
+    ("stage", "reply", "suppress"),
+    [
+        ("rcpt", "550 5.1.1 No such user", "address"),
+        ("rcpt", "550 5.1.10 Recipient address has null MX", "address"),
+        ("rcpt", "550 5.7.1 Relaying denied", None),
+        ("data", "554 5.7.1 Message rejected as spam", None),
+        ("rcpt", "452 4.2.2 Mailbox full", None),
+    ],
+)
+def test_a_mailbox_that_does_not_exist_suppresses_the_address(
+    smtp: SMTPSender, recorder: Recorder, stage: str, reply: str, suppress: str | None
+) -> None:
+    """Only a bad destination mailbox (5.1.1, 5.1.10) is the address's fault for good."""
+    setattr(recorder, f"{stage}_reply", reply)
+    with pytest.raises((PermanentFailure, TemporaryFailure)) as raised:
+        smtp.send(_message())
+    assert getattr(raised.value, "suppress", None) == suppress
+
+
+@pytest.mark.parametrize(
     ("stage", "reply", "kept"),
     [
         (

@@ -55,7 +55,12 @@ class QuietHours(DefinitionModel):
 
 
 class FrequencyCap(DefinitionModel):
-    """At most `max` marketing messages per rolling window `per` (counted in UTC instants).
+    """At most `max` marketing messages per window `per`.
+
+    The window rolls (counted in UTC instants: any `per` of elapsed time), or, with
+    ``calendar=True``, is the contact's local calendar day (``per="1d"``), week (``"7d"``,
+    Monday to Sunday) or month (``"1mo"``): "one a day" then means one per date, the slot
+    freeing up at the next local midnight rather than 24 hours after the send.
 
     On a `Policy` it counts every channel of the cadence; on a `Channel` it counts that
     channel only. A step over the cap is deferred until a slot frees up, or skipped when the
@@ -64,11 +69,40 @@ class FrequencyCap(DefinitionModel):
 
     max: int = Field(ge=1, description="Messages allowed in the window; at least 1.")
     per: PositiveDuration
+    calendar: bool = Field(
+        default=False,
+        description=(
+            "Count per local calendar day ('1d'), week ('7d', Monday to Sunday) or month "
+            "('1mo') instead of a rolling window."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _calendar_period(self) -> FrequencyCap:
+        if self.calendar and self.period is None:
+            raise ValueError(
+                f"a calendar cap counts per local day ('1d'), week ('7d') or month ('1mo'), "
+                f"not per {self.per}"
+            )
+        return self
+
+    @property
+    def period(self) -> Literal["day", "week", "month"] | None:
+        """The calendar period of a ``calendar=True`` cap; None for a rolling one."""
+        if not self.calendar:
+            return None
+        per = self.per
+        shape = (per.months, per.days, per.seconds)
+        return {(0, 1, 0): "day", (0, 7, 0): "week", (1, 0, 0): "month"}.get(shape)  # type: ignore[return-value]
 
     if TYPE_CHECKING:
 
         def __init__(
-            self, *, max: int, per: Duration | timedelta | relativedelta | str
+            self,
+            *,
+            max: int,
+            per: Duration | timedelta | relativedelta | str,
+            calendar: bool = False,
         ) -> None: ...
 
 

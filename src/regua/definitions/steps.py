@@ -111,6 +111,13 @@ class Step(DefinitionModel):
             "marketing consent, outside caps and goals, but never in quiet hours."
         ),
     )
+    topic: Name | None = Field(
+        default=None,
+        description=(
+            "What a marketing message is about (newsletter, offers, surveys): besides consent "
+            "to the whole channel, consent to this topic on it ('email:offers') allows it."
+        ),
+    )
     priority: int = 0
     on_cap: Literal["defer", "skip"] = "defer"
     active_from: Instant | None = None
@@ -172,6 +179,11 @@ class Step(DefinitionModel):
                     f"digest, not a {_trigger_kind(self.trigger)} trigger"
                     + (" with a digest" if self.digest is not None else "")
                 )
+        if self.topic is not None and not self.marketing:
+            raise ValueError(
+                f"step {self.name!r}: a topic is what marketing consent is given for; a "
+                "transactional or service step needs no consent, so it has no topic"
+            )
         if self.transactional and self.service:
             raise ValueError(
                 f"step {self.name!r} is transactional or service, not both: a transactional "

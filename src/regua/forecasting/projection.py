@@ -209,7 +209,9 @@ class _Projector:
         tried = False
         last_error = ""
         for channel in action.channels:
-            if not self.contact.can_receive(channel, transactional=action.transactional):
+            if not self.contact.can_receive(
+                channel, transactional=action.transactional, topic=action.topic
+            ):
                 last_error = f"{channel}: no consent or address at sending time"
                 continue
             tried = True

@@ -15,8 +15,9 @@ def resolve_channels(
 
     Candidates are the channels of the first `Route` whose condition holds, else the step's
     `channels`. Channels without an address, or (for marketing steps) without the contact's
-    consent, are dropped. The rest are ordered by the contact's preferences, then by the
-    step's order, or by cost with ``prefer="cheapest"``.
+    consent to the channel or to the step's topic on it, are dropped. The rest are ordered
+    by the contact's preferences, then by the step's order, or by cost with
+    ``prefer="cheapest"``.
     """
     step = cstep.step
     names = step.channels
@@ -25,8 +26,11 @@ def resolve_channels(
             names = channels
             break
     contact = ctx.contact
+    transactional, topic = not step.marketing, step.topic
     reachable = [
-        name for name in names if contact.can_receive(name, transactional=not step.marketing)
+        name
+        for name in names
+        if contact.can_receive(name, transactional=transactional, topic=topic)
     ]
     if not reachable:
         if not names:
@@ -35,6 +39,8 @@ def resolve_channels(
         for name in names:
             if not contact.addresses.get(name):
                 missing.append(f"{name}: no address")
+            elif topic is not None:
+                missing.append(f"{name}: no consent, to it or to topic {topic!r} on it")
             else:
                 missing.append(f"{name}: no consent")
         return (), "no reachable channel (" + ", ".join(missing) + ")"

@@ -10,6 +10,7 @@ import hashlib
 import threading
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -36,16 +37,25 @@ __all__ = [
 
 @attrs.frozen(slots=True)
 class CompiledCap:
-    """A frequency cap with its window as elapsed time (rolling caps count UTC instants)."""
+    """A frequency cap with its window as elapsed time (rolling caps count UTC instants).
+
+    A calendar cap (`period`) counts the contact's local day, week or month instead; its
+    `window` is then the longest such period, a day of margin included (what a cap may look
+    back on, for folds).
+    """
 
     max: int
     window: timedelta
     channel: str | None
+    period: Literal["day", "week", "month"] | None = None
 
     @classmethod
     def of(cls, cap: FrequencyCap, channel: str | None) -> CompiledCap:
-        """Compile a cap; a calendar window counts months as 30 days."""
-        return cls(max=cap.max, window=cap.per.approximate(), channel=channel)
+        """Compile a cap; a rolling calendar duration counts months as 30 days."""
+        window = cap.per.approximate()
+        if cap.period is not None:
+            window += timedelta(days=1)  # a month of 31 days, a day of 25 hours
+        return cls(max=cap.max, window=window, channel=channel, period=cap.period)
 
 
 @attrs.frozen(slots=True)

@@ -33,7 +33,7 @@ the step's holdout is closed as skipped (``holdout``) instead of sent, taking no
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
@@ -727,7 +727,11 @@ class _Planner:
             for d in deliveries
         ]
         for cap, defined in zip(self.compiled.caps, policy.caps, strict=True):
-            count = sum(1 for at in sent if due_at - cap.window < at <= due_at)
+            if cap.period is not None:
+                start, end = self._period(cap.period, due_at)
+                count = sum(1 for at in sent if start <= at < end)
+            else:
+                count = sum(1 for at in sent if due_at - cap.window < at <= due_at)
             if count >= cap.max:
                 return f"the frequency cap of {cap.max} per {defined.per} was full"
         return None
@@ -901,6 +905,12 @@ class _Planner:
         if channel_caps:
             caps += [(cap, channel_sent) for cap in channel_caps]
         for cap, times in caps:
+            if cap.period is not None:  # the local day, week or month of now
+                first, end = self._period(cap.period, self.now)
+                count = bisect_left(times, end) - bisect_left(times, first)  # first <= at < end
+                if count >= cap.max and (blocked is None or end > blocked):
+                    blocked = end
+                continue
             # The sends after now - window, those recorded later than now included: a send
             # now and one stamped after it would share a window (t - window, t] later on.
             start = bisect_right(times, self.now - cap.window)
@@ -912,6 +922,20 @@ class _Planner:
                 if blocked is None or frees_at > blocked:
                     blocked = frees_at
         return blocked
+
+    def _period(self, period: str, instant: datetime) -> tuple[datetime, datetime]:
+        """The contact's local day, week (Monday first) or month holding `instant`, in UTC."""
+        day = to_local(instant, self.tz).date()
+        if period == "day":
+            first, after = day, day + timedelta(days=1)
+        elif period == "week":
+            first = day - timedelta(days=day.weekday())
+            after = first + timedelta(days=7)
+        else:
+            first = day.replace(day=1)
+            after = (first + timedelta(days=32)).replace(day=1)
+        start = from_local(datetime.combine(first, time()), self.tz)
+        return start, from_local(datetime.combine(after, time()), self.tz)
 
     def _candidate_occurrence(
         self,
@@ -965,6 +989,7 @@ class _Planner:
                 expires_at=candidate.expires_at,
                 collected=_collected(candidate.firing, OccurrenceState.DUE, self.now),
                 variant=candidate.variant,
+                topic=step.topic,
             )
         )
         if self.explain_step == step.name:

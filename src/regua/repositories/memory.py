@@ -307,6 +307,17 @@ class InMemoryRepository:
             row.contact = attrs.evolve(row.contact, consents=consents)
             self._touch(row)
 
+    def suppress_address(self, contact_id: str, channel: str, address: str) -> bool:
+        """Remove the contact's address on `channel` if it is still `address`; wake it."""
+        with self._lock:
+            row = self._rows.get(contact_id)
+            if row is None or row.contact.addresses.get(channel) != address:
+                return False
+            addresses = {k: v for k, v in row.contact.addresses.items() if k != channel}
+            row.contact = attrs.evolve(row.contact, addresses=addresses)
+            self._touch(row)
+            return True
+
     def record_engagement(self, occurrence_key: str, kind: str, at: datetime) -> Event:
         """Record an open or click of a delivery as an event; wake its contact."""
         if kind not in (OPENED, CLICKED):

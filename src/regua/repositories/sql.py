@@ -933,9 +933,11 @@ class SQLRepository:
         order. The application commits (regua never does here), and a deadlock or
         serialisation failure is the application's to retry, as for its own statements.
 
-        >>> with repository.engine.begin() as conn:             # doctest: +SKIP
-        ...     conn.execute(orders.insert().values(id=1042, customer_id="ana"))
-        ...     repository.within(conn).record_event(Event("ana", "order_placed", now, id="1042"))
+        ::
+
+            with repository.engine.begin() as conn:
+                conn.execute(orders.insert().values(id=1042, customer_id="ana"))
+                repository.within(conn).record_event(Event("ana", "order_placed", now, id="1042"))
 
         Raises:
             ReguaError: `connection` is not a Connection or Session, or is on another kind
@@ -1832,6 +1834,38 @@ class SQLRepository:
             )
 
         self._write(body)
+
+    def suppress_address(self, contact_id: str, channel: str, address: str) -> bool:
+        """Remove the contact's address on `channel` if it is still `address`; wake it.
+
+        What the scheduler does on a hard bounce (`PermanentFailure.suppress`). False, and
+        nothing changed, when the contact is gone or its address there is another one (the
+        application has given a new one since) or none.
+        """
+        contacts = self._tables.contacts
+
+        def body(conn: sa.Connection) -> bool:
+            row = conn.execute(
+                sa.select(contacts.c.addresses).where(contacts.c.id == contact_id).with_for_update()
+            ).first()
+            if row is None:
+                return False
+            addresses = row.addresses  # the JSON column, decoded
+            if not isinstance(addresses, dict) or addresses.get(channel) != address:
+                return False
+            kept = {name: value for name, value in addresses.items() if name != channel}
+            conn.execute(
+                sa.update(contacts)
+                .where(contacts.c.id == contact_id)
+                .values(
+                    addresses=kept,
+                    version=contacts.c.version + 1,
+                    wakeup_at=DIRTY,
+                )
+            )
+            return True
+
+        return self._write(body)
 
     def record_engagement(self, occurrence_key: str, kind: str, at: datetime) -> Event:
         """Record an open or click of a delivery as an event; wake its contact."""

@@ -462,10 +462,17 @@ def _failure(
     return TemporaryFailure(f"SMTP error with {where}: {type(exc).__name__}: {said(exc)}")
 
 
+_NO_SUCH_MAILBOX = re.compile(r"5\.1\.(1|10)\b")
+"""Enhanced status codes of an address that does not exist (RFC 3463: bad destination
+mailbox; RFC 7505: a domain that accepts no mail)."""
+
+
 def _by_code(code: int, what: str, reply: str) -> TemporaryFailure | PermanentFailure:
     message = f"{what} {code} {reply}".rstrip()
     if 500 <= code <= 599:
-        return PermanentFailure(message)
+        # A mailbox that does not exist bounces every message: the address is suppressed.
+        gone = code in (550, 551, 553, 556) and _NO_SUCH_MAILBOX.match(reply.lstrip())
+        return PermanentFailure(message, suppress="address" if gone else None)
     return TemporaryFailure(message)  # 4xx, and any reply that makes no sense here
 
 

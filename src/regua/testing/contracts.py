@@ -1103,6 +1103,35 @@ class RepositoryContract:
         _expect(list(granted), [failed.occurrence_key], "the reopened occurrence, claimed")
         _expect(redrive([failed.occurrence_key]), [], "a second redrive of the same key")
 
+    def test_suppress_address_removes_only_the_address_that_failed(
+        self, repository: Repository
+    ) -> None:
+        """With `suppress_address`: the address goes if it is still the one that bounced.
+
+        The contact is marked changed (version up, `DIRTY`); its consent and its other
+        addresses stay. Another address (given since), none, or no contact: False, nothing
+        changes. A repository without `suppress_address` passes.
+        """
+        suppress = getattr(repository, "suppress_address", None)
+        if suppress is None:
+            return
+        contact = _contact("ana")
+        repository.upsert_contact(contact)
+        self._sleep(repository, "ana", None)
+        before = self._version(repository, "ana")
+        email = contact.addresses["email"]
+        _expect(suppress("ana", "email", "someone.else@example.com"), False, "another address")
+        _expect(suppress("nobody", "email", email), False, "no such contact")
+        _expect(self._version(repository, "ana"), before, "the version after a refusal")
+        _expect(suppress("ana", "email", email), True, "the address that bounced")
+        stored = repository.get_contact("ana")
+        assert stored is not None
+        expected = {k: v for k, v in contact.addresses.items() if k != "email"}
+        _expect(stored.addresses, expected, "the addresses left")
+        _expect(stored.consents, contact.consents, "the consents")
+        self._expect_woken(repository, "ana", before)
+        _expect(suppress("ana", "email", email), False, "a second suppression")
+
     def test_a_redrive_drops_a_stored_fold_and_one_read_before_it(
         self, repository: Repository
     ) -> None:
