@@ -53,9 +53,11 @@ from regua.definitions.triggers import (
     ScheduleTrigger,
     Trigger,
     after_step,
+    on_click,
     on_date,
     on_event,
     on_inactivity,
+    on_open,
     on_schedule,
 )
 from regua.documents import LoadLimits
@@ -243,9 +245,11 @@ __all__ = [
     "forecast_diff",
     "has_event",
     "idempotency_key",
+    "on_click",
     "on_date",
     "on_event",
     "on_inactivity",
+    "on_open",
     "on_schedule",
     "opened",
     "plan",

@@ -114,6 +114,17 @@ def fold(
         InvalidRecordError: the contact's data cannot be planned.
 
     """
+    engaging = [
+        f"step {each.name!r} of cadence {cadence.name!r}"
+        for cadence in cadences
+        for each in cadence.steps
+        if isinstance(each.trigger, EventTrigger) and each.trigger.of_step is not None
+    ]
+    if engaging:
+        raise FoldTooShallow(
+            f"{engaging[0]} fires on engagements with messages (on_open, on_click): its "
+            "contacts are planned from their whole history"
+        )
     valid_from = at - margin
     digests = {cadence.name: compile_cadence(cadence).fingerprint for cadence in cadences}
     previous = snapshot.fold

@@ -152,6 +152,9 @@ class _Diagram:
                 source = step_ids[trigger.after_step]
                 outcomes = " or ".join(trigger.outcomes)
                 edges.append(_Edge(source, target, (outcomes, *condition)))
+            elif isinstance(trigger, EventTrigger) and trigger.of_step is not None:
+                source = step_ids[trigger.of_step]
+                edges.append(_Edge(source, target, (trigger.event, *condition)))
             else:
                 source = diagram._trigger_node(trigger, trigger_nodes)
                 edges.append(_Edge(source, target, (*_trigger_edge_lines(trigger), *condition)))

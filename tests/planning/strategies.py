@@ -42,6 +42,7 @@ from regua import (
     on_date,
     on_event,
     on_inactivity,
+    on_open,
     on_schedule,
     opened,
 )
@@ -205,8 +206,10 @@ def conditions(earlier_steps: Sequence[str] = ()) -> st.SearchStrategy[Condition
 def _trigger(draw: st.DrawFn, earlier_steps: Sequence[str]) -> Any:
     kinds = ["event", "event", "inactivity", "date", "schedule"]
     if earlier_steps:
-        kinds += ["after", "after"]
+        kinds += ["after", "after", "engaged"]
     kind = draw(st.sampled_from(kinds))
+    if kind == "engaged":  # a message of an earlier step opened (opens come an hour later)
+        return on_open(draw(st.sampled_from(list(earlier_steps))))
     if kind == "event":
         return on_event(draw(st.sampled_from(EVENT_NAMES)))
     if kind == "inactivity":
@@ -268,7 +271,12 @@ def steps(draw: st.DrawFn, name: str, earlier_steps: Sequence[str] = ()) -> Step
     }
     if delay is not None:
         kwargs["delay"] = delay
-    if isinstance(kwargs["trigger"], EventTrigger) and draw(st.integers(0, 3)) == 0:
+    trigger = kwargs["trigger"]
+    if (
+        isinstance(trigger, EventTrigger)
+        and trigger.of_step is None
+        and draw(st.integers(0, 3)) == 0
+    ):
         kwargs["digest"] = draw(_digests())
         kwargs.pop("delay", None)
         kwargs["at"] = None

@@ -96,6 +96,11 @@ class Cadence(DefinitionModel):
                             f"{where}.{field}: {node} names no step of cadence {self.name!r}"
                         )
             trigger = step.trigger
+            of_step = getattr(trigger, "of_step", None)
+            if of_step is not None and of_step not in step_names:
+                problems.append(
+                    f"{where}.trigger.of_step: no step named {of_step!r} in cadence {self.name!r}"
+                )
             if isinstance(trigger, AfterStepTrigger) and trigger.after_step not in step_names:
                 problems.append(
                     f"{where}.trigger.after_step: no step named {trigger.after_step!r} in "

@@ -209,6 +209,12 @@ class Step(DefinitionModel):
         digest = self.digest
         if digest is None:
             return self
+        if isinstance(self.trigger, EventTrigger) and self.trigger.of_step is not None:
+            raise ValueError(
+                f"step {self.name!r}: a digest collects events, and an engagement trigger "
+                "(of_step) fires once per message engaged with: give the digest "
+                f"on_event({self.trigger.event!r})"
+            )
         if not isinstance(self.trigger, EventTrigger):
             raise ValueError(
                 f"step {self.name!r}: a digest collects events, so its trigger must be an "

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from regua.definitions.conditions import Scalar
@@ -35,9 +35,11 @@ __all__ = [
     "Trigger",
     "TriggerType",
     "after_step",
+    "on_click",
     "on_date",
     "on_event",
     "on_inactivity",
+    "on_open",
     "on_schedule",
     "where_matches",
 ]
@@ -62,10 +64,31 @@ class EventTrigger(Trigger):
 
     `where` filters on the event's data: each key must equal the given value, or be one of
     the values when a list is given.
+
+    With `of_step` (``on_click("welcome")``, ``on_open("welcome")``), the event is an
+    engagement (``"opened"`` or ``"clicked"``) and only those with a message of that step of
+    the cadence count: the trigger fires once per message engaged with, at its first open
+    or click, however many follow.
     """
 
     event: Name
     where: dict[str, Scalar | tuple[Scalar, ...]] = Field(default_factory=dict)
+    of_step: Name | None = Field(
+        default=None,
+        description=(
+            "With an 'opened' or 'clicked' event: only engagements with a message of this "
+            "step count, and each message fires once, at its first."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _engagement(self) -> EventTrigger:
+        if self.of_step is not None and self.event not in ("opened", "clicked"):
+            raise ValueError(
+                f"of_step ties an engagement to a message: the event must be 'opened' or "
+                f"'clicked', not {self.event!r}"
+            )
+        return self
 
     def matches(self, name: str, data: dict[str, Any]) -> bool:
         """True when an event with this name and data fires the trigger."""
@@ -241,6 +264,24 @@ def on_event(event: str, *, where: dict[str, Any] | None = None) -> EventTrigger
     'order_status'
     """
     return EventTrigger(event=event, where=where or {})
+
+
+def on_open(step: str) -> EventTrigger:
+    """Fire once per message of `step` the contact opened, at its first open.
+
+    >>> on_open("welcome").of_step
+    'welcome'
+    """
+    return EventTrigger(event="opened", of_step=step)
+
+
+def on_click(step: str) -> EventTrigger:
+    """Fire once per message of `step` the contact clicked, at its first click.
+
+    ``Step("next_tip", trigger=on_click("welcome"), delay="1d", ...)``: a click on *this*
+    welcome leads on; a click on any other message, or a second click on it, does not.
+    """
+    return EventTrigger(event="clicked", of_step=step)
 
 
 def on_date(

@@ -27,6 +27,8 @@ __all__ = ["Explanation", "describe_trigger", "explain"]
 def describe_trigger(trigger: Trigger) -> str:
     """A one-line, human-readable account of a trigger."""
     if isinstance(trigger, EventTrigger):
+        if trigger.of_step is not None:
+            return f"the first {trigger.event!r} of each {trigger.of_step!r} message"
         where = f" where {trigger.where}" if trigger.where else ""
         return f"each {trigger.event!r} event{where}"
     if isinstance(trigger, DateTrigger):

@@ -31,7 +31,7 @@ from regua.definitions.triggers import (
 from regua.errors import InvalidRecordError, personal_value
 from regua.planning.calendar import from_local, shift, to_local, yearly_date
 from regua.planning.history import History
-from regua.planning.keys import after_source
+from regua.planning.keys import after_source, split_occurrence_key
 from regua.planning.schedules import Schedule
 from regua.records import Contact, Event
 
@@ -104,7 +104,9 @@ def date_attribute(contact: Contact, name: str, tz: ZoneInfo) -> date | None:
 
 
 def event_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
-    """Every matching event so far."""
+    """Every matching event so far (with `of_step`: each message's first engagement)."""
+    if trigger.of_step is not None:
+        return engagement_firings(trigger, history)
     if trigger.where:
         return (
             Firing(source=f"event={event.id}", at=event.at, data=event.data)
@@ -121,6 +123,26 @@ def event_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
             for event in history.events_named(trigger.event)
         ]
     return iter(firings)
+
+
+def engagement_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
+    """One firing per message of `trigger.of_step` engaged with, at its first engagement.
+
+    The source is the engagement's kind and the message's own source (``clicked=event=S-1``),
+    so that later engagements with the same message fire nothing new.
+    """
+    seen: set[str] = set()
+    for event in history.events_named(trigger.event):
+        if event.ref is None or event.ref in seen:
+            continue
+        try:
+            cadence, step, _, source = split_occurrence_key(event.ref)
+        except ValueError:  # not an occurrence key: an engagement with nothing of ours
+            continue
+        if cadence != history.cadence or step != trigger.of_step:
+            continue
+        seen.add(event.ref)
+        yield Firing(source=f"{trigger.event}={source}", at=event.at)
 
 
 def date_firings(

@@ -164,6 +164,11 @@ class History:
         ):
             raise FoldTooShallow(f"looking for {sorted(names)} reaches before the fold's cutoff")
 
+    @property
+    def cadence(self) -> str:
+        """The name of the cadence whose deliveries this history holds."""
+        return self._cadence
+
     def first_after(self, names: Iterable[str], after: datetime, until: datetime) -> Event | None:
         """The earliest event of any of `names` in ``(after, until]``."""
         self.check_after(names, after)
