@@ -150,14 +150,17 @@ def stored(repository: Repo) -> str:
     if isinstance(repository, InMemoryRepository):
         return repr(vars(repository))
     engine, schema = repository.engine, repository.schema
-    names = [n for n in sa.inspect(engine).get_table_names(schema=schema) if n.startswith("regua_")]
+    names = sorted(
+        n for n in sa.inspect(engine).get_table_names(schema=schema) if n.startswith("regua_")
+    )
     assert {"regua_contacts", "regua_events", "regua_deliveries", "regua_claims"} <= set(names)
     assert {"regua_errors", "regua_folds", "regua_schema_version"} <= set(names)
     texts: list[str] = []
     with engine.connect() as conn:
         for name in names:
             table = sa.Table(name, sa.MetaData(), autoload_with=conn, schema=schema)
-            texts.append(repr(conn.execute(sa.select(table)).all()))
+            # In no particular order: a database returns rows as it finds them.
+            texts.append(repr(sorted(repr(row) for row in conn.execute(sa.select(table)))))
     return "\n".join(texts)
 
 
