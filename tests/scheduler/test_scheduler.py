@@ -33,6 +33,7 @@ from regua import (
     attr,
     on_event,
 )
+from regua.metrics import InMemoryMetrics
 from regua.ports import Claim
 
 UTC = timezone.utc
@@ -248,6 +249,7 @@ def test_a_throttled_send_is_no_attempt_and_never_moves_to_a_fallback() -> None:
     cadence = Cadence("c", channels=[Channel("email"), Channel("sms")], steps=[step])
     email, sms = Limited(), OutboxSender()
     scheduler, repo, _ = setup(cadence, email=email, sms=sms)
+    scheduler.metrics = metrics = InMemoryMetrics()
     repo.upsert_contact(person())
     repo.record_event(Event("ana", "e", T0, id="e1"))
     now = T0
@@ -257,6 +259,8 @@ def test_a_throttled_send_is_no_attempt_and_never_moves_to_a_fallback() -> None:
         assert deferred.until == now + timedelta(minutes=10)
         assert deferred.last_error == "email: Throttled: no token yet"
         now = deferred.until + timedelta(seconds=1)
+    assert metrics.count("regua.messages.throttled", channel="email") == 5
+    assert metrics.count("regua.attempts.temporary_failure") == 0  # none counted as attempts
     email.room = True
     [sent] = scheduler.tick(now).sent
     assert (sent.channel, sent.message_id) == ("email", "m-1")

@@ -20,6 +20,7 @@ from regua import (
     Step,
     on_event,
 )
+from regua.metrics import InMemoryMetrics
 from regua.repositories.sql import SQLRepository
 
 T0 = datetime(2026, 5, 4, 15, tzinfo=timezone.utc)
@@ -66,8 +67,12 @@ def test_a_hard_bounce_removes_the_address_and_later_messages_skip_the_channel(
 ) -> None:
     populate(repository)
     email, sms = Refusing("address"), OutboxSender()
-    scheduler = Scheduler(SHOP, repository=repository, senders={"email": email, "sms": sms})
+    metrics = InMemoryMetrics()
+    scheduler = Scheduler(
+        SHOP, repository=repository, senders={"email": email, "sms": sms}, metrics=metrics
+    )
     [sent] = scheduler.tick(T0).sent
+    assert metrics.count("regua.contacts.suppressed", channel="email", kind="address") == 1
     assert sent.channel == "sms"  # the fallback, at once
     contact = repository.get_contact("ana")
     assert contact is not None
@@ -96,8 +101,12 @@ def test_a_complaint_withdraws_marketing_consent_only(
     populate(repository)
     complaints = Refusing("consent")
     sms = OutboxSender()
-    scheduler = Scheduler(SHOP, repository=repository, senders={"email": complaints, "sms": sms})
+    metrics = InMemoryMetrics()
+    scheduler = Scheduler(
+        SHOP, repository=repository, senders={"email": complaints, "sms": sms}, metrics=metrics
+    )
     scheduler.tick(T0)
+    assert metrics.count("regua.contacts.suppressed", channel="email", kind="consent") == 1
     contact = repository.get_contact("ana")
     assert contact is not None
     assert contact.consents == {"sms"}
