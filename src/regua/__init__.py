@@ -83,7 +83,7 @@ from regua.forecasting import (
 from regua.health import Health
 from regua.planning.explain import Explanation, explain
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
-from regua.planning.planner import plan
+from regua.planning.planner import plan, plan_contact
 from regua.ports import (
     DIRTY,
     AsyncSender,
@@ -253,6 +253,7 @@ __all__ = [
     "on_schedule",
     "opened",
     "plan",
+    "plan_contact",
     "redact",
     "report",
     "schema",

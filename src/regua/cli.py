@@ -968,7 +968,7 @@ def _explain_database(args: argparse.Namespace, out: TextIO) -> int:
     snapshot = found.get(args.contact)
     if snapshot is None:
         raise CommandError(f"{_redacted(args.db)}: no contact {args.contact!r} in the repository")
-    print(explain(cadence, snapshot, args.step, now), file=out)
+    print(explain(cadence, snapshot, args.step, now, cadences=cadences), file=out)
     return 0
 
 

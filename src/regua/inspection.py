@@ -28,7 +28,7 @@ from regua.definitions.fields import load_timezone
 from regua.errors import ReguaError
 from regua.planning.keys import split_occurrence_key
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
-from regua.planning.planner import plan
+from regua.planning.planner import plan, plan_contact
 from regua.ports import ContactError, Repository, UnknownContactError
 from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Event, Fold, Snapshot
 
@@ -300,12 +300,15 @@ def inspect_contact(
         raise UnknownContactError(f"no contact {contact_id!r} in the repository")
     statuses: list[CadenceStatus] = []
     plans: list[tuple[Cadence, Plan]] = []
-    for cadence in chosen:
-        zone = snapshot.contact.timezone or cadence.timezone
-        try:
-            result = plan(cadence, snapshot, now)
-        except ReguaError as exc:
-            statuses.append(CadenceStatus(cadence.name, zone, error=str(exc)))
+    results: Sequence[Plan | ReguaError]
+    try:
+        results = plan_contact(chosen, snapshot, now)
+    except ReguaError:  # which cadence cannot plan it: each alone says
+        results = [_plan_alone(cadence, snapshot, now) for cadence in chosen]
+    for cadence, result in zip(chosen, results, strict=True):
+        if isinstance(result, ReguaError):
+            zone = snapshot.contact.timezone or cadence.timezone
+            statuses.append(CadenceStatus(cadence.name, zone, error=str(result)))
             continue
         statuses.append(CadenceStatus(cadence.name, result.timezone, plan=result))
         plans.append((cadence, result))
@@ -331,6 +334,14 @@ def inspect_contact(
 
 
 # --- building the report ---------------------------------------------------------------------
+
+
+def _plan_alone(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan | ReguaError:
+    """`cadence`'s plan of the contact, or the error that keeps it from one."""
+    try:
+        return plan(cadence, snapshot, now)
+    except ReguaError as exc:
+        return exc
 
 
 def _pending(

@@ -58,7 +58,7 @@ from regua.folding import FOLD_AFTER
 from regua.health import Health
 from regua.metrics import GuardedMetrics, Metrics, NullMetrics
 from regua.planning.explain import Explanation, explain
-from regua.planning.planner import plan
+from regua.planning.planner import plan_contact
 from regua.ports import Claim, Repository, Sender
 from regua.records import Delivery, DueAction, Snapshot
 from regua.sharding import Shard
@@ -312,8 +312,8 @@ class Scheduler:
             snapshot = snapshots.get(contact_id)
             if snapshot is None:
                 continue
-            for cadence in self.cadences:
-                due.extend(plan(cadence, snapshot, now).due)
+            for result in plan_contact(self.cadences, snapshot, now):
+                due.extend(result.due)
         return due
 
     def explain(
@@ -332,7 +332,7 @@ class Scheduler:
         snapshot = self.repository.load_snapshots([contact_id]).get(contact_id)
         if snapshot is None:
             raise KeyError(f"no contact {contact_id!r} in the repository")
-        return explain(by_name[cadence], snapshot, step, now)
+        return explain(by_name[cadence], snapshot, step, now, cadences=self.cadences)
 
     def run(
         self,

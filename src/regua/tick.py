@@ -33,7 +33,7 @@ from regua.definitions.cadence import Cadence
 from regua.errors import FoldTooShallow, InvalidRecordError
 from regua.folding import FOLD_AFTER, fold
 from regua.metrics import Metrics
-from regua.planning.planner import next_wakeup, plan, settled, settled_once_sent
+from regua.planning.planner import next_wakeup, plan_contact, settled, settled_once_sent
 from regua.ports import (
     Claim,
     ContactError,
@@ -489,7 +489,7 @@ class TickPlan:
             for snapshot in queue:
                 outcome: list[Plan] | Exception
                 try:
-                    outcome = [plan(cadence, snapshot, now) for cadence in self.cadences]
+                    outcome = list(plan_contact(self.cadences, snapshot, now))
                 except FoldTooShallow as exc:
                     if snapshot.fold is not None and queue is snapshots:
                         whole.append(snapshot.contact.id)
@@ -679,7 +679,7 @@ class TickPlan:
         closed: dict[str, Delivery] = {}
         for snapshot in snapshots.values():
             try:
-                plans = [plan(cadence, snapshot, now) for cadence in self.cadences]
+                plans = plan_contact(self.cadences, snapshot, now)
             except Exception:  # recorded when the contact is evaluated again
                 continue  # nothing of it is sent now: its claims are released
             for result in plans:

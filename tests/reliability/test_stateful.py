@@ -10,7 +10,8 @@ docs/guarantees.md:
   moment* (read from the repository inside ``send``), nor without an address;
 - no marketing message reaches a sender inside the cadence's quiet hours, in the contact's
   local time;
-- no marketing message reaches a sender beyond the frequency cap (rolling window ``(t - 1d, t]``);
+- no marketing message reaches a sender beyond the frequency cap (rolling window ``(t - 1d, t]``),
+  which the two cadences share (``scope="contact"``): it counts the messages of both;
 - each occurrence is recorded at most once, and accepted by the senders at most once (there
   is no crash here, so at-least-once never has to resend);
 - what senders accepted is exactly what is recorded as sent.
@@ -69,7 +70,7 @@ SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc
 START = datetime(2026, 3, 7, 12, tzinfo=UTC)  # New York springs forward on 2026-03-08
 QUIET = QuietHours(start=time(21), end=time(8))
-CAP = FrequencyCap(max=2, per="1d")
+CAP = FrequencyCap(max=2, per="1d", scope="contact")
 CAP_WINDOW = timedelta(days=1)
 
 CADENCE = Cadence(
@@ -94,13 +95,6 @@ CADENCE = Cadence(
             cancel_on=["order_placed"],
             expires_after="1d",
         ),
-        # Marketing, recurring (coalesced catch-up), short expiry: caps make many expire.
-        Step(
-            "digest",
-            trigger=on_schedule("0 */6 * * *"),
-            channels=["email", "sms"],
-            expires_after="3h",
-        ),
         # Marketing follower of a transactional step, at a local time of day.
         Step(
             "thanks",
@@ -109,6 +103,23 @@ CADENCE = Cadence(
             at=time(10),
             channels=["email"],
             expires_after="2d",
+        ),
+    ],
+)
+# A second cadence under the same contact-wide cap: the two send two marketing messages a
+# day between them.
+NEWS = Cadence(
+    "news",
+    channels=[Channel("email", cost=0.001), Channel("sms", cost=0.05)],
+    policy=Policy(quiet_hours=QUIET, caps=[CAP]),
+    timezone="America/Sao_Paulo",
+    steps=[
+        # Marketing, recurring (coalesced catch-up), short expiry: caps make many expire.
+        Step(
+            "digest",
+            trigger=on_schedule("0 */6 * * *"),
+            channels=["email", "sms"],
+            expires_after="3h",
         ),
         # Marketing, skipped (not deferred) over the cap.
         Step(
@@ -120,7 +131,7 @@ CADENCE = Cadence(
         ),
     ],
 )
-MARKETING = {s.name for s in CADENCE.steps if not s.transactional}
+MARKETING = {s.name for c in (CADENCE, NEWS) for s in c.steps if not s.transactional}
 EVENT_NAMES = ("order_placed", "cart_abandoned", "order_delivered", "login")
 CHANNELS = ("email", "sms")
 OUTCOMES = ("accept", "temporary", "permanent", "unexpected", "hang")
@@ -195,7 +206,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.event_ids: dict[str, set[tuple[str, str]]] = {}
         self.event_count = 0
         self.scheduler = Scheduler(
-            CADENCE,
+            [CADENCE, NEWS],
             repository=self.repository,
             senders={c: FaultySender(self, c) for c in CHANNELS},
             worker="stateful",

@@ -65,6 +65,12 @@ class FrequencyCap(DefinitionModel):
     On a `Policy` it counts every channel of the cadence; on a `Channel` it counts that
     channel only. A step over the cap is deferred until a slot frees up, or skipped when the
     step says ``on_cap="skip"``.
+
+    With ``scope="contact"`` it counts the contact's marketing messages from every cadence
+    planned together (a scheduler's cadences), not only this cadence's: two cadences that
+    each declare ``FrequencyCap(max=1, per="1d", scope="contact")`` send one marketing
+    message a day between them, the one with the highest step priority first. A cadence
+    without such a cap is not held by it, but its marketing messages count towards it.
     """
 
     max: int = Field(ge=1, description="Messages allowed in the window; at least 1.")
@@ -74,6 +80,13 @@ class FrequencyCap(DefinitionModel):
         description=(
             "Count per local calendar day ('1d'), week ('7d', Monday to Sunday) or month "
             "('1mo') instead of a rolling window."
+        ),
+    )
+    scope: Literal["cadence", "contact"] = Field(
+        default="cadence",
+        description=(
+            "'cadence' counts this cadence's messages; 'contact' counts the contact's marketing "
+            "messages from every cadence planned together."
         ),
     )
 
@@ -103,6 +116,7 @@ class FrequencyCap(DefinitionModel):
             max: int,
             per: Duration | timedelta | relativedelta | str,
             calendar: bool = False,
+            scope: Literal["cadence", "contact"] = "cadence",
         ) -> None: ...
 
 

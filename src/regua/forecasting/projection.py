@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from regua.definitions.cadence import Cadence
-from regua.planning.planner import plan
+from regua.planning.planner import plan_contact
 from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Event, Snapshot
 
 __all__ = ["ProjectedMessage", "Projection", "project"]
@@ -185,7 +185,7 @@ class _Projector:
         snapshot = self._snapshot()
         for _ in range(_MAX_ROUNDS):
             self.evaluations += 1
-            plans = [plan(cadence, snapshot, now) for cadence in self.cadences]
+            plans = plan_contact(self.cadences, snapshot, now)
             outcomes = [
                 occurrence.as_delivery() for result in plans for occurrence in result.closed
             ]

@@ -51,7 +51,7 @@ from typing import Any
 import attrs
 
 from regua.errors import MissingDependencyError
-from regua.planning.planner import plan
+from regua.planning.planner import plan_contact
 from regua.records import Snapshot
 from regua.scheduler import Scheduler, TickReport
 from regua.sharding import Shard
@@ -276,7 +276,7 @@ class ReguaTasks:
         quiet: list[Snapshot] = []
         for snapshot in snapshots:
             try:
-                due = [a for c in scheduler.cadences for a in plan(c, snapshot, at).due]
+                due = [a for p in plan_contact(scheduler.cadences, snapshot, at) for a in p.due]
             except Exception:
                 due = []
             if due:

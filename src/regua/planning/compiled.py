@@ -42,12 +42,18 @@ class CompiledCap:
     A calendar cap (`period`) counts the contact's local day, week or month instead; its
     `window` is then the longest such period, a day of margin included (what a cap may look
     back on, for folds).
+
+    A cap with `contact` set counts the contact's marketing sends of every cadence planned
+    together (``FrequencyCap(scope="contact")``), not only its own cadence's.
     """
 
     max: int
     window: timedelta
     channel: str | None
     period: Literal["day", "week", "month"] | None = None
+    contact: bool = False
+    per: str = ""
+    """The window as the definition gave it (``"7d"``), for explanations."""
 
     @classmethod
     def of(cls, cap: FrequencyCap, channel: str | None) -> CompiledCap:
@@ -55,7 +61,14 @@ class CompiledCap:
         window = cap.per.approximate()
         if cap.period is not None:
             window += timedelta(days=1)  # a month of 31 days, a day of 25 hours
-        return cls(max=cap.max, window=window, channel=channel, period=cap.period)
+        return cls(
+            max=cap.max,
+            window=window,
+            channel=channel,
+            period=cap.period,
+            contact=cap.scope == "contact",
+            per=str(cap.per),
+        )
 
 
 @attrs.frozen(slots=True)
@@ -122,6 +135,16 @@ class CompiledCadence:
         )
     )
     """The longest window of the frequency caps (policy and channels), None without caps."""
+    shares_caps: bool = attrs.field(
+        default=attrs.Factory(
+            lambda self: any(
+                cap.contact
+                for cap in (*self.caps, *(c for cs in self.channel_caps.values() for c in cs))
+            ),
+            takes_self=True,
+        )
+    )
+    """Whether a cap counts the contact's sends of other cadences (``scope="contact"``)."""
     fingerprint: str = attrs.field(
         default=attrs.Factory(lambda self: cadence_fingerprint(self.cadence), takes_self=True)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
@@ -18,7 +19,7 @@ from regua.definitions.triggers import (
 )
 from regua.planning.goals import StepGoals
 from regua.planning.occurrences import Occurrence
-from regua.planning.planner import _Planner
+from regua.planning.planner import _plan_together, _Planner
 from regua.records import Snapshot
 
 __all__ = ["Explanation", "describe_trigger", "explain"]
@@ -111,8 +112,20 @@ class Explanation:
         return "\n".join(lines)
 
 
-def explain(cadence: Cadence, snapshot: Snapshot, step: str, now: datetime) -> Explanation:
+def explain(
+    cadence: Cadence,
+    snapshot: Snapshot,
+    step: str,
+    now: datetime,
+    *,
+    cadences: Sequence[Cadence] = (),
+) -> Explanation:
     """Account for every occurrence of `step` for the snapshot's contact at `now`.
+
+    `cadences` are the cadences planned with `cadence` (a scheduler's, in its order), for
+    the frequency caps with ``scope="contact"`` they share (`regua.plan_contact`); the one
+    named as `cadence` among them is replaced by it. Without them, `cadence` is planned
+    alone.
 
     Raises:
         KeyError: the cadence has no such step.
@@ -120,7 +133,13 @@ def explain(cadence: Cadence, snapshot: Snapshot, step: str, now: datetime) -> E
     """
     definition = cadence.step(step)
     planner = _Planner(cadence, snapshot, now, explain_step=step)
-    result = planner.run()
+    planners = [
+        planner if other.name == cadence.name else _Planner(other, snapshot, now, None)
+        for other in cadences
+    ]
+    if planner not in planners:
+        planners.insert(0, planner)
+    result = _plan_together(planners)[planners.index(planner)]
     occurrences = sorted(planner.explained, key=lambda o: (o.triggered_at, o.key))
     return Explanation(
         cadence=cadence.name,

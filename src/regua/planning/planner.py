@@ -29,13 +29,16 @@ The occurrences still standing then compete, highest priority first, for the fre
 caps; `repeat="once"` and `cooldown` are checked in the same pass, so that two occurrences
 due together cannot both slip through. An occurrence that wins a slot but whose variant is
 the step's holdout is closed as skipped (``holdout``) instead of sent, taking no slot.
+`plan_contact` plans several cadences for one contact: each as `plan` does, but with one
+caps pass over the occurrences of all of them, so that a cap with ``scope="contact"``
+counts (and rations) the marketing messages of every cadence.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -54,7 +57,7 @@ from regua.definitions.triggers import (
 from regua.errors import FoldTooShallow, InvalidRecordError
 from regua.planning.calendar import from_local, next_at, quiet_until, shift, to_local
 from regua.planning.channels import resolve_channels
-from regua.planning.compiled import CompiledCadence, CompiledStep, compile_cadence
+from regua.planning.compiled import CompiledCadence, CompiledCap, CompiledStep, compile_cadence
 from regua.planning.conditions import Context
 from regua.planning.digests import SOURCE_PREFIX, Closure, digest_close, digest_firings
 from regua.planning.experiments import assign_variant, recorded_assignments
@@ -73,7 +76,15 @@ from regua.planning.keys import SEPARATOR, key_part, occurrence_prefix, parse_af
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
 
-__all__ = ["FoldProbe", "next_wakeup", "plan", "probe_for_fold", "settled", "settled_once_sent"]
+__all__ = [
+    "FoldProbe",
+    "next_wakeup",
+    "plan",
+    "plan_contact",
+    "probe_for_fold",
+    "settled",
+    "settled_once_sent",
+]
 
 _CLOSED_STATE = {
     DeliveryStatus.SENT: OccurrenceState.SENT,
@@ -106,8 +117,83 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
             is not a date), or the repository could not read it (`Snapshot.unreadable`);
             the error names the contact and the attribute.
 
+    A frequency cap with ``scope="contact"`` counts this cadence's messages alone here:
+    `plan_contact` plans the cadences that share one together, as the scheduler does.
+
     """
     return _Planner(cadence, snapshot, now, explain_step=None).run()
+
+
+def plan_contact(
+    cadences: Sequence[Cadence], snapshot: Snapshot, now: datetime
+) -> tuple[Plan, ...]:
+    """Plan one contact under several cadences at once: one `Plan` per cadence, in order.
+
+    Each cadence is planned as `plan` plans it, except for the frequency caps declared with
+    ``scope="contact"``: they count the contact's marketing messages of every cadence given,
+    and the due occurrences of all of them compete for their slots, highest step priority
+    first (then the earliest due, then the cadence given first). The scheduler, its
+    `~regua.Scheduler.preview`, forecasts and simulations plan their cadences this way.
+
+    >>> from datetime import datetime, timezone
+    >>> from regua import Cadence, Channel, Contact, Event, FrequencyCap, Policy, Snapshot
+    >>> from regua import Step, on_event
+    >>> daily = Policy(caps=[FrequencyCap(max=1, per="1d", scope="contact")])
+    >>> def cadence(name, event, priority):
+    ...     step = Step(name, trigger=on_event(event), channels=["email"], priority=priority)
+    ...     return Cadence(name, channels=[Channel("email")], policy=daily, steps=[step])
+    >>> ana = Contact("ana", consents={"email"}, addresses={"email": "ana@example.com"})
+    >>> t = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
+    >>> events = [Event("ana", "signed_up", t, id="e1"), Event("ana", "cart_abandoned", t, id="e2")]
+    >>> welcome, cart = plan_contact(
+    ...     [cadence("welcome", "signed_up", 0), cadence("cart", "cart_abandoned", 10)],
+    ...     Snapshot(ana, events), t)
+    >>> [a.step for a in cart.due], [(o.step, o.reason.value) for o in welcome.waiting]
+    (['cart'], [('welcome', 'frequency_cap')])
+
+    Raises:
+        ValueError: `now` is naive.
+        InvalidRecordError: as `plan`, for any of the cadences.
+
+    """
+    return _plan_together([_Planner(c, snapshot, now, explain_step=None) for c in cadences])
+
+
+def _plan_together(planners: Sequence[_Planner]) -> tuple[Plan, ...]:
+    """Run `planners` (one contact, one instant) with one caps pass over all of them."""
+    if len(planners) > 1 and any(p.compiled.shares_caps for p in planners):
+        shared = _Sends()
+        for planner in planners:
+            shared.extend(planner.history, planner.compiled.uncapped_steps)
+        shared.sort()
+        for planner in planners:
+            planner.shared = shared
+    for planner in planners:
+        planner.collect()
+    if len(planners) == 1:
+        planners[0].allocate()
+    else:
+        _allocate_together(planners)
+    return tuple(planner.finish() for planner in planners)
+
+
+def _allocate_together(planners: Sequence[_Planner]) -> None:
+    """The caps pass over the candidates of every planner, highest priority first."""
+    entries = [
+        (index, planner, candidate)
+        for index, planner in enumerate(planners)
+        for candidate in planner.candidates
+    ]
+    if not entries:
+        return
+    for planner in planners:
+        if planner.candidates:
+            planner.prepare_allocation()
+    entries.sort(
+        key=lambda e: (-e[2].cstep.step.priority, e[2].due_at, e[0], e[2].cstep.index, e[2].key)
+    )
+    for _, planner, candidate in entries:
+        planner.allocate_one(candidate)
 
 
 @attrs.define
@@ -133,7 +219,11 @@ class FoldProbe:
 
 
 def probe_for_fold(cadence: Cadence, snapshot: Snapshot, now: datetime) -> FoldProbe:
-    """Plan `snapshot` at `now` and report what a fold must keep (see `FoldProbe`)."""
+    """Plan `snapshot` at `now` and report what a fold must keep (see `FoldProbe`).
+
+    What is open does not depend on the caps pass (an occurrence it defers or closes was
+    open before it), so each cadence is probed alone, whatever caps it shares.
+    """
     planner = _Planner(cadence, snapshot, now, explain_step=None)
     planner.probe = FoldProbe()
     planner.run()
@@ -259,6 +349,45 @@ def _collected(firing: Firing, state: OccurrenceState, at: datetime) -> tuple[st
     return held or (firing.source.removeprefix(SOURCE_PREFIX),)
 
 
+class _Sends:
+    """The instants of marketing sends the frequency caps count: all channels, and per channel.
+
+    Sorted, every one recorded (those later than now too: a worker whose clock is ahead made
+    them), and the plan's accepted due actions added at now as the caps pass accepts them.
+    """
+
+    __slots__ = ("every", "on")
+
+    def __init__(self) -> None:
+        self.every: list[datetime] = []
+        self.on: defaultdict[str, list[datetime]] = defaultdict(list)
+
+    def extend(self, history: History, uncapped: frozenset[str]) -> None:
+        """Add the recorded sends of `history`'s cadence, but for the `uncapped` steps'."""
+        for step_name, deliveries in history.sent_by_step.items():
+            if step_name in uncapped:
+                continue
+            for delivery in deliveries:
+                self.every.append(delivery.at)
+                if delivery.channel is not None:
+                    self.on[delivery.channel].append(delivery.at)
+
+    def sort(self) -> None:
+        """Order every list (after `extend`)."""
+        self.every.sort()
+        for times in self.on.values():
+            times.sort()
+
+    def add(self, at: datetime, channel: str) -> None:
+        """Count a send at `at` on `channel`, keeping the order."""
+        insort(self.every, at)
+        insort(self.on[channel], at)
+
+    def counted_by(self, cap: CompiledCap) -> list[datetime]:
+        """The sends `cap` counts: all of them, or its channel's."""
+        return self.every if cap.channel is None else self.on[cap.channel]
+
+
 @attrs.define(slots=True)
 class _Candidate:
     """An occurrence that passed every per-occurrence check and waits for the caps pass."""
@@ -307,6 +436,11 @@ class _Planner:
         self.waiting: list[Occurrence] = []
         self.closed: list[Occurrence] = []
         self.candidates: list[_Candidate] = []
+        # The caps pass's counts: this cadence's marketing sends (built when first needed),
+        # and, planned with other cadences under a contact-wide cap, the contact's.
+        self.sends: _Sends | None = None
+        self.shared: _Sends | None = None
+        self.accepted_steps: defaultdict[str, int] = defaultdict(int)
         self._closed_keys: dict[str, Occurrence] = {}
         self._assigned: dict[str, str] | None = None
         # Followed step -> [(source part, outcome, instant)] for its after_step followers.
@@ -330,6 +464,13 @@ class _Planner:
     # --- the pass over steps -----------------------------------------------------------------
 
     def run(self) -> Plan:
+        """Plan this cadence alone."""
+        self.collect()
+        self.allocate()
+        return self.finish()
+
+    def collect(self) -> None:
+        """Assess every occurrence of every step; what stands is left in `candidates`."""
         recorded = self.history.by_key
         for cstep in self.compiled.steps:
             firings: Iterable[Firing] = self._firings(cstep)
@@ -351,7 +492,9 @@ class _Planner:
                 # cheapest check first (explain, above, also shows those).
                 if key not in recorded:
                     self._assess(cstep, firing, key)
-        self._allocate()
+
+    def finish(self) -> Plan:
+        """The plan, once the caps pass has run."""
         self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
         self.waiting.sort(key=lambda o: (o.at, o.key))
         return Plan(
@@ -717,23 +860,12 @@ class _Planner:
             until = quiet_until(due_at, policy.quiet_hours, self.tz)
             if until is not None:
                 return f"quiet hours until {until.isoformat()}"
-        if not step.marketing or not self.compiled.caps:
+        if not step.marketing:
             return None
-        uncapped = self.compiled.uncapped_steps
-        sent = [
-            d.at
-            for name, deliveries in self.history.sent_by_step.items()
-            if name not in uncapped
-            for d in deliveries
-        ]
-        for cap, defined in zip(self.compiled.caps, policy.caps, strict=True):
-            if cap.period is not None:
-                start, end = self._period(cap.period, due_at)
-                count = sum(1 for at in sent if start <= at < end)
-            else:
-                count = sum(1 for at in sent if due_at - cap.window < at <= due_at)
-            if count >= cap.max:
-                return f"the frequency cap of {cap.max} per {defined.per} was full"
+        for cap in self.compiled.caps:
+            if self._frees_at(cap, due_at, through=True) is not None:
+                whose = "the contact's frequency cap" if cap.contact else "the frequency cap"
+                return f"{whose} of {cap.max} per {cap.per} was full"
         return None
 
     def _quiet_end(self, channel: str, marketing: bool) -> tuple[datetime, date | None] | None:
@@ -785,74 +917,76 @@ class _Planner:
 
     # --- the caps pass ------------------------------------------------------------------------
 
-    def _allocate(self) -> None:
+    def allocate(self) -> None:
+        """The caps pass over this planner's candidates alone."""
         if not self.candidates:
             return
+        self.prepare_allocation()
+        self.candidates.sort(key=lambda c: (-c.cstep.step.priority, c.due_at, c.cstep.index, c.key))
+        for candidate in self.candidates:
+            self.allocate_one(candidate)
+
+    def prepare_allocation(self) -> None:
+        """Check that the fold holds what the caps count, and count this cadence's sends."""
         fold, window = self.history.fold, self.compiled.caps_window
         if fold is not None and window is not None and self.now - window < fold.cutoff:
             raise FoldTooShallow("a frequency cap's window reaches before the fold's cutoff")
-        self.candidates.sort(key=lambda c: (-c.cstep.step.priority, c.due_at, c.cstep.index, c.key))
-        marketing_sent: list[datetime] = []
-        sent_on: dict[str, list[datetime]] = defaultdict(list)
-        uncapped = self.compiled.uncapped_steps
-        # Every send counts, those recorded later than now too (a worker whose clock is
-        # ahead made them): a cap counts all sends after now - window.
-        for step_name, deliveries in self.history.sent_by_step.items():
-            if step_name in uncapped:
-                continue
-            for delivery in deliveries:
-                marketing_sent.append(delivery.at)
-                if delivery.channel is not None:
-                    sent_on[delivery.channel].append(delivery.at)
-        marketing_sent.sort()
-        for times in sent_on.values():
-            times.sort()
-        accepted_steps: dict[str, int] = defaultdict(int)
+        self._own_sends()
 
-        for candidate in self.candidates:
-            step = candidate.cstep.step
-            closed = self._repeat_or_cooldown(candidate, accepted_steps)
-            if closed is not None:
-                self._close(step.name, closed)
-                continue
-            channel = candidate.channels[0]
-            if step.marketing:
-                blocked_until = self._cap_block(marketing_sent, sent_on[channel], channel)
-                if blocked_until is not None:
-                    occurrence = self._candidate_occurrence(
+    def _own_sends(self) -> _Sends:
+        if self.sends is None:
+            self.sends = _Sends()
+            self.sends.extend(self.history, self.compiled.uncapped_steps)
+            self.sends.sort()
+        return self.sends
+
+    def allocate_one(self, candidate: _Candidate) -> None:
+        """Give `candidate` a slot under the caps (and `repeat`, `cooldown`), or hold it."""
+        step = candidate.cstep.step
+        closed = self._repeat_or_cooldown(candidate, self.accepted_steps)
+        if closed is not None:
+            self._close(step.name, closed)
+            return
+        channel = candidate.channels[0]
+        if step.marketing:
+            blocked = self._cap_block(channel)
+            if blocked is not None:
+                blocked_until, cap = blocked
+                whose = "the contact's frequency cap" if cap.contact else "frequency cap"
+                skip = step.on_cap == "skip"
+                occurrence = self._candidate_occurrence(
+                    candidate,
+                    OccurrenceState.SKIPPED if skip else OccurrenceState.WAITING,
+                    candidate.due_at if skip else blocked_until,
+                    Reason.FREQUENCY_CAP,
+                    f"{whose} reached; a slot frees up at {blocked_until.isoformat()}",
+                )
+                if skip:
+                    self._close(step.name, occurrence)
+                else:
+                    self._wait(occurrence)
+                return
+            if step.holdout is not None and candidate.variant == step.holdout:
+                detail = f"holdout of experiment {step.experiment_name!r}: no message"
+                self._close(
+                    step.name,
+                    self._candidate_occurrence(
                         candidate,
-                        OccurrenceState.SKIPPED
-                        if step.on_cap == "skip"
-                        else OccurrenceState.WAITING,
-                        candidate.due_at if step.on_cap == "skip" else blocked_until,
-                        Reason.FREQUENCY_CAP,
-                        f"frequency cap reached; a slot frees up at {blocked_until.isoformat()}",
-                    )
-                    if step.on_cap == "skip":
-                        self._close(step.name, occurrence)
-                    else:
-                        self._wait(occurrence)
-                    continue
-                if step.holdout is not None and candidate.variant == step.holdout:
-                    detail = f"holdout of experiment {step.experiment_name!r}: no message"
-                    self._close(
-                        step.name,
-                        self._candidate_occurrence(
-                            candidate,
-                            OccurrenceState.SKIPPED,
-                            self.now,
-                            Reason.HOLDOUT,
-                            detail,
-                            variant=candidate.variant,
-                        ),
-                    )
-                    accepted_steps[step.name] += 1
-                    continue
-                # Kept in order: a send recorded later than now may already be there.
-                insort(marketing_sent, self.now)
-                insort(sent_on[channel], self.now)
-            accepted_steps[step.name] += 1
-            self._accept(candidate)
+                        OccurrenceState.SKIPPED,
+                        self.now,
+                        Reason.HOLDOUT,
+                        detail,
+                        variant=candidate.variant,
+                    ),
+                )
+                self.accepted_steps[step.name] += 1
+                return
+            # Kept in order: a send recorded later than now may already be there.
+            self._own_sends().add(self.now, channel)
+            if self.shared is not None:
+                self.shared.add(self.now, channel)
+        self.accepted_steps[step.name] += 1
+        self._accept(candidate)
 
     def _repeat_or_cooldown(
         self, candidate: _Candidate, accepted_steps: dict[str, int]
@@ -896,32 +1030,42 @@ class _Planner:
                 )
         return None
 
-    def _cap_block(
-        self, marketing_sent: list[datetime], channel_sent: list[datetime], channel: str
-    ) -> datetime | None:
-        blocked: datetime | None = None
-        caps = [(cap, marketing_sent) for cap in self.compiled.caps]
+    def _cap_block(self, channel: str) -> tuple[datetime, CompiledCap] | None:
+        """When the caps a send on `channel` now is under free a slot, and the last to."""
+        blocked: tuple[datetime, CompiledCap] | None = None
+        caps = self.compiled.caps
         channel_caps = self.compiled.channel_caps.get(channel)
         if channel_caps:
-            caps += [(cap, channel_sent) for cap in channel_caps]
-        for cap, times in caps:
-            if cap.period is not None:  # the local day, week or month of now
-                first, end = self._period(cap.period, self.now)
-                count = bisect_left(times, end) - bisect_left(times, first)  # first <= at < end
-                if count >= cap.max and (blocked is None or end > blocked):
-                    blocked = end
-                continue
-            # The sends after now - window, those recorded later than now included: a send
-            # now and one stamped after it would share a window (t - window, t] later on.
-            start = bisect_right(times, self.now - cap.window)
-            in_window = times[start:]
-            if len(in_window) >= cap.max:
-                # A slot frees up when the oldest send that keeps the count at the cap leaves
-                # the window: computed from its instant, even when that is later than now.
-                frees_at = in_window[len(in_window) - cap.max] + cap.window
-                if blocked is None or frees_at > blocked:
-                    blocked = frees_at
+            caps += channel_caps
+        for cap in caps:
+            frees_at = self._frees_at(cap, self.now)
+            if frees_at is not None and (blocked is None or frees_at > blocked[0]):
+                blocked = (frees_at, cap)
         return blocked
+
+    def _frees_at(
+        self, cap: CompiledCap, at: datetime, *, through: bool = False
+    ) -> datetime | None:
+        """When `cap` frees a slot if it is full at `at`; None when it is not full.
+
+        A cap counts every send after ``at - window`` (those recorded later than `at` too: a
+        send at `at` and one stamped after it would share a window later on), or, `through`
+        set, those up to `at` only (what held an occurrence back at `at`). A calendar cap
+        counts the sends of `at`'s local day, week or month, and frees at its end.
+        """
+        ledger = self.shared if cap.contact and self.shared is not None else self._own_sends()
+        times = ledger.counted_by(cap)
+        if cap.period is not None:
+            first, end = self._period(cap.period, at)
+            last = bisect_right(times, at) if through else bisect_left(times, end)
+            return end if last - bisect_left(times, first) >= cap.max else None
+        start = bisect_right(times, at - cap.window)
+        stop = bisect_right(times, at) if through else len(times)
+        if stop - start < cap.max:
+            return None
+        # A slot frees up when the oldest send that keeps the count at the cap leaves the
+        # window: computed from its instant, even when that is later than `at`.
+        return times[stop - cap.max] + cap.window
 
     def _period(self, period: str, instant: datetime) -> tuple[datetime, datetime]:
         """The contact's local day, week (Monday first) or month holding `instant`, in UTC."""
