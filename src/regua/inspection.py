@@ -421,21 +421,16 @@ def _outlook(
     due before an occurrence takes the caps' slots it would otherwise have. An occurrence
     left out was neither sent nor closed by then, or the contact's plans cannot be run.
     """
-    from regua.forecasting.projection import ProjectionError, _Projector
+    from regua.forecasting.projection import ProjectionError, project
 
     if not waiting:
         return {}
-    projector = _Projector(cadences, snapshot, (), None)
     try:
-        projector.run(now, max(o.at for o in waiting) + _OUTLOOK_MARGIN)
+        projection = project(cadences, snapshot, now, max(o.at for o in waiting) + _OUTLOOK_MARGIN)
     except (ReguaError, ProjectionError):
         return {}
     keys = {o.key for o in waiting}
-    return {
-        d.occurrence_key: d
-        for d in projector.deliveries[len(snapshot.deliveries) :]
-        if d.occurrence_key in keys
-    }
+    return {d.occurrence_key: d for d in projection.recorded if d.occurrence_key in keys}
 
 
 # --- JSON ------------------------------------------------------------------------------------

@@ -424,6 +424,43 @@ class DueAction:
         """`channel` followed by the `fallbacks`."""
         return (self.channel, *self.fallbacks)
 
+    def outcome(
+        self,
+        status: DeliveryStatus | str,
+        at: datetime,
+        *,
+        channel: str | None = None,
+        reason: str | None = None,
+        message_id: str | None = None,
+        detail: str | None = None,
+    ) -> Delivery:
+        """The `Delivery` that records how this action ended, as the scheduler records it.
+
+        It carries on what later plans read from the action: the events a digest collected
+        and the experiment variant.
+
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
+        >>> action = DueAction("shop", "welcome", "ana", "shop:welcome:ana:event=e1", "k",
+        ...                    t, "email", (), "welcome", {})
+        >>> action.outcome("sent", t, channel="email").status.value
+        'sent'
+        """
+        return Delivery(
+            self.cadence,
+            self.step,
+            self.contact_id,
+            self.occurrence_key,
+            status,
+            at,
+            channel=channel,
+            reason=reason,
+            collected=self.collected,
+            variant=self.variant,
+            message_id=message_id,
+            detail=detail,
+        )
+
 
 @attrs.frozen(slots=True)
 class Fold:

@@ -60,6 +60,10 @@ log = logging.getLogger("regua.scheduler")
 _T = TypeVar("_T")
 
 _MAX_ROUNDS = 8  # re-plans per contact per tick: the depth of after_step chains firing at once
+SAME_INSTANT_LIMIT = 100
+"""Evaluations of one contact at one instant before a virtual-clock driver (`Simulation`,
+a forecast's projection) gives up on it: its plans never settle (a real scheduler would come
+back to it at every tick)."""
 _LEASE_USABLE = 0.9
 """The part of a claim's lease in which a send may run: the rest is a margin for recording."""
 _GIVE_UP_AFTER = 3
@@ -380,6 +384,9 @@ class TickPlan:
     log_key: bytes | None = None
     """With a key, log records about a contact name it by `regua.redaction.pseudonym`
     (``regua_contact``), and never by its id."""
+    log: logging.Logger = attrs.field(default=log, repr=False)
+    """Where the tick logs what it does (the ``regua.scheduler`` logger); a projection of
+    what a tick would do (`regua.forecasting.project`) logs nothing."""
 
     def _who(self, contact_id: str) -> str | None:
         """The contact's pseudonym for log records; None without a `log_key`."""
@@ -511,7 +518,7 @@ class TickPlan:
             if isinstance(outcome, Exception):
                 error = describe(outcome)
                 who = self._who(contact_id)
-                log.warning(
+                self.log.warning(
                     "contact %s could not be evaluated: %s",
                     repr(contact_id) if who is None else who,
                     error if who is None else error.replace(repr(contact_id), who),
@@ -708,7 +715,7 @@ class TickPlan:
                 self._closed(delivery)
         if refused:
             delivery, error = refused[0]
-            log.error(
+            self.log.error(
                 "%d of %d outcomes could not be recorded (the first, of %s/%s: %s); their "
                 "claims expire and are taken over",
                 len(refused),
@@ -816,7 +823,7 @@ class TickPlan:
                 wait = exc.retry_after or self.retry.delay(attempts + 1, action.occurrence_key)
                 self.metrics.add("regua.messages.throttled", 1, labels)
                 detail = _failure_text(exc, message)
-                log.info(
+                self.log.info(
                     "throttled %s/%s on %s: %s",
                     action.cadence,
                     action.step,
@@ -901,7 +908,7 @@ class TickPlan:
                 contact=self._who(action.contact_id),
             )
             fields["regua_message_id"] = message_id
-            log.info(
+            self.log.info(
                 "sent %s/%s on %s (attempt %d)",
                 action.cadence,
                 action.step,
@@ -909,16 +916,10 @@ class TickPlan:
                 message.attempt,
                 extra=fields,
             )
-            return Delivery(
-                action.cadence,
-                action.step,
-                action.contact_id,
-                action.occurrence_key,
+            return action.outcome(
                 DeliveryStatus.SENT,
                 now,
                 channel=channel,
-                collected=action.collected,
-                variant=action.variant,
                 message_id=message_id,
                 # What went wrong before this send: the channels refused, the retries.
                 detail=None if last_error is None else f"after {last_error}",
@@ -934,17 +935,7 @@ class TickPlan:
             )
         status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
         reason = last_error if tried else f"no_channel: {last_error}"
-        return Delivery(
-            action.cadence,
-            action.step,
-            action.contact_id,
-            action.occurrence_key,
-            status,
-            now,
-            reason=reason,
-            collected=action.collected,
-            variant=action.variant,
-        )
+        return action.outcome(status, now, reason=reason)
 
     # --- records of what happened ------------------------------------------------------------
 
@@ -968,7 +959,7 @@ class TickPlan:
             attempt=message.attempt,
             contact=self._who(action.contact_id),
         )
-        log.warning(
+        self.log.warning(
             "%s on %s for %s/%s (attempt %d): %s",
             outcome.replace("_", " "),
             message.channel,
@@ -978,12 +969,12 @@ class TickPlan:
             text,  # redacted: a provider's reply may echo the address or the payload
             extra=fields,
         )
-        if not isinstance(exc, (TemporaryFailure, PermanentFailure)) and log.isEnabledFor(
+        if not isinstance(exc, (TemporaryFailure, PermanentFailure)) and self.log.isEnabledFor(
             logging.DEBUG
         ):
             # A bug in a sender deserves its traceback, which holds its text unredacted: it
             # is logged only at DEBUG, which a developer turns on on purpose.
-            log.debug("traceback of the failure above", exc_info=exc, extra=fields)
+            self.log.debug("traceback of the failure above", exc_info=exc, extra=fields)
 
     def _closed(self, delivery: Delivery) -> None:
         """Count and log an occurrence closed without sending: failed, skipped, expired..."""
@@ -992,9 +983,9 @@ class TickPlan:
         name = "regua.messages.failed" if delivery.status is DeliveryStatus.FAILED else None
         self.metrics.add(name or "regua.messages.skipped", 1, labels)
         level = logging.WARNING if delivery.status is DeliveryStatus.FAILED else logging.INFO
-        if not log.isEnabledFor(level):  # a first tick closes most of a base's history
+        if not self.log.isEnabledFor(level):  # a first tick closes most of a base's history
             return
-        log.log(
+        self.log.log(
             level,
             "%s %s/%s: %s",
             outcome,

@@ -182,7 +182,9 @@ def cadences(draw: st.DrawFn) -> Cadence:
     if draw(st.booleans()):
         caps.append(
             FrequencyCap(
-                max=draw(st.integers(1, 3)), per=draw(st.sampled_from(["1d", "36h", "7d"]))
+                max=draw(st.integers(1, 3)),
+                per=draw(st.sampled_from(["1d", "36h", "7d"])),
+                scope=draw(st.sampled_from(["cadence", "contact"])),
             )
         )
     sms_quiet = None
@@ -267,14 +269,40 @@ def assumption_sets(draw: st.DrawFn) -> Assumptions:
     )
 
 
+@st.composite
+def programs(draw: st.DrawFn) -> list[Cadence]:
+    """The property's cadence, and maybe a second one sharing a contact-wide cap with it."""
+    first = draw(cadences())
+    if not draw(st.booleans()):
+        return [first]
+    daily = FrequencyCap(max=1, per="1d", scope="contact")
+    promo = Cadence(
+        "promo",
+        channels=[Channel("email", cost=0.001), Channel("sms", cost=0.05)],
+        policy=Policy(caps=[daily]),
+        steps=[
+            Step(
+                "coupon",
+                trigger=on_event("cart_abandoned"),
+                delay="1h",
+                channels=["email", "sms"],
+                priority=draw(st.integers(0, 1)),
+                expires_after=draw(st.sampled_from([None, "1d"])),
+            )
+        ],
+        timezone="America/Sao_Paulo",
+    )
+    return [first, promo]
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cadence=cadences(), contacts=contact_lists(), assumptions=assumption_sets())
+@given(program=programs(), contacts=contact_lists(), assumptions=assumption_sets())
 def test_any_cadence_forecast_equals_the_simulation(
-    cadence: Cadence, contacts: list[Contact], assumptions: Assumptions
+    program: list[Cadence], contacts: list[Contact], assumptions: Assumptions
 ) -> None:
     end = START + timedelta(days=12)
-    expected = simulate([cadence], contacts, START, end, assumptions)
-    result = forecast(cadence, contacts, START, end, assumptions=assumptions, timezone="UTC")
+    expected = simulate(program, contacts, START, end, assumptions)
+    result = forecast(program, contacts, START, end, assumptions=assumptions, timezone="UTC")
     per_row = Counter((at.date(), c, step, channel) for at, _, c, step, channel in expected)
     assert {(r.day, r.cadence, r.step, r.channel): r.messages for r in result.rows} == dict(per_row)
     assert dict(result.messages_per_contact) == dict(Counter(row[1] for row in expected))

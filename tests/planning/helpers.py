@@ -69,17 +69,7 @@ def sent(
 
 def sent_as_planned(action: DueAction, at: datetime) -> Delivery:
     """The delivery the scheduler records for `action` sent at `at` on its first channel."""
-    return Delivery(
-        action.cadence,
-        action.step,
-        action.contact_id,
-        action.occurrence_key,
-        DeliveryStatus.SENT,
-        at,
-        channel=action.channel,
-        collected=action.collected,
-        variant=action.variant,
-    )
+    return action.outcome(DeliveryStatus.SENT, at, channel=action.channel)
 
 
 class Journey:
@@ -106,17 +96,7 @@ class Journey:
         for _ in range(10_000):
             result = self.plan(now)
             for action in result.due:
-                self.deliveries.append(
-                    Delivery(
-                        self.cadence.name,
-                        action.step,
-                        self.contact.id,
-                        action.occurrence_key,
-                        DeliveryStatus.SENT,
-                        now,
-                        channel=action.channel,
-                    )
-                )
+                self.deliveries.append(sent_as_planned(action, now))
                 out.append((now, action.step, action.channel))
             self.deliveries.extend(o.as_delivery() for o in result.closed)
             if result.due or result.closed:

@@ -117,17 +117,7 @@ def drive(
                 check(result, snapshot)
             for action in result.due:
                 key = action.occurrence_key
-                run.deliveries.append(
-                    Delivery(
-                        cadence.name,
-                        action.step,
-                        who.id,
-                        key,
-                        DeliveryStatus.SENT,
-                        now,
-                        channel=action.channel,
-                    )
-                )
+                run.deliveries.append(sent_as_planned(action, now))
                 run.sends.append((now, action))
                 if action.step in scenario.opens:
                     run.events.append(

@@ -1,14 +1,16 @@
-"""Projecting one contact forward: the scheduler's loop, on the planner alone, with no I/O.
+"""Projecting one contact forward: the scheduler's tick, on a virtual clock, with no I/O.
 
 The scheduler evaluates a contact at each of its wake-ups: it plans under every cadence,
-records what the planner closed, sends what is due (on the first channel that takes it),
-re-plans while the contact's history changes (an ``after_step`` follower may be due at
-once), and stores the earliest next wake-up. A projection does the same for one contact in
-memory, over a period, with a sender that accepts everything except the failures an
-`Assumptions` scripts, and collects what would be sent. Because contacts are independent
-(caps, quiet hours and consent are per contact), projecting each contact alone gives what the
-scheduler does for the whole base, as long as nothing outside the cadences happens: no new
-events beyond the scripted ones, no consent changes, no downtime.
+records what the planner closed, claims and sends what is due (on the first channel that
+takes it), re-plans while the contact's history changes (an ``after_step`` follower may be
+due at once), and stores the earliest next wake-up. A projection runs that very tick
+(`regua.tick.TickPlan`) for one contact, driven against an in-memory store of that contact
+alone and senders that accept everything except the failures an `Assumptions` scripts, over
+a period, and collects what would be sent: what a forecast counts is what the scheduler does,
+by construction. Because contacts are independent (caps, quiet hours and consent are per
+contact), projecting each contact alone gives what the scheduler does for the whole base, as
+long as nothing outside the cadences happens: no new events beyond the scripted ones, no
+consent changes, no downtime.
 
 Scripted events are applied like `regua.testing.Scenario` applies its items: at the event's
 instant, what is due at that instant is sent first, then the event is recorded and the contact
@@ -17,38 +19,38 @@ is evaluated again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import cast
 
 import attrs
 
 from regua.definitions.cadence import Cadence
-from regua.planning.planner import plan_contact
+from regua.errors import ReguaError
+from regua.metrics import NullMetrics
+from regua.ports import Claim, ContactError, Message, PermanentFailure, Repository, Wakeup
 from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Event, Snapshot
+from regua.tick import SAME_INSTANT_LIMIT, TickPlan, run_steps
 
 __all__ = ["ProjectedMessage", "Projection", "project"]
 
 Fails = Callable[[str, str], bool]
 """(occurrence key, channel) -> whether sending it there fails permanently."""
 
-# Evaluations of one contact at one instant before giving up: a cadence whose plans never
-# settle (the scheduler would spin on it too). Simulation uses the same bound.
-_MAX_EVALUATIONS_AT_ONE_INSTANT = 100
-_MAX_ROUNDS = 64
+# The projection's tick logs nothing: what it "sends" is a forecast, not a message.
+_SILENT = logging.Logger("regua.forecasting.projection", logging.CRITICAL + 1)
+_WORKER = "forecast"
+_LEASE = timedelta(minutes=5)
 
 
-# What a due action hands on to the delivery that records it, as the scheduler records it
-# (e.g. the events a digest collected, so that they are not collected again).
-_CARRIED = ("collected", "variant")
+class ProjectionError(ReguaError, RuntimeError):
+    """A contact cannot be projected.
 
-
-def _carried(action: DueAction) -> dict[str, Any]:
-    return {name: getattr(action, name) for name in _CARRIED if hasattr(action, name)}
-
-
-class ProjectionError(RuntimeError):
-    """A contact's plans never settle at one instant (a cadence bug the scheduler would hit)."""
+    Its plans never settle at one instant (a cadence bug the scheduler would hit too), or its
+    data cannot be planned (the error the scheduler would record against it, named in the
+    message).
+    """
 
 
 @attrs.frozen(slots=True)
@@ -82,6 +84,9 @@ class Projection:
         sent: The messages sent, in order.
         failed: Occurrences whose every channel failed (only with scripted failures).
         evaluations: How many times the contact was planned (under every cadence).
+        recorded: Every outcome the scheduler would record over the period, in order: the
+            messages sent, the occurrences that failed, and those the planner closed
+            (expired, cancelled, skipped...).
 
     """
 
@@ -89,6 +94,7 @@ class Projection:
     sent: tuple[ProjectedMessage, ...] = ()
     failed: tuple[Delivery, ...] = ()
     evaluations: int = 0
+    recorded: tuple[Delivery, ...] = ()
 
 
 def project(
@@ -118,6 +124,8 @@ def project(
 
 
 class _Projector:
+    """Runs the scheduler's tick for one contact at each of its wake-ups (see the module)."""
+
     def __init__(
         self,
         cadences: Sequence[Cadence],
@@ -125,17 +133,30 @@ class _Projector:
         events: Iterable[Event],
         fails: Fails | None,
     ) -> None:
-        self.cadences = cadences
+        from regua.scheduler import RetryPolicy  # the scheduler's module imports forecasts
+
         self.contact: Contact = snapshot.contact
-        self.base_events = snapshot.events
-        self.claimed = snapshot.claimed
-        self.deliveries: list[Delivery] = list(snapshot.deliveries)
+        self.store = _ContactStore(snapshot)
         self.scripted = sorted(events, key=lambda e: e.at)
-        self.applied: list[Event] = []
         self.fails = fails
+        self.now: datetime | None = None  # the virtual clock: set before every tick
         self.sent: list[ProjectedMessage] = []
         self.failed: list[Delivery] = []
         self.evaluations = 0
+        channels = {ch.name: ch.kind for cadence in cadences for ch in cadence.channels}
+        self.plan = TickPlan(
+            cadences=tuple(cadences),
+            senders={name: _ScriptedSender(self, name) for name in channels},
+            worker=_WORKER,
+            batch_size=1,
+            claim_batch_size=1_000,
+            lease=_LEASE,
+            retry=RetryPolicy(),
+            metrics=NullMetrics(),
+            kinds=channels,
+            fold_after=None,
+            log=_SILENT,
+        )
 
     def run(self, start: datetime, end: datetime) -> Projection:
         now = start
@@ -150,7 +171,7 @@ class _Projector:
             if wakeup is not None and wakeup <= now:
                 wakeup = self._tick(now)
             while next_event < len(scripted) and scripted[next_event].at <= now:
-                self.applied.append(scripted[next_event])
+                self.store.events.append(scripted[next_event])
                 next_event += 1
                 wakeup = self._tick(now)
             upcoming = scripted[next_event].at if next_event < len(scripted) else None
@@ -162,7 +183,7 @@ class _Projector:
                 break
             if following <= now:
                 repeats += 1
-                if repeats > _MAX_EVALUATIONS_AT_ONE_INSTANT:
+                if repeats > SAME_INSTANT_LIMIT:
                     raise ProjectionError(
                         f"contact {self.contact.id!r}: its plans do not settle at {now.isoformat()}"
                     )
@@ -174,80 +195,118 @@ class _Projector:
             sent=tuple(self.sent),
             failed=tuple(self.failed),
             evaluations=self.evaluations,
+            recorded=tuple(self.store.deliveries[self.store.given :]),
         )
-
-    def _snapshot(self) -> Snapshot:
-        events = (*self.base_events, *self.applied) if self.applied else self.base_events
-        return Snapshot(self.contact, events, self.deliveries, claimed=self.claimed)
 
     def _tick(self, now: datetime) -> datetime | None:
-        """Evaluate the contact at `now` until it settles; return its next wake-up."""
-        snapshot = self._snapshot()
-        for _ in range(_MAX_ROUNDS):
-            self.evaluations += 1
-            plans = plan_contact(self.cadences, snapshot, now)
-            outcomes = [
-                occurrence.as_delivery() for result in plans for occurrence in result.closed
-            ]
-            for result in plans:
-                for action in result.due:
-                    outcomes.append(self._dispatch(action, now))
-            if not outcomes:
-                return min(
-                    (p.next_wakeup for p in plans if p.next_wakeup is not None), default=None
-                )
-            self.deliveries.extend(outcomes)
-            snapshot = self._snapshot()
-        raise ProjectionError(
-            f"contact {self.contact.id!r}: its plans keep changing at {now.isoformat()}"
+        """Evaluate the contact at `now` as a tick does; return its next wake-up."""
+        self.now = now
+        recorded = len(self.store.deliveries)
+        # `TickPlan.evaluate` asks only for the methods `_ContactStore` has.
+        store = cast("Repository", self.store)
+        tally = run_steps(self.plan.evaluate([self.store.snapshot()], now), store)
+        self.evaluations += tally.evaluated
+        self.failed.extend(
+            d for d in self.store.deliveries[recorded:] if d.status is DeliveryStatus.FAILED
+        )
+        return self.store.wakeup
+
+
+@attrs.define(eq=False)
+class _ScriptedSender:
+    """Accepts every message but the failures the assumptions script, as a projected send."""
+
+    projector: _Projector
+    channel: str
+    in_process = True  # no I/O: the tick's driver calls it on its own thread
+
+    def send(self, message: Message) -> None:
+        fails, now = self.projector.fails, self.projector.now
+        if fails is not None and fails(message.occurrence_key, self.channel):
+            raise PermanentFailure("permanent failure (assumed)")
+        assert now is not None  # set by the tick that sends it
+        self.projector.sent.append(
+            ProjectedMessage(
+                at=now,
+                contact_id=message.contact.id,
+                cadence=message.cadence,
+                step=message.step,
+                channel=self.channel,
+                occurrence_key=message.occurrence_key,
+            )
         )
 
-    def _dispatch(self, action: DueAction, now: datetime) -> Delivery:
-        # The scheduler's dispatch with a sender that accepts everything but the scripted
-        # failures: consent and address are checked again, a permanent failure moves on to
-        # the next channel, and when none is left the occurrence fails.
-        tried = False
-        last_error = ""
-        for channel in action.channels:
-            if not self.contact.can_receive(
-                channel, transactional=action.transactional, topic=action.topic
-            ):
-                last_error = f"{channel}: no consent or address at sending time"
-                continue
-            tried = True
-            if self.fails is not None and self.fails(action.occurrence_key, channel):
-                last_error = f"{channel}: permanent failure (assumed)"
-                continue
-            self.sent.append(
-                ProjectedMessage(
-                    at=now,
-                    contact_id=action.contact_id,
-                    cadence=action.cadence,
-                    step=action.step,
-                    channel=channel,
-                    occurrence_key=action.occurrence_key,
-                )
-            )
-            return Delivery(
-                action.cadence,
-                action.step,
-                action.contact_id,
-                action.occurrence_key,
-                DeliveryStatus.SENT,
-                now,
-                channel=channel,
-                **_carried(action),
-            )
-        delivery = Delivery(
-            action.cadence,
-            action.step,
-            action.contact_id,
-            action.occurrence_key,
-            DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED,
-            now,
-            reason=last_error if tried else f"no_channel: {last_error}",
-            **_carried(action),
+
+class _ContactStore:
+    """One contact's records in memory: what a tick asks of a repository, for that contact.
+
+    There is one worker and one contact, so every claim is granted unless a retry holds it;
+    an outcome, once recorded, releases its claim.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.contact = snapshot.contact
+        self.version = snapshot.version
+        self.events: list[Event] = list(snapshot.events)
+        self.deliveries: list[Delivery] = list(snapshot.deliveries)
+        self.given = len(self.deliveries)  # the snapshot's; those after, recorded here
+        self.claims: dict[str, Claim] = {}
+        self.closed: set[str] = {d.occurrence_key for d in self.deliveries}
+        self.held = snapshot.claimed  # claims of other workers the snapshot was read with
+        self.wakeup: datetime | None = None
+
+    def snapshot(self) -> Snapshot:
+        claimed = self.held | self.claims.keys() if self.claims else self.held
+        return Snapshot(
+            self.contact, self.events, self.deliveries, claimed=claimed, version=self.version
         )
-        if tried:
-            self.failed.append(delivery)
-        return delivery
+
+    # --- the repository methods a tick calls -------------------------------------------------
+
+    def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
+        return {self.contact.id: self.snapshot()} if self.contact.id in contact_ids else {}
+
+    def get_versioned_contacts(self, ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:
+        return {self.contact.id: (self.contact, self.version)} if self.contact.id in ids else {}
+
+    def claim(
+        self, actions: Sequence[DueAction], worker: str, now: datetime, lease: timedelta
+    ) -> dict[str, Claim]:
+        granted: dict[str, Claim] = {}
+        for action in actions:
+            key = action.occurrence_key
+            held = self.claims.get(key)
+            if key in self.closed or (held is not None and held.until >= now):
+                continue
+            granted[key] = self.claims[key] = Claim(
+                occurrence_key=key,
+                contact_id=action.contact_id,
+                worker=worker,
+                until=now + lease,
+                attempts=held.attempts if held else 0,
+                channel_index=held.channel_index if held else 0,
+                last_error=held.last_error if held else None,
+                sending=True,
+                unsettled=held is not None and (held.unsettled or held.sending),
+                channel=held.channel if held else action.channel,
+            )
+        return granted
+
+    def defer(self, claims: Sequence[Claim]) -> None:
+        for claim in claims:
+            if claim.occurrence_key not in self.closed:
+                self.claims[claim.occurrence_key] = claim
+
+    def record(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            self.claims.pop(delivery.occurrence_key, None)
+            if delivery.occurrence_key not in self.closed:
+                self.closed.add(delivery.occurrence_key)
+                self.deliveries.append(delivery)
+
+    def set_wakeups(self, wakeups: Sequence[Wakeup]) -> None:
+        for wakeup in wakeups:
+            self.wakeup = wakeup.at
+
+    def record_errors(self, errors: Sequence[ContactError]) -> None:
+        raise ProjectionError(f"contact {errors[0].contact_id!r}: {errors[0].error}")

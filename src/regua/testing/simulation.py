@@ -38,6 +38,7 @@ from regua.records import CLICKED, OPENED, Contact, Delivery, Event
 from regua.reporting import Report, report
 from regua.repositories.memory import InMemoryRepository
 from regua.scheduler import RetryPolicy, Scheduler, TickReport
+from regua.tick import SAME_INSTANT_LIMIT
 
 __all__ = ["Sent", "Simulation", "SimulationAssertionError"]
 
@@ -199,7 +200,7 @@ class Simulation:
                 break
             if wakeup <= self.now:
                 same_instant += 1
-                if same_instant > 100:  # pragma: no cover - a contact that never settles
+                if same_instant > SAME_INSTANT_LIMIT:  # pragma: no cover - it never settles
                     raise RuntimeError(f"the simulation does not settle at {self.now}")
             else:
                 same_instant = 0
