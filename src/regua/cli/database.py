@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = ["add_contact", "add_erase", "add_redrive"]
 
+_CHANGED_DATABASE_HELP = (
+    "the URL of the database the scheduler runs on (sqlite:///regua.db, "
+    "postgresql://...); changed only with --apply"
+)
+
 
 def add_contact(commands: Commands) -> None:
     """Add ``regua contact``: one contact of the database, for support."""
@@ -130,10 +135,7 @@ def add_redrive(commands: Commands) -> None:
         "--db",
         metavar="URL",
         required=True,
-        help=(
-            "the URL of the database the scheduler runs on (sqlite:///regua.db, "
-            "postgresql://...); changed only with --apply"
-        ),
+        help=_CHANGED_DATABASE_HELP,
     )
     redrive.add_argument("--schema", metavar="NAME", help=_SCHEMA_HELP)
     redrive.add_argument("--cadence", metavar="NAME", help="only this cadence's dead letters")
@@ -251,10 +253,7 @@ def add_erase(commands: Commands) -> None:
         "--db",
         metavar="URL",
         required=True,
-        help=(
-            "the URL of the database the scheduler runs on (sqlite:///regua.db, "
-            "postgresql://...); changed only with --apply"
-        ),
+        help=_CHANGED_DATABASE_HELP,
     )
     erase.add_argument("--schema", metavar="NAME", help=_SCHEMA_HELP)
     erase.add_argument(
