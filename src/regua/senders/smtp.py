@@ -354,10 +354,7 @@ class SMTPSender:
 
     def message_id(self, idempotency_key: str) -> str:
         """The ``Message-ID`` of the e-mail for `idempotency_key`: ``<key@domain>``."""
-        left = idempotency_key
-        if not _MSG_ID_LEFT.fullmatch(left):
-            left = hashlib.blake2b(left.encode("utf-8"), digest_size=16).hexdigest()
-        return f"<{left}@{self.from_address.domain}>"
+        return _message_id(idempotency_key, self.from_address.domain)
 
     # --- the connection --------------------------------------------------------------------
 
@@ -419,6 +416,14 @@ class SMTPSender:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+def _message_id(idempotency_key: str, domain: str) -> str:
+    """``<key@domain>``; a key RFC 5322 does not allow there is replaced by a hash of it."""
+    left = idempotency_key
+    if not _MSG_ID_LEFT.fullmatch(left):
+        left = hashlib.blake2b(left.encode("utf-8"), digest_size=16).hexdigest()
+    return f"<{left}@{domain}>"
 
 
 def _keeps_connection(exc: BaseException) -> bool:

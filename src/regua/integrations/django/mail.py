@@ -9,13 +9,9 @@ raises to `TemporaryFailure` and `PermanentFailure`.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import smtplib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from email import errors as email_errors
-from email.headerregistry import Address
 from email.utils import parseaddr
 
 from django import conf
@@ -23,7 +19,13 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from regua.ports import Message, OutcomeUnknown, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
-from regua.senders.smtp import IDEMPOTENCY_HEADER, Renderer, TemplateRenderer
+from regua.senders.smtp import (
+    IDEMPOTENCY_HEADER,
+    Renderer,
+    TemplateRenderer,
+    _message_id,
+    _parse_address,
+)
 
 # Django's settings are read as `conf.settings`, never imported as a global: a doctest finder
 # probes every global of a module, and the lazy object raises when Django is not configured.
@@ -32,9 +34,6 @@ __all__ = ["DjangoEmailSender", "Prepare"]
 
 Prepare = Callable[[EmailMultiAlternatives, Message], None]
 """Changes the e-mail before it is sent: tags, metadata, a reply-to, attachments..."""
-
-# The characters RFC 5322 allows, unquoted, on the left of a Message-ID (as SMTPSender).
-_MSG_ID_LEFT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 class DjangoEmailSender:
@@ -118,10 +117,7 @@ class DjangoEmailSender:
 
     def message_id(self, idempotency_key: str) -> str:
         """The ``Message-ID`` of the e-mail for `idempotency_key`: ``<key@domain>``."""
-        left = idempotency_key
-        if not _MSG_ID_LEFT.fullmatch(left):
-            left = hashlib.blake2b(left.encode("utf-8"), digest_size=16).hexdigest()
-        return f"<{left}@{_domain(self.from_email)}>"
+        return _message_id(idempotency_key, _domain(self.from_email))
 
     def compose(self, message: Message) -> EmailMultiAlternatives:
         """The e-mail that `send` would hand to the backend for `message` (nothing is sent).
@@ -131,7 +127,8 @@ class DjangoEmailSender:
         """
         rendered = self.renderer(message)
         name = message.contact.attributes.get("name")
-        to = _recipient(message.address, name if isinstance(name, str) else "")
+        display_name = name if isinstance(name, str) else ""
+        to = str(_parse_address(message.address, display_name, hide=True))  # a failure hides it
         headers = {
             **self.headers,
             "Message-ID": self.message_id(message.idempotency_key),
@@ -178,18 +175,6 @@ def _domain(from_email: str) -> str:
     if "@" not in address or not domain:
         raise ValueError(f"from_email {from_email!r} is not an e-mail address")
     return domain
-
-
-def _recipient(address: str, display_name: str) -> str:
-    """``"Name <address>"`` for the contact, or `PermanentFailure` (the address unquoted)."""
-    try:
-        parsed = Address(display_name=display_name, addr_spec=address.strip())
-    except (ValueError, IndexError, email_errors.MessageError) as exc:
-        reason = redact(str(exc), known=[address, display_name])
-        raise PermanentFailure(f"invalid e-mail address: {reason}") from None
-    if not parsed.username or not parsed.domain:
-        raise PermanentFailure("invalid e-mail address: no user or no domain")
-    return str(parsed)
 
 
 def _failure(exc: Exception, message: Message) -> TemporaryFailure | PermanentFailure | None:

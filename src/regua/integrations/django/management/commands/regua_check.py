@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from regua.definitions.cadence import Cadence
+from regua.cli._common import _plural
+from regua.cli.definitions import _describe_cadence
 from regua.integrations.django.configuration import get_cadences, get_senders, setting
 from regua.integrations.django.management.base import ReguaCommand
 from regua.lint import lint
@@ -17,17 +18,6 @@ __all__ = ["Command"]
 
 def _channels(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _described(cadence: Cadence) -> str:
-    return (
-        f"cadence {cadence.name!r} ({_plural(len(cadence.steps), 'step')}, "
-        f"{_plural(len(cadence.channels), 'channel')})"
-    )
 
 
 class Command(ReguaCommand):
@@ -70,7 +60,7 @@ class Command(ReguaCommand):
         strict = options["strict"]
         failed = errors > 0 or (strict and warnings > 0)
         summary = (
-            f"{', '.join(_described(cadence) for cadence in cadences)}: "
+            f"{', '.join(_describe_cadence(cadence) for cadence in cadences)}: "
             f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
         )
         if failed:
