@@ -90,9 +90,10 @@ class LoadError(ReguaError):
 class ScenarioError(ReguaError):
     """A scenario cannot be played against these cadences; the message names the item.
 
-    Raised by `regua.testing.Scenario.run` (and so by ``regua simulate``) for an item that
-    cannot apply: an event for a step the cadences do not have, a consent on an undeclared
-    channel...
+    Raised by `regua.testing.Scenario.run` (and so by the ``regua`` commands that play a
+    scenario) for an item that cannot apply: a consent on a channel no cadence declares, an
+    open or click of a step no cadence has or of a message not sent by then, a stop before
+    the scenario starts.
     """
 
 
@@ -100,8 +101,8 @@ class SchemaVersionError(ReguaError):
     """The database's regua schema is missing, or of a version this code cannot use.
 
     Raised by `regua.repositories.sql.SQLRepository` when it opens a database whose tables
-    were not created (run ``create_schema()`` or ``regua db upgrade``) or were made by a newer
-    regua (upgrade regua before this worker runs).
+    were not created, or are of an older version, without ``create=True`` (which creates or
+    migrates them), or were made by a newer regua (upgrade regua before this worker runs).
     """
 
 
