@@ -66,7 +66,15 @@ from regua.errors import (
     InvalidRecordError,
     LoadError,
     MissingDependencyError,
+    NotFoundError,
+    OutcomeUnknown,
+    PermanentFailure,
     ReguaError,
+    TemporaryFailure,
+    Throttled,
+    UnknownCadenceError,
+    UnknownContactError,
+    UnknownStepError,
 )
 from regua.folding import fold
 from regua.forecasting import (
@@ -91,13 +99,8 @@ from regua.ports import (
     Claim,
     ContactError,
     Message,
-    OutcomeUnknown,
-    PermanentFailure,
     Repository,
     Sender,
-    TemporaryFailure,
-    Throttled,
-    UnknownContactError,
     Wakeup,
 )
 from regua.records import (
@@ -199,6 +202,7 @@ __all__ = [
     "Message",
     "MissingDependencyError",
     "Not",
+    "NotFoundError",
     "Occurrence",
     "OccurrenceState",
     "Opened",
@@ -231,7 +235,9 @@ __all__ = [
     "Throttled",
     "TickReport",
     "Trigger",
+    "UnknownCadenceError",
     "UnknownContactError",
+    "UnknownStepError",
     "Wakeup",
     "WebhookSender",
     "__version__",

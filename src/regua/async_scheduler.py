@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from regua.definitions.cadence import Cadence
+from regua.errors import ArgumentTypeError, ConfigurationError, InvalidArgumentError
 from regua.folding import FOLD_AFTER
 from regua.health import Health
 from regua.metrics import Metrics
@@ -119,10 +120,10 @@ class AsyncScheduler:
         log_key: str | bytes | None = None,
     ) -> None:
         if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+            raise ConfigurationError(f"concurrency must be at least 1, got {concurrency}")
         for channel, sender in senders.items():
             if not callable(getattr(sender, "send", None)):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"the sender of channel {channel!r} has no send(message) method: {sender!r}"
                 )
         # The synchronous scheduler holds the configuration and answers what involves no
@@ -224,7 +225,7 @@ class AsyncScheduler:
         """
         seconds = interval.total_seconds() if isinstance(interval, timedelta) else interval
         if seconds <= 0:
-            raise ValueError(f"interval must be positive, got {interval}")
+            raise InvalidArgumentError(f"interval must be positive, got {interval}")
         self._stop = stop = asyncio.Event()
         while not stop.is_set():
             try:

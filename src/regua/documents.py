@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from regua.errors import LoadError, MissingDependencyError
+from regua.errors import ConfigurationError, InvalidArgumentError, LoadError, MissingDependencyError
 
 if TYPE_CHECKING:
     import yaml
@@ -45,7 +45,7 @@ _MIB = 1 << 20
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise ConfigurationError(
             f"LoadLimits.{attribute.name} must be a whole number of at least 1, got {value!r}"
         )
 
@@ -100,7 +100,7 @@ def read_document(
             files of that `kind`).
 
     Raises:
-        ValueError: the suffix is none of ``.yaml``, ``.yml`` and ``.json``.
+        InvalidArgumentError: the suffix is none of ``.yaml``, ``.yml`` and ``.json``.
         OSError: the file cannot be read.
         UnicodeDecodeError: the file is not UTF-8 text.
         LoadError: the file exceeds a limit.
@@ -111,7 +111,7 @@ def read_document(
     form = _SUFFIXES.get(path.suffix.lower())
     if form is None:
         what = f"{kind} file" if kind else "file"
-        raise ValueError(f"{path}: expected a .yaml, .yml or .json {what}")
+        raise InvalidArgumentError(f"{path}: expected a .yaml, .yml or .json {what}")
     limits = limits or _DEFAULT
     source = str(path) if source is None else source
     with path.open("rb") as file:

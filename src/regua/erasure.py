@@ -43,6 +43,7 @@ from typing import Literal, get_args
 
 import attrs
 
+from regua.errors import InvalidArgumentError
 from regua.planning.keys import occurrence_key, split_occurrence_key
 from regua.records import Contact, Delivery, Event
 from regua.redaction import pseudonym, redact
@@ -114,16 +115,16 @@ def erasure_pseudonym(contact_id: str, keep: str, key: str | bytes | None) -> st
     """The id the kept deliveries go under: None with ``keep="nothing"``.
 
     Raises:
-        ValueError: `keep` is neither ``"nothing"`` nor ``"pseudonymous"``, or it is
+        InvalidArgumentError: `keep` is neither ``"nothing"`` nor ``"pseudonymous"``, or it is
             ``"pseudonymous"`` and `key` is missing or empty.
 
     """
     if keep not in get_args(Keep):
-        raise ValueError(f"keep must be 'nothing' or 'pseudonymous', not {keep!r}")
+        raise InvalidArgumentError(f"keep must be 'nothing' or 'pseudonymous', not {keep!r}")
     if keep == "nothing":
         return None
     if not key:
-        raise ValueError(
+        raise InvalidArgumentError(
             "keep='pseudonymous' needs a key (the secret the pseudonyms are made with, "
             "as Scheduler(log_key=...)); or keep='nothing'"
         )
@@ -142,7 +143,7 @@ def pseudonymous_key(occurrence: str, key: str | bytes) -> str:
     'shop:birthday:c-42f7bcaf431c39752212:erased=a04131c0b257e8d9e75d69acf7fa16d3'
 
     Raises:
-        ValueError: `occurrence` is not ``<cadence>:<step>:<contact>:<source>``, or `key`
+        InvalidArgumentError: `occurrence` is not ``<cadence>:<step>:<contact>:<source>``, or `key`
             is empty.
 
     """

@@ -25,7 +25,7 @@ import attrs
 
 from regua.definitions.cadence import Cadence
 from regua.definitions.fields import load_timezone
-from regua.errors import ReguaError
+from regua.errors import InvalidArgumentError, ReguaError
 from regua.planning.keys import split_occurrence_key
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
 from regua.planning.planner import plan, plan_contact
@@ -286,13 +286,13 @@ def inspect_contact(
 
     Raises:
         UnknownContactError: The repository holds no such contact.
-        ValueError: `now` is naive, or `recent` is negative.
+        InvalidArgumentError: `now` is naive, or `recent` is negative.
 
     """
     if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+        raise InvalidArgumentError(f"now must be a timezone-aware datetime, got {now!r}")
     if recent < 0:
-        raise ValueError(f"recent must not be negative, got {recent}")
+        raise InvalidArgumentError(f"recent must not be negative, got {recent}")
     now = now.astimezone(timezone.utc)
     chosen = [cadences] if isinstance(cadences, Cadence) else list(cadences)
     snapshot = repository.load_snapshots([contact_id]).get(contact_id)

@@ -47,6 +47,7 @@ from regua.definitions.durations import Duration
 from regua.definitions.policy import QuietHours
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger, EventTrigger
+from regua.errors import ArgumentTypeError
 
 __all__ = ["Finding", "Severity", "lint"]
 
@@ -119,11 +120,13 @@ def lint(
       which fails every message sent there.
 
     Raises:
-        TypeError: `senders` is a single string rather than a collection of names.
+        ArgumentTypeError: `senders` is a single string rather than a collection of names.
 
     """
     if isinstance(senders, str):
-        raise TypeError(f"senders takes a collection of channel names, not the string {senders!r}")
+        raise ArgumentTypeError(
+            f"senders takes a collection of channel names, not the string {senders!r}"
+        )
     found: list[tuple[int, Finding]] = []
     never_true_when: dict[str, str] = {}
     for index, step in enumerate(cadence.steps):

@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from regua.definitions.cadence import Cadence
 from regua.documents import LoadLimits, read_document
-from regua.errors import LoadError, ReguaError
+from regua.errors import InvalidArgumentError, LoadError, ReguaError
 
 if TYPE_CHECKING:
     from regua.testing.scenario import Scenario
@@ -153,9 +153,11 @@ def _reading(spec: str, kind: str) -> Iterator[None]:
         raise LoadError(f"{spec}: not a UTF-8 text file ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise LoadError(f"{spec}: not valid JSON: {exc}") from None
+    except InvalidArgumentError:  # an unknown suffix
+        raise LoadError(f"{spec}: expected a .yaml, .yml or .json {kind} file") from None
     except ReguaError as exc:  # e.g. YAML support not installed
         raise LoadError(f"{spec}: {exc}") from None
-    except ValueError:  # an unknown suffix
+    except ValueError:
         raise LoadError(f"{spec}: expected a .yaml, .yml or .json {kind} file") from None
     except OSError as exc:
         raise LoadError(f"{spec}: {describe_error(exc)}") from None

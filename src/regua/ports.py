@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-from regua.errors import ReguaError
+from regua.errors import (
+    OutcomeUnknown,
+    PermanentFailure,
+    TemporaryFailure,
+    Throttled,
+    UnknownContactError,
+)
 from regua.records import Contact, Delivery, DueAction, Event, Snapshot
 from regua.sharding import Shard
 
@@ -33,6 +39,7 @@ __all__ = [
     "Repository",
     "Sender",
     "TemporaryFailure",
+    "Throttled",
     "UnknownContactError",
     "Wakeup",
 ]
@@ -43,78 +50,6 @@ DIRTY = datetime(1970, 1, 1, tzinfo=timezone.utc)
 Repositories set it when the application changes a contact (a new event, consent, data), so
 that no clock is needed to say "now".
 """
-
-
-class TemporaryFailure(ReguaError):
-    """Raised by a sender when delivery may succeed later ("try again later").
-
-    For example a timeout, a 4xx SMTP reply, a 429 or 5xx HTTP status, a lost connection. The
-    scheduler retries with exponential backoff and jitter up to its retry limit, then
-    falls back to the next channel. `retry_after` (if the provider said so) is a lower bound
-    for the next attempt.
-    """
-
-    def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class OutcomeUnknown(TemporaryFailure):
-    """Raised by a sender when the provider may have accepted the message after all.
-
-    For example a timeout waiting for the answer, or a connection dropped after the request
-    was written: nobody knows whether it was delivered. The scheduler retries on this
-    channel only, with the same idempotency key, and moves the occurrence to no other
-    channel until this one answers (a success: it was, or now is, delivered; a
-    `PermanentFailure`: it was not). Raise plain `TemporaryFailure` when the message
-    certainly did not reach the provider (the connection was refused).
-    """
-
-
-class Throttled(TemporaryFailure):
-    """Raised by a sender that did not try: a rate limit has no room for the message yet.
-
-    The provider never saw it, so it is not an attempt: the scheduler defers the occurrence
-    on the same channel until `retry_after` (or its backoff, without one) and counts it
-    toward neither `RetryPolicy.max_attempts` nor a move to the next channel. A provider's
-    own 429 is a `TemporaryFailure` (the request was made); this is for a limit kept on the
-    sending side (`regua.senders.RateLimited`, `SharedRateLimited`).
-    """
-
-
-class PermanentFailure(ReguaError):
-    """Raised by a sender when delivery will never succeed as asked ("this will never work").
-
-    For example an invalid address, a rejected recipient, a 4xx HTTP status other than 429, a
-    template the provider refuses. The scheduler does not retry on this channel; it falls back
-    to the next channel at once, and records the occurrence as failed when none is left.
-
-    `suppress` says the failure is about the contact, not this message, so that later
-    messages do not repeat it:
-
-    - ``"address"``: the address does not exist (a hard bounce, SMTP ``5.1.1``). The
-      scheduler removes it from the contact (`Repository.suppress_address`, when the
-      repository has it), if it is still the address that failed: the channel is not used
-      again until the application gives a new one.
-    - ``"consent"``: the recipient complained (marked the message as spam) or asked to
-      stop: the scheduler withdraws the contact's marketing consent on the channel
-      (`Repository.set_consent`).
-    """
-
-    def __init__(
-        self, message: str, *, suppress: Literal["address", "consent"] | None = None
-    ) -> None:
-        super().__init__(message)
-        if suppress not in (None, "address", "consent"):
-            raise ValueError(f"suppress must be 'address', 'consent' or None, not {suppress!r}")
-        self.suppress = suppress
-
-
-class UnknownContactError(ReguaError, KeyError):
-    """An operation names a contact the repository does not hold."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown contact"
 
 
 @attrs.frozen(slots=True)
@@ -382,7 +317,8 @@ class Repository(Protocol):
         """Record an open or click (`OPENED`/`CLICKED`) of a sent delivery; wake its contact.
 
         The engagement is stored as an event with ``ref=occurrence_key`` and returned.
-        Raises `KeyError` when no delivery has this key.
+        Raises `~regua.errors.NotFoundError` (a `KeyError`) when no delivery has this key,
+        and `~regua.errors.InvalidArgumentError` for another `kind`.
         """
         ...
 

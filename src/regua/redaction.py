@@ -29,6 +29,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Final
 
+from regua.errors import ArgumentTypeError, InvalidArgumentError
+
 if TYPE_CHECKING:
     from regua.ports import Message
 
@@ -122,16 +124,18 @@ def redact(text: str, *, known: Iterable[str] = (), limit: int = LIMIT) -> str:
         limit: The longest result, in characters (at least 40).
 
     Raises:
-        TypeError: `text` or an item of `known` is not a string.
-        ValueError: `limit` is below 40.
+        ArgumentTypeError: `text` or an item of `known` is not a string.
+        InvalidArgumentError: `limit` is below 40.
 
     """
     if not isinstance(text, str):
-        raise TypeError(f"redact() needs a str, got {type(text).__name__}")
+        raise ArgumentTypeError(f"redact() needs a str, got {type(text).__name__}")
     if isinstance(known, str):  # one string is not a list of its characters
         known = [known]
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 40:
-        raise ValueError(f"redact(): limit must be an integer of at least 40, got {limit!r}")
+        raise InvalidArgumentError(
+            f"redact(): limit must be an integer of at least 40, got {limit!r}"
+        )
     pattern = _with_known(known)
     cut = len(text) > _READ * limit
     clean = _one_line(text[: _READ * limit] if cut else text)
@@ -184,7 +188,7 @@ def _with_known(known: Iterable[str]) -> re.Pattern[str]:
     spellings: set[str] = set()
     for number, value in enumerate(known):
         if not isinstance(value, str):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"redact(): known must hold strings, got {type(value).__name__} "
                 f"at position {number}"
             )
@@ -276,6 +280,6 @@ def pseudonym(contact_id: str, key: str | bytes) -> str:
     if isinstance(key, str):
         key = key.encode("utf-8")
     if not key:
-        raise ValueError("the pseudonym key must not be empty")
+        raise InvalidArgumentError("the pseudonym key must not be empty")
     digest = hmac.new(key, contact_id.encode("utf-8"), hashlib.sha256).hexdigest()
     return f"c-{digest[:20]}"

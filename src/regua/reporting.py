@@ -43,6 +43,7 @@ from regua.definitions.cadence import Cadence
 from regua.definitions.goals import Goal
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger
+from regua.errors import ArgumentTypeError, InvalidArgumentError, NotFoundError
 from regua.planning.calendar import shift
 from regua.planning.compiled import compile_cadence
 from regua.planning.occurrences import Reason
@@ -68,16 +69,16 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     depends on neither.
 
     Raises:
-        ValueError: `trials` is not positive, `successes` is outside ``[0, trials]``, or
+        InvalidArgumentError: `trials` is not positive, `successes` is outside ``[0, trials]``, or
             `confidence` is outside ``(0, 1)``.
 
     """
     if trials <= 0:
-        raise ValueError(f"trials must be positive, got {trials}")
+        raise InvalidArgumentError(f"trials must be positive, got {trials}")
     if not 0 <= successes <= trials:
-        raise ValueError(f"successes must be between 0 and {trials}, got {successes}")
+        raise InvalidArgumentError(f"successes must be between 0 and {trials}, got {successes}")
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+        raise InvalidArgumentError(f"confidence must be between 0 and 1, got {confidence}")
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / trials
     z2n = z * z / trials
@@ -161,12 +162,12 @@ class Report:
     def row(
         self, step: str, variant: str | None = None, *, cadence: str | None = None
     ) -> ReportRow:
-        """The row of `step` (and `variant`); `KeyError` listing the rows otherwise."""
+        """The row of `step` (and `variant`); `NotFoundError` (a `KeyError`) listing the rows."""
         for row in self.rows:
             if row.step == step and row.variant == variant and cadence in (None, row.cadence):
                 return row
         known = ", ".join(f"{r.step}/{r.variant}" for r in self.rows)
-        raise KeyError(f"no report row for step {step!r}, variant {variant!r} (rows: {known})")
+        raise NotFoundError(f"no report row for step {step!r}, variant {variant!r} (rows: {known})")
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """Every row as a plain mapping."""
@@ -261,10 +262,10 @@ def report(
 
     """
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+        raise InvalidArgumentError(f"confidence must be between 0 and 1, got {confidence}")
     for name, bound in (("since", since), ("until", until)):
         if bound is not None and (bound.tzinfo is None or bound.utcoffset() is None):
-            raise ValueError(f"{name} must be a timezone-aware datetime, got {bound!r}")
+            raise InvalidArgumentError(f"{name} must be a timezone-aware datetime, got {bound!r}")
     chosen = (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
     tallies: dict[tuple[str, str, str | None], _Tally] = defaultdict(_Tally)
     for history in _histories(source):
@@ -289,7 +290,7 @@ def _histories(source: Repository | Iterable[Event | Delivery | Snapshot]) -> It
                     )
             after = ids[-1]
     if hasattr(source, "load_snapshots"):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{type(source).__name__} lacks methods of regua.ports.Repository (report() pages "
             "through contacts with Repository.contact_ids); implement them, or pass records"
         )
@@ -306,7 +307,7 @@ def _histories(source: Repository | Iterable[Event | Delivery | Snapshot]) -> It
         elif isinstance(item, Delivery):
             deliveries[item.contact_id].append(item)
         else:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"report() reads a Repository, or Event, Delivery and Snapshot records; got "
                 f"{type(item).__name__}"
             )

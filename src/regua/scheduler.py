@@ -54,6 +54,12 @@ from typing import Any
 import attrs
 
 from regua.definitions.cadence import Cadence
+from regua.errors import (
+    ConfigurationError,
+    InvalidArgumentError,
+    UnknownCadenceError,
+    UnknownContactError,
+)
 from regua.folding import FOLD_AFTER
 from regua.health import Health
 from regua.metrics import GuardedMetrics, Metrics, NullMetrics
@@ -92,11 +98,11 @@ class RetryPolicy:
 
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(
+            raise ConfigurationError(
                 f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
             )
         if not 0 <= self.jitter < 1:
-            raise ValueError(f"RetryPolicy.jitter must be in [0, 1), got {self.jitter}")
+            raise ConfigurationError(f"RetryPolicy.jitter must be in [0, 1), got {self.jitter}")
 
     def delay(self, attempt: int, key: str) -> timedelta:
         """The wait before retry number `attempt` (1-based) of the occurrence `key`."""
@@ -223,24 +229,26 @@ class Scheduler:
         names = [c.name for c in self.cadences]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"cadence names must be unique; repeated: {', '.join(duplicates)}")
+            raise ConfigurationError(
+                f"cadence names must be unique; repeated: {', '.join(duplicates)}"
+            )
         if not self.cadences:
-            raise ValueError("a Scheduler needs at least one cadence")
+            raise ConfigurationError("a Scheduler needs at least one cadence")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
         if claim_batch_size < 1:
-            raise ValueError(f"claim_batch_size must be at least 1, got {claim_batch_size}")
+            raise ConfigurationError(f"claim_batch_size must be at least 1, got {claim_batch_size}")
         if lease <= timedelta(0):
-            raise ValueError(f"lease must be positive, got {lease}")
+            raise ConfigurationError(f"lease must be positive, got {lease}")
         if send_timeout is not None and send_timeout <= timedelta(0):
-            raise ValueError(f"send_timeout must be positive or None, got {send_timeout}")
+            raise ConfigurationError(f"send_timeout must be positive or None, got {send_timeout}")
         if fold_after is not None and fold_after < 1:
-            raise ValueError(f"fold_after must be at least 1 or None, got {fold_after}")
+            raise ConfigurationError(f"fold_after must be at least 1 or None, got {fold_after}")
         self.fold_after = fold_after
         if isinstance(log_key, str):
             log_key = log_key.encode("utf-8")
         if log_key is not None and not log_key:
-            raise ValueError("log_key must not be empty (None: no pseudonyms in logs)")
+            raise ConfigurationError("log_key must not be empty (None: no pseudonyms in logs)")
         self.log_key = log_key
         self.repository = repository
         self.senders = dict(senders)
@@ -322,16 +330,18 @@ class Scheduler:
         """Why `step` of `cadence` is, or is not, due for the contact (see `regua.explain`).
 
         Raises:
-            KeyError: unknown contact, cadence or step.
+            UnknownContactError: no such contact.
+            UnknownCadenceError: no such cadence.
+            UnknownStepError: no such step (each of the three is also a `KeyError`).
 
         """
         now = self._now(now)
         by_name = {c.name: c for c in self.cadences}
         if cadence not in by_name:
-            raise KeyError(f"no cadence {cadence!r} (cadences: {', '.join(by_name)})")
+            raise UnknownCadenceError(f"no cadence {cadence!r} (cadences: {', '.join(by_name)})")
         snapshot = self.repository.load_snapshots([contact_id]).get(contact_id)
         if snapshot is None:
-            raise KeyError(f"no contact {contact_id!r} in the repository")
+            raise UnknownContactError(f"no contact {contact_id!r} in the repository")
         return explain(by_name[cadence], snapshot, step, now, cadences=self.cadences)
 
     def run(
@@ -349,7 +359,7 @@ class Scheduler:
         """
         seconds = interval.total_seconds() if isinstance(interval, timedelta) else interval
         if seconds <= 0:
-            raise ValueError(f"interval must be positive, got {interval}")
+            raise InvalidArgumentError(f"interval must be positive, got {interval}")
         self._stop.clear()
         previous: dict[signal.Signals, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
@@ -445,5 +455,5 @@ class Scheduler:
     def _now(self, now: datetime | None) -> datetime:
         now = self.clock() if now is None else now
         if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+            raise InvalidArgumentError(f"now must be a timezone-aware datetime, got {now!r}")
         return now.astimezone(timezone.utc)

@@ -32,6 +32,8 @@ import hashlib
 
 import attrs
 
+from regua.errors import ConfigurationError
+
 __all__ = ["BUCKETS", "Shard", "bucket_of"]
 
 BUCKETS = 2**32
@@ -47,11 +49,13 @@ def bucket_of(contact_id: str) -> int:
 def _check(index: int, count: int) -> None:
     # bool is an int, but Shard(True, 2) is a mistake.
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ValueError(f"Shard count must be a positive integer, got {count!r}")
+        raise ConfigurationError(f"Shard count must be a positive integer, got {count!r}")
     if count > BUCKETS:
-        raise ValueError(f"Shard count must be at most {BUCKETS} (one bucket each), got {count}")
+        raise ConfigurationError(
+            f"Shard count must be at most {BUCKETS} (one bucket each), got {count}"
+        )
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
-        raise ValueError(f"Shard index must be an integer in [0, {count}), got {index!r}")
+        raise ConfigurationError(f"Shard index must be an integer in [0, {count}), got {index!r}")
 
 
 @attrs.frozen(slots=True)
@@ -63,7 +67,7 @@ class Shard:
         count: How many shards the contacts are split into.
 
     Raises:
-        ValueError: `count` is not a positive integer, or `index` not in ``[0, count)``.
+        ConfigurationError: `count` is not a positive integer, or `index` not in ``[0, count)``.
 
     """
 
@@ -95,7 +99,7 @@ class Shard:
             return cls(int(index), int(count))
         except ValueError as exc:
             detail = f": {exc}" if str(exc) else ""
-            raise ValueError(
+            raise ConfigurationError(
                 f"a shard is written INDEX/COUNT, like '0/4'; got {text!r}{detail}"
             ) from None
 

@@ -17,7 +17,7 @@ from regua.definitions.policy import Policy
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger
 from regua.documents import LoadLimits, load_json, load_yaml, read_document
-from regua.errors import MissingDependencyError
+from regua.errors import MissingDependencyError, NotFoundError, UnknownStepError
 
 __all__ = ["Cadence", "schema"]
 
@@ -169,21 +169,21 @@ class Cadence(DefinitionModel):
     # --- lookups -----------------------------------------------------------------------------
 
     def step(self, name: str) -> Step:
-        """The step called `name`; `KeyError` naming the known steps otherwise."""
+        """The step called `name`; `UnknownStepError` (a `KeyError`) naming the steps otherwise."""
         for step in self.steps:
             if step.name == name:
                 return step
-        raise KeyError(
+        raise UnknownStepError(
             f"cadence {self.name!r} has no step {name!r} "
             f"(steps: {', '.join(s.name for s in self.steps)})"
         )
 
     def channel(self, name: str) -> Channel:
-        """The channel called `name`; `KeyError` naming the declared channels otherwise."""
+        """The channel called `name`; `NotFoundError` (a `KeyError`) naming the channels."""
         for channel in self.channels:
             if channel.name == name:
                 return channel
-        raise KeyError(
+        raise NotFoundError(
             f"cadence {self.name!r} has no channel {name!r} "
             f"(channels: {', '.join(c.name for c in self.channels)})"
         )
@@ -259,7 +259,8 @@ class Cadence(DefinitionModel):
             LoadError: the file is past one of its `limits` (default `LoadLimits()`); the
                 message names the file and the limit.
             OSError: the file cannot be read.
-            ValueError: an unknown suffix, or bad JSON (`json.JSONDecodeError`).
+            InvalidArgumentError: an unknown suffix.
+            ValueError: bad JSON (`json.JSONDecodeError`).
             yaml.YAMLError: the file is not valid YAML.
             pydantic.ValidationError: the cadence is invalid; the message names the field.
 

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from regua.definitions.durations import PositiveDuration
+from regua.errors import ArgumentTypeError
 
 __all__ = [
     "All",
@@ -82,7 +83,7 @@ class Condition(BaseModel):
         return Not(condition=cast(ConditionType, self))
 
     def __bool__(self) -> bool:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"the condition {self} has no truth value of its own: combine conditions with "
             "&, | and ~ (not `and`, `or`, `not`), and write ranges as (x > 1) & (x < 5)"
         )
@@ -104,7 +105,7 @@ class Condition(BaseModel):
 
 def _require_condition(other: object, operator: str) -> None:
     if not isinstance(other, Condition):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"cannot combine a condition with {type(other).__name__} {other!r} using "
             f"{operator!r}: both sides must be conditions (did you forget parentheses "
             "around a comparison, e.g. (attr('x') == 1) & (attr('y') == 2)?)"
@@ -338,11 +339,11 @@ class _Operand:
     def in_(self, values: Iterable[Scalar]) -> Compare:
         """True when the subject equals one of `values`."""
         if isinstance(values, (str, bytes)):
-            raise TypeError(f"in_() takes a list of values, not the string {values!r}")
+            raise ArgumentTypeError(f"in_() takes a list of values, not the string {values!r}")
         return self._compare("in", tuple(values))
 
     def __bool__(self) -> bool:
-        raise TypeError(
+        raise ArgumentTypeError(
             "an operand has no truth value: compare it (attr('x') == 1) to make a condition"
         )
 

@@ -22,6 +22,7 @@ from pydantic import model_validator
 
 from regua.definitions.durations import PositiveDuration
 from regua.definitions.fields import DefinitionModel, TimeOfDay
+from regua.errors import ArgumentTypeError
 
 __all__ = ["Digest"]
 
@@ -47,7 +48,7 @@ class Digest(DefinitionModel):
     def __init__(self, window: Any = None, /, **data: Any) -> None:
         if window is not None:
             if "window" in data:
-                raise TypeError("window given both positionally and as a keyword")
+                raise ArgumentTypeError("window given both positionally and as a keyword")
             data["window"] = window
         super().__init__(**data)
 

@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from regua.errors import ArgumentTypeError
+
 __all__ = [
     "DefinitionModel",
     "Instant",
@@ -130,6 +132,6 @@ def positional_name(name: str | None, data: dict[str, Any]) -> dict[str, Any]:
     """Merge an optional positional `name` argument into keyword data."""
     if name is not None:
         if "name" in data:
-            raise TypeError("name given both positionally and as a keyword")
+            raise ArgumentTypeError("name given both positionally and as a keyword")
         data["name"] = name
     return data

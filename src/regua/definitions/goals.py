@@ -19,6 +19,7 @@ from regua.definitions.conditions import Scalar
 from regua.definitions.durations import PositiveDuration
 from regua.definitions.fields import DefinitionModel, Name
 from regua.definitions.triggers import where_matches
+from regua.errors import ArgumentTypeError
 
 __all__ = ["Goal"]
 
@@ -47,7 +48,7 @@ class Goal(DefinitionModel):
     def __init__(self, event: str | None = None, /, **data: Any) -> None:
         if event is not None:
             if "event" in data:
-                raise TypeError("event given both positionally and as a keyword")
+                raise ArgumentTypeError("event given both positionally and as a keyword")
             data["event"] = event
         if data.get("where") is None:
             data.pop("where", None)

@@ -24,6 +24,7 @@ from regua.definitions.conditions import Scalar
 from regua.definitions.durations import Duration, PositiveDuration
 from regua.definitions.fields import DefinitionModel, Name
 from regua.definitions.schedules import is_rrule, parse_schedule
+from regua.errors import ArgumentTypeError, InvalidArgumentError
 
 __all__ = [
     "AfterStepTrigger",
@@ -298,7 +299,7 @@ def on_date(
     ``on_date("contract_end", before="30d")`` fires 30 days before the contract ends.
     """
     if before is not None and after is not None:
-        raise TypeError("on_date() takes 'before' or 'after', not both")
+        raise ArgumentTypeError("on_date() takes 'before' or 'after', not both")
     offset = Duration()
     if before is not None:
         offset = -_positive(before, "before")
@@ -310,7 +311,7 @@ def on_date(
 def _positive(value: Any, name: str) -> Duration:
     duration = Duration.parse(value)
     if duration.is_negative:
-        raise ValueError(f"on_date({name}=...) takes a positive duration, got {duration}")
+        raise InvalidArgumentError(f"on_date({name}=...) takes a positive duration, got {duration}")
     return duration
 
 

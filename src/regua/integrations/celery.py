@@ -50,7 +50,7 @@ from typing import Any
 
 import attrs
 
-from regua.errors import MissingDependencyError
+from regua.errors import ConfigurationError, InvalidArgumentError, MissingDependencyError
 from regua.planning.planner import plan_contact
 from regua.records import Snapshot
 from regua.scheduler import Scheduler, TickReport
@@ -74,7 +74,7 @@ def _positive(name: str) -> Callable[[Any, Any, Any], None]:
         number = value.total_seconds() if isinstance(value, timedelta) else value
         if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
             shown = str(value) if isinstance(value, timedelta) else repr(value)
-            raise ValueError(f"CeleryConfig.{name} must be positive, got {shown}")
+            raise ConfigurationError(f"CeleryConfig.{name} must be positive, got {shown}")
 
     return check
 
@@ -102,7 +102,7 @@ class CeleryConfig:
         queue: The queue regua's tasks are sent to; None: Celery's default queue.
 
     Raises:
-        ValueError: A number is not positive, or `namespace` is empty.
+        ConfigurationError: A number is not positive, or `namespace` is empty.
 
     """
 
@@ -119,9 +119,9 @@ class CeleryConfig:
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.shards, int):
-            raise ValueError(f"CeleryConfig.shards must be an integer, got {self.shards!r}")
+            raise ConfigurationError(f"CeleryConfig.shards must be an integer, got {self.shards!r}")
         if not self.namespace:
-            raise ValueError("CeleryConfig.namespace must not be empty")
+            raise ConfigurationError("CeleryConfig.namespace must not be empty")
 
 
 def _instant(value: str | None, scheduler: Scheduler) -> datetime:
@@ -130,7 +130,7 @@ def _instant(value: str | None, scheduler: Scheduler) -> datetime:
         return scheduler.clock()
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
-        raise ValueError(f"a task's now must be timezone-aware, got {value!r}")
+        raise InvalidArgumentError(f"a task's now must be timezone-aware, got {value!r}")
     return parsed.astimezone(timezone.utc)
 
 

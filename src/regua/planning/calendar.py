@@ -5,7 +5,7 @@ in calendar days and months, quiet hours, birthdays, and the wall times of cron 
 schedules (`regua.planning.schedules`). Instants in and
 out are timezone-aware datetimes in UTC; a contact's `~zoneinfo.ZoneInfo` is only used to read
 and write its local wall clock. A naive datetime where an instant is expected is a
-`ValueError`, never a guess.
+`~regua.errors.InvalidArgumentError` (a `ValueError`), never a guess.
 
 The rules (DESIGN.md, "Semantics") and why:
 
@@ -44,6 +44,7 @@ from dateutil.relativedelta import relativedelta
 
 from regua.definitions.durations import Duration
 from regua.definitions.policy import QuietHours
+from regua.errors import InvalidArgumentError
 
 __all__ = [
     "UTC",
@@ -67,7 +68,7 @@ _DAY: Final = timedelta(days=1)
 
 def require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must be a timezone-aware datetime (an instant), got the naive {value!r}"
         )
 
@@ -83,7 +84,7 @@ def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
     In the second half of an ambiguous (fall-back) hour the result has ``fold=1``.
 
     Raises:
-        ValueError: when `instant` is naive.
+        InvalidArgumentError: when `instant` is naive.
 
     """
     require_aware(instant, "instant")
@@ -101,11 +102,11 @@ def from_local(wall: datetime, tz: ZoneInfo) -> datetime:
     one fall-back length earlier.
 
     Raises:
-        ValueError: when `wall` is aware (a wall time carries no timezone).
+        InvalidArgumentError: when `wall` is aware (a wall time carries no timezone).
 
     """
     if wall.tzinfo is not None:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"wall must be a naive local wall-clock datetime, got the aware {wall!r}; "
             "convert instants with to_local() first"
         )
@@ -126,7 +127,7 @@ def shift(instant: datetime, duration: Duration, tz: ZoneInfo) -> datetime:
     later, while ``"24h"`` is exactly 24 real hours.
 
     Raises:
-        ValueError: when `instant` is naive.
+        InvalidArgumentError: when `instant` is naive.
 
     """
     # The planner's hot path: instants are already UTC, so skip the checks and conversions
@@ -170,14 +171,16 @@ def next_at(instant: datetime, at: time, tz: ZoneInfo) -> datetime:
     occurrence (the second one is not a candidate: "at 01:30" happens once a day).
 
     Raises:
-        ValueError: when `instant` is naive or `at` carries a timezone.
+        InvalidArgumentError: when `instant` is naive or `at` carries a timezone.
 
     """
     if instant.tzinfo is not UTC:  # the planner's instants are UTC: no checks for them
         require_aware(instant, "instant")
         instant = instant.astimezone(UTC)
     if at.tzinfo is not None:
-        raise ValueError(f"at must be a local wall-clock time without a timezone, got {at!r}")
+        raise InvalidArgumentError(
+            f"at must be a local wall-clock time without a timezone, got {at!r}"
+        )
     local_date = instant.astimezone(tz).date()
     # The previous date counts too: a gap that swallows midnight can shift yesterday's `at`
     # into today. Dates beyond tomorrow only matter after day-long offset jumps. The
@@ -214,7 +217,7 @@ def in_quiet_hours(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> bool:
     (``start > end``, e.g. 21:00-08:00), ``t >= start or t < end``.
 
     Raises:
-        ValueError: when `instant` is naive.
+        InvalidArgumentError: when `instant` is naive.
 
     """
     require_aware(instant, "instant")
@@ -237,7 +240,7 @@ def quiet_until(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime 
     the end's second occurrence is returned, so the result is always later than `instant`.
 
     Raises:
-        ValueError: when `instant` is naive.
+        InvalidArgumentError: when `instant` is naive.
 
     """
     if not in_quiet_hours(instant, quiet, tz):
@@ -265,11 +268,12 @@ def yearly_date(month: int, day: int, year: int, feb29: Literal["feb28", "mar1"]
     (datetime.date(2025, 2, 28), datetime.date(2025, 3, 1), datetime.date(2024, 2, 29))
 
     Raises:
-        ValueError: for a month and day that never exist, or an unknown `feb29` rule.
+        InvalidArgumentError: an unknown `feb29` rule.
+        ValueError: a month and day that never exist.
 
     """
     if feb29 not in ("feb28", "mar1"):
-        raise ValueError(f"feb29 must be 'feb28' or 'mar1', got {feb29!r}")
+        raise InvalidArgumentError(f"feb29 must be 'feb28' or 'mar1', got {feb29!r}")
     if (month, day) == (2, 29) and not _is_leap(year):
         return date(year, 2, 28) if feb29 == "feb28" else date(year, 3, 1)
     return date(year, month, day)

@@ -128,7 +128,7 @@ def explain(
     alone.
 
     Raises:
-        KeyError: the cadence has no such step.
+        UnknownStepError: the cadence has no such step (also a `KeyError`).
 
     """
     definition = cadence.step(step)

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 
+from regua.errors import InvalidArgumentError
+
 __all__ = [
     "after_source",
     "current_key",
@@ -86,12 +88,14 @@ def split_occurrence_key(key: str) -> tuple[str, str, str, str]:
     """The (cadence, step, contact id, source) that `occurrence_key` made `key` of.
 
     Raises:
-        ValueError: `key` has fewer than four parts, so no occurrence key is written so.
+        InvalidArgumentError: `key` has fewer than four parts, so no occurrence key is written so.
 
     """
     parts = key.split(SEPARATOR, 3)
     if len(parts) != 4:
-        raise ValueError(f"occurrence key {key!r}: expected '<cadence>:<step>:<contact>:<source>'")
+        raise InvalidArgumentError(
+            f"occurrence key {key!r}: expected '<cadence>:<step>:<contact>:<source>'"
+        )
     cadence, step, contact_id, source = parts
     return unquote_key_part(cadence), unquote_key_part(step), unquote_key_part(contact_id), source
 

@@ -54,7 +54,7 @@ from regua.definitions.triggers import (
     InactivityTrigger,
     ScheduleTrigger,
 )
-from regua.errors import FoldTooShallow, InvalidRecordError
+from regua.errors import FoldTooShallow, InvalidArgumentError, InvalidRecordError
 from regua.planning.calendar import from_local, next_at, quiet_until, shift, to_local
 from regua.planning.channels import resolve_channels
 from regua.planning.compiled import CompiledCadence, CompiledCap, CompiledStep, compile_cadence
@@ -112,7 +112,7 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
     [('order_confirmation', 'email', 'shop:order_confirmation:ana:event=o1')]
 
     Raises:
-        ValueError: `now` is naive.
+        InvalidArgumentError: `now` is naive (also a `ValueError`).
         InvalidRecordError: the contact's data cannot be used (e.g. a date attribute that
             is not a date), or the repository could not read it (`Snapshot.unreadable`);
             the error names the contact and the attribute.
@@ -152,7 +152,7 @@ def plan_contact(
     (['cart'], [('welcome', 'frequency_cap')])
 
     Raises:
-        ValueError: `now` is naive.
+        InvalidArgumentError: `now` is naive (also a `ValueError`).
         InvalidRecordError: as `plan`, for any of the cadences.
 
     """
@@ -406,7 +406,7 @@ class _Planner:
         self, cadence: Cadence, snapshot: Snapshot, now: datetime, explain_step: str | None
     ) -> None:
         if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+            raise InvalidArgumentError(f"now must be a timezone-aware datetime, got {now!r}")
         if snapshot.unreadable is not None:  # the repository could not read the contact
             raise InvalidRecordError(snapshot.unreadable)
         self.now = now.astimezone(timezone.utc)

@@ -151,7 +151,7 @@ class Schedule:
         """UTC instants of firings in the half-open interval (start, end], ascending, once each.
 
         Raises:
-            ValueError: when `start` or `end` is naive.
+            InvalidArgumentError: when `start` or `end` is naive.
 
         """
         require_aware(start, "start")
@@ -162,7 +162,7 @@ class Schedule:
         """The first firing strictly after `after`, or None (an RRULE may end).
 
         Raises:
-            ValueError: when `after` is naive.
+            InvalidArgumentError: when `after` is naive.
 
         """
         require_aware(after, "after")
@@ -192,7 +192,7 @@ class Schedule:
         grow with how far back `not_before` lies.
 
         Raises:
-            ValueError: when `at_or_before` or `not_before` is naive.
+            InvalidArgumentError: when `at_or_before` or `not_before` is naive.
 
         """
         require_aware(at_or_before, "at_or_before")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from regua.errors import InvalidRecordError
+from regua.errors import InvalidArgumentError, InvalidRecordError
 from regua.records import Delivery, DeliveryStatus, Event, Fold, Snapshot
 
 __all__ = ["decode_fold", "encode_fold"]
@@ -25,7 +25,7 @@ def encode_fold(snapshot: Snapshot) -> str:
     """The fold of `snapshot`, its events and the deliveries before its cutoff, as JSON."""
     fold = snapshot.fold
     if fold is None:
-        raise ValueError(f"the snapshot of contact {snapshot.contact.id!r} is not folded")
+        raise InvalidArgumentError(f"the snapshot of contact {snapshot.contact.id!r} is not folded")
     cutoff = fold.cutoff
     body = {
         "format": _FORMAT,

@@ -23,7 +23,7 @@ from regua.erasure import (
     personal_values,
     pseudonymous_delivery,
 )
-from regua.errors import ReguaError
+from regua.errors import InvalidArgumentError, NotFoundError, ReguaError
 from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
 from regua.records import (
     CLICKED,
@@ -321,11 +321,13 @@ class InMemoryRepository:
     def record_engagement(self, occurrence_key: str, kind: str, at: datetime) -> Event:
         """Record an open or click of a delivery as an event; wake its contact."""
         if kind not in (OPENED, CLICKED):
-            raise ValueError(f"engagement kind must be {OPENED!r} or {CLICKED!r}, got {kind!r}")
+            raise InvalidArgumentError(
+                f"engagement kind must be {OPENED!r} or {CLICKED!r}, got {kind!r}"
+            )
         with self._lock:
             delivery = self._deliveries.get(occurrence_key)
             if delivery is None:
-                raise KeyError(f"no delivery with occurrence key {occurrence_key!r}")
+                raise NotFoundError(f"no delivery with occurrence key {occurrence_key!r}")
             event = Event(delivery.contact_id, kind, at, ref=occurrence_key)
             event = attrs.evolve(event, id=f"{kind}:{occurrence_key}@{event.at.isoformat()}")
             self.record_event(event)
@@ -523,7 +525,7 @@ class InMemoryRepository:
             dry_run: Count what would be removed, and change nothing.
 
         Raises:
-            ValueError: `keep` is unknown, or ``"pseudonymous"`` without a `key`.
+            InvalidArgumentError: `keep` is unknown, or ``"pseudonymous"`` without a `key`.
             ReguaError: The pseudonym is the id of a contact that holds data (not one an
                 earlier erasure made): nothing is changed.
 

@@ -103,9 +103,13 @@ from regua.erasure import (
     pseudonymous_delivery,
 )
 from regua.errors import (
+    ConfigurationError,
+    InvalidArgumentError,
     InvalidRecordError,
     MissingDependencyError,
+    NotFoundError,
     ReguaError,
+    SchemaVersionError,
     personal_value,
 )
 from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
@@ -287,10 +291,6 @@ _RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
 _WRITE_ATTEMPTS = 5
 
 _T = TypeVar("_T")
-
-
-class SchemaVersionError(ReguaError):
-    """The database's regua schema is missing, or of a version this code cannot use."""
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -812,7 +812,7 @@ class SQLRepository:
             out of date with ``create=False``.
         ReguaError: The database is neither SQLite nor PostgreSQL, or its SQLite is older
             than 3.35 (no ``RETURNING``).
-        ValueError: `lease_clock` is not ``"database"`` or ``"caller"``, or is
+        ConfigurationError: `lease_clock` is not ``"database"`` or ``"caller"``, or is
             ``"database"`` on SQLite.
 
     On SQLite, regua sets on each connection it uses ``PRAGMA journal_mode=WAL`` (for files),
@@ -849,9 +849,11 @@ class SQLRepository:
         if lease_clock is None:
             lease_clock = "database" if self._dialect == "postgresql" else "caller"
         if lease_clock not in ("database", "caller"):
-            raise ValueError(f"lease_clock must be 'database' or 'caller', not {lease_clock!r}")
+            raise ConfigurationError(
+                f"lease_clock must be 'database' or 'caller', not {lease_clock!r}"
+            )
         if lease_clock == "database" and self._dialect == "sqlite":
-            raise ValueError(
+            raise ConfigurationError(
                 "lease_clock='database' needs a database server's clock; SQLite has none "
                 "(its leases use the callers' clock, that of the one machine it runs on)"
             )
@@ -1494,7 +1496,7 @@ class SQLRepository:
             dry_run: Count what would be removed, and change nothing.
 
         Raises:
-            ValueError: `keep` is unknown, or ``"pseudonymous"`` without a `key`.
+            InvalidArgumentError: `keep` is unknown, or ``"pseudonymous"`` without a `key`.
             ReguaError: The pseudonym is the id of a contact that holds data (not one an
                 erasure made): nothing is changed.
 
@@ -1870,7 +1872,9 @@ class SQLRepository:
     def record_engagement(self, occurrence_key: str, kind: str, at: datetime) -> Event:
         """Record an open or click of a delivery as an event; wake its contact."""
         if kind not in (OPENED, CLICKED):
-            raise ValueError(f"engagement kind must be {OPENED!r} or {CLICKED!r}, got {kind!r}")
+            raise InvalidArgumentError(
+                f"engagement kind must be {OPENED!r} or {CLICKED!r}, got {kind!r}"
+            )
         deliveries = self._tables.deliveries
 
         def body(conn: sa.Connection) -> Event:
@@ -1880,7 +1884,7 @@ class SQLRepository:
                 )
             ).scalar()
             if contact_id is None:
-                raise KeyError(f"no delivery with occurrence key {occurrence_key!r}")
+                raise NotFoundError(f"no delivery with occurrence key {occurrence_key!r}")
             event = Event(contact_id, kind, at, ref=occurrence_key)
             event = attrs.evolve(event, id=f"{kind}:{occurrence_key}@{event.at.isoformat()}")
             self._insert_event(conn, event)

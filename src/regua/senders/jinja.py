@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from regua.errors import MissingDependencyError
+from regua.errors import ConfigurationError, MissingDependencyError
 from regua.locales import normalise_locale
 from regua.ports import Message, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
@@ -128,8 +128,8 @@ class JinjaRenderer:
 
     Raises:
         MissingDependencyError: Jinja2 (the extra ``jinja``) is not installed.
-        ValueError: `templates` is a path that is not a directory, or `default_locale` is not
-            a language tag.
+        ConfigurationError: `templates` is a path that is not a directory, or `default_locale`
+            is not a language tag.
 
     """
 
@@ -151,7 +151,9 @@ class JinjaRenderer:
         else:
             self.default_locale = normalise_locale(default_locale)
             if self.default_locale is None:
-                raise ValueError(f"default_locale must be a language tag, got {default_locale!r}")
+                raise ConfigurationError(
+                    f"default_locale must be a language tag, got {default_locale!r}"
+                )
         self.locale_attribute = locale_attribute
         self.environment: jinja2.Environment
         self._directory: Path | None = None
@@ -165,7 +167,9 @@ class JinjaRenderer:
             # are not resolved, so that a deployment switching a link is followed.
             directory = Path(os.path.abspath(templates))
             if not directory.is_dir():
-                raise ValueError(f"the templates directory {str(directory)!r} does not exist")
+                raise ConfigurationError(
+                    f"the templates directory {str(directory)!r} does not exist"
+                )
             loader = jinja2.FileSystemLoader(directory, encoding="utf-8")
             self._directory = directory
         self.environment = ImmutableSandboxedEnvironment(

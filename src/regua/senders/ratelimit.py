@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Generic, TypeVar
 
+from regua.errors import ArgumentTypeError, ConfigurationError
 from regua.ports import Message, Sender, Throttled
 
 __all__ = ["RateLimited"]
@@ -63,22 +64,26 @@ class RateLimited(Generic[S]):
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         if isinstance(per_second, bool) or not isinstance(per_second, int | float):
-            raise TypeError(f"per_second must be a number, got {per_second!r}")
+            raise ArgumentTypeError(f"per_second must be a number, got {per_second!r}")
         if not math.isfinite(per_second) or per_second <= 0:
-            raise ValueError(f"per_second must be a positive, finite number, got {per_second}")
+            raise ConfigurationError(
+                f"per_second must be a positive, finite number, got {per_second}"
+            )
         if burst is None:
             burst = 1
         if isinstance(burst, bool) or not isinstance(burst, int):
-            raise TypeError(f"burst must be an int, got {burst!r}")
+            raise ArgumentTypeError(f"burst must be an int, got {burst!r}")
         if burst < 1:
-            raise ValueError(f"burst must be at least 1, got {burst}")
+            raise ConfigurationError(f"burst must be at least 1, got {burst}")
         if max_wait is not None and (
             isinstance(max_wait, bool)
             or not isinstance(max_wait, int | float)
             or not math.isfinite(max_wait)
             or max_wait < 0
         ):
-            raise ValueError(f"max_wait must be a finite number of seconds >= 0, got {max_wait!r}")
+            raise ConfigurationError(
+                f"max_wait must be a finite number of seconds >= 0, got {max_wait!r}"
+            )
         self.max_wait = None if max_wait is None else float(max_wait)
         self.sender = sender
         self.per_second = float(per_second)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 
 import attrs
 
-from regua.errors import MissingDependencyError, ReguaError
+from regua.errors import ArgumentTypeError, ConfigurationError, MissingDependencyError, ReguaError
 from regua.ports import Message, Sender, TemporaryFailure, Throttled
 
 if TYPE_CHECKING:
@@ -129,9 +129,9 @@ def _seconds(value: float | timedelta, what: str) -> float:
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{what} must be a number of seconds or a timedelta, got {value!r}")
+        raise ArgumentTypeError(f"{what} must be a number of seconds or a timedelta, got {value!r}")
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be zero or more seconds, got {value}")
+        raise ConfigurationError(f"{what} must be zero or more seconds, got {value}")
     return float(value)
 
 
@@ -190,17 +190,19 @@ class SharedRateLimited(Generic[S]):
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         if isinstance(per_second, bool) or not isinstance(per_second, int | float):
-            raise TypeError(f"per_second must be a number, got {per_second!r}")
+            raise ArgumentTypeError(f"per_second must be a number, got {per_second!r}")
         if not math.isfinite(per_second) or per_second <= 0:
-            raise ValueError(f"per_second must be a positive, finite number, got {per_second}")
+            raise ConfigurationError(
+                f"per_second must be a positive, finite number, got {per_second}"
+            )
         if burst is None:
             burst = 1
         if isinstance(burst, bool) or not isinstance(burst, int):
-            raise TypeError(f"burst must be an int, got {burst!r}")
+            raise ArgumentTypeError(f"burst must be an int, got {burst!r}")
         if burst < 1:
-            raise ValueError(f"burst must be at least 1, got {burst}")
+            raise ConfigurationError(f"burst must be at least 1, got {burst}")
         if not isinstance(name, str) or not name:
-            raise ValueError(f"name must be a non-empty string, got {name!r}")
+            raise ConfigurationError(f"name must be a non-empty string, got {name!r}")
         self.sender = sender
         self.backend = backend
         self.per_second = float(per_second)

@@ -29,6 +29,7 @@ from typing import Literal
 
 import attrs
 
+from regua.errors import ConfigurationError
 from regua.ports import Message, OutcomeUnknown, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
 from regua.senders.unsubscribe import Unsubscribe
@@ -114,7 +115,7 @@ class TemplateRenderer:
         compiled: dict[str, tuple[string.Template, string.Template, string.Template | None]] = {}
         for key, parts in templates.items():
             if len(parts) not in (2, 3):
-                raise ValueError(
+                raise ConfigurationError(
                     f"template {key!r} must be (subject, text) or (subject, text, html), "
                     f"got {len(parts)} parts"
                 )
@@ -245,13 +246,15 @@ class SMTPSender:
         unsubscribe: Unsubscribe | None = None,
     ) -> None:
         if security not in _DEFAULT_PORTS:
-            raise ValueError(f"security must be 'starttls', 'ssl' or 'plain', got {security!r}")
+            raise ConfigurationError(
+                f"security must be 'starttls', 'ssl' or 'plain', got {security!r}"
+            )
         if renderer is not None and templates is not None:
-            raise ValueError("give a renderer or templates, not both")
+            raise ConfigurationError("give a renderer or templates, not both")
         if username is not None and password is None:
-            raise ValueError("a username needs a password")
+            raise ConfigurationError("a username needs a password")
         if timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout}")
+            raise ConfigurationError(f"timeout must be positive, got {timeout}")
         self.host = host
         self.port = _DEFAULT_PORTS[security] if port is None else port
         self.security: Security = security
@@ -512,4 +515,4 @@ def _parse_from(sender: str) -> Address:
     try:
         return _parse_address(addr_spec or sender, name)
     except PermanentFailure as exc:
-        raise ValueError(f"sender: {exc}") from None
+        raise ConfigurationError(f"sender: {exc}") from None

@@ -63,7 +63,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 
-from regua.errors import ReguaError
+from regua.errors import (
+    ArgumentTypeError,
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidUnsubscribeToken,
+)
 from regua.ports import Message, Repository
 
 __all__ = [
@@ -90,20 +95,6 @@ _SIGNATURE_LENGTH: Final = 43  # 32 bytes of HMAC-SHA256 in unpadded base64
 # angle brackets and commas that delimit the header's list (RFC 2369), nor quotes.
 _URI_TEXT = re.compile(r"[!#-+\--;=?-~]+")
 _PARAMETER = re.compile(r"[A-Za-z0-9._~-]+")
-
-
-class InvalidUnsubscribeToken(ReguaError):
-    """An unsubscribe token was refused: withdraw nothing, and answer the request with a 400.
-
-    `reason` says why, for logs and metrics: ``"format"`` (not a token: cut, mangled, or
-    altered in its structure), ``"mismatch"`` (not signed with this secret: altered, forged,
-    or signed with a secret no longer given) or ``"expired"`` (issued longer ago than the
-    endpoint's ``max_age``). The message never quotes the token.
-    """
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @attrs.frozen(slots=True)
@@ -161,17 +152,17 @@ def unsubscribe_token(
         step: The step of the e-mail, for reporting.
 
     Raises:
-        ValueError: an empty contact id, channel or secret, or a naive `issued_at`.
+        InvalidArgumentError: an empty contact id, channel or secret, or a naive `issued_at`.
 
     """  # noqa: E501
     key = _key(secret)
     for name, value in (("contact_id", contact_id), ("channel", channel)):
         if not isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+            raise InvalidArgumentError(f"{name} must be a non-empty string, got {value!r}")
     if issued_at is None:
         issued_at = datetime.now(timezone.utc)
     elif issued_at.utcoffset() is None:
-        raise ValueError(f"issued_at must be timezone-aware, got {issued_at!r}")
+        raise InvalidArgumentError(f"issued_at must be timezone-aware, got {issued_at!r}")
     fields: list[object] = [contact_id, channel, int(issued_at.timestamp()), cadence, step]
     while fields[-1] is None:  # shorter links: the optional fields at the end are left out
         fields.pop()
@@ -204,15 +195,15 @@ def read_unsubscribe_token(
     Raises:
         InvalidUnsubscribeToken: ``reason="format"``, ``"mismatch"`` (compared in constant
             time) or ``"expired"``.
-        ValueError: no secret or an empty one, a `max_age` that is not positive, a naive
+        InvalidArgumentError: no secret or an empty one, a `max_age` that is not positive, a naive
             `now`.
 
     """
     keys = [_key(one) for one in _secrets(secret)]
     if max_age is not None and max_age <= timedelta(0):
-        raise ValueError(f"max_age must be positive, got {max_age!r}")
+        raise InvalidArgumentError(f"max_age must be positive, got {max_age!r}")
     if now is not None and now.utcoffset() is None:
-        raise ValueError(f"now must be timezone-aware, got {now!r}")
+        raise InvalidArgumentError(f"now must be timezone-aware, got {now!r}")
     if not isinstance(token, str) or not token.isascii():
         raise InvalidUnsubscribeToken("not an unsubscribe token", reason="format")
     match = _TOKEN.fullmatch(token)
@@ -292,18 +283,18 @@ def handle_unsubscribe(
 
 def _check_url(instance: Unsubscribe, attribute: attrs.Attribute[str], url: str) -> None:
     if not isinstance(url, str) or not url.isascii() or not _URI_TEXT.fullmatch(url):
-        raise ValueError(
+        raise ConfigurationError(
             f"the unsubscribe url must be an ASCII URL without spaces, commas or angle "
             f"brackets (percent-encode them), got {url!r}"
         )
     parts = urlsplit(url)
     if parts.scheme.lower() != "https" or not parts.netloc:
-        raise ValueError(
+        raise ConfigurationError(
             f"the unsubscribe url must be an https:// URL (RFC 8058 requires an HTTPS URI "
             f"for one-click unsubscribe), got {url!r}"
         )
     if parts.fragment:
-        raise ValueError(f"the unsubscribe url must have no #fragment, got {url!r}")
+        raise ConfigurationError(f"the unsubscribe url must have no #fragment, got {url!r}")
 
 
 def _check_secret(
@@ -314,7 +305,9 @@ def _check_secret(
 
 def _check_parameter(instance: Unsubscribe, attribute: attrs.Attribute[str], name: str) -> None:
     if not isinstance(name, str) or not _PARAMETER.fullmatch(name):
-        raise ValueError(f"parameter must be letters, digits, '.', '_', '~' or '-', got {name!r}")
+        raise ConfigurationError(
+            f"parameter must be letters, digits, '.', '_', '~' or '-', got {name!r}"
+        )
 
 
 def _mailto_address(value: str | None) -> str | None:
@@ -325,9 +318,11 @@ def _mailto_address(value: str | None) -> str | None:
     try:
         parsed = Address(addr_spec=address)
     except (ValueError, IndexError, email_errors.MessageError) as exc:
-        raise ValueError(f"mailto must be an e-mail address, got {value!r}: {exc}") from None
+        raise ConfigurationError(
+            f"mailto must be an e-mail address, got {value!r}: {exc}"
+        ) from None
     if not parsed.username or not parsed.domain or not address.isascii():
-        raise ValueError(f"mailto must be an ASCII e-mail address, got {value!r}")
+        raise ConfigurationError(f"mailto must be an ASCII e-mail address, got {value!r}")
     return parsed.addr_spec
 
 
@@ -429,7 +424,7 @@ def _secrets(secret: Secret | Sequence[Secret]) -> list[Secret]:
         return [secret]
     secrets = list(secret)
     if not secrets:
-        raise ValueError("give at least one unsubscribe secret")
+        raise ConfigurationError("give at least one unsubscribe secret")
     return secrets
 
 
@@ -439,9 +434,11 @@ def _key(secret: Secret) -> bytes:
     elif isinstance(secret, (bytes, bytearray)):
         raw = bytes(secret)
     else:
-        raise TypeError(f"the unsubscribe secret must be str or bytes, got {type(secret).__name__}")
+        raise ArgumentTypeError(
+            f"the unsubscribe secret must be str or bytes, got {type(secret).__name__}"
+        )
     if not raw:
-        raise ValueError("the unsubscribe secret must not be empty")
+        raise ConfigurationError("the unsubscribe secret must not be empty")
     return hmac.new(raw, _KEY_LABEL, hashlib.sha256).digest()
 
 

@@ -97,7 +97,12 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from regua.errors import MissingDependencyError, ReguaError
+from regua.errors import (
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidSignature,
+    MissingDependencyError,
+)
 from regua.ports import Message, OutcomeUnknown, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
 
@@ -141,20 +146,6 @@ _POOL_CONNECTIONS = 4  # connections per httpx.AsyncClient of an AsyncWebhookSen
 _BASE64_SHA256 = re.compile(r"[A-Za-z0-9+/]{43}=")  # 32 bytes in padded base64
 
 
-class InvalidSignature(ReguaError):
-    """A webhook request's signature or timestamp does not check out: reject the request.
-
-    `reason` says why, for logs and metrics: ``"format"`` (a missing or malformed header),
-    ``"mismatch"`` (not signed with this secret over this id, timestamp and body),
-    ``"expired"`` (signed too long ago: perhaps a replay) or ``"future"`` (signed too far
-    ahead of this clock).
-    """
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
 def _key(secret: str | bytes) -> bytes:
     """The HMAC key of `secret`: ``whsec_`` + base64 decoded, bytes as they are, else UTF-8."""
     if isinstance(secret, str) and secret.startswith(SECRET_PREFIX):
@@ -162,21 +153,21 @@ def _key(secret: str | bytes) -> bytes:
         try:  # the padding may be left out, as some providers print secrets
             key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except ValueError:  # binascii.Error, or characters outside ASCII
-            raise ValueError(
+            raise ConfigurationError(
                 f"a webhook secret that starts with {SECRET_PREFIX!r} must continue with the "
                 "base64 of the key bytes (standard alphabet)"
             ) from None
     else:
         key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not key:
-        raise ValueError("the webhook secret must not be empty")
+        raise ConfigurationError("the webhook secret must not be empty")
     return key
 
 
 def _timestamp(timestamp: str | int) -> str:
     stamp = str(timestamp).strip()
     if not stamp.isascii() or not stamp.isdigit():
-        raise ValueError(f"the timestamp must be whole Unix seconds, got {timestamp!r}")
+        raise InvalidArgumentError(f"the timestamp must be whole Unix seconds, got {timestamp!r}")
     return stamp
 
 
@@ -197,8 +188,8 @@ def sign(body: bytes, *, webhook_id: str, timestamp: str | int, secret: str | by
             (its UTF-8 bytes are the key).
 
     Raises:
-        ValueError: an empty secret, a ``whsec_`` secret that is not base64, or a timestamp
-            that is not whole seconds.
+        InvalidArgumentError: an empty secret, a ``whsec_`` secret that is not base64, or a
+            timestamp that is not whole seconds.
 
     >>> sign(b'{"a":1}', webhook_id="msg_1", timestamp=1700000000,
     ...      secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -240,7 +231,8 @@ def verify_signature(
             (``reason="format"``), no signature that matches (``"mismatch"``, compared in
             constant time), a timestamp older than `tolerance` (``"expired"``) or further
             than `tolerance` in the future (``"future"``).
-        ValueError: an empty secret, a ``whsec_`` secret that is not base64, a naive `now`.
+        InvalidArgumentError: an empty secret, a ``whsec_`` secret that is not base64, a naive
+            `now`.
 
     """
     key = _key(secret)
@@ -283,7 +275,7 @@ def verify_signature(
         )
     if isinstance(now, datetime):
         if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+            raise InvalidArgumentError(f"now must be a timezone-aware datetime, got {now!r}")
         current = now.timestamp()
     else:
         current = time.time() if now is None else float(now)
@@ -327,7 +319,7 @@ def _origin(url: str) -> str:
 def _check_url(url: str, where: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{where} must be an http:// or https:// URL, got {url!r}")
+        raise ConfigurationError(f"{where} must be an http:// or https:// URL, got {url!r}")
     return url
 
 
@@ -365,7 +357,7 @@ class _Webhook:
             self.urls: dict[str, str] = {}
         else:
             if not url_or_urls:
-                raise ValueError("the mapping of channels to webhook URLs is empty")
+                raise ConfigurationError("the mapping of channels to webhook URLs is empty")
             self.url = None
             self.urls = {
                 channel: _check_url(url, f"the webhook URL of channel {channel!r}")
@@ -373,12 +365,14 @@ class _Webhook:
             }
         self._secret = _key(secret)
         if not timeout > 0:
-            raise ValueError(f"timeout must be positive, got {timeout!r}")
+            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         self.timeout = float(timeout)
         extra = dict(headers or {})
         clash = sorted(name for name in extra if name.lower() in _RESERVED)
         if clash:
-            raise ValueError(f"headers may not set {', '.join(clash)}: the sender sets them")
+            raise ConfigurationError(
+                f"headers may not set {', '.join(clash)}: the sender sets them"
+            )
         self._headers = extra
 
     def _request(self, message: Message) -> tuple[str, dict[str, Any], str]:
@@ -526,7 +520,7 @@ class WebhookSender(_Webhook):
 
     Raises:
         MissingDependencyError: httpx (the extra ``http``) is not installed.
-        ValueError: an empty secret, a ``whsec_`` secret that is not base64, a URL that is
+        ConfigurationError: an empty secret, a ``whsec_`` secret that is not base64, a URL that is
             not http(s), an empty mapping, a non-positive timeout, or `headers` naming a
             header the sender sets.
 
@@ -607,7 +601,7 @@ class AsyncWebhookSender(_Webhook):
 
     Raises:
         MissingDependencyError: httpx (the extra ``http``) is not installed.
-        ValueError: as for `WebhookSender`, or `max_connections` below 1.
+        ConfigurationError: as for `WebhookSender`, or `max_connections` below 1.
 
     """
 
@@ -623,7 +617,7 @@ class AsyncWebhookSender(_Webhook):
     ) -> None:
         super().__init__(url_or_urls, secret=secret, timeout=timeout, headers=headers)
         if max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+            raise ConfigurationError(f"max_connections must be at least 1, got {max_connections}")
         self._owns_client = client is None
         if client is not None:
             self._clients = [client]

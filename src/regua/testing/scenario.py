@@ -44,17 +44,13 @@ from regua.definitions.cadence import Cadence
 from regua.definitions.durations import Duration
 from regua.definitions.fields import TimezoneName, load_timezone
 from regua.documents import LoadLimits, load_yaml, read_document
-from regua.errors import ReguaError
+from regua.errors import ScenarioError
 from regua.planning.calendar import shift
 from regua.testing.simulation import Simulation
 
 __all__ = ["ConsentChange", "Scenario", "ScenarioContact", "ScenarioError", "ScenarioItem"]
 
 UTC = timezone.utc
-
-
-class ScenarioError(ReguaError):
-    """A scenario cannot be played against these cadences; the message names the item."""
 
 
 class _Model(BaseModel):

@@ -31,6 +31,12 @@ import attrs
 from regua.definitions.cadence import Cadence
 from regua.definitions.durations import Duration
 from regua.definitions.fields import load_timezone
+from regua.errors import (
+    ArgumentTypeError,
+    ConfigurationError,
+    InvalidArgumentError,
+    SimulationAssertionError,
+)
 from regua.planning.calendar import shift
 from regua.planning.explain import Explanation
 from regua.ports import Message, Repository, Sender
@@ -43,10 +49,6 @@ from regua.tick import SAME_INSTANT_LIMIT
 __all__ = ["Sent", "Simulation", "SimulationAssertionError"]
 
 UTC = timezone.utc
-
-
-class SimulationAssertionError(AssertionError):
-    """An assertion about what a simulation sent did not hold; the message says what did."""
 
 
 @attrs.frozen(slots=True)
@@ -116,7 +118,7 @@ class Simulation:
         retry: The scheduler's retry policy.
 
     Raises:
-        ValueError: `repository` lets leases expire by a database server's clock
+        ConfigurationError: `repository` lets leases expire by a database server's clock
             (`SQLRepository` on PostgreSQL by default), which a virtual clock cannot move;
             open it with ``lease_clock="caller"``.
 
@@ -138,7 +140,7 @@ class Simulation:
         )
         self._clock = _Clock(self._instant(start, "start"))
         if getattr(repository, "lease_clock", "caller") != "caller":
-            raise ValueError(
+            raise ConfigurationError(
                 f"{type(repository).__name__} expires leases by the database's clock, which "
                 "a simulation's virtual clock cannot move: open it with lease_clock='caller'"
             )
@@ -170,7 +172,9 @@ class Simulation:
 
     def _instant(self, value: datetime, name: str) -> datetime:
         if not isinstance(value, datetime):
-            raise TypeError(f"{name} must be a datetime, got {type(value).__name__} {value!r}")
+            raise ArgumentTypeError(
+                f"{name} must be a datetime, got {type(value).__name__} {value!r}"
+            )
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.tz)
         return value.astimezone(UTC)
@@ -187,7 +191,7 @@ class Simulation:
         """Move the clock to `instant`, ticking at every instant something becomes due."""
         target = self._instant(instant, "instant")
         if target < self.now:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"the simulation is at {self.now.isoformat()}; it cannot go back to "
                 f"{target.isoformat()}"
             )
@@ -422,7 +426,7 @@ class Simulation:
             writer.writerows(rows)
             return buffer.getvalue()
         if format != "table":
-            raise ValueError(f"format must be 'table', 'json' or 'csv', got {format!r}")
+            raise InvalidArgumentError(f"format must be 'table', 'json' or 'csv', got {format!r}")
         if not rows:
             return "(nothing sent)"
         widths = {

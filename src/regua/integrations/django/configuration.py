@@ -19,7 +19,7 @@ from django import conf
 from django.core.exceptions import ImproperlyConfigured
 
 from regua.definitions.cadence import Cadence
-from regua.errors import ReguaError
+from regua.errors import NotFoundError, ReguaError
 from regua.loading import load_cadences
 from regua.metrics import Metrics
 from regua.ports import Sender
@@ -96,7 +96,7 @@ def setting(key: str, default: Any = None) -> Any:
 
     """
     if key not in KEYS:
-        raise KeyError(f"{key!r} is not a key of settings.REGUA")
+        raise NotFoundError(f"{key!r} is not a key of settings.REGUA")
     value = _settings().get(key)
     return default if value is None else value
 

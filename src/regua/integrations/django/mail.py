@@ -17,6 +17,7 @@ from email.utils import parseaddr
 from django import conf
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from regua.errors import ConfigurationError
 from regua.ports import Message, OutcomeUnknown, PermanentFailure, TemporaryFailure
 from regua.redaction import personal_strings, redact
 from regua.senders.smtp import (
@@ -96,7 +97,7 @@ class DjangoEmailSender:
         prepare: Prepare | None = None,
     ) -> None:
         if renderer is not None and templates is not None:
-            raise ValueError("give a renderer or templates, not both")
+            raise ConfigurationError("give a renderer or templates, not both")
         if from_email is not None:
             _domain(from_email)  # fail now, not at the first send
         self._from_email = from_email
@@ -173,7 +174,7 @@ def _domain(from_email: str) -> str:
     _, address = parseaddr(from_email)
     domain = address.rpartition("@")[2]
     if "@" not in address or not domain:
-        raise ValueError(f"from_email {from_email!r} is not an e-mail address")
+        raise ConfigurationError(f"from_email {from_email!r} is not an e-mail address")
     return domain
 
 
