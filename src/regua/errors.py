@@ -26,16 +26,15 @@ catches it::
         InvalidSignature
         InvalidUnsubscribeToken
         SimulationAssertionError (also AssertionError)
-        ContactFileError (defined in regua.forecasting.contact_files)
-        CommandError (defined in regua.cli)
-
-One error of regua is not a `ReguaError` yet: ``regua.forecasting.ProjectionError`` (a
-`RuntimeError`), raised when a forecast meets a contact whose plans never settle.
+        ContactFileError
+        ProjectionError (also RuntimeError)
+        CommandError
 
 An invalid cadence definition raises `pydantic.ValidationError` at construction (its message
 names the field path and the problem): that is a `ValueError`, not a `ReguaError`.
 Every class here is also importable from the module that raises it (`regua.ports`,
-`regua.repositories.sql`, `regua.senders`, `regua.testing`): the same class object.
+`regua.repositories.sql`, `regua.senders`, `regua.testing`, `regua.forecasting`,
+`regua.cli`): the same class object.
 """
 
 from __future__ import annotations
@@ -46,7 +45,9 @@ from typing import Literal
 
 __all__ = [
     "ArgumentTypeError",
+    "CommandError",
     "ConfigurationError",
+    "ContactFileError",
     "FoldTooShallow",
     "InvalidArgumentError",
     "InvalidRecordError",
@@ -57,6 +58,7 @@ __all__ = [
     "NotFoundError",
     "OutcomeUnknown",
     "PermanentFailure",
+    "ProjectionError",
     "ReguaError",
     "ScenarioError",
     "SchemaVersionError",
@@ -339,6 +341,33 @@ class SimulationAssertionError(ReguaError, AssertionError):
     Raised by `regua.testing.Simulation`'s ``assert_*`` methods, and by a simulation that
     meets a contact its cadences cannot evaluate. Also an `AssertionError`, so that a test
     runner reports it as a failed test.
+    """
+
+
+# --- forecasts and the command line ------------------------------------------------------------
+
+
+class ContactFileError(ReguaError):
+    """A contacts file cannot be read; the message names the file, the line and the field.
+
+    Raised by `regua.forecast` and ``regua forecast``/``regua diff`` reading a CSV or JSON
+    Lines file of contacts (`regua.forecasting.contact_files`).
+    """
+
+
+class ProjectionError(ReguaError, RuntimeError):
+    """A contact cannot be projected by a forecast.
+
+    Its plans never settle at one instant (a cadence bug the scheduler would hit too), or
+    its data cannot be planned (the error the scheduler would record against it, named in
+    the message). Raised by `regua.forecasting.project`, hence by `regua.forecast`.
+    """
+
+
+class CommandError(ReguaError):
+    """A command cannot do what it was asked; the message says why (printed, exit 1).
+
+    Raised inside the ``regua`` command line (`regua.cli`), which prints it and exits 1.
     """
 
 

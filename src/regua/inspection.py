@@ -421,13 +421,13 @@ def _outlook(
     due before an occurrence takes the caps' slots it would otherwise have. An occurrence
     left out was neither sent nor closed by then, or the contact's plans cannot be run.
     """
-    from regua.forecasting.projection import ProjectionError, project
+    from regua.forecasting.projection import project
 
     if not waiting:
         return {}
     try:
         projection = project(cadences, snapshot, now, max(o.at for o in waiting) + _OUTLOOK_MARGIN)
-    except (ReguaError, ProjectionError):
+    except ReguaError:  # a ProjectionError too
         return {}
     keys = {o.key for o in waiting}
     return {d.occurrence_key: d for d in projection.recorded if d.occurrence_key in keys}

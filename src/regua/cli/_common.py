@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from regua.definitions.cadence import Cadence
-from regua.errors import ReguaError
+from regua.errors import CommandError, ReguaError
 
 if TYPE_CHECKING:
     from regua.repositories.sql import SQLRepository
@@ -32,10 +32,6 @@ _SCHEMA_HELP = (
     "with a PostgreSQL database: the schema that holds regua's tables (default: the "
     "connection's search path, usually 'public')"
 )
-
-
-class CommandError(ReguaError):
-    """A command cannot do what it was asked; the message says why (printed, exit 1)."""
 
 
 # --- options --------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from regua.cli._common import (
     _CADENCE_HELP,
     _DATABASE_HELP,
     _SCHEMA_HELP,
-    CommandError,
     Commands,
     _choose,
     _database,
@@ -30,6 +29,7 @@ from regua.cli._common import (
     _utc,
     _utc_instant,
 )
+from regua.errors import CommandError
 from regua.loading import load_cadences
 
 if TYPE_CHECKING:

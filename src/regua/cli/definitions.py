@@ -10,13 +10,13 @@ from typing import TextIO
 
 from regua.cli._common import (
     _CADENCE_HELP,
-    CommandError,
     Commands,
     _cadence_option,
     _choose,
     _plural,
 )
 from regua.definitions.cadence import Cadence, schema
+from regua.errors import CommandError
 from regua.loading import load_cadences, load_senders
 
 __all__ = ["add_check", "add_graph", "add_schema"]

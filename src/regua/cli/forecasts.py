@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, TextIO
 
 from regua.cli._common import (
     _CADENCE_HELP,
-    CommandError,
     Commands,
     _database,
     _instant,
@@ -21,6 +20,7 @@ from regua.cli._common import (
     _utc,
 )
 from regua.definitions.cadence import Cadence
+from regua.errors import CommandError
 from regua.forecasting.assumptions import Assumptions, ChannelFailure, EventRate
 from regua.loading import load_cadences
 

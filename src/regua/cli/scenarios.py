@@ -15,7 +15,6 @@ from regua.cli._common import (
     _CADENCE_HELP,
     _DATABASE_HELP,
     _SCHEMA_HELP,
-    CommandError,
     Commands,
     _cadence_option,
     _choose,
@@ -25,7 +24,7 @@ from regua.cli._common import (
 )
 from regua.cli.database import _explain_database
 from regua.definitions.cadence import Cadence
-from regua.errors import ReguaError
+from regua.errors import CommandError, ReguaError
 from regua.loading import LoadError, load_cadences, load_scenario
 
 if TYPE_CHECKING:

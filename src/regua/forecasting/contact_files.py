@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from regua.errors import ReguaError
+from regua.errors import ContactFileError, ReguaError
 from regua.records import Contact, Event, Snapshot
 from regua.testing.scenario import ScenarioContact
 
@@ -42,10 +42,6 @@ __all__ = ["ContactFileError", "ContactRecord", "RecordedEvent", "is_database_ur
 _URL = re.compile(r"^[a-z][a-z0-9+]*://", re.IGNORECASE)
 _RESERVED = ("id", "timezone", "created_at", "consents", "preferences")
 _SEPARATORS = re.compile(r"[;,|\s]+")
-
-
-class ContactFileError(ReguaError):
-    """A contacts file cannot be read; the message names the file, the line and the field."""
 
 
 class RecordedEvent(BaseModel):

@@ -27,13 +27,13 @@ from typing import cast
 import attrs
 
 from regua.definitions.cadence import Cadence
-from regua.errors import ReguaError
+from regua.errors import ProjectionError
 from regua.metrics import NullMetrics
 from regua.ports import Claim, ContactError, Message, PermanentFailure, Repository, Wakeup
 from regua.records import Contact, Delivery, DeliveryStatus, DueAction, Event, Snapshot
 from regua.tick import SAME_INSTANT_LIMIT, TickPlan, run_steps
 
-__all__ = ["ProjectedMessage", "Projection", "project"]
+__all__ = ["ProjectedMessage", "Projection", "ProjectionError", "project"]
 
 Fails = Callable[[str, str], bool]
 """(occurrence key, channel) -> whether sending it there fails permanently."""
@@ -42,15 +42,6 @@ Fails = Callable[[str, str], bool]
 _SILENT = logging.Logger("regua.forecasting.projection", logging.CRITICAL + 1)
 _WORKER = "forecast"
 _LEASE = timedelta(minutes=5)
-
-
-class ProjectionError(ReguaError, RuntimeError):
-    """A contact cannot be projected.
-
-    Its plans never settle at one instant (a cadence bug the scheduler would hit too), or its
-    data cannot be planned (the error the scheduler would record against it, named in the
-    message).
-    """
 
 
 @attrs.frozen(slots=True)
