@@ -11,9 +11,9 @@ method must do, which rows it may hand out, and when a lease expires.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -27,16 +27,31 @@ from regua.errors import (
 from regua.records import Contact, Delivery, DueAction, Event, Snapshot
 from regua.sharding import Shard
 
+if TYPE_CHECKING:
+    from regua.erasure import ErasureReport, Keep
+
+LeaseClock = Literal["caller", "database"]
+"""Whose clock a repository's leases and claims expire by (`SchedulerStore.lease_clock`)."""
+
 __all__ = [
     "DIRTY",
+    "AddressSuppression",
     "AsyncSender",
     "Backlog",
+    "BaseRepository",
+    "BulkLoading",
     "Claim",
+    "ContactErasure",
     "ContactError",
+    "ContactStore",
+    "DeadLetterRedrive",
+    "FoldStorage",
+    "LeaseClock",
     "Message",
     "OutcomeUnknown",
     "PermanentFailure",
     "Repository",
+    "SchedulerStore",
     "Sender",
     "TemporaryFailure",
     "Throttled",
@@ -236,48 +251,21 @@ class ContactError:
 
 
 @runtime_checkable
-class Repository(Protocol):
-    """Stores contacts, their events and deliveries, claims on occurrences and wake-ups.
+class ContactStore(Protocol):
+    """What the application calls: its contacts, their events, consent and engagement.
 
-    Application side: `upsert_contact`, `get_contact`, `get_contacts`, `record_event`,
-    `set_consent`, `record_engagement`, `history`, `failed_deliveries`, `contact_ids`,
-    `errors`. Every change to a contact (its data, consent, a new event or engagement)
-    increments the contact's *version* and sets its wake-up to `DIRTY`, so that the scheduler
-    evaluates it on its next tick.
+    The contract:
 
-    Scheduler side: `acquire_due`, `due_contact_ids`, `next_wakeup`, `backlog`,
-    `load_snapshots`, `claim`, `record`, `defer`, `set_wakeups`, `record_errors`. These take
-    batches: an adapter backed by a database must answer each call with a bounded number of
-    statements, whatever the batch size.
-
-    Optional, used when present: ``get_versioned_contacts(contact_ids) -> dict[str,
-    tuple[Contact, int]]``, the stored contacts among `contact_ids` with their current
-    versions, in one batch (bounded statements). The scheduler reads the contacts of the
-    occurrences it has just claimed through it, to check consent and addresses again and to
-    plan again, before sending, each contact that changed since it was planned (an order
-    placed meanwhile cancels the cart reminder). Without it, the scheduler reads them with
-    `load_snapshots`, which costs their whole history. ``store_folds(snapshots)`` keeps
-    folded histories (`regua.fold`) that `acquire_due` then reads instead of whole ones.
-    ``suppress_address(contact_id, channel, address) -> bool`` removes a contact's address
-    on a channel if it is still `address` (a hard bounce, `PermanentFailure.suppress`).
-    ``redrive(occurrence_keys) -> list[Delivery]`` reopens dead letters after a fix: it
-    removes their `FAILED` outcomes (and only those) and marks their contacts changed, so
-    that the next tick plans them again (`regua redrive` and `regua.testing.contracts`
-    use it when present); it leaves the outcomes of erased contacts alone.
-    ``erase_contact(contact_id, *, keep="pseudonymous", key=None, dry_run=False) ->
-    regua.erasure.ErasureReport`` erases a contact (the right to erasure), atomically: the
-    contact, its events, claims, errors and fold, and its deliveries, removed with
-    ``keep="nothing"`` or kept in their pseudonymous form (`regua.erasure`) under the id of
-    a contact with no data that is never due. An id with nothing stored is a no-op, and
-    writes a worker makes afterwards for the erased id (an outcome, a claim, a wake-up)
-    must neither fail nor bring the contact back (`regua erase` and
-    `regua.testing.contracts` use it when present).
-
-    Every datetime passed in and returned is timezone-aware (UTC). Implementations must be
-    safe to use from several threads; database-backed ones, from several processes.
+    - every change to a contact (`upsert_contact`, `record_event`, `set_consent`,
+      `record_engagement`) increments the contact's *version* and sets its wake-up to
+      `DIRTY`, so that the scheduler evaluates it on its next tick;
+    - `record_event` is idempotent per (contact, name, id): a replayed event feed stores
+      nothing twice;
+    - a call about an unknown contact raises `UnknownContactError` (`record_engagement`, of an
+      unknown delivery: a `NotFoundError`); a read of one returns None or leaves it out;
+    - every datetime passed in and returned is timezone-aware (UTC);
+    - safe to use from several threads (database-backed adapters: several processes).
     """
-
-    # --- application side ------------------------------------------------------------------
 
     def upsert_contact(self, contact: Contact) -> None:
         """Insert or replace a contact (its events and deliveries are kept); wake it."""
@@ -326,7 +314,8 @@ class Repository(Protocol):
         """Every event and delivery of the contact, oldest first.
 
         Events come before deliveries at the same instant. This is what an agent answering
-        the customer needs to see.
+        the customer needs to see. Raises `UnknownContactError` when the contact does not
+        exist.
         """
         ...
 
@@ -348,7 +337,42 @@ class Repository(Protocol):
         """Errors recorded while evaluating contacts (one contact's, or all), oldest first."""
         ...
 
-    # --- scheduler side ----------------------------------------------------------------------
+
+@runtime_checkable
+class SchedulerStore(Protocol):
+    """What the scheduler calls: due contacts, snapshots, claims, outcomes and wake-ups.
+
+    The contract:
+
+    - every method takes a batch and answers with a bounded number of statements (a database
+      adapter), whatever the batch size;
+    - due contacts are found through an index on the wake-up time (and the shard bucket):
+      never a scan of every contact;
+    - a contact is leased to one worker at a time (`acquire_due`), an occurrence claimed by
+      one worker at a time (`claim`), and an outcome recorded once (`record`): the first wins;
+    - leases and claims expire by the clock `lease_clock` names: the ``now`` each call is
+      given (``"caller"``), or the database server's (``"database"``: a worker's clock
+      cannot then end another's lease early);
+    - a stored row that cannot be decoded fails that contact (`Snapshot.unreadable`), never
+      the call;
+    - every datetime passed in and returned is timezone-aware (UTC).
+    """
+
+    @property
+    def lease_clock(self) -> LeaseClock:
+        """Whose clock leases and claims expire by: ``"caller"`` or ``"database"``."""
+        ...
+
+    def get_versioned_contacts(self, contact_ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:
+        """The stored contacts among `contact_ids` with their current versions, by id.
+
+        One batch, with a bounded number of statements. The scheduler reads the contacts of
+        the occurrences it has just claimed through it, to check consent and addresses again
+        and to plan again, before sending, each contact that changed since it was planned
+        (an order placed meanwhile cancels the cart reminder). `BaseRepository` derives it
+        from `load_snapshots`, which costs the contacts' whole histories.
+        """
+        ...
 
     def acquire_due(
         self,
@@ -465,3 +489,154 @@ class Repository(Protocol):
     def record_errors(self, errors: Sequence[ContactError]) -> None:
         """Record errors raised while evaluating contacts."""
         ...
+
+
+@runtime_checkable
+class Repository(ContactStore, SchedulerStore, Protocol):
+    """Stores contacts, their events and deliveries, claims on occurrences and wake-ups.
+
+    The application uses its `ContactStore` side, the scheduler its `SchedulerStore` side;
+    one adapter serves both, and each side's contract is listed there. Subclass
+    `BaseRepository` to get the methods that follow from others (`get_contact`,
+    `get_versioned_contacts`, `history`, `lease_clock`) and write the rest.
+
+    Optional capabilities, each a protocol of its own, used when the adapter has them:
+    `BulkLoading` (`bulk_load`: a base loaded at once), `FoldStorage` (`store_folds`: folded
+    histories that `acquire_due` reads instead of whole ones), `AddressSuppression`
+    (`suppress_address`: a hard bounce removes the address), `DeadLetterRedrive`
+    (`redrive`: dead letters reopened after a fix) and `ContactErasure` (`erase_contact`:
+    the right to erasure). `regua.testing.contracts.RepositoryContract` proves an adapter,
+    each capability included when it has it.
+    """
+
+
+@runtime_checkable
+class BulkLoading(Protocol):
+    """A repository that loads a base at once (a first import, a migration)."""
+
+    def bulk_load(
+        self,
+        contacts: Iterable[Contact] = (),
+        events: Iterable[Event] = (),
+        deliveries: Iterable[Delivery] = (),
+    ) -> int:
+        """Store these contacts, events and deliveries in batches; how many records were stored.
+
+        The same outcome as `ContactStore.upsert_contact` for each contact, then
+        `ContactStore.record_event` for each event and `SchedulerStore.record` for the
+        deliveries: every loaded contact is due.
+        """
+        ...
+
+
+@runtime_checkable
+class FoldStorage(Protocol):
+    """A repository that keeps folded histories (`regua.fold`) for `acquire_due` to read."""
+
+    def store_folds(self, snapshots: Sequence[Snapshot]) -> None:
+        """Keep each folded snapshot as its contact's fold.
+
+        A fold replaces the stored one unless that one covers more of the history; a
+        snapshot that is not folded, has no `Snapshot.position`, or whose contact is gone
+        or changed since it was read (another `Snapshot.version`) is ignored. `acquire_due`
+        then returns the fold and the records stored after it instead of the whole history.
+        """
+        ...
+
+
+@runtime_checkable
+class AddressSuppression(Protocol):
+    """A repository that drops an address a provider refused for good (a hard bounce)."""
+
+    def suppress_address(self, contact_id: str, channel: str, address: str) -> bool:
+        """Remove the contact's address on `channel` if it is still `address`; wake it.
+
+        Returns whether it was removed (False: the contact is gone, or has another address
+        there now, which the bounce does not concern). Used for `PermanentFailure.suppress`.
+        """
+        ...
+
+
+@runtime_checkable
+class DeadLetterRedrive(Protocol):
+    """A repository that reopens dead letters after a fix (`regua redrive`)."""
+
+    def redrive(self, occurrence_keys: Sequence[str]) -> list[Delivery]:
+        """Remove the `FAILED` outcomes of these keys and mark their contacts changed.
+
+        Only failed outcomes (and none of an erased contact's) are removed; the next tick
+        plans each reopened occurrence again. Returns the deliveries removed.
+        """
+        ...
+
+
+@runtime_checkable
+class ContactErasure(Protocol):
+    """A repository that erases a contact (the right to erasure; `regua erase`)."""
+
+    def erase_contact(
+        self,
+        contact_id: str,
+        *,
+        keep: Keep = "pseudonymous",
+        key: str | bytes | None = None,
+        dry_run: bool = False,
+    ) -> ErasureReport:
+        """Erase the contact atomically: its data, events, claims, errors and fold.
+
+        Its deliveries are removed with ``keep="nothing"``, or kept in their pseudonymous
+        form (`regua.erasure`) under the id of a contact with no data that is never due. An
+        id with nothing stored is a no-op, and writes a worker makes afterwards for the
+        erased id (an outcome, a claim, a wake-up) neither fail nor bring the contact back.
+        """
+        ...
+
+
+class BaseRepository:
+    """A base for a custom repository: what follows from the other methods, derived.
+
+    Subclass it and write the `Repository` methods it lacks. It derives `get_contact` from
+    `get_contacts`, `get_versioned_contacts` and `history` from `load_snapshots`, and sets
+    `lease_clock` to ``"caller"``; override any of them where the store answers better (a
+    version read without the history, say).
+    """
+
+    lease_clock: LeaseClock = "caller"
+    """Leases and claims expire by the ``now`` each call is given."""
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        """The contact, or None: `get_contacts` of one id."""
+        return self.get_contacts([contact_id]).get(contact_id)
+
+    def get_contacts(self, contact_ids: Sequence[str]) -> dict[str, Contact]:
+        """The stored contacts among `contact_ids`; written by the subclass."""
+        raise NotImplementedError
+
+    def load_snapshots(self, contact_ids: Sequence[str]) -> dict[str, Snapshot]:
+        """Snapshots of these contacts; written by the subclass."""
+        raise NotImplementedError
+
+    def get_versioned_contacts(self, contact_ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:
+        """The stored, readable contacts among `contact_ids` with their versions.
+
+        Read with `load_snapshots`, which costs their whole histories.
+        """
+        if not contact_ids:
+            return {}
+        snapshots = self.load_snapshots(contact_ids).items()
+        return {cid: (s.contact, s.version) for cid, s in snapshots if s.unreadable is None}
+
+    def history(self, contact_id: str) -> list[Event | Delivery]:
+        """Every event and delivery of the contact, oldest first, events first at a tie.
+
+        Raises `UnknownContactError` when the contact does not exist.
+        """
+        snapshot = self.load_snapshots([contact_id]).get(contact_id)
+        if snapshot is None:
+            raise UnknownContactError(f"no contact {contact_id!r}")
+        records: list[tuple[datetime, int, Event | Delivery]] = [
+            (e.at, 0, e) for e in snapshot.events
+        ]
+        records += [(d.at, 1, d) for d in snapshot.deliveries]
+        records.sort(key=lambda r: (r[0], r[1]))
+        return [record for _, _, record in records]

@@ -310,9 +310,7 @@ class Scheduler:
         ids = (
             list(contact_ids)
             if contact_ids is not None
-            else self.repository.due_contact_ids(
-                now, self.batch_size, **self._tick_plan(self.senders, self.shard).sharded
-            )
+            else self.repository.due_contact_ids(now, self.batch_size, shard=self.shard)
         )
         snapshots = self.repository.load_snapshots(ids)
         due: list[DueAction] = []
@@ -415,7 +413,7 @@ class Scheduler:
             send_timeout=self.send_timeout,
             fold_after=self.fold_after,
             log_key=self.log_key,
-            lease_from_claim=getattr(self.repository, "lease_clock", "caller") == "database",
+            lease_from_claim=self.repository.lease_clock == "database",
         )
 
     def _finish_tick(self, now: datetime, tally: Tally, started: float) -> TickReport:

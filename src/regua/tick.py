@@ -35,8 +35,10 @@ from regua.folding import FOLD_AFTER, fold
 from regua.metrics import Metrics
 from regua.planning.planner import next_wakeup, plan_contact, settled, settled_once_sent
 from regua.ports import (
+    AddressSuppression,
     Claim,
     ContactError,
+    FoldStorage,
     Message,
     OutcomeUnknown,
     PermanentFailure,
@@ -392,23 +394,13 @@ class TickPlan:
         """The contact's pseudonym for log records; None without a `log_key`."""
         return None if self.log_key is None else pseudonym(contact_id, self.log_key)
 
-    @property
-    def sharded(self) -> dict[str, Shard]:
-        """The ``shard=`` keyword for the repository's due-contact queries.
-
-        Empty without a shard, so that a repository written before shards existed still
-        works for an unsharded scheduler.
-        """
-        return {} if self.shard is None else {"shard": self.shard}
-
     def steps(self, now: datetime) -> Steps[Tally]:
         """Evaluate every due contact (of `shard`, when there is one) once: claim, send, record."""
         run = _Run(Tally())
         seen: set[str] = set()
-        sharded = self.sharded
         while not run.stopping:
             acquired: list[Snapshot] = yield _store(
-                "acquire_due", self.worker, now, self.batch_size, self.lease, **sharded
+                "acquire_due", self.worker, now, self.batch_size, self.lease, shard=self.shard
             )
             fresh = [s for s in acquired if s.contact.id not in seen]
             if not fresh:
@@ -628,8 +620,8 @@ class TickPlan:
         # Consent, addresses and every other rule are checked again on the contacts as they
         # are now: a contact changed since it was planned (an order placed, consent revoked)
         # is planned again, and only what is still due is sent.
-        current: dict[str, tuple[Contact, int]] = yield Store(
-            functools.partial(_current_contacts, ids=claimed)
+        current: dict[str, tuple[Contact, int]] = (
+            (yield _store("get_versioned_contacts", claimed)) if claimed else {}
         )
         changed = {cid for cid, (_, version) in current.items() if version != versions.get(cid)}
         still_due: dict[str, DueAction] = {}
@@ -1111,8 +1103,7 @@ def _suppress(
         if kind == "consent":
             repository.set_consent(contact_id, channel, False)
         else:
-            remove = getattr(repository, "suppress_address", None)
-            if remove is None:
+            if not isinstance(repository, AddressSuppression):
                 log.warning(
                     "contact %s: the %s address bounced for good, but this repository cannot "
                     "remove it (no suppress_address); fix it in the application",
@@ -1120,7 +1111,7 @@ def _suppress(
                     channel,
                 )
                 return
-            if not remove(contact_id, channel, address):
+            if not repository.suppress_address(contact_id, channel, address):
                 return  # the application changed it meanwhile: the new one is kept
     except Exception as exc:  # the outcome of the message matters more: recorded anyway
         log.warning("contact %s: suppressing its %s %s failed: %s", named, channel, kind, exc)
@@ -1157,8 +1148,7 @@ def _fold_and_store(
 
     Nothing is folded for a repository without that method.
     """
-    store = getattr(repository, "store_folds", None)
-    if store is None:
+    if not isinstance(repository, FoldStorage):
         return
     folds: list[Snapshot] = []
     for snapshot in snapshots:
@@ -1169,22 +1159,7 @@ def _fold_and_store(
         except Exception as exc:  # a bug: the contact is still planned, from its whole history
             log.warning("contact %s not folded: %s", _named(snapshot, who), describe(exc))
     if folds:
-        store(folds)
-
-
-def _current_contacts(repository: Repository, ids: Sequence[str]) -> dict[str, tuple[Contact, int]]:
-    """The stored contacts among `ids` and their versions (`Repository.get_versioned_contacts`).
-
-    A repository without that method is read through `load_snapshots`.
-    """
-    if not ids:
-        return {}
-    versioned = getattr(repository, "get_versioned_contacts", None)
-    if versioned is not None:
-        found: dict[str, tuple[Contact, int]] = versioned(ids)
-        return found
-    snapshots = repository.load_snapshots(ids).items()
-    return {cid: (s.contact, s.version) for cid, s in snapshots if s.unreadable is None}
+        repository.store_folds(folds)
 
 
 def _record_each(

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from regua import InMemoryRepository
-from regua.ports import Repository
+from regua.ports import BaseRepository, Repository
 from regua.repositories.sql import SQLRepository
 from regua.testing.contracts import RepositoryContract
 
@@ -19,6 +19,22 @@ class TestInMemoryRepository(RepositoryContract):
     @pytest.fixture
     def repository(self) -> Repository:
         return InMemoryRepository()
+
+
+class DerivedRepository(InMemoryRepository):
+    """The in-memory repository with what `BaseRepository` derives instead of its own."""
+
+    get_contact = BaseRepository.get_contact
+    get_versioned_contacts = BaseRepository.get_versioned_contacts
+    history = BaseRepository.history
+
+
+class TestBaseRepositoryDefaults(RepositoryContract):
+    """What `BaseRepository` derives from the other methods keeps the contract."""
+
+    @pytest.fixture
+    def repository(self) -> Repository:
+        return DerivedRepository()
 
 
 class SQLContract(RepositoryContract):

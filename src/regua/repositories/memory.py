@@ -24,7 +24,15 @@ from regua.erasure import (
     pseudonymous_delivery,
 )
 from regua.errors import InvalidArgumentError, NotFoundError, ReguaError
-from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
+from regua.ports import (
+    DIRTY,
+    Backlog,
+    BaseRepository,
+    Claim,
+    ContactError,
+    UnknownContactError,
+    Wakeup,
+)
 from regua.records import (
     CLICKED,
     OPENED,
@@ -64,7 +72,7 @@ class _Row:
         return self.event_ids
 
 
-class InMemoryRepository:
+class InMemoryRepository(BaseRepository):
     """A `Repository` held in memory; thread-safe.
 
     >>> from regua import Contact, InMemoryRepository

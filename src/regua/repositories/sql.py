@@ -90,7 +90,7 @@ import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import attrs
 
@@ -112,7 +112,15 @@ from regua.errors import (
     SchemaVersionError,
     personal_value,
 )
-from regua.ports import DIRTY, Backlog, Claim, ContactError, UnknownContactError, Wakeup
+from regua.ports import (
+    DIRTY,
+    Backlog,
+    Claim,
+    ContactError,
+    LeaseClock,
+    UnknownContactError,
+    Wakeup,
+)
 from regua.records import (
     CLICKED,
     MAX_DATA_DEPTH,
@@ -146,9 +154,6 @@ __all__ = [
     "SchemaVersionError",
     "metadata",
 ]
-
-LeaseClock = Literal["database", "caller"]
-"""Whose clock leases expire by: the database server's, or the `now` each call receives."""
 
 _log = logging.getLogger(__name__)
 

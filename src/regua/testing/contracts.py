@@ -276,9 +276,16 @@ class RepositoryContract:
         missing = [
             name
             for name in dir(Repository)
-            if not name.startswith("_") and not callable(getattr(repository, name, None))
+            if not name.startswith("_")
+            and name != "lease_clock"
+            and not callable(getattr(repository, name, None))
         ]
         _expect(missing, [], "methods of regua.ports.Repository the adapter lacks")
+        _expect(
+            getattr(repository, "lease_clock", None) in ("caller", "database"),
+            True,
+            "lease_clock is 'caller' or 'database'",
+        )
         assert isinstance(repository, Repository)
 
     # --- contacts ------------------------------------------------------------------------------

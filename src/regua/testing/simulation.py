@@ -139,7 +139,7 @@ class Simulation:
             (cadences,) if isinstance(cadences, Cadence) else tuple(cadences)
         )
         self._clock = _Clock(self._instant(start, "start"))
-        if getattr(repository, "lease_clock", "caller") != "caller":
+        if repository is not None and repository.lease_clock != "caller":
             raise ConfigurationError(
                 f"{type(repository).__name__} expires leases by the database's clock, which "
                 "a simulation's virtual clock cannot move: open it with lease_clock='caller'"
