@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+
+from tests.profiles import load_profile, register_profiles
 
 REQUIRE_SERVICES = os.environ.get("REGUA_REQUIRE_SERVICES") == "1"
 
 # Property tests must not depend on how fast the machine is: no per-example deadline, and no
 # health check that measures the time spent generating data. (Both are on by default, and
-# fail a correct test on a loaded machine.) Tests that set their own `settings` inherit this.
-settings.register_profile("regua", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("regua")
+# fail a correct test on a loaded machine.) Every profile of the suite (tests/profiles.py:
+# ci by default, dev and deep through HYPOTHESIS_PROFILE) says so; tests that set their own
+# `settings` inherit it.
+register_profiles()
+load_profile()
 
 
 def skip_or_fail(reason: str) -> None:

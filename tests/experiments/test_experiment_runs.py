@@ -22,6 +22,7 @@ from regua import (
 from regua.planning.experiments import assign_variant
 from regua.testing import Simulation
 from tests.experiments.test_assignment import cadence as cart_cadence
+from tests.profiles import examples
 
 START = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 
@@ -112,7 +113,7 @@ def test_explain_shows_the_experiment_and_the_variant() -> None:
     )
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(
     st.integers(0, 100),
     st.integers(1, 100),

@@ -33,6 +33,7 @@ from regua import (
 from regua.forecasting import project
 from regua.records import Snapshot
 from tests.forecasting.simulated import example_cadence, simulate
+from tests.profiles import examples
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -267,7 +268,7 @@ def assumption_sets(draw: st.DrawFn) -> Assumptions:
     )
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadence=cadences(), contacts=contact_lists(), assumptions=assumption_sets())
 def test_any_cadence_forecast_equals_the_simulation(
     cadence: Cadence, contacts: list[Contact], assumptions: Assumptions

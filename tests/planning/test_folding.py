@@ -39,6 +39,7 @@ from regua.loading import load_cadences
 from regua.records import OPENED, Contact
 from tests.planning.helpers import sent_as_planned
 from tests.planning.strategies import CONTACT_ID, EVENT_NAMES, Scenario, scenarios
+from tests.profiles import examples
 
 
 @attrs.define
@@ -142,7 +143,7 @@ def check_folded_plans(
         assert summary(answer) == summary(whole), (now, fold_at)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     scenario=scenarios(days=120),
     fold_day=st.one_of(st.integers(0, 130), st.integers(130, 600)),
@@ -155,7 +156,7 @@ def test_a_folded_history_plans_as_the_whole_history(
     check_folded_plans(scenario, scenario.cadence, fold_at, sorted(checks))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     scenario=scenarios(days=120),
     fold_day=st.integers(0, 130),

@@ -10,12 +10,12 @@ the steps the scenario names, an hour (two hours) after they are sent.
 Failures print the falsifying scenario (cadence, contact, events) and a
 ``@reproduce_failure(...)`` line that replays it exactly; hypothesis's example database in
 ``.hypothesis/`` replays it on the next run too, and ``--hypothesis-seed`` fixes the search.
-Set ``REGUA_PROPERTY_EXAMPLES`` for a deeper search than the default.
+``HYPOTHESIS_PROFILE=deep`` searches ten times deeper, ``dev`` ten times shallower
+(tests/profiles.py); ``REGUA_PROPERTY_EXAMPLES`` sets an exact count instead.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -56,11 +56,12 @@ from tests.planning.strategies import (
     scenarios,
     sends_around,
 )
+from tests.profiles import property_examples
 
-# REGUA_PROPERTY_EXAMPLES=2000 runs a deeper search (e.g. nightly); the default keeps the
-# whole file to about 10 s.
+# HYPOTHESIS_PROFILE=deep (or REGUA_PROPERTY_EXAMPLES=2000) runs a deeper search (e.g.
+# nightly); the default profile keeps the whole file to about 10 s.
 PROPERTY = settings(
-    max_examples=int(os.environ.get("REGUA_PROPERTY_EXAMPLES", "30")),
+    max_examples=property_examples(30),
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -20,7 +20,8 @@ At the end (``teardown``), the clock runs days ahead with a sender that always a
 every occurrence the scheduler ever claimed must be recorded with a status: nothing is
 silently dropped.
 
-``REGUA_RELIABILITY_SCALE`` (default 1) multiplies the number of examples.
+The Hypothesis profile sets the number of examples (tests/profiles.py: ``ci`` by default,
+``dev`` a tenth, ``deep`` ten times); ``REGUA_RELIABILITY_SCALE`` (default 1) multiplies it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ from regua import (
 )
 from regua.records import DueAction
 from tests.planning.strategies import TIMEZONES
+from tests.profiles import examples
 
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc
@@ -396,7 +398,7 @@ class SchedulerMachine(RuleBasedStateMachine):
 
 
 SchedulerMachine.TestCase.settings = settings(
-    max_examples=100 * SCALE,
+    max_examples=examples(100 * SCALE),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

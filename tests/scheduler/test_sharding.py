@@ -31,6 +31,7 @@ from regua import (
 from regua.ports import Repository
 from regua.repositories.sql import SQLRepository
 from regua.sharding import BUCKETS, bucket_of
+from tests.profiles import examples
 
 T0 = datetime(2026, 5, 4, 15, tzinfo=timezone.utc)
 
@@ -176,7 +177,7 @@ def test_tick_shard_argument_overrides_the_schedulers_shard() -> None:
     assert ids == {f"c{n}" for n in range(30) if Shard(0, 3).holds(f"c{n}")}
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     old_count=st.integers(1, 5),
     new_count=st.integers(1, 7),
