@@ -19,6 +19,30 @@ register_profiles()
 load_profile()
 
 
+# A test on a real PostgreSQL or Redis server is slow (a schema or a connection per test), so
+# it is marked `slow` here, once for the suite: a test that uses one of these fixtures (directly
+# or through another fixture), and a test parametrized with a server's name, the suite's way to
+# run one test on each database (`sql_repository`'s "postgres", a `database` of "postgres",
+# a `backend` of "redis"...). Its SQLite and in-memory twins stay in the core suite.
+SERVICE_FIXTURES = frozenset({"postgres_engine", "redis_client"})
+SERVICE_NAMES = ("postgres", "redis")
+
+
+def uses_a_server(item: pytest.Item) -> bool:
+    """Whether `item` runs on a PostgreSQL or Redis server (when one is reachable)."""
+    if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(value, str) and value.startswith(SERVICE_NAMES) for value in params)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if uses_a_server(item):
+            item.add_marker(pytest.mark.slow)
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip a test whose service is absent; fail instead when CI requires every service."""
     if REQUIRE_SERVICES:

@@ -365,6 +365,7 @@ def test_output_is_deterministic(render: Any, shop: Cadence) -> None:
     assert render(Cadence.from_json(shop.to_json())) == first
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadences())
 def test_any_valid_cadence_renders_well_formed(cadence: Cadence) -> None:

@@ -629,6 +629,7 @@ def count_literals() -> st.SearchStrategy[Condition]:
     return st.tuples(literal, st.booleans()).map(lambda p: ~p[0] if p[1] else p[0])
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(conjunctions(count_literals()))
 def test_never_true_is_exact_on_event_counts(condition: Condition) -> None:
@@ -650,6 +651,7 @@ def condition_trees() -> st.SearchStrategy[Condition]:
     )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(condition_trees())
 def test_never_true_is_sound_on_nested_alternatives_and_negations(condition: Condition) -> None:
@@ -657,6 +659,7 @@ def test_never_true_is_sound_on_nested_alternatives_and_negations(condition: Con
         assert not satisfiable_on_grid(condition), str(condition)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadences())
 def test_lint_runs_on_any_valid_cadence(cadence: Cadence) -> None:

@@ -315,6 +315,7 @@ def shared_documents(draw: st.DrawFn) -> Any:
     return made[-1] if draw(st.booleans()) else made
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(200), deadline=None)
 @given(shared_documents())
 def test_yaml_counts_every_node_of_the_expanded_document(document: Any) -> None:
@@ -330,6 +331,7 @@ def test_yaml_counts_every_node_of_the_expanded_document(document: Any) -> None:
             load_yaml(text, limits=LoadLimits(max_depth=depth - 1))
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(200), deadline=None)
 @given(shared_documents())
 def test_json_counts_nodes_and_depth_as_yaml_does(document: Any) -> None:

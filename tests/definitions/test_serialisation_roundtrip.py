@@ -554,6 +554,7 @@ def cadences(draw: st.DrawFn) -> Cadence:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadences())
 def test_generated_cadences_round_trip(cadence: Cadence) -> None:
@@ -564,6 +565,7 @@ def test_generated_cadences_round_trip(cadence: Cadence) -> None:
     assert yaml.safe_load(text) == json.loads(cadence.to_json())
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(60), deadline=None)
 @given(conditions)
 def test_generated_conditions_round_trip_and_keep_their_attributes(condition: Any) -> None:

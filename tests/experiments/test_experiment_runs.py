@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,7 @@ def sign_up(sim: Simulation, count: int) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_ten_thousand_contacts_split_fifty_fifty_within_two_percent() -> None:
     sim = Simulation(welcome({"short": 50, "long": 50}), start=START)
     sign_up(sim, 10_000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,7 @@ def journey_cadence(delays: tuple[int, int, int], exit: bool) -> Cadence:
 minutes = st.integers(0, 6 * 24 * 60)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(150), deadline=None)
 @given(
     delays=st.tuples(st.integers(0, 30), st.integers(1, 48), st.integers(1, 48)),

@@ -80,6 +80,7 @@ SHOPPING = Assumptions(
 )
 
 
+@pytest.mark.slow
 def test_the_example_cadence_over_90_days_matches_a_simulation() -> None:
     cadence = example_cadence()
     contacts = sample_contacts(48)
@@ -122,7 +123,13 @@ JOURNEYS = {
 }
 
 
-@pytest.mark.parametrize("example", sorted(JOURNEYS))
+@pytest.mark.parametrize(
+    "example",
+    [
+        pytest.param(name, marks=[pytest.mark.slow] if name == "marketplace_digests" else [])
+        for name in sorted(JOURNEYS)
+    ],
+)
 def test_digest_and_experiment_examples_match_a_simulation(example: str) -> None:
     cadence = example_cadence(example)
     contacts = sample_contacts(40)
@@ -268,6 +275,7 @@ def assumption_sets(draw: st.DrawFn) -> Assumptions:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadence=cadences(), contacts=contact_lists(), assumptions=assumption_sets())
 def test_any_cadence_forecast_equals_the_simulation(

@@ -105,6 +105,7 @@ def test_only_a_day_a_week_or_a_month_is_a_calendar_period() -> None:
         FrequencyCap(max=1, per="2d", calendar=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(300), deadline=None)
 @given(
     sends=st.lists(st.integers(0, 10 * 24 * 60), max_size=6),

@@ -105,6 +105,7 @@ def test_cancel_key_reads_from_yaml_and_writes_back() -> None:
 CARTS = st.sampled_from(["C-1", "C-2", "C-3", None])
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(300), deadline=None)
 @given(
     carts=st.lists(st.tuples(CARTS, st.integers(0, 600)), min_size=1, max_size=5),

@@ -366,6 +366,7 @@ def within(times: list[datetime], cap: FrequencyCap, tz: str, label: str) -> Non
         assert len(same) <= cap.max, f"{label}: {len(same)} messages around {t} under {cap}"
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

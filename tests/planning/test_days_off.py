@@ -104,6 +104,7 @@ def test_days_off_read_from_yaml() -> None:
     assert again == SHOP
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(300), deadline=None)
 @given(
     weekdays=st.sets(st.sampled_from(WEEKDAYS), max_size=6),

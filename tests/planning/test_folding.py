@@ -143,6 +143,7 @@ def check_folded_plans(
         assert summary(answer) == summary(whole), (now, fold_at)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(150), deadline=None)
 @given(
     scenario=scenarios(days=120),
@@ -156,6 +157,7 @@ def test_a_folded_history_plans_as_the_whole_history(
     check_folded_plans(scenario, scenario.cadence, fold_at, sorted(checks))
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(100), deadline=None)
 @given(
     scenario=scenarios(days=120),
@@ -240,6 +242,7 @@ def _two_years(shop: Cadence) -> tuple[Scenario, datetime]:
     return scenario, end
 
 
+@pytest.mark.slow
 def test_a_long_history_folds_to_what_is_open() -> None:
     shop = _shop()
     scenario, end = _two_years(shop)
@@ -266,6 +269,7 @@ def test_a_long_history_folds_to_what_is_open() -> None:
         assert summary(plan(shop, folded, now)) == summary(plan(shop, whole, now))
 
 
+@pytest.mark.slow
 def test_a_folded_history_refuses_what_it_cannot_answer() -> None:
     shop = _shop()
     scenario, end = _two_years(shop)
@@ -289,6 +293,7 @@ def test_a_folded_history_refuses_what_it_cannot_answer() -> None:
         fold([changed], folded, end)
 
 
+@pytest.mark.slow
 def test_a_fold_can_be_folded_again_later() -> None:
     shop = _shop()
     scenario, end = _two_years(shop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -245,6 +246,7 @@ def sources() -> st.SearchStrategy[str]:
 OCCURRENCE = st.tuples(PART, PART, PART, sources())
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(500), deadline=None)
 @given(OCCURRENCE, OCCURRENCE)
 def test_distinct_occurrences_have_distinct_keys_and_idempotency_keys(
@@ -255,6 +257,7 @@ def test_distinct_occurrences_have_distinct_keys_and_idempotency_keys(
     assert (idempotency_key(key_a) == idempotency_key(key_b)) == (a == b)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(300), deadline=None)
 @given(OCCURRENCE)
 def test_a_key_reads_back_as_its_parts(occurrence: tuple[str, str, str, str]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -200,6 +201,7 @@ def check_consent_and_address(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_marketing_needs_consent_and_every_channel_an_address(
@@ -233,6 +235,7 @@ def check_quiet_hours(scenario: Scenario) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_no_marketing_is_due_inside_quiet_hours(scenario: Scenario, offsets: list[int]) -> None:
@@ -256,6 +259,7 @@ def assert_within_cap(times: list[datetime], cap: FrequencyCap, label: str) -> N
         )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios())
 def test_caps_are_never_exceeded_when_every_due_action_is_sent(scenario: Scenario) -> None:
@@ -273,6 +277,7 @@ def test_caps_are_never_exceeded_when_every_due_action_is_sent(scenario: Scenari
 # --- 4. at most once ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios())
 def test_an_occurrence_is_never_due_again_once_delivered(scenario: Scenario) -> None:
@@ -314,6 +319,7 @@ def check_deterministic(cadence: Cadence, rnd: random.Random) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     scenario=scenarios(),
@@ -363,6 +369,7 @@ def check_closures_change_nothing(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000))
 def test_recording_a_plans_closures_changes_nothing_it_says(
@@ -406,6 +413,7 @@ def check_sends_change_nothing_else(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000))
 def test_sending_a_settled_plans_due_actions_changes_nothing_else(
@@ -432,6 +440,7 @@ def check_wakeup(result: Plan, snapshot: Snapshot) -> None:
         assert result.next_wakeup <= occurrence.at
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_next_wakeup_is_never_in_the_past(scenario: Scenario, offsets: list[int]) -> None:
@@ -452,6 +461,7 @@ def check_reasons(result: Plan, snapshot: Snapshot) -> None:
         assert occurrence.reason is not None, f"waiting without a reason: {occurrence}"
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_every_closed_and_waiting_occurrence_has_a_reason(
@@ -531,6 +541,7 @@ def check_later_events_bound_the_wakeup(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     scenario=capped_scenarios(),
@@ -560,6 +571,7 @@ def test_caps_hold_whatever_the_workers_clocks(
             assert_within_cap(times, cap, f"channel {channel.name}")
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000), clocks=clocks())
 def test_plans_wake_in_time_for_what_is_stamped_after_now(

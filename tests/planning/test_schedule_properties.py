@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -223,6 +224,7 @@ def _utc(wall: datetime | None) -> datetime | None:
     return None if wall is None else wall.replace(tzinfo=UTC)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(300), deadline=None)
 @given(
     cron=crons(),
@@ -249,6 +251,7 @@ def test_every_accepted_cron_fires_as_its_fields_say(cron: Cron, start: datetime
 MONTH_LENGTHS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(150), deadline=None)
 @given(
     freq=st.sampled_from(["YEARLY", "MONTHLY", "DAILY"]),

@@ -31,6 +31,7 @@ from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -67,6 +68,9 @@ from regua import (
 from regua.records import DueAction
 from tests.planning.strategies import TIMEZONES
 from tests.profiles import examples
+
+# A stateful search of many scheduler runs.
+pytestmark = pytest.mark.slow
 
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc

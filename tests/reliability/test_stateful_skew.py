@@ -40,6 +40,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
@@ -65,6 +66,9 @@ from regua import (
 from regua.repositories.sql import SQLRepository
 from tests.profiles import examples
 from tests.repositories.raw import nested_object, write_around
+
+# A stateful search of many scheduler runs.
+pytestmark = pytest.mark.slow
 
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc

@@ -165,6 +165,7 @@ def _state(repository: Repo, ids: list[str]) -> tuple[object, ...]:
 ids = st.sampled_from(["a", "b", "c", "d"])
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     contacts=st.lists(st.builds(contact, ids, st.sampled_from(["gold", "silver"])), max_size=6),

@@ -108,6 +108,7 @@ def slow_loopback() -> Iterator[SlowLoopback]:
     server.close()
 
 
+@pytest.mark.slow
 def test_every_message_once_over_a_real_webhook_with_bounded_concurrency(
     slow_loopback: SlowLoopback,
 ) -> None:

@@ -117,6 +117,7 @@ def open_repository(request: pytest.FixtureRequest) -> Iterator[Callable[[], SQL
         repository.close()
 
 
+@pytest.mark.slow
 def test_shards_of_one_count_split_the_base_exactly(
     open_repository: Callable[[], SQLRepository],
 ) -> None:
@@ -138,6 +139,7 @@ def test_shards_of_one_count_split_the_base_exactly(
         assert sent_to == {f"c{n}" for n in range(120) if scheduler.shard.holds(f"c{n}")}
 
 
+@pytest.mark.slow
 def test_changing_the_shard_count_while_old_and_new_workers_overlap_sends_once(
     open_repository: Callable[[], SQLRepository],
 ) -> None:

@@ -29,6 +29,7 @@ class TestDeduplicatingOutboxSender(SenderContract[OutboxSender]):
 pytest_plugins = ["pytester"]
 
 
+@pytest.mark.slow
 def test_a_broken_adapter_fails_with_the_values_that_broke_the_contract(
     pytester: pytest.Pytester,
 ) -> None:
