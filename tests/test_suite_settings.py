@@ -1,16 +1,19 @@
-"""The suite's own rules: a property test passes or fails whatever the machine's load, and a
-Hypothesis profile chosen by name sets how hard every property test searches."""
+"""The suite's own rules: a property test passes or fails whatever the machine's load, a
+Hypothesis profile chosen by name sets how hard every property test searches, and the plain
+command runs every test while ``-m "not slow"`` leaves out the slow ones."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from tests.conftest import uses_a_server
 from tests.profiles import examples, load_profile, property_examples
 
 
@@ -113,3 +116,33 @@ def test_a_test_without_a_count_of_its_own_tries_the_profiles_examples(
 
     record()
     assert 1 <= len(seen) <= settings.get_profile("dev").max_examples
+
+
+# --- the slow marker: `pytest` runs everything, `pytest -m "not slow"` the core suite -------------
+
+
+def test_slow_is_a_registered_marker_and_the_plain_command_deselects_nothing(
+    request: pytest.FixtureRequest,
+) -> None:
+    assert any(line.startswith("slow:") for line in request.config.getini("markers"))
+    addopts = request.config.getini("addopts")
+    assert not any(option.startswith("-m") for option in addopts), addopts
+
+
+@pytest.mark.parametrize(
+    ("fixturenames", "params", "slow"),
+    [
+        (["postgres_repository", "postgres_engine"], {}, True),
+        (["redis_backend", "redis_client"], {}, True),
+        (["sql_repository"], {"sql_repository": "postgres"}, True),
+        (["backend"], {"backend": "postgres-database-clock"}, True),
+        (["sql_repository"], {"sql_repository": "sqlite"}, False),
+        (["repository"], {"repository": "memory"}, False),
+        (["tmp_path"], {}, False),
+    ],
+)
+def test_a_test_on_a_postgresql_or_redis_server_is_slow(
+    fixturenames: list[str], params: dict[str, object], slow: bool
+) -> None:
+    item = SimpleNamespace(fixturenames=fixturenames, callspec=SimpleNamespace(params=params))
+    assert uses_a_server(item) is slow
