@@ -598,6 +598,7 @@ def test_simulate_refuses_a_scenario_past_the_load_limits(
         assert (status, out, err) == (1, "", f"regua simulate: error: {expected}\n")
 
 
+@pytest.mark.slow
 def test_the_billion_laughs_is_one_line_of_error_from_the_installed_command(
     tmp_path: Path,
 ) -> None:
@@ -946,6 +947,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--version")[:2] == (0, f"regua {regua.__version__}\n")
 
 
+@pytest.mark.slow
 def test_python_dash_m_regua_runs_the_command_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "regua", "check", "examples/service_recovery.yaml"],

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^```(python|text)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 RAISED = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.*)$")
+# Pages whose snippets run for seconds (a month of ticks, workers racing): the full suite only.
+SLOW_PAGES = {"tutorial.md", "several-workers.md"}
 
 
 def snippets(page: Path) -> list[tuple[str, str | None]]:
@@ -40,7 +42,15 @@ def snippets(page: Path) -> list[tuple[str, str | None]]:
     return found
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            page, id=page.name, marks=[pytest.mark.slow] if page.name in SLOW_PAGES else []
+        )
+        for page in PAGES
+    ],
+)
 def test_snippets_run(page: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for number, (source, expected) in enumerate(snippets(page), 1):

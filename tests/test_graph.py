@@ -28,6 +28,7 @@ from regua import (
 )
 from regua.graph import to_dot, to_mermaid
 from tests.planning.strategies import cadences
+from tests.profiles import examples
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -364,7 +365,8 @@ def test_output_is_deterministic(render: Any, shop: Cadence) -> None:
     assert render(Cadence.from_json(shop.to_json())) == first
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadences())
 def test_any_valid_cadence_renders_well_formed(cadence: Cadence) -> None:
     nodes, edges = mermaid_statements(to_mermaid(cadence))

@@ -47,6 +47,7 @@ from regua.lint import Finding, lint
 from regua.planning.conditions import Context, compile_condition
 from regua.planning.history import History
 from tests.planning.strategies import cadences
+from tests.profiles import examples
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 UTC = timezone.utc
@@ -593,7 +594,9 @@ def flagged(condition: Condition) -> bool:
     return any(f.code == "never-true" for f in lint(one_step(condition)))
 
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @PROPERTY
@@ -626,6 +629,7 @@ def count_literals() -> st.SearchStrategy[Condition]:
     return st.tuples(literal, st.booleans()).map(lambda p: ~p[0] if p[1] else p[0])
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(conjunctions(count_literals()))
 def test_never_true_is_exact_on_event_counts(condition: Condition) -> None:
@@ -647,6 +651,7 @@ def condition_trees() -> st.SearchStrategy[Condition]:
     )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(condition_trees())
 def test_never_true_is_sound_on_nested_alternatives_and_negations(condition: Condition) -> None:
@@ -654,7 +659,8 @@ def test_never_true_is_sound_on_nested_alternatives_and_negations(condition: Con
         assert not satisfiable_on_grid(condition), str(condition)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadences())
 def test_lint_runs_on_any_valid_cadence(cadence: Cadence) -> None:
     findings = lint(cadence, senders={"email"})

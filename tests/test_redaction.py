@@ -184,6 +184,7 @@ fragments = st.text(max_size=30) | st.sampled_from([*PIECES, *NUMBERS, EMAIL, TR
 limits = st.integers(min_value=40, max_value=600)
 
 
+@pytest.mark.slow
 @given(
     addresses=st.lists(st.emails(), min_size=1, max_size=5),
     before=st.lists(fragments, max_size=6),
@@ -201,6 +202,7 @@ def test_no_generated_address_survives(
         assert address.lower() not in redacted.lower()
 
 
+@pytest.mark.slow
 @given(
     text=st.lists(fragments | st.emails(), max_size=12).map("".join),
     known=st.lists(st.text(min_size=1, max_size=12), max_size=4),
@@ -224,6 +226,7 @@ def test_the_result_is_short_one_line_and_storable(text: str, known: list[str], 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzçãéÁ", min_size=2, max_size=10)
 
 
+@pytest.mark.slow
 @given(
     known=st.lists(names, min_size=1, max_size=4),
     words=st.lists(names | st.sampled_from(["HTTP 422", "550 5.1.1", "{", '"', ":"]), max_size=8),

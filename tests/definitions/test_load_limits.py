@@ -12,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.bombs import BOMB, BOMB_STOP
+from tests.profiles import examples
 
 from regua import Cadence, LoadError, LoadLimits
 from regua.documents import load_json, load_yaml
@@ -314,7 +315,8 @@ def shared_documents(draw: st.DrawFn) -> Any:
     return made[-1] if draw(st.booleans()) else made
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(200), deadline=None)
 @given(shared_documents())
 def test_yaml_counts_every_node_of_the_expanded_document(document: Any) -> None:
     text = yaml.safe_dump(document)
@@ -329,7 +331,8 @@ def test_yaml_counts_every_node_of_the_expanded_document(document: Any) -> None:
             load_yaml(text, limits=LoadLimits(max_depth=depth - 1))
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(200), deadline=None)
 @given(shared_documents())
 def test_json_counts_nodes_and_depth_as_yaml_does(document: Any) -> None:
     text = json.dumps(document)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.profiles import examples
 
 from regua import (
     AfterStepTrigger,
@@ -553,7 +554,8 @@ def cadences(draw: st.DrawFn) -> Cadence:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cadences())
 def test_generated_cadences_round_trip(cadence: Cadence) -> None:
     text = cadence.to_yaml()
@@ -563,7 +565,8 @@ def test_generated_cadences_round_trip(cadence: Cadence) -> None:
     assert yaml.safe_load(text) == json.loads(cadence.to_json())
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(60), deadline=None)
 @given(conditions)
 def test_generated_conditions_round_trip_and_keep_their_attributes(condition: Any) -> None:
     step = Step("s", trigger=on_event("x"), channels=["email"], when=condition)  # no cadence

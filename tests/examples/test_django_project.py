@@ -15,6 +15,9 @@ import pytest
 
 pytest.importorskip("django", reason="the django extra is not installed")
 
+# Each step is a manage.py command in a process of its own.
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_project"
 
 # What the shop's views would do, then a hook lost: bulk_create sends no post_save signal.

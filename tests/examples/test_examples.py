@@ -298,6 +298,7 @@ def test_recovery_follows_up_after_resolution(recovery: Cadence) -> None:
         assert recovery.step(name).cancel_on == ("incident_resolved",), name
 
 
+@pytest.mark.slow
 def test_the_diagrams_page_is_up_to_date() -> None:
     import subprocess
     import sys

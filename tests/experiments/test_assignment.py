@@ -17,6 +17,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,7 @@ from regua import (
     plan,
 )
 from regua.planning.experiments import assign_variant, bucket
+from tests.profiles import examples
 
 T0 = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +106,7 @@ def test_assignment_is_deterministic_and_follows_the_bucket(
     assert variants[chosen] > 0
 
 
+@pytest.mark.slow
 def test_assignment_is_the_same_in_other_processes_whatever_their_hash_seed() -> None:
     ids = [f"contact-{n}" for n in range(300)]
     variants = {"short": 50, "long": 30, "control": 20}
@@ -127,7 +130,8 @@ def test_assignment_is_the_same_in_other_processes_whatever_their_hash_seed() ->
         assert json.loads(result.stdout) == here
 
 
-@settings(max_examples=50, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(50), deadline=None)
 @given(
     st.integers(1, 99),
     st.integers(1, 99),
@@ -165,7 +169,8 @@ def test_ten_thousand_contacts_split_by_weight_within_two_percent() -> None:
 # --- in the planner: recorded assignments are kept -----------------------------------------
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(200), deadline=None)
 @given(contact_ids, weights(), weights(), st.data())
 def test_a_recorded_assignment_survives_any_reweighting(
     contact_id: str, first: dict[str, int], second: dict[str, int], data: st.DataObject
@@ -199,7 +204,8 @@ def test_a_recorded_variant_the_experiment_dropped_is_assigned_afresh() -> None:
     assert due.variant == assign_variant("shop", "cart", "ana", variants)
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(200), deadline=None)
 @given(contact_ids, weights(), st.data())
 def test_holdout_contacts_get_no_due_action_but_a_recorded_holdout(
     contact_id: str, variants: dict[str, int], data: st.DataObject

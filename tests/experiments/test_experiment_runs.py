@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from regua import (
 from regua.planning.experiments import assign_variant
 from regua.testing import Simulation
 from tests.experiments.test_assignment import cadence as cart_cadence
+from tests.profiles import examples
 
 START = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 
@@ -58,6 +60,7 @@ def sign_up(sim: Simulation, count: int) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_ten_thousand_contacts_split_fifty_fifty_within_two_percent() -> None:
     sim = Simulation(welcome({"short": 50, "long": 50}), start=START)
     sign_up(sim, 10_000)
@@ -112,7 +115,7 @@ def test_explain_shows_the_experiment_and_the_variant() -> None:
     )
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(
     st.integers(0, 100),
     st.integers(1, 100),

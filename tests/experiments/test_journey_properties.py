@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regua import Cadence, Channel, Event, Goal, Step, after_step, on_event
 from regua.planning.experiments import assign_variant
 from tests.planning.helpers import Journey, contact, utc
+from tests.profiles import examples
 
 START = utc(2026, 3, 2, 12)
 VARIANTS = {"a": 50, "control": 50}
@@ -45,7 +47,8 @@ def journey_cadence(delays: tuple[int, int, int], exit: bool) -> Cadence:
 minutes = st.integers(0, 6 * 24 * 60)
 
 
-@settings(max_examples=150, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(150), deadline=None)
 @given(
     delays=st.tuples(st.integers(0, 30), st.integers(1, 48), st.integers(1, 48)),
     carts=st.lists(minutes, min_size=1, max_size=3, unique=True),

@@ -258,6 +258,7 @@ def test_wilson_matches_published_values(
     assert got == pytest.approx((low, high), abs=5e-5)
 
 
+@pytest.mark.slow
 def test_wilson_matches_scipy_when_it_is_installed() -> None:
     stats = pytest.importorskip("scipy.stats")
     for successes, trials in [(0, 1), (1, 1), (3, 7), (50, 100), (999, 1000), (12, 10_000)]:

@@ -173,6 +173,7 @@ def test_a_sql_repository_is_listed_and_projected(tmp_path: Path) -> None:
     assert (result.contacts, result.messages) == (3, 3)
 
 
+@pytest.mark.slow
 def test_assumptions_are_seeded_and_reproducible() -> None:
     people = [person(f"c{n}", sms=True) for n in range(200)]
     orders = Assumptions(events=[EventRate("order_placed", 0.1, every="1w")], seed=1)
@@ -219,6 +220,7 @@ def test_scripted_failures_fall_back_to_the_next_channel() -> None:
     assert (lost.messages, lost.failed) == (0, 50)
 
 
+@pytest.mark.slow
 def test_event_rates_draw_about_the_stated_share() -> None:
     rate = Assumptions(events=[EventRate("login", 0.02, every="1w")], seed=5)
     end = START + timedelta(weeks=10)

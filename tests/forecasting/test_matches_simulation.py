@@ -33,6 +33,7 @@ from regua import (
 from regua.forecasting import project
 from regua.records import Snapshot
 from tests.forecasting.simulated import example_cadence, simulate
+from tests.profiles import examples
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -79,6 +80,7 @@ SHOPPING = Assumptions(
 )
 
 
+@pytest.mark.slow
 def test_the_example_cadence_over_90_days_matches_a_simulation() -> None:
     cadence = example_cadence()
     contacts = sample_contacts(48)
@@ -121,7 +123,13 @@ JOURNEYS = {
 }
 
 
-@pytest.mark.parametrize("example", sorted(JOURNEYS))
+@pytest.mark.parametrize(
+    "example",
+    [
+        pytest.param(name, marks=[pytest.mark.slow] if name == "marketplace_digests" else [])
+        for name in sorted(JOURNEYS)
+    ],
+)
 def test_digest_and_experiment_examples_match_a_simulation(example: str) -> None:
     cadence = example_cadence(example)
     contacts = sample_contacts(40)
@@ -295,7 +303,8 @@ def programs(draw: st.DrawFn) -> list[Cadence]:
     return [first, promo]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=programs(), contacts=contact_lists(), assumptions=assumption_sets())
 def test_any_cadence_forecast_equals_the_simulation(
     program: list[Cadence], contacts: list[Contact], assumptions: Assumptions

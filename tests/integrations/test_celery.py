@@ -42,6 +42,9 @@ celery = pytest.importorskip("celery", reason="the celery extra is not installed
 from regua import Contact, DeliveryStatus, Event, SQLRepository  # noqa: E402
 from regua.records import idempotency_key  # noqa: E402
 
+# Real Celery workers on RabbitMQ and PostgreSQL, each in a process of its own.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = os.environ.get("REGUA_CELERY_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
 BACKEND = os.environ.get("REGUA_CELERY_BACKEND", "redis://127.0.0.1:6379/0")

@@ -24,6 +24,9 @@ from tests.repositories.conftest import POSTGRES_URL
 pytest.importorskip("django", reason="the django extra is not installed")
 pytest.importorskip("pytest_django", reason="pytest-django is not installed")
 
+# A Django project's own pytest run, in a process of its own.
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parent / "django_project"
 
 

@@ -21,6 +21,7 @@ from regua import (
     plan,
 )
 from tests.planning.helpers import cadence, contact, utc
+from tests.profiles import examples
 
 T0 = utc(2026, 5, 4, 15)  # a Monday, 12:00 in Sao Paulo
 OUTCOMES = ("sent", "failed", "expired", "skipped")
@@ -137,7 +138,7 @@ def test_explain_names_every_outcome_followed() -> None:
     assert [o.key for o in explanation.occurrences] == [ESCALATION_KEY]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     ends=st.lists(st.sampled_from(OUTCOMES), min_size=1, max_size=5),
     followed=st.lists(st.sampled_from(OUTCOMES), min_size=1, max_size=4, unique=True),

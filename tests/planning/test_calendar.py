@@ -36,6 +36,7 @@ from tests.planning.zones import (
     z,
     zoned_instants,
 )
+from tests.profiles import examples
 
 # --- the zone database agrees with the transitions above --------------------------------------
 
@@ -157,7 +158,7 @@ def test_transition_scan_finds_the_known_changes() -> None:
     assert len(TRANSITIONS) >= 14
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(zoned=zoned_instants(ZONES))
 def test_round_trip_except_in_the_second_half_of_an_ambiguous_hour(
     zoned: tuple[ZoneInfo, datetime],
@@ -260,7 +261,7 @@ def test_shift_by_a_timedelta_counts_its_days_as_calendar_days() -> None:
     assert shift(z("2025-03-08T14:00"), duration, NEW_YORK) == z("2025-03-09T14:00")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     zoned=zoned_instants(ZONES),
     seconds=st.integers(min_value=-400 * 86400, max_value=400 * 86400),
@@ -272,7 +273,7 @@ def test_calendar_free_shift_is_plain_addition(
     assert shift(instant, Duration(seconds=seconds), tz) == instant + timedelta(seconds=seconds)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     zoned=zoned_instants(ZONES),
     # Zero days is the empty duration: shift() returns the instant unchanged, even in the
@@ -322,7 +323,7 @@ def test_next_at(instant: str, at: time, tz: ZoneInfo, expected: str) -> None:
     assert next_at(z(instant), at, tz) == z(expected)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     zoned=zoned_instants(ZONES),
     at=st.times().map(lambda t: t.replace(second=0, microsecond=0)),
@@ -416,7 +417,7 @@ def test_quiet_until_inside_a_repeated_hour() -> None:
     assert quiet_until(z("2025-11-02T06:10"), quiet, NEW_YORK) == z("2025-11-02T06:30")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     zoned=zoned_instants(ZONES),
     start=st.integers(0, 47),

@@ -25,6 +25,7 @@ from regua import (
     plan,
 )
 from regua.planning.occurrences import Reason
+from tests.profiles import examples
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -104,7 +105,8 @@ def test_only_a_day_a_week_or_a_month_is_a_calendar_period() -> None:
         FrequencyCap(max=1, per="2d", calendar=True)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(300), deadline=None)
 @given(
     sends=st.lists(st.integers(0, 10 * 24 * 60), max_size=6),
     now=st.integers(0, 10 * 24 * 60),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from regua import Cadence, Channel, Contact, Event, Snapshot, Step, on_date, on_event, plan
 from regua.planning.occurrences import Reason
+from tests.profiles import examples
 
 T0 = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
 SHOP = Cadence(
@@ -104,7 +105,8 @@ def test_cancel_key_reads_from_yaml_and_writes_back() -> None:
 CARTS = st.sampled_from(["C-1", "C-2", "C-3", None])
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(300), deadline=None)
 @given(
     carts=st.lists(st.tuples(CARTS, st.integers(0, 600)), min_size=1, max_size=5),
     orders=st.lists(st.tuples(CARTS, st.integers(0, 900)), max_size=4),

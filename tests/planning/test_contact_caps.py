@@ -8,7 +8,6 @@ that no window ever holds more marketing messages than the caps they share allow
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -40,6 +39,7 @@ from regua.inspection import inspect_contact
 from regua.planning.occurrences import OccurrenceState, Reason
 from regua.testing import Simulation
 from tests.planning.helpers import contact, utc
+from tests.profiles import property_examples
 
 DAILY = FrequencyCap(max=1, per="1d", scope="contact")
 T = utc(2026, 5, 4, 15)
@@ -262,7 +262,7 @@ def test_scope_must_be_cadence_or_contact() -> None:
 
 # --- property: the caps every cadence shares hold over all of them -------------------------------
 
-EXAMPLES = int(os.environ.get("REGUA_PROPERTY_EXAMPLES", "30"))
+EXAMPLES = property_examples(30)
 EVENT_NAMES = ("signed_up", "cart_abandoned", "subscribed", "order_placed")
 START = utc(2026, 3, 6, 12)  # New York springs forward on 2026-03-08
 
@@ -366,6 +366,7 @@ def within(times: list[datetime], cap: FrequencyCap, tz: str, label: str) -> Non
         assert len(same) <= cap.max, f"{label}: {len(same)} messages around {t} under {cap}"
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -25,6 +25,7 @@ from regua import (
 from regua.definitions.policy import WEEKDAYS
 from regua.planning.calendar import in_quiet_hours
 from regua.planning.occurrences import Reason
+from tests.profiles import examples
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 QUIET = QuietHours(start=time(21), end=time(8))
@@ -103,7 +104,8 @@ def test_days_off_read_from_yaml() -> None:
     assert again == SHOP
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(300), deadline=None)
 @given(
     weekdays=st.sets(st.sampled_from(WEEKDAYS), max_size=6),
     dates=st.lists(st.dates(date(2026, 1, 1), date(2026, 12, 31)), max_size=6),

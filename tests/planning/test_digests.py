@@ -29,6 +29,7 @@ from regua import (
     plan,
 )
 from regua.testing import Simulation
+from tests.profiles import examples
 
 UTC = timezone.utc
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -442,7 +443,7 @@ ACTIONS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     actions=ACTIONS,
     digest=st.sampled_from([Digest("2h"), Digest(until=time(18)), Digest("30m", until=time(9))]),

@@ -39,6 +39,7 @@ from regua.loading import load_cadences
 from regua.records import OPENED, Contact
 from tests.planning.helpers import sent_as_planned
 from tests.planning.strategies import CONTACT_ID, EVENT_NAMES, Scenario, scenarios
+from tests.profiles import examples
 
 
 @attrs.define
@@ -142,7 +143,8 @@ def check_folded_plans(
         assert summary(answer) == summary(whole), (now, fold_at)
 
 
-@settings(max_examples=150, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(150), deadline=None)
 @given(
     scenario=scenarios(days=120),
     fold_day=st.one_of(st.integers(0, 130), st.integers(130, 600)),
@@ -155,7 +157,8 @@ def test_a_folded_history_plans_as_the_whole_history(
     check_folded_plans(scenario, scenario.cadence, fold_at, sorted(checks))
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(100), deadline=None)
 @given(
     scenario=scenarios(days=120),
     fold_day=st.integers(0, 130),
@@ -239,6 +242,7 @@ def _two_years(shop: Cadence) -> tuple[Scenario, datetime]:
     return scenario, end
 
 
+@pytest.mark.slow
 def test_a_long_history_folds_to_what_is_open() -> None:
     shop = _shop()
     scenario, end = _two_years(shop)
@@ -265,6 +269,7 @@ def test_a_long_history_folds_to_what_is_open() -> None:
         assert summary(plan(shop, folded, now)) == summary(plan(shop, whole, now))
 
 
+@pytest.mark.slow
 def test_a_folded_history_refuses_what_it_cannot_answer() -> None:
     shop = _shop()
     scenario, end = _two_years(shop)
@@ -288,6 +293,7 @@ def test_a_folded_history_refuses_what_it_cannot_answer() -> None:
         fold([changed], folded, end)
 
 
+@pytest.mark.slow
 def test_a_fold_can_be_folded_again_later() -> None:
     shop = _shop()
     scenario, end = _two_years(shop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ from regua.planning.keys import (
     split_occurrence_key,
     unquote_key_part,
 )
+from tests.profiles import examples
 
 UTC = timezone.utc
 T0 = datetime(2026, 5, 4, 15, tzinfo=UTC)
@@ -213,7 +215,7 @@ def test_keys_of_ordinary_ids_are_unchanged() -> None:
 ORDINARY = st.text("abcXYZ019_-.@", min_size=1, max_size=8)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(ORDINARY, ORDINARY, ORDINARY, st.text(max_size=12))
 def test_ordinary_parts_are_written_as_they_are(
     cadence: str, step: str, contact_id: str, source: str
@@ -244,7 +246,8 @@ def sources() -> st.SearchStrategy[str]:
 OCCURRENCE = st.tuples(PART, PART, PART, sources())
 
 
-@settings(max_examples=500, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(500), deadline=None)
 @given(OCCURRENCE, OCCURRENCE)
 def test_distinct_occurrences_have_distinct_keys_and_idempotency_keys(
     a: tuple[str, str, str, str], b: tuple[str, str, str, str]
@@ -254,7 +257,8 @@ def test_distinct_occurrences_have_distinct_keys_and_idempotency_keys(
     assert (idempotency_key(key_a) == idempotency_key(key_b)) == (a == b)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(300), deadline=None)
 @given(OCCURRENCE)
 def test_a_key_reads_back_as_its_parts(occurrence: tuple[str, str, str, str]) -> None:
     cadence, step, contact_id, source = occurrence
@@ -266,7 +270,7 @@ def test_a_key_reads_back_as_its_parts(occurrence: tuple[str, str, str, str]) ->
     )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.tuples(PART.filter(bool), PART), st.tuples(PART.filter(bool), PART))
 def test_distinct_contacts_and_events_get_distinct_keys_from_the_planner(
     a: tuple[str, str], b: tuple[str, str]

@@ -10,12 +10,12 @@ the steps the scenario names, an hour (two hours) after they are sent.
 Failures print the falsifying scenario (cadence, contact, events) and a
 ``@reproduce_failure(...)`` line that replays it exactly; hypothesis's example database in
 ``.hypothesis/`` replays it on the next run too, and ``--hypothesis-seed`` fixes the search.
-Set ``REGUA_PROPERTY_EXAMPLES`` for a deeper search than the default.
+``HYPOTHESIS_PROFILE=deep`` searches ten times deeper, ``dev`` ten times shallower
+(tests/profiles.py); ``REGUA_PROPERTY_EXAMPLES`` sets an exact count instead.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,11 +57,12 @@ from tests.planning.strategies import (
     scenarios,
     sends_around,
 )
+from tests.profiles import property_examples
 
-# REGUA_PROPERTY_EXAMPLES=2000 runs a deeper search (e.g. nightly); the default keeps the
-# whole file to about 10 s.
+# HYPOTHESIS_PROFILE=deep (or REGUA_PROPERTY_EXAMPLES=2000) runs a deeper search (e.g.
+# nightly); the default profile keeps the whole file to about 10 s.
 PROPERTY = settings(
-    max_examples=int(os.environ.get("REGUA_PROPERTY_EXAMPLES", "30")),
+    max_examples=property_examples(30),
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -189,6 +191,7 @@ def check_consent_and_address(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_marketing_needs_consent_and_every_channel_an_address(
@@ -222,6 +225,7 @@ def check_quiet_hours(scenario: Scenario) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_no_marketing_is_due_inside_quiet_hours(scenario: Scenario, offsets: list[int]) -> None:
@@ -245,6 +249,7 @@ def assert_within_cap(times: list[datetime], cap: FrequencyCap, label: str) -> N
         )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios())
 def test_caps_are_never_exceeded_when_every_due_action_is_sent(scenario: Scenario) -> None:
@@ -262,6 +267,7 @@ def test_caps_are_never_exceeded_when_every_due_action_is_sent(scenario: Scenari
 # --- 4. at most once ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios())
 def test_an_occurrence_is_never_due_again_once_delivered(scenario: Scenario) -> None:
@@ -303,6 +309,7 @@ def check_deterministic(cadence: Cadence, rnd: random.Random) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     scenario=scenarios(),
@@ -352,6 +359,7 @@ def check_closures_change_nothing(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000))
 def test_recording_a_plans_closures_changes_nothing_it_says(
@@ -395,6 +403,7 @@ def check_sends_change_nothing_else(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000))
 def test_sending_a_settled_plans_due_actions_changes_nothing_else(
@@ -421,6 +430,7 @@ def check_wakeup(result: Plan, snapshot: Snapshot) -> None:
         assert result.next_wakeup <= occurrence.at
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_next_wakeup_is_never_in_the_past(scenario: Scenario, offsets: list[int]) -> None:
@@ -441,6 +451,7 @@ def check_reasons(result: Plan, snapshot: Snapshot) -> None:
         assert occurrence.reason is not None, f"waiting without a reason: {occurrence}"
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS)
 def test_every_closed_and_waiting_occurrence_has_a_reason(
@@ -520,6 +531,7 @@ def check_later_events_bound_the_wakeup(cadence: Cadence) -> Check:
     return check
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     scenario=capped_scenarios(),
@@ -549,6 +561,7 @@ def test_caps_hold_whatever_the_workers_clocks(
             assert_within_cap(times, cap, f"channel {channel.name}")
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(scenario=scenarios(), offsets=OFFSETS, cut=st.integers(0, 1000), clocks=clocks())
 def test_plans_wake_in_time_for_what_is_stamped_after_now(

@@ -17,11 +17,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from regua.planning.calendar import UTC
 from regua.planning.schedules import Schedule
+from tests.profiles import examples
 
 ZULU = ZoneInfo("UTC")  # DST is covered in test_schedules.py; here the calendar is the point
 HORIZON_YEARS = 50  # croniter's search horizon, longer than any pattern's longest gap (40 y)
@@ -222,7 +224,8 @@ def _utc(wall: datetime | None) -> datetime | None:
     return None if wall is None else wall.replace(tzinfo=UTC)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(300), deadline=None)
 @given(
     cron=crons(),
     start=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
@@ -248,7 +251,8 @@ def test_every_accepted_cron_fires_as_its_fields_say(cron: Cron, start: datetime
 MONTH_LENGTHS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-@settings(max_examples=150, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=examples(150), deadline=None)
 @given(
     freq=st.sampled_from(["YEARLY", "MONTHLY", "DAILY"]),
     months=st.lists(st.integers(1, 12), min_size=1, max_size=3, unique=True),

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from regua.planning.calendar import UTC
 from regua.planning.schedules import Schedule
 from tests.planning.zones import HAVANA, LISBON, NEW_YORK, SAO_PAULO, ZONES, ZULU, z, zoned_instants
+from tests.profiles import examples
 
 
 def fires(expression: str, start: str, end: str, tz: ZoneInfo) -> list[datetime]:
@@ -315,7 +316,7 @@ RESTARTED_RULES = [
 ]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(rule=st.sampled_from(RESTARTED_RULES), fraction=st.floats(min_value=0, max_value=1))
 def test_rrule_restarted_from_a_later_anchor_matches_plain_dateutil(
     rule: tuple[str, int], fraction: float
@@ -431,7 +432,7 @@ def zoned_window_starts(zones: list[ZoneInfo]) -> st.SearchStrategy[tuple[ZoneIn
     return zoned_instants(zones).map(lambda drawn: (drawn[0], drawn[1].replace(second=0)))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     expression=st.sampled_from(PROPERTY_SCHEDULES),
     zoned=zoned_window_starts([*ZONES, HAVANA]),
@@ -474,7 +475,7 @@ ORACLE_CRONS = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     expression=st.sampled_from(ORACLE_CRONS),
     zoned=zoned_window_starts([*ZONES, HAVANA]),

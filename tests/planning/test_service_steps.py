@@ -34,6 +34,7 @@ from regua import (
     plan,
 )
 from regua.planning.occurrences import Reason
+from tests.profiles import examples
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 SHOP = Cadence(
@@ -159,7 +160,7 @@ def test_the_scheduler_sends_it_without_consent_and_tells_the_sender() -> None:
     assert message.transactional  # not marketing: no unsubscribe link
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     booked=st.datetimes(
         min_value=datetime(2026, 1, 1),

@@ -22,6 +22,7 @@ from regua import (
     plan,
 )
 from regua.planning.occurrences import Reason
+from tests.profiles import examples
 
 T0 = datetime(2026, 5, 4, 15, tzinfo=timezone.utc)
 SHOP = Cadence(
@@ -95,7 +96,7 @@ CONSENTS = st.sets(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(consents=CONSENTS)
 def test_a_marketing_message_goes_only_where_the_channel_or_its_topic_is_consented(
     consents: set[str],

@@ -359,6 +359,7 @@ def test_data_nested_past_the_limit_is_refused_where_it_enters(
     assert f"{MAX_DATA_DEPTH} levels deep" in str(raised.value)
 
 
+@pytest.mark.slow
 @given(
     levels=st.integers(min_value=1, max_value=MAX_DATA_DEPTH + 8),
     containers=st.lists(st.sampled_from(["dict", "list", "tuple", "set"]), min_size=48),
@@ -455,6 +456,7 @@ SQLITE_HOSTILE_ROWS = {  # PostgreSQL's column types refuse these
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_one_unreadable_row_does_not_stop_the_tick_for_thousands(
     request: pytest.FixtureRequest, backend: str

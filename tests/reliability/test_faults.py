@@ -49,6 +49,9 @@ from regua import (
 from regua.records import idempotency_key
 from regua.testing import Simulation
 
+# Ten thousand occurrences per run, through failing senders and stores.
+pytestmark = pytest.mark.slow
+
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc
 T0 = datetime(2026, 5, 4, 15, tzinfo=UTC)

@@ -203,6 +203,7 @@ class Hanging(Provider):
         return super().send(message)
 
 
+@pytest.mark.slow
 def test_a_hanging_send_is_abandoned_and_retried_on_its_channel_only(repository: Any) -> None:
     ids = _orders(repository, 5)
     email, sms = Hanging("email", "c1"), Provider("sms")
@@ -247,6 +248,7 @@ class Sleepy(Provider):
         return super().send(message)
 
 
+@pytest.mark.slow
 def test_no_send_starts_once_the_claims_lease_is_ending(repository: Any) -> None:
     """A worker whose lease ran out while sending stops: another may already hold its claims."""
     ids = _orders(repository, 20, sms=False)
@@ -304,6 +306,7 @@ def shared(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield repository
 
 
+@pytest.mark.slow
 def test_a_worker_whose_lease_ran_out_sends_nothing_more(shared: Any) -> None:
     """Worker A stalls on its first send past its lease; B takes the claims over and sends.
     When A's provider answers at last, A sends nothing else: each message reaches the
@@ -534,6 +537,7 @@ class AsyncHanging:
         return self.provider.send(message)
 
 
+@pytest.mark.slow
 def test_async_a_hanging_send_is_cancelled_and_retried_on_its_channel_only() -> None:
     repository = InMemoryRepository()
     ids = _orders(repository, 5)
@@ -657,6 +661,7 @@ def test_a_fallback_survives_the_first_channel_leaving_the_list(repository: Any)
 # --- a shipped sender whose provider may have taken the message ---------------------------------
 
 
+@pytest.mark.slow
 def test_a_webhook_that_times_out_after_taking_the_message_is_never_doubled() -> None:
     """The endpoint takes the message, then answers too late: the sender's read timeout is
     an unknown outcome (`OutcomeUnknown`), so the occurrence never moves on to SMS."""

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from regua import (
     Cadence,
     Channel,
@@ -44,6 +46,9 @@ from regua import (
 from regua.ports import Claim
 from regua.records import idempotency_key
 from regua.repositories.sql import SQLRepository
+
+# Worker processes killed by the thousand.
+pytestmark = pytest.mark.slow
 
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc

@@ -20,7 +20,8 @@ At the end (``teardown``), the clock runs days ahead with a sender that always a
 every occurrence the scheduler ever claimed must be recorded with a status: nothing is
 silently dropped.
 
-``REGUA_RELIABILITY_SCALE`` (default 1) multiplies the number of examples.
+The Hypothesis profile sets the number of examples (tests/profiles.py: ``ci`` by default,
+``dev`` a tenth, ``deep`` ten times); ``REGUA_RELIABILITY_SCALE`` (default 1) multiplies it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -65,6 +67,10 @@ from regua import (
 )
 from regua.records import DueAction
 from tests.planning.strategies import TIMEZONES
+from tests.profiles import examples
+
+# A stateful search of many scheduler runs.
+pytestmark = pytest.mark.slow
 
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc
@@ -396,7 +402,7 @@ class SchedulerMachine(RuleBasedStateMachine):
 
 
 SchedulerMachine.TestCase.settings = settings(
-    max_examples=100 * SCALE,
+    max_examples=examples(100 * SCALE),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

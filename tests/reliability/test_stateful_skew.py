@@ -28,7 +28,8 @@ around the repository, unreadable (a timezone this machine's tzdata lacks, JSON 
 levels deep): such a contact is its own recorded error, every other contact is served, and
 one the application writes again is served from then on.
 
-``REGUA_RELIABILITY_SCALE`` (default 1) multiplies the number of examples.
+The Hypothesis profile sets the number of examples (tests/profiles.py: ``ci`` by default,
+``dev`` a tenth, ``deep`` ten times); ``REGUA_RELIABILITY_SCALE`` (default 1) multiplies it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
@@ -62,7 +64,11 @@ from regua import (
     on_event,
 )
 from regua.repositories.sql import SQLRepository
+from tests.profiles import examples
 from tests.repositories.raw import nested_object, write_around
+
+# A stateful search of many scheduler runs.
+pytestmark = pytest.mark.slow
 
 SCALE = max(1, int(os.environ.get("REGUA_RELIABILITY_SCALE", "1")))
 UTC = timezone.utc
@@ -415,7 +421,7 @@ def _contact_of(key: str) -> str:
 
 
 SkewMachine.TestCase.settings = settings(
-    max_examples=60 * SCALE,
+    max_examples=examples(60 * SCALE),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -423,7 +429,7 @@ SkewMachine.TestCase.settings = settings(
 TestSkew = SkewMachine.TestCase
 
 HostileRowsMachine.TestCase.settings = settings(
-    max_examples=25 * SCALE,
+    max_examples=examples(25 * SCALE),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -13,6 +13,7 @@ from regua import Contact, Delivery, DeliveryStatus, Event, InMemoryRepository
 from regua.ports import UnknownContactError, Wakeup
 from regua.repositories import sql as sql_module
 from regua.repositories.sql import SQLRepository
+from tests.profiles import examples
 
 T0 = datetime(2026, 3, 2, 15, tzinfo=timezone.utc)
 LATER = T0 + timedelta(days=30)
@@ -164,7 +165,8 @@ def _state(repository: Repo, ids: list[str]) -> tuple[object, ...]:
 ids = st.sampled_from(["a", "b", "c", "d"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     contacts=st.lists(st.builds(contact, ids, st.sampled_from(["gold", "silver"])), max_size=6),
     events=st.lists(

@@ -52,6 +52,8 @@ class SQLContract(RepositoryContract):
             )
 
 
+# A SQLite file per test, seventy times: the in-memory run keeps the contract in the core suite.
+@pytest.mark.slow
 class TestSQLiteRepository(SQLContract):
     @pytest.fixture
     def repository(self, sqlite_repository: Repository) -> Repository:

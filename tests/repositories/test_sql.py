@@ -746,6 +746,7 @@ def scheduler_calls(
     return counts
 
 
+@pytest.mark.slow
 def test_scheduler_calls_send_the_same_statements_for_10_or_500_contacts(
     sql_repository: SQLRepository, statements: list[str]
 ) -> None:

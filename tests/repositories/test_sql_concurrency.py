@@ -136,6 +136,7 @@ def race(pool: Any, url: str, schema: str | None) -> list[Outcome]:
     return outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_worker_processes_never_share_a_live_lease(
     database: str, request: pytest.FixtureRequest, pool: Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from regua import Cadence, Channel, Contact, Event, Step, fold, on_inactivity, plan
@@ -12,6 +13,7 @@ from regua.repositories.sql import SQLRepository
 from tests.scheduler.test_folds import check_folding_against_whole
 
 
+@pytest.mark.slow
 def test_folding_on_sql_sends_what_the_whole_history_sends(sql_repository: SQLRepository) -> None:
     def stored_folds(repository: Repository) -> int:
         assert repository is sql_repository

@@ -35,6 +35,7 @@ from regua import (
     on_event,
 )
 from regua.senders.webhook import AsyncWebhookSender
+from tests.profiles import examples
 from tests.senders.test_webhook import SECRET, Loopback, Received
 
 UTC = timezone.utc
@@ -107,6 +108,7 @@ def slow_loopback() -> Iterator[SlowLoopback]:
     server.close()
 
 
+@pytest.mark.slow
 def test_every_message_once_over_a_real_webhook_with_bounded_concurrency(
     slow_loopback: SlowLoopback,
 ) -> None:
@@ -189,7 +191,7 @@ def records(repository: InMemoryRepository, count: int) -> list[object]:
     ]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), count=st.integers(1, 25), withdraw=st.integers(0, 24))
 def test_async_and_sync_schedulers_record_the_same_outcomes(
     seed: int, count: int, withdraw: int

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from regua import (
     Cadence,
     Contact,
@@ -144,5 +146,6 @@ def check_folding_against_whole(
     assert stored_folds(repositories[0]) == len(customers)
 
 
+@pytest.mark.slow
 def test_folding_sends_what_the_whole_history_sends() -> None:
     check_folding_against_whole(None, _folds)

@@ -595,6 +595,7 @@ def test_retry_delays_grow_are_capped_and_jittered_reproducibly() -> None:
     )  # whole seconds
 
 
+@pytest.mark.slow
 def test_run_stops_cleanly_on_sigterm(tmp_path: object) -> None:
     script = textwrap.dedent(
         """

@@ -31,6 +31,7 @@ from regua import (
 from regua.ports import Repository
 from regua.repositories.sql import SQLRepository
 from regua.sharding import BUCKETS, bucket_of
+from tests.profiles import examples
 
 T0 = datetime(2026, 5, 4, 15, tzinfo=timezone.utc)
 
@@ -116,6 +117,7 @@ def open_repository(request: pytest.FixtureRequest) -> Iterator[Callable[[], SQL
         repository.close()
 
 
+@pytest.mark.slow
 def test_shards_of_one_count_split_the_base_exactly(
     open_repository: Callable[[], SQLRepository],
 ) -> None:
@@ -137,6 +139,7 @@ def test_shards_of_one_count_split_the_base_exactly(
         assert sent_to == {f"c{n}" for n in range(120) if scheduler.shard.holds(f"c{n}")}
 
 
+@pytest.mark.slow
 def test_changing_the_shard_count_while_old_and_new_workers_overlap_sends_once(
     open_repository: Callable[[], SQLRepository],
 ) -> None:
@@ -176,7 +179,7 @@ def test_tick_shard_argument_overrides_the_schedulers_shard() -> None:
     assert ids == {f"c{n}" for n in range(30) if Shard(0, 3).holds(f"c{n}")}
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     old_count=st.integers(1, 5),
     new_count=st.integers(1, 7),

@@ -30,6 +30,9 @@ from regua.ports import Claim
 from regua.records import idempotency_key
 from regua.repositories.sql import SQLRepository
 
+# Worker processes and threads racing over thousands of occurrences.
+pytestmark = pytest.mark.slow
+
 T0 = datetime(2026, 5, 4, 15, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=5)
 

@@ -502,6 +502,7 @@ def test_without_jinja2_construction_says_which_extra(
         JinjaRenderer(tmp_path)
 
 
+@pytest.mark.slow
 def test_importing_regua_needs_no_jinja2() -> None:
     code = (
         "import sys; sys.modules['jinja2'] = None\n"

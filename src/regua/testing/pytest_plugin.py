@@ -9,8 +9,8 @@ It provides the `regua_simulation` fixture, a factory of `Simulation`s::
         sim.advance("3d")
         sim.assert_sent("welcome", to="ana", at=datetime(2026, 3, 4, 12, tzinfo=timezone.utc))
 
-and makes pytest rewrite the assertions of `regua.testing.contracts`, so that a failing
-contract test shows its values.
+and makes pytest rewrite the assertions of the `regua.testing.contracts` package (each of its
+modules), so that a failing contract test shows its values.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 from regua.definitions.cadence import Cadence
 from regua.testing.simulation import Simulation
 
+# A package's name covers its submodules (contracts.repository, contracts.senders, ...).
 pytest.register_assert_rewrite("regua.testing.contracts")
 
 SimulationFactory = Callable[..., Simulation]
