@@ -33,6 +33,7 @@ __all__ = [
     "Repository",
     "Sender",
     "TemporaryFailure",
+    "Throttled",
     "UnknownContactError",
     "Wakeup",
 ]

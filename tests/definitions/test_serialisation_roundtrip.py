@@ -13,25 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regua import (
-    AfterStepTrigger,
-    All,
-    AnyOf,
     Cadence,
     Channel,
-    Clicked,
-    Compare,
-    DateTrigger,
-    Duration,
-    EventTrigger,
     FrequencyCap,
-    HasEvent,
-    InactivityTrigger,
-    Not,
-    Opened,
     Policy,
     QuietHours,
-    Route,
-    ScheduleTrigger,
     Step,
     after_step,
     attr,
@@ -43,6 +29,22 @@ from regua import (
     on_inactivity,
     on_schedule,
     opened,
+)
+from regua.definitions import (
+    AfterStepTrigger,
+    All,
+    AnyOf,
+    Clicked,
+    Compare,
+    DateTrigger,
+    Duration,
+    EventTrigger,
+    HasEvent,
+    InactivityTrigger,
+    Not,
+    Opened,
+    Route,
+    ScheduleTrigger,
 )
 
 

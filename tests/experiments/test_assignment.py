@@ -27,13 +27,12 @@ from regua import (
     Delivery,
     DeliveryStatus,
     Event,
-    OccurrenceState,
-    Reason,
     Snapshot,
     Step,
     on_event,
     plan,
 )
+from regua.planning import OccurrenceState, Reason
 from regua.planning.experiments import assign_variant, bucket
 
 T0 = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)

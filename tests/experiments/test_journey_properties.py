@@ -13,7 +13,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regua import Cadence, Channel, Event, Goal, Step, after_step, on_event
+from regua import Cadence, Channel, Event, Step, after_step, on_event
+from regua.definitions import Goal
 from regua.planning.experiments import assign_variant
 from tests.planning.helpers import Journey, contact, utc
 

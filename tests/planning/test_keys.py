@@ -19,7 +19,6 @@ from regua import (
     Contact,
     Delivery,
     DeliveryStatus,
-    Digest,
     Event,
     InMemoryRepository,
     OutboxSender,
@@ -27,12 +26,12 @@ from regua import (
     Snapshot,
     Step,
     after_step,
-    idempotency_key,
     on_event,
     on_inactivity,
     on_schedule,
     plan,
 )
+from regua.definitions import Digest
 from regua.planning.keys import (
     after_source,
     current_key,
@@ -42,6 +41,7 @@ from regua.planning.keys import (
     split_occurrence_key,
     unquote_key_part,
 )
+from regua.records import idempotency_key
 
 UTC = timezone.utc
 T0 = datetime(2026, 5, 4, 15, tzinfo=UTC)

@@ -28,13 +28,12 @@ from regua import (
     Scheduler,
     Step,
     TemporaryFailure,
-    Throttled,
     after_step,
     attr,
     on_event,
 )
 from regua.metrics import InMemoryMetrics
-from regua.ports import Claim
+from regua.ports import Claim, Throttled
 
 UTC = timezone.utc
 T0 = datetime(2026, 5, 4, 15, tzinfo=UTC)
