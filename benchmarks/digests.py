@@ -22,13 +22,13 @@ from regua import (
     Contact,
     Delivery,
     DeliveryStatus,
-    Digest,
     Event,
     Snapshot,
     Step,
     on_event,
     plan,
 )
+from regua.definitions import Digest
 
 T0 = datetime(2026, 5, 4, tzinfo=timezone.utc)
 CHANNELS = [Channel("email")]

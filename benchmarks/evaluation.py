@@ -109,7 +109,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import floor
 import planner as bench
 
-from regua import Cadence, InMemoryRepository, Snapshot, Wakeup, fold, plan
+from regua import Cadence, InMemoryRepository, Snapshot, fold, plan
+from regua.ports import Wakeup
 from regua.repositories.sql import SQLRepository
 
 NOW = bench.NOW

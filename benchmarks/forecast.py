@@ -41,17 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from planner import build_base, load_example
 
-from regua import (
-    Assumptions,
-    Cadence,
-    ChannelFailure,
-    EventRate,
-    InMemoryRepository,
-    Message,
-    PermanentFailure,
-    Snapshot,
-    forecast,
-)
+from regua import Cadence, InMemoryRepository, Message, PermanentFailure, Snapshot, forecast
+from regua.forecasting import Assumptions, ChannelFailure, EventRate
 from regua.testing import Simulation
 
 UTC = timezone.utc

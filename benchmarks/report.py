@@ -23,21 +23,21 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from regua import (
-    OPENED,
     Cadence,
     Channel,
     Contact,
     Delivery,
     DeliveryStatus,
     Event,
-    Goal,
     InMemoryRepository,
     Repository,
     Step,
     on_event,
     report,
 )
+from regua.definitions import Goal
 from regua.planning.experiments import assign_variant
+from regua.records import OPENED
 
 START = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 VARIANTS = {"short": 45, "long": 45, "control": 10}

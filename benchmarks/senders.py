@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from regua import Contact, Message, OutboxSender, idempotency_key
+from regua import Contact, Message, OutboxSender
+from regua.records import idempotency_key
 from regua.senders import RateLimited
 
 

@@ -34,7 +34,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from regua import Contact, Message, OutboxSender, TemporaryFailure, idempotency_key
+from regua import Contact, Message, OutboxSender, TemporaryFailure
+from regua.records import idempotency_key
 from regua.senders import (
     PostgresRateLimitBackend,
     RateLimitBackend,

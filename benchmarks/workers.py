@@ -67,7 +67,8 @@ class SlowSender:
 def worker(
     url: str, schema: str, shard: tuple[int, int] | None, latency: float, start: Any, out: Any
 ) -> None:
-    from regua import Scheduler, Shard, SQLRepository
+    from regua import Scheduler, SQLRepository
+    from regua.sharding import Shard
 
     repository = SQLRepository(url, schema=schema, create=False)
     sender = SlowSender(latency)

@@ -26,17 +26,8 @@ import argparse
 import random
 from datetime import datetime, time, timezone
 
-from regua import (
-    Cadence,
-    Channel,
-    FrequencyCap,
-    Goal,
-    Policy,
-    QuietHours,
-    Step,
-    after_step,
-    on_event,
-)
+from regua import Cadence, Channel, FrequencyCap, Policy, QuietHours, Step, after_step, on_event
+from regua.definitions import Goal
 from regua.testing import Simulation
 
 cadence = Cadence(

@@ -25,17 +25,8 @@ from __future__ import annotations
 
 from datetime import time
 
-from regua import (
-    Cadence,
-    Channel,
-    Digest,
-    FrequencyCap,
-    Policy,
-    QuietHours,
-    Step,
-    after_step,
-    on_event,
-)
+from regua import Cadence, Channel, FrequencyCap, Policy, QuietHours, Step, after_step, on_event
+from regua.definitions import Digest
 
 cadence = Cadence(
     "marketplace_digests",

@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 import regua
+import regua.definitions
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "cadence.schema.json"
 
 
 def schema_text() -> str:
-    """The file's content: ``regua.schema()`` as sorted, indented JSON."""
-    return json.dumps(regua.schema(), indent=2, sort_keys=True) + "\n"
+    """The file's content: ``regua.definitions.schema()`` as sorted, indented JSON."""
+    return json.dumps(regua.definitions.schema(), indent=2, sort_keys=True) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 if the file differs from regua.schema()",
+        help="write nothing; exit 1 if the file differs from regua.definitions.schema()",
     )
     parser.add_argument(
         "--output", type=Path, default=SCHEMA_FILE, help="where to write (default: %(default)s)"

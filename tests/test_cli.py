@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import regua
+import regua.definitions
 from regua.cli import main
 from tests.bombs import BOMB
 
@@ -714,7 +715,7 @@ def test_schema_prints_the_cadence_schema(
 ) -> None:
     status, out, _ = run(capsys, "schema")
     assert status == 0
-    assert json.loads(out) == regua.schema()
+    assert json.loads(out) == regua.definitions.schema()
     status, out, _ = run(capsys, "schema", "--scenario")
     assert status == 0
     assert set(json.loads(out)["properties"]) == {
@@ -722,7 +723,7 @@ def test_schema_prints_the_cadence_schema(
     }  # fmt: skip
     target = tmp_path / "schema.json"
     assert run(capsys, "schema", "-o", str(target))[0] == 0
-    assert json.loads(target.read_text(encoding="utf-8")) == regua.schema()
+    assert json.loads(target.read_text(encoding="utf-8")) == regua.definitions.schema()
     status, _, err = run(capsys, "schema", "-o", str(tmp_path / "no" / "dir.json"))
     assert status == 1
     assert "regua schema: error: cannot write" in err

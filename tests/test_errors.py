@@ -18,19 +18,14 @@ from typing import Any
 
 import pytest
 
-import regua
 from regua import (
     AsyncScheduler,
     Cadence,
     Channel,
     Contact,
     InMemoryRepository,
-    LoadLimits,
-    RateLimited,
     RetryPolicy,
     Scheduler,
-    Shard,
-    SMTPSender,
     Step,
     attr,
     errors,
@@ -38,10 +33,9 @@ from regua import (
     on_date,
     on_event,
     plan,
-    redact,
     report,
-    wilson_interval,
 )
+from regua.definitions import LoadLimits
 from regua.errors import (
     ArgumentTypeError,
     ConfigurationError,
@@ -57,7 +51,10 @@ from regua.errors import (
 from regua.inspection import inspect_contact
 from regua.lint import lint
 from regua.records import Snapshot
-from regua.senders import ConsoleSender, unsubscribe_token
+from regua.redaction import redact
+from regua.reporting import wilson_interval
+from regua.senders import ConsoleSender, RateLimited, SMTPSender, unsubscribe_token
+from regua.sharding import Shard
 from regua.testing import Simulation
 
 UTC = timezone.utc
@@ -146,7 +143,7 @@ def test_the_errors_stay_importable_from_where_they_were() -> None:
     assert senders.InvalidUnsubscribeToken is errors.InvalidUnsubscribeToken
     assert testing.ScenarioError is errors.ScenarioError
     assert testing.SimulationAssertionError is errors.SimulationAssertionError
-    assert regua.UnknownStepError is UnknownStepError
+    assert errors.UnknownStepError is UnknownStepError
 
 
 def test_a_lookup_error_prints_its_message_as_written() -> None:

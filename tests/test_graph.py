@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from regua import (
     Cadence,
     Channel,
-    Digest,
     Step,
     after_step,
     attr,
@@ -26,6 +25,7 @@ from regua import (
     on_inactivity,
     on_schedule,
 )
+from regua.definitions import Digest
 from regua.graph import to_dot, to_mermaid
 from tests.planning.strategies import cadences
 from tests.profiles import examples

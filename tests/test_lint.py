@@ -17,20 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regua import (
-    All,
-    AnyOf,
     Cadence,
     Channel,
-    Clicked,
-    Compare,
-    Condition,
     Contact,
-    Digest,
     Event,
-    HasEvent,
-    InvalidRecordError,
-    Not,
-    Opened,
     Policy,
     QuietHours,
     Snapshot,
@@ -43,6 +33,8 @@ from regua import (
     on_event,
     opened,
 )
+from regua.definitions import All, AnyOf, Clicked, Compare, Condition, Digest, HasEvent, Not, Opened
+from regua.errors import InvalidRecordError
 from regua.lint import Finding, lint
 from regua.planning.conditions import Context, compile_condition
 from regua.planning.history import History

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regua import Contact, Message, idempotency_key, redact
-from regua.redaction import EMAIL, LIMIT, PHONE, REDACTED, TRUNCATED, personal_strings
+from regua import Contact, Message
+from regua.records import idempotency_key
+from regua.redaction import EMAIL, LIMIT, PHONE, REDACTED, TRUNCATED, personal_strings, redact
 
 # --- what is hidden, what stays ------------------------------------------------------------------
 

@@ -16,8 +16,9 @@ from datetime import timedelta
 from cadences import shop
 from celery import Celery
 
-from regua import ConsoleSender, RetryPolicy, Scheduler, SQLRepository
+from regua import RetryPolicy, Scheduler, SQLRepository
 from regua.integrations.celery import CeleryConfig, install
+from regua.senders import ConsoleSender
 
 DATABASE_URL = os.environ.get("REGUA_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
 SCHEMA = os.environ.get("REGUA_SCHEMA", "regua")

@@ -15,7 +15,7 @@ was sent:
   <digest>``, where the digest is an HMAC of the whole original key: with the key, whoever
   asks "was this occurrence sent before the erasure?" can compute it and look; without it,
   nothing in it leads back to the contact or to what fired the occurrence;
-- the reason is passed through `regua.redact` with the contact's id, addresses, attribute
+- the reason is passed through `regua.redaction.redact` with the contact's id, addresses, attribute
   values and event data as known values (regua's own one-word reasons, such as
   ``holdout``, which reports read, stay as they are); the provider's message id and a
   digest's collected event ids are dropped: they lead to the provider's records and to the

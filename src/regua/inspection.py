@@ -159,7 +159,7 @@ class ContactReport:
         errors: The latest errors recorded while evaluating the contact (at most `recent`),
             oldest first.
         error_count: How many errors are recorded for the contact in all.
-        fold: What a folded history leaves out (`regua.Fold`), when the repository returned
+        fold: What a folded history leaves out (`regua.records.Fold`), when the repository returned
             one; None for a whole history.
         unreadable: Why the repository cannot read the contact's stored data, if it cannot
             (`regua.Snapshot.unreadable`); the contact then holds its id alone.

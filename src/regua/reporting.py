@@ -236,7 +236,8 @@ def report(
     """Count deliveries, opens, clicks and conversions per step and variant.
 
     >>> from datetime import datetime, timedelta, timezone
-    >>> from regua import Cadence, Channel, Delivery, Event, Goal, Step, on_event, report
+    >>> from regua import Cadence, Channel, Delivery, Event, Step, on_event, report
+    >>> from regua.definitions import Goal
     >>> shop = Cadence("shop", channels=[Channel("email")], goal=Goal("order_placed", within="7d"),
     ...     steps=[Step("cart", trigger=on_event("cart_abandoned"), channels=["email"])])
     >>> t = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)

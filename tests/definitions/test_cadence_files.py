@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from regua import Cadence, Channel, MissingDependencyError, ReguaError, Step, on_event
+from regua import Cadence, Channel, ReguaError, Step, on_event
+from regua.errors import MissingDependencyError
 
 YAML_TEXT = """\
 name: onboarding

@@ -11,11 +11,9 @@ from pydantic import ValidationError
 from regua import (
     Cadence,
     Channel,
-    Duration,
     FrequencyCap,
     Policy,
     QuietHours,
-    Route,
     Step,
     after_step,
     attr,
@@ -27,6 +25,7 @@ from regua import (
     on_schedule,
     opened,
 )
+from regua.definitions import Duration, Route
 
 CHANNELS = [
     Channel("email", cost=0.001),

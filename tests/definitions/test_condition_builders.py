@@ -7,21 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from regua import (
-    All,
-    AnyOf,
-    Clicked,
-    Compare,
-    Duration,
-    HasEvent,
-    Not,
-    Opened,
-    attr,
-    clicked,
-    event_count,
-    has_event,
-    opened,
-)
+from regua import attr, clicked, event_count, has_event, opened
+from regua.definitions import All, AnyOf, Clicked, Compare, Duration, HasEvent, Not, Opened
 
 GOLD = attr("tier") == "gold"
 ACTIVE = has_event("login", within="30d")

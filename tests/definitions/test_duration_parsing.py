@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from regua import Duration, FrequencyCap, Step, on_event
+from regua import FrequencyCap, Step, on_event
+from regua.definitions import Duration
 
 HOUR = 3600
 DAY_SECONDS = 24 * HOUR

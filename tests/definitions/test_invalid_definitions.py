@@ -12,8 +12,6 @@ from pydantic import ValidationError
 from regua import (
     Cadence,
     Channel,
-    Compare,
-    Digest,
     FrequencyCap,
     Policy,
     QuietHours,
@@ -25,6 +23,7 @@ from regua import (
     on_inactivity,
     on_schedule,
 )
+from regua.definitions import Compare, Digest
 from regua.planning.schedules import Schedule
 
 

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from tests.bombs import BOMB, BOMB_STOP
 from tests.profiles import examples
 
-from regua import Cadence, LoadError, LoadLimits
+from regua import Cadence
+from regua.definitions import LoadLimits
 from regua.documents import load_json, load_yaml
+from regua.errors import LoadError
 from regua.loading import load_cadences, load_scenario
 from regua.testing.scenario import Scenario
 

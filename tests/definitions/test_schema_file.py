@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 import regua
+import regua.definitions
 from regua import Cadence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,14 +22,14 @@ REGENERATE = "run `python scripts/export_schema.py` to regenerate it"
 
 
 def expected_text() -> str:
-    return json.dumps(regua.schema(), indent=2, sort_keys=True) + "\n"
+    return json.dumps(regua.definitions.schema(), indent=2, sort_keys=True) + "\n"
 
 
 def test_checked_in_schema_is_up_to_date() -> None:
     assert SCHEMA_FILE.is_file(), f"{SCHEMA_FILE} is missing: {REGENERATE}"
     current = SCHEMA_FILE.read_text(encoding="utf-8")
     assert current == expected_text(), (
-        f"docs/cadence.schema.json differs from regua.schema(): {REGENERATE}"
+        f"docs/cadence.schema.json differs from regua.definitions.schema(): {REGENERATE}"
     )
 
 
@@ -45,7 +46,7 @@ def test_export_script_writes_exactly_the_schema(tmp_path: Path) -> None:
 
 
 def test_schema_is_json_and_describes_a_cadence() -> None:
-    schema = regua.schema()
+    schema = regua.definitions.schema()
     json.dumps(schema)  # serialisable as is
     assert schema["title"] == "Cadence"
     assert set(schema["required"]) == {"name", "steps", "channels"}
@@ -58,7 +59,7 @@ def test_schema_is_json_and_describes_a_cadence() -> None:
 
 def _validator() -> Any:
     jsonschema = pytest.importorskip("jsonschema")
-    return jsonschema.Draft202012Validator(regua.schema())
+    return jsonschema.Draft202012Validator(regua.definitions.schema())
 
 
 RICH_YAML = """

@@ -14,25 +14,11 @@ from hypothesis import strategies as st
 from tests.profiles import examples
 
 from regua import (
-    AfterStepTrigger,
-    All,
-    AnyOf,
     Cadence,
     Channel,
-    Clicked,
-    Compare,
-    DateTrigger,
-    Duration,
-    EventTrigger,
     FrequencyCap,
-    HasEvent,
-    InactivityTrigger,
-    Not,
-    Opened,
     Policy,
     QuietHours,
-    Route,
-    ScheduleTrigger,
     Step,
     after_step,
     attr,
@@ -44,6 +30,22 @@ from regua import (
     on_inactivity,
     on_schedule,
     opened,
+)
+from regua.definitions import (
+    AfterStepTrigger,
+    All,
+    AnyOf,
+    Clicked,
+    Compare,
+    DateTrigger,
+    Duration,
+    EventTrigger,
+    HasEvent,
+    InactivityTrigger,
+    Not,
+    Opened,
+    Route,
+    ScheduleTrigger,
 )
 
 

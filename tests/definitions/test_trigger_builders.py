@@ -8,21 +8,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from regua import (
+from regua import Cadence, Step, after_step, on_date, on_event, on_inactivity, on_schedule
+from regua.definitions import (
     AfterStepTrigger,
-    Cadence,
     DateTrigger,
     Duration,
     EventTrigger,
     InactivityTrigger,
     Outcome,
     ScheduleTrigger,
-    Step,
-    after_step,
-    on_date,
-    on_event,
-    on_inactivity,
-    on_schedule,
 )
 
 # --- on_event -------------------------------------------------------------------------------------

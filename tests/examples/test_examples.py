@@ -9,18 +9,13 @@ from types import ModuleType
 
 import pytest
 
-from regua import (
+from regua import Cadence, Step, attr, event_count, has_event, opened
+from regua.definitions import (
     AfterStepTrigger,
-    Cadence,
     DateTrigger,
     Duration,
     EventTrigger,
     InactivityTrigger,
-    Step,
-    attr,
-    event_count,
-    has_event,
-    opened,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -28,13 +28,12 @@ from regua import (
     Delivery,
     DeliveryStatus,
     Event,
-    OccurrenceState,
-    Reason,
     Snapshot,
     Step,
     on_event,
     plan,
 )
+from regua.planning import OccurrenceState, Reason
 from regua.planning.experiments import assign_variant, bucket
 from tests.profiles import examples
 

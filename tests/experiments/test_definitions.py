@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from regua import Cadence, Channel, Goal, Step, after_step, on_event
+from regua import Cadence, Channel, Step, after_step, on_event
+from regua.definitions import Goal
 
 
 def step(name: str = "welcome", **fields: object) -> Step:

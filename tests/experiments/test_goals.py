@@ -9,14 +9,14 @@ from regua import (
     Channel,
     DeliveryStatus,
     Event,
-    Goal,
-    Reason,
     Snapshot,
     Step,
     after_step,
     on_event,
     plan,
 )
+from regua.definitions import Goal
+from regua.planning import Reason
 from regua.testing import Simulation
 
 START = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regua import Cadence, Channel, Event, Goal, Step, after_step, on_event
+from regua import Cadence, Channel, Event, Step, after_step, on_event
+from regua.definitions import Goal
 from regua.planning.experiments import assign_variant
 from tests.planning.helpers import Journey, contact, utc
 from tests.profiles import examples

@@ -7,21 +7,20 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from regua import (
-    CLICKED,
-    OPENED,
     Cadence,
     Channel,
     Delivery,
     DeliveryStatus,
     Event,
-    Goal,
     InMemoryRepository,
     Step,
     after_step,
     on_event,
     report,
-    wilson_interval,
 )
+from regua.definitions import Goal
+from regua.records import CLICKED, OPENED
+from regua.reporting import wilson_interval
 from regua.testing import Simulation
 
 START = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)

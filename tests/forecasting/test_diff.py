@@ -1,12 +1,12 @@
-"""`regua.forecast_diff`: what a cadence change adds, removes or moves for contacts in flight."""
+"""`regua.forecasting.forecast_diff`: what a cadence change adds, removes or moves in flight."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
 
-from regua import Cadence, Channel, Contact, Event, Snapshot, Step, forecast_diff, on_event
-from regua.forecasting import StepChange
+from regua import Cadence, Channel, Contact, Event, Snapshot, Step, on_event
+from regua.forecasting import StepChange, forecast_diff
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -11,15 +11,12 @@ import attrs
 import pytest
 
 from regua import (
-    Assumptions,
     Cadence,
     Channel,
-    ChannelFailure,
     Contact,
     Delivery,
     DeliveryStatus,
     Event,
-    EventRate,
     InMemoryRepository,
     Snapshot,
     Step,
@@ -27,6 +24,7 @@ from regua import (
     on_event,
     on_schedule,
 )
+from regua.forecasting import Assumptions, ChannelFailure, EventRate
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, 12, tzinfo=UTC)  # a Monday, 09:00 in Sao Paulo

@@ -14,12 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regua import (
-    Assumptions,
     Cadence,
     Channel,
-    ChannelFailure,
     Contact,
-    EventRate,
     FrequencyCap,
     Policy,
     QuietHours,
@@ -30,7 +27,7 @@ from regua import (
     on_event,
     on_schedule,
 )
-from regua.forecasting import project
+from regua.forecasting import Assumptions, ChannelFailure, EventRate, project
 from regua.records import Snapshot
 from tests.forecasting.simulated import example_cadence, simulate
 from tests.profiles import examples

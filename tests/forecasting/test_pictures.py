@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from regua import Assumptions, EventRate, Forecast, ReguaError, forecast
+from regua import ReguaError, forecast
+from regua.forecasting import Assumptions, EventRate, Forecast
 from regua.forecasting.charts import (
     forecast_chart_data,
     forecast_figure,

@@ -20,7 +20,6 @@ from regua import (
     Event,
     OutboxSender,
     Scheduler,
-    Shard,
     SQLRepository,
     Step,
     on_event,
@@ -32,6 +31,7 @@ from regua.integrations.celery import (
     install,
 )
 from regua.records import idempotency_key
+from regua.sharding import Shard
 
 T0 = datetime(2026, 3, 2, 15, tzinfo=timezone.utc)
 SHOP = Cadence(

@@ -22,15 +22,11 @@ from hypothesis import strategies as st
 from regua import (
     Cadence,
     Channel,
-    Condition,
     Contact,
     Delivery,
     DeliveryStatus,
-    Digest,
     Event,
-    EventTrigger,
     FrequencyCap,
-    Goal,
     Policy,
     QuietHours,
     Step,
@@ -46,6 +42,7 @@ from regua import (
     on_schedule,
     opened,
 )
+from regua.definitions import Condition, Digest, EventTrigger, Goal
 from regua.definitions.durations import Duration
 
 __all__ = [

@@ -12,7 +12,6 @@ from regua import (
     Delivery,
     DeliveryStatus,
     Event,
-    Reason,
     Snapshot,
     Step,
     after_step,
@@ -20,6 +19,7 @@ from regua import (
     on_event,
     plan,
 )
+from regua.planning import Reason
 from tests.planning.helpers import cadence, contact, utc
 from tests.profiles import examples
 

@@ -19,12 +19,9 @@ from regua import (
     Contact,
     Delivery,
     DeliveryStatus,
-    Digest,
     Event,
     FrequencyCap,
-    OccurrenceState,
     Policy,
-    Reason,
     Snapshot,
     Step,
     on_event,
@@ -32,6 +29,8 @@ from regua import (
     opened,
     plan,
 )
+from regua.definitions import Digest
+from regua.planning import OccurrenceState, Reason
 from regua.planning.planner import settled_once_sent
 
 UTC = timezone.utc

@@ -13,11 +13,9 @@ from regua import (
     Cadence,
     Channel,
     Contact,
-    Digest,
     Event,
     FrequencyCap,
     Message,
-    OccurrenceState,
     Policy,
     QuietHours,
     Snapshot,
@@ -28,6 +26,8 @@ from regua import (
     on_event,
     plan,
 )
+from regua.definitions import Digest
+from regua.planning import OccurrenceState
 from regua.testing import Simulation
 from tests.profiles import examples
 

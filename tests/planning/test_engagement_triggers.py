@@ -13,7 +13,6 @@ from regua import (
     Delivery,
     DeliveryStatus,
     Event,
-    FoldTooShallow,
     InMemoryRepository,
     OutboxSender,
     Scheduler,
@@ -26,6 +25,7 @@ from regua import (
     on_open,
     plan,
 )
+from regua.errors import FoldTooShallow
 
 T0 = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
 SHOP = Cadence(

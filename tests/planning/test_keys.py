@@ -20,7 +20,6 @@ from regua import (
     Contact,
     Delivery,
     DeliveryStatus,
-    Digest,
     Event,
     InMemoryRepository,
     OutboxSender,
@@ -28,12 +27,12 @@ from regua import (
     Snapshot,
     Step,
     after_step,
-    idempotency_key,
     on_event,
     on_inactivity,
     on_schedule,
     plan,
 )
+from regua.definitions import Digest
 from regua.planning.keys import (
     after_source,
     current_key,
@@ -43,6 +42,7 @@ from regua.planning.keys import (
     split_occurrence_key,
     unquote_key_part,
 )
+from regua.records import idempotency_key
 from tests.profiles import examples
 
 UTC = timezone.utc

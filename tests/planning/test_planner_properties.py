@@ -29,8 +29,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regua import (
-    CLICKED,
-    OPENED,
     Cadence,
     Channel,
     Contact,
@@ -49,6 +47,7 @@ from regua import (
 )
 from regua.planning.calendar import in_quiet_hours
 from regua.planning.planner import next_wakeup, settled, settled_once_sent
+from regua.records import CLICKED, OPENED
 from tests.planning.helpers import sent_as_planned
 from tests.planning.strategies import (
     Scenario,

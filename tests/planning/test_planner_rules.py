@@ -7,16 +7,11 @@ from datetime import time, timedelta
 import pytest
 
 from regua import (
-    CLICKED,
-    OPENED,
     Delivery,
     DeliveryStatus,
     Event,
     FrequencyCap,
-    InvalidRecordError,
-    OccurrenceState,
     Policy,
-    Reason,
     Snapshot,
     Step,
     after_step,
@@ -24,7 +19,6 @@ from regua import (
     event_count,
     explain,
     has_event,
-    idempotency_key,
     on_date,
     on_event,
     on_inactivity,
@@ -32,6 +26,9 @@ from regua import (
     opened,
     plan,
 )
+from regua.errors import InvalidRecordError
+from regua.planning import OccurrenceState, Reason
+from regua.records import CLICKED, OPENED, idempotency_key
 from tests.planning.helpers import SAO_PAULO, Journey, cadence, contact, local, sent, utc
 
 T0 = utc(2026, 5, 4, 15)  # a Monday, 12:00 in Sao Paulo

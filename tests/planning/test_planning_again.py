@@ -25,7 +25,6 @@ from regua import (
     Plan,
     Policy,
     QuietHours,
-    Reason,
     Scheduler,
     Snapshot,
     Step,
@@ -34,6 +33,7 @@ from regua import (
     opened,
     plan,
 )
+from regua.planning import Reason
 from regua.planning.planner import next_wakeup, settled, settled_once_sent
 from tests.planning.helpers import sent_as_planned
 

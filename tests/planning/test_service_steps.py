@@ -21,7 +21,6 @@ from regua import (
     DeliveryStatus,
     Event,
     FrequencyCap,
-    Goal,
     InMemoryRepository,
     Message,
     OutboxSender,
@@ -33,6 +32,7 @@ from regua import (
     on_event,
     plan,
 )
+from regua.definitions import Goal
 from regua.planning.occurrences import Reason
 from tests.profiles import examples
 

@@ -29,15 +29,15 @@ from regua import (
     DeliveryStatus,
     Event,
     InMemoryRepository,
-    InvalidRecordError,
     Message,
     Scheduler,
     Step,
-    UnknownContactError,
     on_date,
     on_event,
 )
+from regua.errors import InvalidRecordError
 from regua.loading import LoadError, load_cadences
+from regua.ports import UnknownContactError
 from regua.records import MAX_DATA_BYTES, MAX_DATA_DEPTH
 from regua.repositories.sql import SQLRepository
 from tests.repositories.raw import nested_object, write_around

@@ -18,27 +18,26 @@ from regua import (
     Cadence,
     Channel,
     Contact,
-    ContactError,
     Delivery,
     DeliveryStatus,
     DueAction,
     Event,
-    Goal,
     InMemoryRepository,
     Message,
     PermanentFailure,
     Scheduler,
     Step,
     fold,
-    idempotency_key,
     on_date,
     on_event,
     report,
 )
 from regua.cli import main
+from regua.definitions import Goal
 from regua.erasure import is_pseudonymous_key, pseudonymous_delivery, pseudonymous_key
 from regua.errors import ReguaError
-from regua.ports import UnknownContactError
+from regua.ports import ContactError, UnknownContactError
+from regua.records import idempotency_key
 from regua.redaction import pseudonym
 from regua.repositories.sql import SQLRepository
 

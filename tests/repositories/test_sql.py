@@ -22,9 +22,10 @@ import pytest
 import sqlalchemy as sa
 
 import regua.repositories.sql as sql_module
-from regua import Contact, Delivery, DeliveryStatus, DueAction, Event, idempotency_key
+from regua import Contact, Delivery, DeliveryStatus, DueAction, Event
 from regua.errors import InvalidRecordError, MissingDependencyError, ReguaError
 from regua.ports import Claim, ContactError, Repository, Wakeup
+from regua.records import idempotency_key
 from regua.repositories.sql import SCHEMA_VERSION, SchemaVersionError, SQLRepository
 from regua.sharding import Shard, bucket_of
 from tests.repositories.conftest import POSTGRES_URL

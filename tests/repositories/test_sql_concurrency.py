@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from regua import Contact, Delivery, DeliveryStatus, DueAction, idempotency_key
+from regua import Contact, Delivery, DeliveryStatus, DueAction
 from regua.ports import Wakeup
+from regua.records import idempotency_key
 from regua.repositories.sql import SQLRepository
 
 WORKERS = 4

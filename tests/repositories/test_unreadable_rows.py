@@ -17,7 +17,8 @@ from typing import NamedTuple
 import pytest
 import sqlalchemy as sa
 
-from regua import Contact, Delivery, DeliveryStatus, Event, InvalidRecordError
+from regua import Contact, Delivery, DeliveryStatus, Event
+from regua.errors import InvalidRecordError
 from regua.repositories.sql import SQLRepository
 from tests.repositories.raw import nested_list, nested_object, write_around
 

@@ -28,11 +28,11 @@ from regua import (
     Scheduler,
     Step,
     TemporaryFailure,
-    Throttled,
     after_step,
     attr,
     on_event,
 )
+from regua.errors import Throttled
 from regua.metrics import InMemoryMetrics
 from regua.ports import BaseRepository, Claim
 

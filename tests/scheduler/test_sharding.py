@@ -24,13 +24,12 @@ from regua import (
     InMemoryRepository,
     OutboxSender,
     Scheduler,
-    Shard,
     Step,
     on_event,
 )
 from regua.ports import Repository
 from regua.repositories.sql import SQLRepository
-from regua.sharding import BUCKETS, bucket_of
+from regua.sharding import BUCKETS, Shard, bucket_of
 from tests.profiles import examples
 
 T0 = datetime(2026, 5, 4, 15, tzinfo=timezone.utc)

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from regua import Contact, Message, idempotency_key
+from regua import Contact, Message
+from regua.records import idempotency_key
 from regua.senders import ConsoleSender
 from regua.testing.contracts import SenderContract
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from regua import Contact, Message, PermanentFailure, TemporaryFailure, idempotency_key
+from regua import Contact, Message, PermanentFailure, TemporaryFailure
 from regua.errors import MissingDependencyError
 from regua.locales import normalise_locale
+from regua.records import idempotency_key
 from regua.senders import JinjaRenderer, SMTPSender
 
 pytest.importorskip("jinja2")

@@ -8,15 +8,9 @@ from typing import Any
 
 import pytest
 
-from regua import (
-    Contact,
-    Message,
-    OutboxSender,
-    PermanentFailure,
-    TemporaryFailure,
-    Throttled,
-    idempotency_key,
-)
+from regua import Contact, Message, OutboxSender, PermanentFailure, TemporaryFailure
+from regua.ports import Throttled
+from regua.records import idempotency_key
 from regua.senders import RateLimited
 from regua.testing.contracts import SenderContract
 

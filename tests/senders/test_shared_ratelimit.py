@@ -33,10 +33,10 @@ from regua import (
     Scheduler,
     Step,
     TemporaryFailure,
-    idempotency_key,
     on_event,
 )
 from regua.errors import MissingDependencyError
+from regua.records import idempotency_key
 from regua.senders import (
     PostgresRateLimitBackend,
     RateLimitBackend,
@@ -600,7 +600,7 @@ def test_the_sender_asks_the_backend_with_its_own_settings() -> None:
     assert backend.asked == [("sms", 4.0, 2, 2.0)] * 4
     assert sleeps.slept == pytest.approx([0.25, 0.5])
     assert limited.reserve() == pytest.approx(0.75)
-    assert repr(limited).startswith("SharedRateLimited(<regua.senders.memory.OutboxSender")
+    assert repr(limited).startswith("SharedRateLimited(<regua.OutboxSender")
     assert "per_second=4, name='sms', burst=2, max_wait=2)" in repr(limited)
 
 

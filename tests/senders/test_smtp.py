@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from regua import Contact, Message, PermanentFailure, TemporaryFailure, idempotency_key
+from regua import Contact, Message, PermanentFailure, TemporaryFailure
+from regua.records import idempotency_key
 from regua.senders import RenderedEmail, SMTPSender
 from regua.senders.smtp import TemplateRenderer
 from regua.testing.contracts import SenderContract

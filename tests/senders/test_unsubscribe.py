@@ -25,10 +25,10 @@ from regua import (
     Repository,
     Scheduler,
     Step,
-    UnknownContactError,
-    idempotency_key,
     on_event,
 )
+from regua.ports import UnknownContactError
+from regua.records import idempotency_key
 from regua.senders import (
     InvalidUnsubscribeToken,
     SMTPSender,

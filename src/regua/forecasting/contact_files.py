@@ -33,9 +33,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from regua.contact_documents import ScenarioContact
 from regua.errors import ContactFileError, ReguaError
 from regua.records import Contact, Event, Snapshot
-from regua.testing.scenario import ScenarioContact
 
 __all__ = ["ContactFileError", "ContactRecord", "RecordedEvent", "is_database_url", "read_contacts"]
 

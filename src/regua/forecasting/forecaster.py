@@ -71,7 +71,7 @@ def forecast(
     Raises:
         ValueError: a naive `start`, an `end` before `start`, duplicate cadence names or
             contact ids, an unknown timezone.
-        regua.InvalidRecordError: a contact's data cannot be used by a cadence (the error
+        regua.errors.InvalidRecordError: a contact's data cannot be used by a cadence (the error
             names the contact and the attribute).
 
     """

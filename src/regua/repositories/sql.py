@@ -94,6 +94,7 @@ from typing import Any, TypeVar, overload
 
 import attrs
 
+from regua._exports import publish
 from regua.erasure import (
     ErasureReport,
     Keep,
@@ -2428,3 +2429,10 @@ class HostTransaction:
     def history(self, contact_id: str) -> list[Event | Delivery]:
         """`SQLRepository.history`, as the application's transaction sees it."""
         return self._repository.history(contact_id)
+
+
+# Documented, and pickled, as `regua.SQLRepository` (this module loads on first use).
+publish("regua", [SQLRepository])
+# Doctest looks for a class's examples in the module its `__module__` names, and `regua`
+# imports this one lazily: point it here.
+__test__ = {"SQLRepository": SQLRepository}

@@ -1,4 +1,11 @@
-"""Senders: adapters that deliver messages on a channel (see `regua.ports.Sender`)."""
+"""Senders: adapters that deliver messages on a channel (see `regua.ports.Sender`).
+
+`WebhookSender` and `AsyncWebhookSender` need the ``http`` extra and are imported only when
+first asked for. `OutboxSender`, the in-memory sender of tests and tutorials, is also
+exported from `regua`.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from regua.senders.console import ConsoleSender
 from regua.senders.jinja import JinjaRenderer
@@ -21,7 +28,11 @@ from regua.senders.unsubscribe import (
     unsubscribe_token,
 )
 
+if TYPE_CHECKING:
+    from regua.senders.webhook import AsyncWebhookSender, WebhookSender
+
 __all__ = [
+    "AsyncWebhookSender",
     "ConsoleSender",
     "InvalidUnsubscribeToken",
     "JinjaRenderer",
@@ -37,7 +48,17 @@ __all__ = [
     "TokenReservation",
     "Unsubscribe",
     "UnsubscribeRequest",
+    "WebhookSender",
     "handle_unsubscribe",
     "read_unsubscribe_token",
     "unsubscribe_token",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The webhook senders need the `http` extra: import them only when asked for.
+    if name in {"AsyncWebhookSender", "WebhookSender"}:
+        from regua.senders import webhook
+
+        return getattr(webhook, name)
+    raise AttributeError(f"module 'regua.senders' has no attribute {name!r}")

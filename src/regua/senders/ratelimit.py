@@ -35,7 +35,7 @@ class RateLimited(Generic[S]):
     request). Return values and failures of the wrapped sender pass through unchanged.
 
     A send waits `max_wait` seconds at most: when its token is further away, it takes none
-    and raises `regua.Throttled` (with `retry_after`), and the scheduler defers the message
+    and raises `regua.ports.Throttled` (with `retry_after`), and the scheduler defers the message
     on the same channel without counting an attempt. Keep `max_wait` below the scheduler's
     `send_timeout` (30 s by default): a send abandoned at its timeout is of unknown outcome,
     and one still asleep here would be sent after all.

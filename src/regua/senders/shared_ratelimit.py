@@ -17,7 +17,7 @@ so a worker whose clock drifts cannot take more than its share. A clock that ste
 the server refills nothing until it has caught up again.
 
 A send never waits longer than `SharedRateLimited.max_wait` for its token: when the queue of
-reserved tokens is longer, `send` raises `regua.Throttled` (with `retry_after`, the wait the
+reserved tokens is longer, `send` raises `regua.ports.Throttled` (with `retry_after`, the wait the
 token would have needed) without calling the wrapped sender, and the scheduler defers the
 message on the same channel, counting no attempt. A backend that cannot be reached raises
 `regua.TemporaryFailure`, which counts as an attempt. A message is never sent without a
@@ -152,7 +152,7 @@ class SharedRateLimited(Generic[S]):
 
     Each `send` reserves a token on the backend; when it is due within `max_wait` seconds,
     the send *blocks* (sleeps) until it is due, then calls the wrapped sender. Otherwise it
-    raises `regua.Throttled`, with `retry_after` the wait the token would have needed, and
+    raises `regua.ports.Throttled`, with `retry_after` the wait the token would have needed, and
     the wrapped sender is not called: the scheduler defers the occurrence on the same
     channel, counting no attempt, instead of holding its claim. A backend that cannot be
     reached raises `TemporaryFailure` (an attempt): a message is never sent without a

@@ -203,7 +203,7 @@ class SMTPSender:
     | an address that does not parse, an unknown template | `PermanentFailure` |
     | the server lacks STARTTLS or AUTH that the sender needs | `PermanentFailure` |
 
-    A failure's text names the server and quotes its reply through `regua.redact`: the
+    A failure's text names the server and quotes its reply through `regua.redaction.redact`: the
     addresses, phone numbers and personal values of the message that a reply repeats are
     hidden (an invalid address is not quoted at all).
 

@@ -75,7 +75,7 @@ The answer
 Retries are left to the scheduler (`regua.scheduler.RetryPolicy`); the sender makes one
 request per call. Failure texts name the endpoint by scheme, host and port only, never its
 path or query, which may hold a token; what the receiver answered is quoted through
-`regua.redact`, which hides addresses, phone numbers and the message's personal values (a
+`regua.redaction.redact`, which hides addresses, phone numbers and the message's personal values (a
 receiver that refuses a message often echoes it).
 """
 
@@ -97,6 +97,7 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from regua._exports import publish
 from regua.errors import (
     ConfigurationError,
     InvalidArgumentError,
@@ -672,3 +673,7 @@ class AsyncWebhookSender(_Webhook):
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+# Documented, and pickled, as `regua.senders.WebhookSender` (this module loads on first use).
+publish("regua.senders", [WebhookSender, AsyncWebhookSender])

@@ -8,7 +8,10 @@
 - The pytest plugin (installed with regua) gives the `regua_simulation` fixture.
 """
 
+from regua._exports import publish
 from regua.testing.scenario import Scenario, ScenarioError
 from regua.testing.simulation import Sent, Simulation, SimulationAssertionError
 
 __all__ = ["Scenario", "ScenarioError", "Sent", "Simulation", "SimulationAssertionError"]
+
+publish(__name__, [Scenario, ScenarioError, Sent, Simulation, SimulationAssertionError])

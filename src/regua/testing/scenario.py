@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from regua.contact_documents import ScenarioContact
 from regua.definitions.cadence import Cadence
 from regua.definitions.durations import Duration
 from regua.definitions.fields import TimezoneName, load_timezone
@@ -55,44 +56,6 @@ UTC = timezone.utc
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ScenarioContact(_Model):
-    """A contact of the scenario; what is left out gets a convenient default.
-
-    Attributes:
-        id: The contact's id.
-        timezone: Its IANA timezone (default: the cadence's).
-        attributes: What the cadences read (``tier``, ``birth_date``...).
-        consents: Marketing consents (default: every channel of the cadences).
-        preferences: Preferred channels, best first.
-        addresses: Channel -> address (default: a made-up address on every channel).
-        created_at: When the contact joined (default: the scenario's start).
-
-    """
-
-    id: str = Field(min_length=1)
-    timezone: TimezoneName | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    consents: list[str] | None = None
-    preferences: list[str] = Field(default_factory=list)
-    addresses: dict[str, str] | None = None
-    created_at: datetime | None = None
-
-    @model_validator(mode="after")
-    def _attribute_names(self) -> ScenarioContact:
-        clashes = sorted(set(self.attributes) & _CONTACT_FIELDS)
-        if clashes:
-            raise ValueError(
-                f"contact {self.id!r}: attributes may not be named {', '.join(clashes)} "
-                "(a field of the contact itself)"
-            )
-        return self
-
-
-_CONTACT_FIELDS = frozenset(
-    {"id", "contact_id", "timezone", "consents", "preferences", "addresses", "created_at"}
-)
 
 
 class ConsentChange(_Model):

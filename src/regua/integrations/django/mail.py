@@ -69,7 +69,7 @@ class DjangoEmailSender:
     | an address or a header Django refuses, an unknown template | `PermanentFailure` |
 
     Other exceptions propagate: the scheduler counts them as temporary failures. What a
-    provider said is quoted through `regua.redact`.
+    provider said is quoted through `regua.redaction.redact`.
 
     Args:
         from_email: The ``From`` header (``"Shop <no-reply@shop.example>"`` or an address);
