@@ -18,12 +18,14 @@ import attrs
 from regua.definitions.cadence import Cadence
 from regua.definitions.channels import Channel
 from regua.definitions.conditions import Clicked, Opened
+from regua.definitions.durations import Duration
 from regua.definitions.policy import FrequencyCap
 from regua.definitions.steps import Step
 from regua.definitions.triggers import AfterStepTrigger, ScheduleTrigger
 from regua.planning.conditions import Predicate, compile_condition
 from regua.planning.experiments import Experiments
 from regua.planning.goals import StepGoals, step_goals
+from regua.planning.keys import SEPARATOR, key_part
 from regua.planning.schedules import Schedule
 
 __all__ = [
@@ -81,6 +83,11 @@ class CompiledStep:
     routes: tuple[tuple[Predicate, tuple[str, ...]], ...]
     schedule: Schedule | None
     followers: tuple[str, ...]
+    key_prefix: str = ""
+    """What every occurrence key of the step starts with, but for the contact part:
+    ``<cadence>:<step>:`` (see `regua.planning.keys`)."""
+    delay: Duration | None = None
+    """The step's delay, None when it has none (a zero delay)."""
 
 
 @attrs.frozen(slots=True)
@@ -207,6 +214,8 @@ def _compile(cadence: Cadence) -> CompiledCadence:
                 else None
             ),
             followers=tuple(followers[step.name]),
+            key_prefix=key_part(cadence.name) + SEPARATOR + key_part(step.name) + SEPARATOR,
+            delay=step.delay if step.delay else None,
         )
         for step in ordered
     )

@@ -430,7 +430,12 @@ class _Planner:
             )
         self.explain_step = explain_step
         self.probe: FoldProbe | None = None
-        self._prefixes: dict[str, str] = {}
+        # Every step's key prefix for this contact (``<cadence>:<step>:<contact>:``): the
+        # compiled ``<cadence>:<step>:`` and the contact's part.
+        contact_part = key_part(self.contact.id) + SEPARATOR
+        self._prefixes: dict[str, str] = {
+            cstep.step.name: cstep.key_prefix + contact_part for cstep in self.compiled.steps
+        }
         self.explained: list[Occurrence] = []
         self.due: list[DueAction] = []
         self.waiting: list[Occurrence] = []
@@ -455,7 +460,7 @@ class _Planner:
 
     def _prefix(self, step: str) -> str:
         prefix = self._prefixes.get(step)
-        if prefix is None:
+        if prefix is None:  # a step this cadence does not have, named in a recorded key
             prefix = self._prefixes[step] = occurrence_prefix(
                 self.cadence.name, step, self.contact.id
             )
@@ -473,11 +478,12 @@ class _Planner:
         """Assess every occurrence of every step; what stands is left in `candidates`."""
         recorded = self.history.by_key
         for cstep in self.compiled.steps:
+            prefix = self._prefixes[cstep.step.name]
+            explained = self.explain_step == cstep.step.name
             firings: Iterable[Firing] = self._firings(cstep)
             if self.claimed:
                 firings = self._with_claimed(cstep, firings)
-            prefix = self._prefix(cstep.step.name)
-            if self.explain_step == cstep.step.name:
+            if explained:
                 for firing in firings:
                     self._assess(cstep, firing, prefix + firing.source)
                 continue
@@ -600,7 +606,8 @@ class _Planner:
         step = cstep.step
         if step.digest is not None:
             return digest_close(triggered_at, step.digest, self.tz)
-        due = shift(triggered_at, step.delay, self.tz) if step.delay else triggered_at
+        delay = cstep.delay
+        due = triggered_at if delay is None else shift(triggered_at, delay, self.tz)
         if step.at is not None:
             due = next_at(due, step.at, self.tz)
         return due
