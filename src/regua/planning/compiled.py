@@ -21,7 +21,7 @@ from regua.definitions.conditions import Clicked, Opened
 from regua.definitions.durations import Duration
 from regua.definitions.policy import FrequencyCap
 from regua.definitions.steps import Step
-from regua.definitions.triggers import AfterStepTrigger, ScheduleTrigger
+from regua.definitions.triggers import AfterStepTrigger, EventTrigger, ScheduleTrigger
 from regua.planning.conditions import Predicate, compile_condition
 from regua.planning.experiments import Experiments
 from regua.planning.goals import StepGoals, step_goals
@@ -88,6 +88,9 @@ class CompiledStep:
     ``<cadence>:<step>:`` (see `regua.planning.keys`)."""
     delay: Duration | None = None
     """The step's delay, None when it has none (a zero delay)."""
+    plain_event: str | None = None
+    """The event name of an `on_event` trigger that fires on every event of that name (no
+    ``where``, no ``of_step``, no digest), None for any other trigger."""
 
 
 @attrs.frozen(slots=True)
@@ -216,6 +219,7 @@ def _compile(cadence: Cadence) -> CompiledCadence:
             followers=tuple(followers[step.name]),
             key_prefix=key_part(cadence.name) + SEPARATOR + key_part(step.name) + SEPARATOR,
             delay=step.delay if step.delay else None,
+            plain_event=_plain_event(step),
         )
         for step in ordered
     )
@@ -230,6 +234,18 @@ def _compile(cadence: Cadence) -> CompiledCadence:
             for channel in cadence.channels
         },
     )
+
+
+def _plain_event(step: Step) -> str | None:
+    trigger = step.trigger
+    if (
+        isinstance(trigger, EventTrigger)
+        and trigger.of_step is None
+        and not trigger.where
+        and step.digest is None
+    ):
+        return trigger.event
+    return None
 
 
 def _engagement_read(steps: Iterable[Step]) -> frozenset[str]:

@@ -119,10 +119,30 @@ def event_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
     firings = memo.get(key)
     if firings is None:
         firings = memo[key] = [
-            Firing(source=f"event={event.id}", at=event.at, data=event.data)
-            for event in history.events_named(trigger.event)
+            event_firing(source, event) for source, event in event_sources(trigger.event, history)
         ]
     return iter(firings)
+
+
+def event_sources(name: str, history: History) -> list[tuple[str, Event]]:
+    """The source of the firing of every event of `name` so far, with the event, oldest first.
+
+    What `event_firings` yields for a trigger on `name` without ``where`` or ``of_step``, one
+    `event_firing` each: the planner looks an occurrence's key up before it builds its
+    firing, since most occurrences of a long history are recorded. Steps triggered by the
+    same event share the list.
+    """
+    memo = history.memo
+    key = ("sources", name)
+    sources: list[tuple[str, Event]] | None = memo.get(key)
+    if sources is None:
+        sources = memo[key] = [(f"event={event.id}", event) for event in history.events_named(name)]
+    return sources
+
+
+def event_firing(source: str, event: Event) -> Firing:
+    """The firing of `event` (whose source is `source`) for a trigger on its name."""
+    return Firing(source=source, at=event.at, data=event.data)
 
 
 def engagement_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:

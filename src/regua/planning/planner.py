@@ -66,7 +66,9 @@ from regua.planning.firings import (
     after_step_source,
     claimed_firing,
     date_firings,
+    event_firing,
     event_firings,
+    event_sources,
     inactivity_firing,
     schedule_firings,
 )
@@ -480,6 +482,15 @@ class _Planner:
         for cstep in self.compiled.steps:
             prefix = self._prefixes[cstep.step.name]
             explained = self.explain_step == cstep.step.name
+            if cstep.plain_event is not None and not explained:
+                # The firings `event_firings` yields, in its order, but a key is looked up
+                # before its firing is built: most events of a long history fired an
+                # occurrence already recorded. (No claim nor probe concerns event triggers.)
+                for source, event in event_sources(cstep.plain_event, self.history):
+                    key = prefix + source
+                    if key not in recorded:
+                        self._assess(cstep, event_firing(source, event), key)
+                continue
             firings: Iterable[Firing] = self._firings(cstep)
             if self.claimed:
                 firings = self._with_claimed(cstep, firings)
