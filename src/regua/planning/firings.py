@@ -221,14 +221,20 @@ def schedule_firings(
     """The latest past firing (and the one before when `delay_pending`) and the next one."""
     last = _last_fire(schedule, now, tz)
     if last is not None and (not_before is None or last >= not_before):
-        yield Firing(source=f"at={instant_label(last)}", at=last)
+        yield Firing(source=_schedule_source(last), at=last)
         if delay_pending:
             previous = _last_fire(schedule, last - timedelta(seconds=1), tz)
             if previous is not None and (not_before is None or previous >= not_before):
-                yield Firing(source=f"at={instant_label(previous)}", at=previous)
+                yield Firing(source=_schedule_source(previous), at=previous)
     upcoming = _next_fire(schedule, now, tz)
     if upcoming is not None:
-        yield Firing(source=f"at={instant_label(upcoming)}", at=upcoming, upcoming=True)
+        yield Firing(source=_schedule_source(upcoming), at=upcoming, upcoming=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule_source(instant: datetime) -> str:
+    # The few instants a schedule fires at around now, for every contact: label them once.
+    return f"at={instant_label(instant)}"
 
 
 # Every contact planned at one instant asks the same few questions of a schedule (one per
