@@ -179,6 +179,18 @@ class CompiledCadence:
     experiments: Experiments = attrs.field(
         default=attrs.Factory(lambda self: Experiments.of(self.cadence), takes_self=True)
     )
+    journeys: frozenset[str] = attrs.field(
+        default=attrs.Factory(
+            lambda self: frozenset(
+                c.step.name
+                for c in self.steps
+                if isinstance(c.step.trigger, AfterStepTrigger) or self.goals[c.step.name].exits
+            ),
+            takes_self=True,
+        )
+    )
+    """Steps whose journey may end at an occurrence: ``after_step`` followers (of a held-out
+    occurrence) and steps with a goal that exits."""
 
 
 def _ordered(cadence: Cadence) -> list[Step]:

@@ -701,7 +701,7 @@ class _Planner:
         if firing.upcoming:
             self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED))
             return
-        ended = self._journey_end(cstep, firing)
+        ended = self._journey_end(cstep, firing) if step.name in self.compiled.journeys else None
         if ended is not None:
             state, at, reason, detail, variant = ended
             self._close(
