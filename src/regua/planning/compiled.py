@@ -21,11 +21,17 @@ from regua.definitions.conditions import Clicked, Opened
 from regua.definitions.durations import Duration
 from regua.definitions.policy import FrequencyCap
 from regua.definitions.steps import Step
-from regua.definitions.triggers import AfterStepTrigger, EventTrigger, ScheduleTrigger
+from regua.definitions.triggers import (
+    AfterStepTrigger,
+    DateTrigger,
+    EventTrigger,
+    ScheduleTrigger,
+)
 from regua.planning.conditions import Predicate, compile_condition
 from regua.planning.experiments import Experiments
 from regua.planning.goals import StepGoals, step_goals
 from regua.planning.keys import SEPARATOR, key_part
+from regua.planning.occurrences import Reason
 from regua.planning.schedules import Schedule
 
 __all__ = [
@@ -91,6 +97,9 @@ class CompiledStep:
     plain_event: str | None = None
     """The event name of an `on_event` trigger that fires on every event of that name (no
     ``where``, no ``of_step``, no digest), None for any other trigger."""
+    shared_instants: bool = False
+    """Whether the trigger fires at instants many contacts share: a schedule's (per
+    timezone) or a date attribute's (a birthday), unlike an event's or an inactivity's."""
 
 
 @attrs.frozen(slots=True)
@@ -191,6 +200,12 @@ class CompiledCadence:
     )
     """Steps whose journey may end at an occurrence: ``after_step`` followers (of a held-out
     occurrence) and steps with a goal that exits."""
+    due_times: dict[
+        tuple[int, ZoneInfo, datetime], tuple[datetime, tuple[datetime | None, Reason]]
+    ] = attrs.field(factory=dict, eq=False, repr=False)
+    """Memo of the due instant and expiry of schedule and date triggers' firings: they
+    depend only on (step, tz, trigger instant), which contacts of one timezone share (a
+    schedule's firing, a birthday). Bounded by the planner."""
 
 
 def _ordered(cadence: Cadence) -> list[Step]:
@@ -232,6 +247,7 @@ def _compile(cadence: Cadence) -> CompiledCadence:
             key_prefix=key_part(cadence.name) + SEPARATOR + key_part(step.name) + SEPARATOR,
             delay=step.delay if step.delay else None,
             plain_event=_plain_event(step),
+            shared_instants=isinstance(step.trigger, (ScheduleTrigger, DateTrigger)),
         )
         for step in ordered
     )

@@ -623,6 +623,23 @@ class _Planner:
             due = next_at(due, step.at, self.tz)
         return due
 
+    def _shared_due(
+        self, cstep: CompiledStep, triggered_at: datetime
+    ) -> tuple[datetime, tuple[datetime | None, Reason]]:
+        """`_due_at` and `_expires_at` of a firing many contacts share (`shared_instants`)."""
+        memo = self.compiled.due_times
+        memo_key = (cstep.index, self.tz, triggered_at)
+        try:
+            return memo[memo_key]
+        except KeyError:
+            pass
+        due_at = self._due_at(cstep, triggered_at)
+        times = due_at, self._expires_at(cstep, triggered_at, due_at)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[memo_key] = times
+        return times
+
     def _expires_at(
         self, cstep: CompiledStep, triggered_at: datetime, due_at: datetime
     ) -> tuple[datetime | None, Reason]:
@@ -676,8 +693,11 @@ class _Planner:
             return
         if self.probe is not None:
             self.probe.open(firing.at)
-        due_at = self._due_at(cstep, firing.at)
-        expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
+        if cstep.shared_instants:
+            due_at, (expires_at, expiry_reason) = self._shared_due(cstep, firing.at)
+        else:
+            due_at = self._due_at(cstep, firing.at)
+            expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
 
         def occurrence(
             state: OccurrenceState, at: datetime, reason: Reason | None, detail: str = ""
