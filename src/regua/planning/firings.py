@@ -181,12 +181,18 @@ def date_firings(
         if not_before is None or at >= not_before:
             yield Firing(source=f"date={base.isoformat()}", at=at, upcoming=at > now)
         return
-    # An offset of several years needs a wider window of candidate years.
-    span = abs(trigger.offset.months) // 12 + abs(trigger.offset.days) // 365 + 1
-    year = to_local(now, tz).year
     past: Firing | None = None
-    for candidate_year in range(max(base.year + 1, year - span), year + span + 1):
-        at = _yearly_firing(base.month, base.day, candidate_year, trigger.feb29, trigger.offset, tz)
+    first_year = base.year + 1
+    for candidate_year, instant in _yearly_firings(
+        base.month, base.day, trigger.feb29, trigger.offset, tz, now
+    ):
+        if candidate_year < first_year:
+            continue
+        if instant is None:  # a year out of range: raise as computing it does
+            instant = _yearly_firing(
+                base.month, base.day, candidate_year, trigger.feb29, trigger.offset, tz
+            )
+        at = instant
         if not_before is not None and at < not_before:
             continue
         firing = Firing(source=f"year={candidate_year}", at=at, upcoming=at > now)
@@ -201,7 +207,34 @@ def date_firings(
         yield past
 
 
-# Birthdays and anniversaries: many contacts share a day of the year (and a timezone).
+# Birthdays and anniversaries: many contacts share a day of the year (and a timezone), and
+# are planned at one instant.
+@functools.lru_cache(maxsize=65536)
+def _yearly_firings(
+    month: int,
+    day: int,
+    feb29: Literal["feb28", "mar1"],
+    offset: Duration,
+    tz: ZoneInfo,
+    now: datetime,
+) -> tuple[tuple[int, datetime | None], ...]:
+    """(year, instant) of the anniversary in the years around `now`'s, in order.
+
+    The years a firing may be the latest past or the next one in: an offset of several
+    years needs a wider window of candidate years. None for a year where the instant is out
+    of range (`date_firings` raises the error only if it reaches that year).
+    """
+    span = abs(offset.months) // 12 + abs(offset.days) // 365 + 1
+    year = to_local(now, tz).year
+    candidates: list[tuple[int, datetime | None]] = []
+    for candidate in range(year - span, year + span + 1):
+        try:
+            candidates.append((candidate, _yearly_firing(month, day, candidate, feb29, offset, tz)))
+        except (ValueError, OverflowError):
+            candidates.append((candidate, None))
+    return tuple(candidates)
+
+
 @functools.lru_cache(maxsize=65536)
 def _yearly_firing(
     month: int, day: int, year: int, feb29: Literal["feb28", "mar1"], offset: Duration, tz: ZoneInfo
