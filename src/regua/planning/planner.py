@@ -699,34 +699,18 @@ class _Planner:
             due_at = self._due_at(cstep, firing.at)
             expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
 
-        def occurrence(
-            state: OccurrenceState, at: datetime, reason: Reason | None, detail: str = ""
-        ) -> Occurrence:
-            return Occurrence(
-                cadence=self.cadence.name,
-                step=step.name,
-                contact_id=self.contact.id,
-                key=key,
-                source=firing.source,
-                triggered_at=firing.at,
-                due_at=due_at,
-                state=state,
-                at=at,
-                reason=reason,
-                detail=detail,
-                expires_at=expires_at,
-                collected=_collected(firing, state, at),
-            )
-
+        # What every occurrence concluded below is made of (`_occurrence`). A tuple, not a
+        # closure: a closure would make this method's locals cells, for every occurrence.
+        this = (cstep, firing, key, due_at, expires_at)
         if firing.upcoming:
-            self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED))
+            self._wait(
+                self._occurrence(*this, OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED)
+            )
             return
         ended = self._journey_end(cstep, firing) if step.name in self.compiled.journeys else None
         if ended is not None:
             state, at, reason, detail, variant = ended
-            self._close(
-                step.name, attrs.evolve(occurrence(state, at, reason, detail), variant=variant)
-            )
+            self._close(step.name, self._occurrence(*this, state, at, reason, detail, variant))
             return
         if step.cancel_on:
             cancel = self.history.first_cancel(
@@ -741,7 +725,8 @@ class _Planner:
                 )
                 self._close(
                     step.name,
-                    occurrence(
+                    self._occurrence(
+                        *this,
                         OccurrenceState.CANCELLED,
                         cancel.at,
                         Reason.CANCEL_EVENT,
@@ -750,13 +735,14 @@ class _Planner:
                 )
                 return
         if due_at > self.now:
-            self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_DUE))
+            self._wait(self._occurrence(*this, OccurrenceState.WAITING, due_at, Reason.NOT_YET_DUE))
             return
         if expires_at is not None and self.now >= expires_at:
             holder = self._held_when_due(step, due_at)
             self._close(
                 step.name,
-                occurrence(
+                self._occurrence(
+                    *this,
                     OccurrenceState.EXPIRED,
                     expires_at,
                     expiry_reason,
@@ -772,13 +758,16 @@ class _Planner:
         if cstep.when is not None and not cstep.when(ctx):
             self._close(
                 step.name,
-                occurrence(OccurrenceState.SKIPPED, due_at, Reason.CONDITION_FALSE, str(step.when)),
+                self._occurrence(
+                    *this, OccurrenceState.SKIPPED, due_at, Reason.CONDITION_FALSE, str(step.when)
+                ),
             )
             return
         channels, why = resolve_channels(self.compiled, cstep, ctx)
         if not channels:
             self._close(
-                step.name, occurrence(OccurrenceState.SKIPPED, due_at, Reason.NO_CHANNEL, why)
+                step.name,
+                self._occurrence(*this, OccurrenceState.SKIPPED, due_at, Reason.NO_CHANNEL, why),
             )
             return
         if not step.transactional:
@@ -792,7 +781,9 @@ class _Planner:
                         f"no marketing on {WEEKDAYS[day_off.weekday()]} {day_off.isoformat()} "
                         f"(a day off); held until {held_until.isoformat()}"
                     )
-                self._wait(occurrence(OccurrenceState.WAITING, held_until, reason, detail))
+                self._wait(
+                    self._occurrence(*this, OccurrenceState.WAITING, held_until, reason, detail)
+                )
                 return
         self.candidates.append(
             _Candidate(
@@ -1128,20 +1119,47 @@ class _Planner:
         detail: str = "",
         variant: str | None = None,
     ) -> Occurrence:
+        return self._occurrence(
+            candidate.cstep,
+            candidate.firing,
+            candidate.key,
+            candidate.due_at,
+            candidate.expires_at,
+            state,
+            at,
+            reason,
+            detail,
+            variant,
+        )
+
+    def _occurrence(
+        self,
+        cstep: CompiledStep,
+        firing: Firing,
+        key: str,
+        due_at: datetime,
+        expires_at: datetime | None,
+        state: OccurrenceState,
+        at: datetime,
+        reason: Reason | None,
+        detail: str = "",
+        variant: str | None = None,
+    ) -> Occurrence:
+        """An occurrence the plan concludes about (waiting, due, or closed by it)."""
         return Occurrence(
             cadence=self.cadence.name,
-            step=candidate.cstep.step.name,
+            step=cstep.step.name,
             contact_id=self.contact.id,
-            key=candidate.key,
-            source=candidate.firing.source,
-            triggered_at=candidate.firing.at,
-            due_at=candidate.due_at,
+            key=key,
+            source=firing.source,
+            triggered_at=firing.at,
+            due_at=due_at,
             state=state,
             at=at,
             reason=reason,
             detail=detail,
-            expires_at=candidate.expires_at,
-            collected=_collected(candidate.firing, state, at),
+            expires_at=expires_at,
+            collected=_collected(firing, state, at),
             variant=variant,
         )
 
