@@ -18,6 +18,7 @@ __all__ = ["History"]
 # The total order of events: instant, name, id (`Event.id` is never None: an event without
 # one gets a generated id). attrgetter builds the key in C, without a Python call per event.
 _event_order = attrgetter("at", "name", "id")
+_event_at = attrgetter("at")
 
 
 # Deliveries: instant, occurrence key, status (a `str` enum, so it orders as its value).
@@ -57,7 +58,13 @@ class History:
         # events come in; an event given twice (the same name and id: ingested twice) counts
         # once, as its earliest copy. One pass then indexes them by name.
         past = [e for e in snapshot.events if e.at <= now]
-        past.sort(key=_event_order)
+        # By instant alone, cheaper than by the whole key, and the same order when no two
+        # events share an instant; when some do, by the whole key.
+        past.sort(key=_event_at)
+        instants = [e.at for e in past]
+        if len(set(instants)) < len(instants):
+            past.sort(key=_event_order)
+            instants = [e.at for e in past]
         self.next_event_at: datetime | None = None
         unique: dict[tuple[str, str | None], Event] | None = None
         events = past
@@ -76,7 +83,7 @@ class History:
                 default=None,
             )
         self.events: list[Event] = events
-        self.activity_times: list[datetime] = [e.at for e in events]
+        self.activity_times: list[datetime] = instants if unique is None else [e.at for e in events]
         by_name: dict[str, list[Event]] = {}
         times: dict[str, list[datetime]] = {}
         engaged: dict[str, dict[str, datetime]] = {OPENED: {}, CLICKED: {}}
