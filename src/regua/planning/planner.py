@@ -751,11 +751,13 @@ class _Planner:
                 ),
             )
             return
-        lineage = self._lineage(firing.source)
-        ctx = Context(
-            contact=self.contact, history=self.history, at=due_at, tz=self.tz, lineage=lineage
-        )
-        if cstep.when is not None and not cstep.when(ctx):
+        ctx = None  # what conditions read: only steps with a condition or routes have one
+        if cstep.when is not None or cstep.routes:
+            lineage = self._lineage(firing.source)
+            ctx = Context(
+                contact=self.contact, history=self.history, at=due_at, tz=self.tz, lineage=lineage
+            )
+        if cstep.when is not None and ctx is not None and not cstep.when(ctx):
             self._close(
                 step.name,
                 self._occurrence(
@@ -763,7 +765,7 @@ class _Planner:
                 ),
             )
             return
-        channels, why = resolve_channels(self.compiled, cstep, ctx)
+        channels, why = resolve_channels(self.compiled, cstep, self.contact, ctx)
         if not channels:
             self._close(
                 step.name,
