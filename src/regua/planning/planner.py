@@ -40,6 +40,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta, timezone
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -97,6 +98,9 @@ _CLOSED_STATE = {
 }
 
 _MEMO_SIZE = 4096
+
+# A plan's waiting occurrences: soonest first, then by key.
+_waiting_order = attrgetter("at", "key")
 
 
 def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
@@ -512,8 +516,9 @@ class _Planner:
 
     def finish(self) -> Plan:
         """The plan, once the caps pass has run."""
-        self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
-        self.waiting.sort(key=lambda o: (o.at, o.key))
+        if len(self.due) > 1:
+            self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
+        self.waiting.sort(key=_waiting_order)
         return Plan(
             cadence=self.cadence.name,
             contact_id=self.contact.id,
