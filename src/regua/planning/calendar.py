@@ -221,7 +221,10 @@ def in_quiet_hours(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> bool:
 
     """
     require_aware(instant, "instant")
-    wall_time = to_local(instant, tz).time()
+    return _inside(instant.astimezone(tz).time(), quiet)
+
+
+def _inside(wall_time: time, quiet: QuietHours) -> bool:
     if quiet.crosses_midnight:
         return wall_time >= quiet.start or wall_time < quiet.end
     return quiet.start <= wall_time < quiet.end
@@ -243,10 +246,13 @@ def quiet_until(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime 
         InvalidArgumentError: when `instant` is naive.
 
     """
-    if not in_quiet_hours(instant, quiet, tz):
+    if instant.tzinfo is not UTC:  # the planner's instants are UTC: no checks for them
+        require_aware(instant, "instant")
+        instant = instant.astimezone(UTC)
+    # One conversion to the wall clock answers both questions: inside? until when?
+    local = instant.astimezone(tz)
+    if not _inside(local.time(), quiet):
         return None
-    instant = instant.astimezone(UTC)
-    local = to_local(instant, tz)
     end_date = local.date()
     if quiet.crosses_midnight and local.time() >= quiet.start:
         end_date += _DAY

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from regua.planning.compiled import CompiledCadence, CompiledStep
 from regua.planning.conditions import Context
+from regua.records import Contact
 
 __all__ = ["resolve_channels"]
 
 
 def resolve_channels(
-    compiled: CompiledCadence, cstep: CompiledStep, ctx: Context
+    compiled: CompiledCadence, cstep: CompiledStep, contact: Contact, ctx: Context | None
 ) -> tuple[tuple[str, ...], str]:
     """The channels to try, best first, and (when there are none) why.
 
-    Candidates are the channels of the first `Route` whose condition holds, else the step's
-    `channels`. Channels without an address, or (for marketing steps) without the contact's
-    consent to the channel or to the step's topic on it, are dropped. The rest are ordered
-    by the contact's preferences, then by the step's order, or by cost with
-    ``prefer="cheapest"``.
+    Candidates are the channels of the first `Route` whose condition holds (evaluated on
+    `ctx`, which may be None for a step without routes), else the step's `channels`.
+    Channels without an address, or (for marketing steps) without the contact's consent to
+    the channel or to the step's topic on it, are dropped. The rest are ordered by the
+    contact's preferences, then by the step's order, or by cost with ``prefer="cheapest"``.
     """
     step = cstep.step
     names = step.channels
-    for predicate, channels in cstep.routes:
-        if predicate(ctx):
-            names = channels
-            break
-    contact = ctx.contact
+    if cstep.routes:
+        assert ctx is not None, "a step with routes needs a context"
+        for predicate, channels in cstep.routes:
+            if predicate(ctx):
+                names = channels
+                break
     transactional, topic = not step.marketing, step.topic
     reachable = [
         name
@@ -44,6 +46,8 @@ def resolve_channels(
             else:
                 missing.append(f"{name}: no consent")
         return (), "no reachable channel (" + ", ".join(missing) + ")"
+    if len(reachable) == 1:
+        return (reachable[0],), ""  # nothing to order
     preferences = contact.preferences
     unranked = len(preferences)
 

@@ -18,12 +18,20 @@ import attrs
 from regua.definitions.cadence import Cadence
 from regua.definitions.channels import Channel
 from regua.definitions.conditions import Clicked, Opened
+from regua.definitions.durations import Duration
 from regua.definitions.policy import FrequencyCap
 from regua.definitions.steps import Step
-from regua.definitions.triggers import AfterStepTrigger, ScheduleTrigger
+from regua.definitions.triggers import (
+    AfterStepTrigger,
+    DateTrigger,
+    EventTrigger,
+    ScheduleTrigger,
+)
 from regua.planning.conditions import Predicate, compile_condition
 from regua.planning.experiments import Experiments
 from regua.planning.goals import StepGoals, step_goals
+from regua.planning.keys import SEPARATOR, key_part
+from regua.planning.occurrences import Reason
 from regua.planning.schedules import Schedule
 
 __all__ = [
@@ -81,6 +89,17 @@ class CompiledStep:
     routes: tuple[tuple[Predicate, tuple[str, ...]], ...]
     schedule: Schedule | None
     followers: tuple[str, ...]
+    key_prefix: str = ""
+    """What every occurrence key of the step starts with, but for the contact part:
+    ``<cadence>:<step>:`` (see `regua.planning.keys`)."""
+    delay: Duration | None = None
+    """The step's delay, None when it has none (a zero delay)."""
+    plain_event: str | None = None
+    """The event name of an `on_event` trigger that fires on every event of that name (no
+    ``where``, no ``of_step``, no digest), None for any other trigger."""
+    shared_instants: bool = False
+    """Whether the trigger fires at instants many contacts share: a schedule's (per
+    timezone) or a date attribute's (a birthday), unlike an event's or an inactivity's."""
 
 
 @attrs.frozen(slots=True)
@@ -169,6 +188,24 @@ class CompiledCadence:
     experiments: Experiments = attrs.field(
         default=attrs.Factory(lambda self: Experiments.of(self.cadence), takes_self=True)
     )
+    journeys: frozenset[str] = attrs.field(
+        default=attrs.Factory(
+            lambda self: frozenset(
+                c.step.name
+                for c in self.steps
+                if isinstance(c.step.trigger, AfterStepTrigger) or self.goals[c.step.name].exits
+            ),
+            takes_self=True,
+        )
+    )
+    """Steps whose journey may end at an occurrence: ``after_step`` followers (of a held-out
+    occurrence) and steps with a goal that exits."""
+    due_times: dict[
+        tuple[int, ZoneInfo, datetime], tuple[datetime, tuple[datetime | None, Reason]]
+    ] = attrs.field(factory=dict, eq=False, repr=False)
+    """Memo of the due instant and expiry of schedule and date triggers' firings: they
+    depend only on (step, tz, trigger instant), which contacts of one timezone share (a
+    schedule's firing, a birthday). Bounded by the planner."""
 
 
 def _ordered(cadence: Cadence) -> list[Step]:
@@ -207,6 +244,10 @@ def _compile(cadence: Cadence) -> CompiledCadence:
                 else None
             ),
             followers=tuple(followers[step.name]),
+            key_prefix=key_part(cadence.name) + SEPARATOR + key_part(step.name) + SEPARATOR,
+            delay=step.delay if step.delay else None,
+            plain_event=_plain_event(step),
+            shared_instants=isinstance(step.trigger, (ScheduleTrigger, DateTrigger)),
         )
         for step in ordered
     )
@@ -221,6 +262,18 @@ def _compile(cadence: Cadence) -> CompiledCadence:
             for channel in cadence.channels
         },
     )
+
+
+def _plain_event(step: Step) -> str | None:
+    trigger = step.trigger
+    if (
+        isinstance(trigger, EventTrigger)
+        and trigger.of_step is None
+        and not trigger.where
+        and step.digest is None
+    ):
+        return trigger.event
+    return None
 
 
 def _engagement_read(steps: Iterable[Step]) -> frozenset[str]:

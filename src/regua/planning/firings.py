@@ -119,10 +119,30 @@ def event_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
     firings = memo.get(key)
     if firings is None:
         firings = memo[key] = [
-            Firing(source=f"event={event.id}", at=event.at, data=event.data)
-            for event in history.events_named(trigger.event)
+            event_firing(source, event) for source, event in event_sources(trigger.event, history)
         ]
     return iter(firings)
+
+
+def event_sources(name: str, history: History) -> list[tuple[str, Event]]:
+    """The source of the firing of every event of `name` so far, with the event, oldest first.
+
+    What `event_firings` yields for a trigger on `name` without ``where`` or ``of_step``, one
+    `event_firing` each: the planner looks an occurrence's key up before it builds its
+    firing, since most occurrences of a long history are recorded. Steps triggered by the
+    same event share the list.
+    """
+    memo = history.memo
+    key = ("sources", name)
+    sources: list[tuple[str, Event]] | None = memo.get(key)
+    if sources is None:
+        sources = memo[key] = [(f"event={event.id}", event) for event in history.events_named(name)]
+    return sources
+
+
+def event_firing(source: str, event: Event) -> Firing:
+    """The firing of `event` (whose source is `source`) for a trigger on its name."""
+    return Firing(source=source, at=event.at, data=event.data)
 
 
 def engagement_firings(trigger: EventTrigger, history: History) -> Iterator[Firing]:
@@ -161,12 +181,18 @@ def date_firings(
         if not_before is None or at >= not_before:
             yield Firing(source=f"date={base.isoformat()}", at=at, upcoming=at > now)
         return
-    # An offset of several years needs a wider window of candidate years.
-    span = abs(trigger.offset.months) // 12 + abs(trigger.offset.days) // 365 + 1
-    year = to_local(now, tz).year
     past: Firing | None = None
-    for candidate_year in range(max(base.year + 1, year - span), year + span + 1):
-        at = _yearly_firing(base.month, base.day, candidate_year, trigger.feb29, trigger.offset, tz)
+    first_year = base.year + 1
+    for candidate_year, instant in _yearly_firings(
+        base.month, base.day, trigger.feb29, trigger.offset, tz, now
+    ):
+        if candidate_year < first_year:
+            continue
+        if instant is None:  # a year out of range: raise as computing it does
+            instant = _yearly_firing(
+                base.month, base.day, candidate_year, trigger.feb29, trigger.offset, tz
+            )
+        at = instant
         if not_before is not None and at < not_before:
             continue
         firing = Firing(source=f"year={candidate_year}", at=at, upcoming=at > now)
@@ -181,7 +207,34 @@ def date_firings(
         yield past
 
 
-# Birthdays and anniversaries: many contacts share a day of the year (and a timezone).
+# Birthdays and anniversaries: many contacts share a day of the year (and a timezone), and
+# are planned at one instant.
+@functools.lru_cache(maxsize=65536)
+def _yearly_firings(
+    month: int,
+    day: int,
+    feb29: Literal["feb28", "mar1"],
+    offset: Duration,
+    tz: ZoneInfo,
+    now: datetime,
+) -> tuple[tuple[int, datetime | None], ...]:
+    """(year, instant) of the anniversary in the years around `now`'s, in order.
+
+    The years a firing may be the latest past or the next one in: an offset of several
+    years needs a wider window of candidate years. None for a year where the instant is out
+    of range (`date_firings` raises the error only if it reaches that year).
+    """
+    span = abs(offset.months) // 12 + abs(offset.days) // 365 + 1
+    year = to_local(now, tz).year
+    candidates: list[tuple[int, datetime | None]] = []
+    for candidate in range(year - span, year + span + 1):
+        try:
+            candidates.append((candidate, _yearly_firing(month, day, candidate, feb29, offset, tz)))
+        except (ValueError, OverflowError):
+            candidates.append((candidate, None))
+    return tuple(candidates)
+
+
 @functools.lru_cache(maxsize=65536)
 def _yearly_firing(
     month: int, day: int, year: int, feb29: Literal["feb28", "mar1"], offset: Duration, tz: ZoneInfo
@@ -201,14 +254,20 @@ def schedule_firings(
     """The latest past firing (and the one before when `delay_pending`) and the next one."""
     last = _last_fire(schedule, now, tz)
     if last is not None and (not_before is None or last >= not_before):
-        yield Firing(source=f"at={instant_label(last)}", at=last)
+        yield Firing(source=_schedule_source(last), at=last)
         if delay_pending:
             previous = _last_fire(schedule, last - timedelta(seconds=1), tz)
             if previous is not None and (not_before is None or previous >= not_before):
-                yield Firing(source=f"at={instant_label(previous)}", at=previous)
+                yield Firing(source=_schedule_source(previous), at=previous)
     upcoming = _next_fire(schedule, now, tz)
     if upcoming is not None:
-        yield Firing(source=f"at={instant_label(upcoming)}", at=upcoming, upcoming=True)
+        yield Firing(source=_schedule_source(upcoming), at=upcoming, upcoming=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule_source(instant: datetime) -> str:
+    # The few instants a schedule fires at around now, for every contact: label them once.
+    return f"at={instant_label(instant)}"
 
 
 # Every contact planned at one instant asks the same few questions of a schedule (one per

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
 from operator import attrgetter
@@ -19,6 +18,7 @@ __all__ = ["History"]
 # The total order of events: instant, name, id (`Event.id` is never None: an event without
 # one gets a generated id). attrgetter builds the key in C, without a Python call per event.
 _event_order = attrgetter("at", "name", "id")
+_event_at = attrgetter("at")
 
 
 # Deliveries: instant, occurrence key, status (a `str` enum, so it orders as its value).
@@ -56,59 +56,78 @@ class History:
     def __init__(self, snapshot: Snapshot, cadence: str, now: datetime) -> None:
         # A total order (not the order given), so that the plan does not depend on the order
         # events come in; an event given twice (the same name and id: ingested twice) counts
-        # once, as its earliest copy.
-        unique: dict[tuple[str, str | None], Event] = {}
+        # once, as its earliest copy. One pass then indexes them by name.
         past = [e for e in snapshot.events if e.at <= now]
-        for event in sorted(past, key=_event_order):
-            unique.setdefault((event.name, event.id), event)
+        # By instant alone, cheaper than by the whole key, and the same order when no two
+        # events share an instant; when some do, by the whole key.
+        past.sort(key=_event_at)
+        instants = [e.at for e in past]
+        if len(set(instants)) < len(instants):
+            past.sort(key=_event_order)
+            instants = [e.at for e in past]
         self.next_event_at: datetime | None = None
+        unique: dict[tuple[str, str | None], Event] | None = None
+        events = past
+        if len({e.id for e in past}) < len(past):
+            # An id comes twice (with the same name: an event ingested twice). Without
+            # that, as almost always, every (name, id) is distinct: no need to look.
+            unique = {}
+            for event in past:
+                unique.setdefault((event.name, event.id), event)
+            events = list(unique.values())
         if len(past) < len(snapshot.events):
             # A copy later than `now` of an event already here changes nothing.
+            here = unique if unique is not None else {(e.name, e.id) for e in events}
             self.next_event_at = min(
-                (e.at for e in snapshot.events if e.at > now and (e.name, e.id) not in unique),
+                (e.at for e in snapshot.events if e.at > now and (e.name, e.id) not in here),
                 default=None,
             )
-        events = list(unique.values())
         self.events: list[Event] = events
-        by_name: dict[str, list[Event]] = defaultdict(list)
+        self.activity_times: list[datetime] = instants if unique is None else [e.at for e in events]
+        by_name: dict[str, list[Event]] = {}
+        times: dict[str, list[datetime]] = {}
         engaged: dict[str, dict[str, datetime]] = {OPENED: {}, CLICKED: {}}
-        for event in events:
-            by_name[event.name].append(event)
-            if event.ref is not None and event.name in engaged:
-                engaged[event.name].setdefault(event.ref, event.at)
-        self._events_by_name = dict(by_name)
-        self._event_times = {name: [e.at for e in group] for name, group in by_name.items()}
+        for event, at in zip(events, self.activity_times, strict=True):
+            name = event.name
+            group = by_name.get(name)
+            if group is None:
+                by_name[name] = [event]
+                times[name] = [at]
+            else:
+                group.append(event)
+                times[name].append(at)
+            if event.ref is not None and name in engaged:
+                engaged[name].setdefault(event.ref, at)
+        self._events_by_name = by_name
+        self._event_times = times
         self._engaged = engaged
-        self.activity_times: list[datetime] = [e.at for e in events]
         self._cadence = cadence
         self._fold = snapshot.fold
         if self._fold is not None:
             _check_fold(self._fold, snapshot, now)
 
-        self.by_key: dict[str, Delivery] = {}
-        sent_by_step: dict[str, list[Delivery]] = defaultdict(list)
         # Deliveries too are indexed in a total order, not the order given: the planner
         # follows them (after_step) in this order.
-        by_key = self.by_key
-        sent = DeliveryStatus.SENT
+        ordered = [d for d in snapshot.deliveries if d.cadence == cadence]
+        ordered.sort(key=_delivery_order)
         # Keys written before their parts were escaped differ from today's only when the
         # contact id (or a name) holds a character that is escaped: read those as today's.
-        legacy = (
-            key_part(snapshot.contact.id) != snapshot.contact.id or key_part(cadence) != cadence
-        )
-        for delivery in sorted(snapshot.deliveries, key=_delivery_order):
-            if delivery.cadence != cadence:
-                continue
-            if legacy:
-                key = current_key(
-                    delivery.occurrence_key, cadence, delivery.step, delivery.contact_id
-                )
-                by_key[key] = delivery
-            else:
-                by_key[delivery.occurrence_key] = delivery
+        if key_part(snapshot.contact.id) != snapshot.contact.id or key_part(cadence) != cadence:
+            self.by_key: dict[str, Delivery] = {
+                current_key(d.occurrence_key, cadence, d.step, d.contact_id): d for d in ordered
+            }
+        else:
+            self.by_key = {d.occurrence_key: d for d in ordered}
+        sent = DeliveryStatus.SENT
+        sent_by_step: dict[str, list[Delivery]] = {}
+        for delivery in ordered:
             if delivery.status is sent:
-                sent_by_step[delivery.step].append(delivery)  # oldest first
-        self.sent_by_step: dict[str, list[Delivery]] = dict(sent_by_step)
+                sends = sent_by_step.get(delivery.step)
+                if sends is None:
+                    sent_by_step[delivery.step] = [delivery]
+                else:
+                    sends.append(delivery)  # oldest first
+        self.sent_by_step = sent_by_step
         # What the planner derives from this history once and reuses across steps (the
         # firings of an event name), keyed by its users.
         self.memo: dict[Hashable, Any] = {}

@@ -40,6 +40,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta, timezone
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -66,7 +67,9 @@ from regua.planning.firings import (
     after_step_source,
     claimed_firing,
     date_firings,
+    event_firing,
     event_firings,
+    event_sources,
     inactivity_firing,
     schedule_firings,
 )
@@ -95,6 +98,9 @@ _CLOSED_STATE = {
 }
 
 _MEMO_SIZE = 4096
+
+# A plan's waiting occurrences: soonest first, then by key.
+_waiting_order = attrgetter("at", "key")
 
 
 def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
@@ -430,7 +436,12 @@ class _Planner:
             )
         self.explain_step = explain_step
         self.probe: FoldProbe | None = None
-        self._prefixes: dict[str, str] = {}
+        # Every step's key prefix for this contact (``<cadence>:<step>:<contact>:``): the
+        # compiled ``<cadence>:<step>:`` and the contact's part.
+        contact_part = key_part(self.contact.id) + SEPARATOR
+        self._prefixes: dict[str, str] = {
+            cstep.step.name: cstep.key_prefix + contact_part for cstep in self.compiled.steps
+        }
         self.explained: list[Occurrence] = []
         self.due: list[DueAction] = []
         self.waiting: list[Occurrence] = []
@@ -455,7 +466,7 @@ class _Planner:
 
     def _prefix(self, step: str) -> str:
         prefix = self._prefixes.get(step)
-        if prefix is None:
+        if prefix is None:  # a step this cadence does not have, named in a recorded key
             prefix = self._prefixes[step] = occurrence_prefix(
                 self.cadence.name, step, self.contact.id
             )
@@ -473,11 +484,21 @@ class _Planner:
         """Assess every occurrence of every step; what stands is left in `candidates`."""
         recorded = self.history.by_key
         for cstep in self.compiled.steps:
+            prefix = self._prefixes[cstep.step.name]
+            explained = self.explain_step == cstep.step.name
+            if cstep.plain_event is not None and not explained:
+                # The firings `event_firings` yields, in its order, but a key is looked up
+                # before its firing is built: most events of a long history fired an
+                # occurrence already recorded. (No claim nor probe concerns event triggers.)
+                for source, event in event_sources(cstep.plain_event, self.history):
+                    key = prefix + source
+                    if key not in recorded:
+                        self._assess(cstep, event_firing(source, event), key)
+                continue
             firings: Iterable[Firing] = self._firings(cstep)
             if self.claimed:
                 firings = self._with_claimed(cstep, firings)
-            prefix = self._prefix(cstep.step.name)
-            if self.explain_step == cstep.step.name:
+            if explained:
                 for firing in firings:
                     self._assess(cstep, firing, prefix + firing.source)
                 continue
@@ -495,8 +516,9 @@ class _Planner:
 
     def finish(self) -> Plan:
         """The plan, once the caps pass has run."""
-        self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
-        self.waiting.sort(key=lambda o: (o.at, o.key))
+        if len(self.due) > 1:
+            self.due.sort(key=lambda a: (-a.priority, a.due_at, a.occurrence_key))
+        self.waiting.sort(key=_waiting_order)
         return Plan(
             cadence=self.cadence.name,
             contact_id=self.contact.id,
@@ -600,10 +622,28 @@ class _Planner:
         step = cstep.step
         if step.digest is not None:
             return digest_close(triggered_at, step.digest, self.tz)
-        due = shift(triggered_at, step.delay, self.tz) if step.delay else triggered_at
+        delay = cstep.delay
+        due = triggered_at if delay is None else shift(triggered_at, delay, self.tz)
         if step.at is not None:
             due = next_at(due, step.at, self.tz)
         return due
+
+    def _shared_due(
+        self, cstep: CompiledStep, triggered_at: datetime
+    ) -> tuple[datetime, tuple[datetime | None, Reason]]:
+        """`_due_at` and `_expires_at` of a firing many contacts share (`shared_instants`)."""
+        memo = self.compiled.due_times
+        memo_key = (cstep.index, self.tz, triggered_at)
+        try:
+            return memo[memo_key]
+        except KeyError:
+            pass
+        due_at = self._due_at(cstep, triggered_at)
+        times = due_at, self._expires_at(cstep, triggered_at, due_at)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[memo_key] = times
+        return times
 
     def _expires_at(
         self, cstep: CompiledStep, triggered_at: datetime, due_at: datetime
@@ -658,37 +698,24 @@ class _Planner:
             return
         if self.probe is not None:
             self.probe.open(firing.at)
-        due_at = self._due_at(cstep, firing.at)
-        expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
+        if cstep.shared_instants:
+            due_at, (expires_at, expiry_reason) = self._shared_due(cstep, firing.at)
+        else:
+            due_at = self._due_at(cstep, firing.at)
+            expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
 
-        def occurrence(
-            state: OccurrenceState, at: datetime, reason: Reason | None, detail: str = ""
-        ) -> Occurrence:
-            return Occurrence(
-                cadence=self.cadence.name,
-                step=step.name,
-                contact_id=self.contact.id,
-                key=key,
-                source=firing.source,
-                triggered_at=firing.at,
-                due_at=due_at,
-                state=state,
-                at=at,
-                reason=reason,
-                detail=detail,
-                expires_at=expires_at,
-                collected=_collected(firing, state, at),
-            )
-
+        # What every occurrence concluded below is made of (`_occurrence`). A tuple, not a
+        # closure: a closure would make this method's locals cells, for every occurrence.
+        this = (cstep, firing, key, due_at, expires_at)
         if firing.upcoming:
-            self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED))
+            self._wait(
+                self._occurrence(*this, OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED)
+            )
             return
-        ended = self._journey_end(cstep, firing)
+        ended = self._journey_end(cstep, firing) if step.name in self.compiled.journeys else None
         if ended is not None:
             state, at, reason, detail, variant = ended
-            self._close(
-                step.name, attrs.evolve(occurrence(state, at, reason, detail), variant=variant)
-            )
+            self._close(step.name, self._occurrence(*this, state, at, reason, detail, variant))
             return
         if step.cancel_on:
             cancel = self.history.first_cancel(
@@ -703,7 +730,8 @@ class _Planner:
                 )
                 self._close(
                     step.name,
-                    occurrence(
+                    self._occurrence(
+                        *this,
                         OccurrenceState.CANCELLED,
                         cancel.at,
                         Reason.CANCEL_EVENT,
@@ -712,13 +740,14 @@ class _Planner:
                 )
                 return
         if due_at > self.now:
-            self._wait(occurrence(OccurrenceState.WAITING, due_at, Reason.NOT_YET_DUE))
+            self._wait(self._occurrence(*this, OccurrenceState.WAITING, due_at, Reason.NOT_YET_DUE))
             return
         if expires_at is not None and self.now >= expires_at:
             holder = self._held_when_due(step, due_at)
             self._close(
                 step.name,
-                occurrence(
+                self._occurrence(
+                    *this,
                     OccurrenceState.EXPIRED,
                     expires_at,
                     expiry_reason,
@@ -727,20 +756,25 @@ class _Planner:
                 ),
             )
             return
-        lineage = self._lineage(firing.source)
-        ctx = Context(
-            contact=self.contact, history=self.history, at=due_at, tz=self.tz, lineage=lineage
-        )
-        if cstep.when is not None and not cstep.when(ctx):
+        ctx = None  # what conditions read: only steps with a condition or routes have one
+        if cstep.when is not None or cstep.routes:
+            lineage = self._lineage(firing.source)
+            ctx = Context(
+                contact=self.contact, history=self.history, at=due_at, tz=self.tz, lineage=lineage
+            )
+        if cstep.when is not None and ctx is not None and not cstep.when(ctx):
             self._close(
                 step.name,
-                occurrence(OccurrenceState.SKIPPED, due_at, Reason.CONDITION_FALSE, str(step.when)),
+                self._occurrence(
+                    *this, OccurrenceState.SKIPPED, due_at, Reason.CONDITION_FALSE, str(step.when)
+                ),
             )
             return
-        channels, why = resolve_channels(self.compiled, cstep, ctx)
+        channels, why = resolve_channels(self.compiled, cstep, self.contact, ctx)
         if not channels:
             self._close(
-                step.name, occurrence(OccurrenceState.SKIPPED, due_at, Reason.NO_CHANNEL, why)
+                step.name,
+                self._occurrence(*this, OccurrenceState.SKIPPED, due_at, Reason.NO_CHANNEL, why),
             )
             return
         if not step.transactional:
@@ -754,7 +788,9 @@ class _Planner:
                         f"no marketing on {WEEKDAYS[day_off.weekday()]} {day_off.isoformat()} "
                         f"(a day off); held until {held_until.isoformat()}"
                     )
-                self._wait(occurrence(OccurrenceState.WAITING, held_until, reason, detail))
+                self._wait(
+                    self._occurrence(*this, OccurrenceState.WAITING, held_until, reason, detail)
+                )
                 return
         self.candidates.append(
             _Candidate(
@@ -1090,20 +1126,47 @@ class _Planner:
         detail: str = "",
         variant: str | None = None,
     ) -> Occurrence:
+        return self._occurrence(
+            candidate.cstep,
+            candidate.firing,
+            candidate.key,
+            candidate.due_at,
+            candidate.expires_at,
+            state,
+            at,
+            reason,
+            detail,
+            variant,
+        )
+
+    def _occurrence(
+        self,
+        cstep: CompiledStep,
+        firing: Firing,
+        key: str,
+        due_at: datetime,
+        expires_at: datetime | None,
+        state: OccurrenceState,
+        at: datetime,
+        reason: Reason | None,
+        detail: str = "",
+        variant: str | None = None,
+    ) -> Occurrence:
+        """An occurrence the plan concludes about (waiting, due, or closed by it)."""
         return Occurrence(
             cadence=self.cadence.name,
-            step=candidate.cstep.step.name,
+            step=cstep.step.name,
             contact_id=self.contact.id,
-            key=candidate.key,
-            source=candidate.firing.source,
-            triggered_at=candidate.firing.at,
-            due_at=candidate.due_at,
+            key=key,
+            source=firing.source,
+            triggered_at=firing.at,
+            due_at=due_at,
             state=state,
             at=at,
             reason=reason,
             detail=detail,
-            expires_at=candidate.expires_at,
-            collected=_collected(candidate.firing, state, at),
+            expires_at=expires_at,
+            collected=_collected(firing, state, at),
             variant=variant,
         )
 
