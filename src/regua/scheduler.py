@@ -362,9 +362,18 @@ class Scheduler:
         previous: dict[signal.Signals, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
 
-            def request_stop(signum: int, frame: FrameType | None) -> None:
+            def stop_on_signal(signum: int) -> None:
                 log.info("signal %s: stopping after the current tick", signum)
                 self._stop.set()
+
+            def request_stop(signum: int, frame: FrameType | None) -> None:
+                # A handler runs on the main thread, between two of its bytecodes: perhaps
+                # while that thread holds the lock of `self._stop` (entering or leaving
+                # `Event.wait`), which `Event.set` takes too, and which is not reentrant.
+                # Setting it from a thread of its own cannot deadlock.
+                threading.Thread(
+                    target=stop_on_signal, args=(signum,), name="regua-stop", daemon=True
+                ).start()
 
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, request_stop)
