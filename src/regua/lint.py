@@ -409,13 +409,13 @@ def _quiet_hours_at(cadence: Cadence) -> list[tuple[int, Finding]]:
             continue
         window: QuietHours | None = None
         whose = ""
-        if policy_window is not None and _inside(at, policy_window):
+        if policy_window is not None and policy_window.covers(at):
             window, whose = policy_window, "the cadence's quiet hours"
         else:
             # A channel's own window defers only when that channel comes first; only when every
             # channel the step may use holds `at` in its window is the step always deferred.
             windows = [cadence.channel(name).quiet_hours for name in sorted(step.channels_named())]
-            if windows and all(w is not None and _inside(at, w) for w in windows):
+            if windows and all(w is not None and w.covers(at) for w in windows):
                 window = windows[0]
                 whose = "the quiet hours of every channel it may use"
         if window is None:
@@ -461,13 +461,6 @@ def _digest_cancels_itself(cadence: Cadence) -> list[tuple[int, Finding]]:
             )
         )
     return found
-
-
-def _inside(at: time, window: QuietHours) -> bool:
-    # The planner's half-open window: start <= t < end, or across midnight t >= start or t < end.
-    if window.crosses_midnight:
-        return at >= window.start or at < window.end
-    return window.start <= at < window.end
 
 
 def _hhmm(value: time) -> str:

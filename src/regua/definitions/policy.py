@@ -53,6 +53,17 @@ class QuietHours(DefinitionModel):
         """True when the window runs past midnight (start later than end)."""
         return self.start > self.end
 
+    def covers(self, wall_time: time) -> bool:
+        """Whether a local wall time is inside the window: from `start` (included) to `end`.
+
+        >>> night = QuietHours(start=time(21), end=time(8))
+        >>> night.covers(time(23, 30)), night.covers(time(7, 59)), night.covers(time(8))
+        (True, True, False)
+        """
+        if self.crosses_midnight:
+            return wall_time >= self.start or wall_time < self.end
+        return self.start <= wall_time < self.end
+
 
 class FrequencyCap(DefinitionModel):
     """At most `max` marketing messages per window `per`.

@@ -221,13 +221,7 @@ def in_quiet_hours(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> bool:
 
     """
     require_aware(instant, "instant")
-    return _inside(instant.astimezone(tz).time(), quiet)
-
-
-def _inside(wall_time: time, quiet: QuietHours) -> bool:
-    if quiet.crosses_midnight:
-        return wall_time >= quiet.start or wall_time < quiet.end
-    return quiet.start <= wall_time < quiet.end
+    return quiet.covers(instant.astimezone(tz).time())
 
 
 def quiet_until(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime | None:
@@ -251,7 +245,7 @@ def quiet_until(instant: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime 
         instant = instant.astimezone(UTC)
     # One conversion to the wall clock answers both questions: inside? until when?
     local = instant.astimezone(tz)
-    if not _inside(local.time(), quiet):
+    if not quiet.covers(local.time()):
         return None
     end_date = local.date()
     if quiet.crosses_midnight and local.time() >= quiet.start:
