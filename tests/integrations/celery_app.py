@@ -131,6 +131,9 @@ def close_connections(**_: object) -> None:
 
 app = Celery("regua_test", broker=BROKER, backend=BACKEND)
 app.conf.update(
+    # A queue of this run's own: a worker of another run (one left behind by a killed test
+    # process) never takes its tasks.
+    task_default_queue=NAMESPACE,
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
     result_expires=3600,
@@ -139,5 +142,7 @@ app.conf.update(
 regua_tasks = install(
     app,
     make_scheduler,
-    CeleryConfig(shards=SHARDS, batch_size=BATCH, lease=LEASE, namespace=NAMESPACE),
+    CeleryConfig(
+        shards=SHARDS, batch_size=BATCH, lease=LEASE, namespace=NAMESPACE, queue=NAMESPACE
+    ),
 )

@@ -262,9 +262,9 @@ def test_a_day_of_ticks_on_real_celery_workers_sends_each_message_once(
             """Send a tick and wait until every dispatch it caused has finished."""
             if kill:  # close the gate: each sender stops after its next message
                 database.execute("SELECT pg_advisory_lock(%s)", (gate,))
-            shard_ids = client.send_task(f"{namespace}.tick", args=[now.isoformat()]).get(
-                timeout=PATIENCE
-            )
+            shard_ids = client.send_task(
+                f"{namespace}.tick", args=[now.isoformat()], queue=namespace
+            ).get(timeout=PATIENCE)
             if kill:
                 wait_until(lambda: at_the_gate(database, gate) > 0, "a sender at the gate")
                 # Mid-dispatch: a message sent and not recorded, tasks unacknowledged (they
