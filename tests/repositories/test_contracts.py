@@ -64,3 +64,11 @@ class TestPostgresRepository(SQLContract):
     @pytest.fixture
     def repository(self, postgres_repository: Repository) -> Repository:
         return postgres_repository
+
+
+class TestPostgresRepositoryOnItsOwnClock(SQLContract):
+    """PostgreSQL as it is opened by default: leases expire by the server's clock."""
+
+    @pytest.fixture
+    def repository(self, postgres_engine: sa.Engine, postgres_schema: str) -> Repository:
+        return SQLRepository(postgres_engine, schema=postgres_schema)

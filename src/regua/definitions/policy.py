@@ -56,6 +56,7 @@ class QuietHours(DefinitionModel):
     def covers(self, wall_time: time) -> bool:
         """Whether a local wall time is inside the window: from `start` (included) to `end`.
 
+        >>> from datetime import time
         >>> night = QuietHours(start=time(21), end=time(8))
         >>> night.covers(time(23, 30)), night.covers(time(7, 59)), night.covers(time(8))
         (True, True, False)
