@@ -57,6 +57,7 @@ __all__ = [
     "Throttled",
     "UnknownContactError",
     "Wakeup",
+    "history_order",
 ]
 
 DIRTY = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -227,6 +228,29 @@ class Claim:
     sending: bool = False
     unsettled: bool = False
     channel: str | None = None
+
+    @classmethod
+    def granted(
+        cls, action: DueAction, worker: str, until: datetime, held: Claim | None = None
+    ) -> Claim:
+        """The claim `SchedulerStore.claim` grants on `action`'s occurrence until `until`.
+
+        A new claim starts on the action's first channel with fresh retry state; one that
+        takes over an expired claim `held` keeps its retry state and channel, and is
+        `unsettled` if that one was unsettled or still `sending`. Either is `sending`.
+        """
+        return cls(
+            occurrence_key=action.occurrence_key,
+            contact_id=action.contact_id,
+            worker=worker,
+            until=until,
+            attempts=held.attempts if held else 0,
+            channel_index=held.channel_index if held else 0,
+            last_error=held.last_error if held else None,
+            sending=True,
+            unsettled=held is not None and (held.unsettled or held.sending),
+            channel=held.channel if held else action.channel,
+        )
 
 
 @attrs.frozen(slots=True)
@@ -634,9 +658,18 @@ class BaseRepository:
         snapshot = self.load_snapshots([contact_id]).get(contact_id)
         if snapshot is None:
             raise UnknownContactError(f"no contact {contact_id!r}")
-        records: list[tuple[datetime, int, Event | Delivery]] = [
-            (e.at, 0, e) for e in snapshot.events
-        ]
-        records += [(d.at, 1, d) for d in snapshot.deliveries]
-        records.sort(key=lambda r: (r[0], r[1]))
-        return [record for _, _, record in records]
+        return history_order(snapshot.events, snapshot.deliveries)
+
+
+def history_order(
+    events: Iterable[Event], deliveries: Iterable[Delivery]
+) -> list[Event | Delivery]:
+    """Events and deliveries in the order `ContactStore.history` returns them.
+
+    Oldest first, events before deliveries at the same instant, in their given order
+    otherwise.
+    """
+    records: list[tuple[datetime, int, Event | Delivery]] = [(e.at, 0, e) for e in events]
+    records += [(d.at, 1, d) for d in deliveries]
+    records.sort(key=lambda r: (r[0], r[1]))
+    return [record for _, _, record in records]

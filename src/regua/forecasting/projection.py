@@ -269,18 +269,7 @@ class _ContactStore:
             held = self.claims.get(key)
             if key in self.closed or (held is not None and held.until >= now):
                 continue
-            granted[key] = self.claims[key] = Claim(
-                occurrence_key=key,
-                contact_id=action.contact_id,
-                worker=worker,
-                until=now + lease,
-                attempts=held.attempts if held else 0,
-                channel_index=held.channel_index if held else 0,
-                last_error=held.last_error if held else None,
-                sending=True,
-                unsettled=held is not None and (held.unsettled or held.sending),
-                channel=held.channel if held else action.channel,
-            )
+            granted[key] = self.claims[key] = Claim.granted(action, worker, now + lease, held)
         return granted
 
     def defer(self, claims: Sequence[Claim]) -> None:

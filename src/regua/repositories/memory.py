@@ -32,6 +32,7 @@ from regua.ports import (
     ContactError,
     UnknownContactError,
     Wakeup,
+    history_order,
 )
 from regua.records import (
     CLICKED,
@@ -345,10 +346,8 @@ class InMemoryRepository(BaseRepository):
         """Every event and delivery of the contact, oldest first."""
         with self._lock:
             row = self._row(contact_id)
-            items: list[tuple[datetime, int, Event | Delivery]] = [(e.at, 0, e) for e in row.events]
-            items += [(d.at, 1, d) for d in row.deliveries]
-        items.sort(key=lambda item: (item[0], item[1]))
-        return [item for _, _, item in items]
+            events, deliveries = list(row.events), list(row.deliveries)
+        return history_order(events, deliveries)
 
     def failed_deliveries(self, limit: int = 100) -> list[Delivery]:
         """Deliveries recorded as failed, most recent first."""
@@ -623,18 +622,7 @@ class InMemoryRepository(BaseRepository):
                 held = self._claims.get(key)
                 if held is not None and held.until >= now:
                     continue
-                claim = Claim(
-                    occurrence_key=key,
-                    contact_id=action.contact_id,
-                    worker=worker,
-                    until=now + lease,
-                    attempts=held.attempts if held else 0,
-                    channel_index=held.channel_index if held else 0,
-                    last_error=held.last_error if held else None,
-                    sending=True,
-                    unsettled=held is not None and (held.unsettled or held.sending),
-                    channel=held.channel if held else next(iter(action.channels), None),
-                )
+                claim = Claim.granted(action, worker, now + lease, held)
                 self._put_claim(claim)
                 granted[key] = claim
         return granted
