@@ -17,6 +17,29 @@ __all__ = ["RateLimited"]
 S = TypeVar("S", bound=Sender)
 
 
+def token_rate(per_second: object, burst: object) -> tuple[float, int]:
+    """A token bucket's rate and burst, checked (a `burst` of None is 1).
+
+    `per_second` must be a positive, finite number and `burst` an int of at least 1.
+
+    Raises:
+        ArgumentTypeError: either has the wrong type.
+        ConfigurationError: either is out of range.
+
+    """
+    if isinstance(per_second, bool) or not isinstance(per_second, int | float):
+        raise ArgumentTypeError(f"per_second must be a number, got {per_second!r}")
+    if not math.isfinite(per_second) or per_second <= 0:
+        raise ConfigurationError(f"per_second must be a positive, finite number, got {per_second}")
+    if burst is None:
+        burst = 1
+    if isinstance(burst, bool) or not isinstance(burst, int):
+        raise ArgumentTypeError(f"burst must be an int, got {burst!r}")
+    if burst < 1:
+        raise ConfigurationError(f"burst must be at least 1, got {burst}")
+    return float(per_second), burst
+
+
 class RateLimited(Generic[S]):
     """A `Sender` that passes messages to `sender` at most `per_second` times a second.
 
@@ -63,18 +86,7 @@ class RateLimited(Generic[S]):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
-        if isinstance(per_second, bool) or not isinstance(per_second, int | float):
-            raise ArgumentTypeError(f"per_second must be a number, got {per_second!r}")
-        if not math.isfinite(per_second) or per_second <= 0:
-            raise ConfigurationError(
-                f"per_second must be a positive, finite number, got {per_second}"
-            )
-        if burst is None:
-            burst = 1
-        if isinstance(burst, bool) or not isinstance(burst, int):
-            raise ArgumentTypeError(f"burst must be an int, got {burst!r}")
-        if burst < 1:
-            raise ConfigurationError(f"burst must be at least 1, got {burst}")
+        per_second, burst = token_rate(per_second, burst)
         if max_wait is not None and (
             isinstance(max_wait, bool)
             or not isinstance(max_wait, int | float)

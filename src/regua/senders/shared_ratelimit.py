@@ -40,6 +40,7 @@ import attrs
 
 from regua.errors import ArgumentTypeError, ConfigurationError, MissingDependencyError, ReguaError
 from regua.ports import Message, Sender, TemporaryFailure, Throttled
+from regua.senders.ratelimit import token_rate
 
 if TYPE_CHECKING:
     import redis
@@ -189,18 +190,7 @@ class SharedRateLimited(Generic[S]):
         max_wait: float | timedelta = DEFAULT_MAX_WAIT,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
-        if isinstance(per_second, bool) or not isinstance(per_second, int | float):
-            raise ArgumentTypeError(f"per_second must be a number, got {per_second!r}")
-        if not math.isfinite(per_second) or per_second <= 0:
-            raise ConfigurationError(
-                f"per_second must be a positive, finite number, got {per_second}"
-            )
-        if burst is None:
-            burst = 1
-        if isinstance(burst, bool) or not isinstance(burst, int):
-            raise ArgumentTypeError(f"burst must be an int, got {burst!r}")
-        if burst < 1:
-            raise ConfigurationError(f"burst must be at least 1, got {burst}")
+        per_second, burst = token_rate(per_second, burst)
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"name must be a non-empty string, got {name!r}")
         self.sender = sender
