@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -216,6 +217,18 @@ def test_scripted_failures_fall_back_to_the_next_channel() -> None:
         assumptions=Assumptions(events=orders, failures=[ChannelFailure("sms", 1.0)]),
     )
     assert (lost.messages, lost.failed) == (0, 50)
+
+
+def test_a_forecast_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """Projected messages are not sent: no "sent" or "failed" records of the scheduler."""
+    caplog.set_level(logging.DEBUG, logger="regua")
+    people = [person(f"c{n}", sms=True) for n in range(5)]
+    failing = Assumptions(
+        events=[EventRate("order_placed", 1.0, every="1w")], failures=[ChannelFailure("sms", 1.0)]
+    )
+    result = forecast(NEWS, people, START, "7d", assumptions=failing)
+    assert result.messages > 0
+    assert [r.getMessage() for r in caplog.records if r.name == "regua.scheduler"] == []
 
 
 @pytest.mark.slow

@@ -166,8 +166,13 @@ def plan_contact(
 
 
 def _plan_together(planners: Sequence[_Planner]) -> tuple[Plan, ...]:
-    """Run `planners` (one contact, one instant) with one caps pass over all of them."""
-    if len(planners) > 1 and any(p.compiled.shares_caps for p in planners):
+    """Run `planners` (one contact, one instant) with one caps pass over all of them.
+
+    Without a cap they share, each planner's caps pass is its own: nothing one accepts
+    changes what another may, so each runs alone.
+    """
+    shares = len(planners) > 1 and any(p.compiled.shares_caps for p in planners)
+    if shares:
         shared = _Sends()
         for planner in planners:
             shared.extend(planner.history, planner.compiled.uncapped_steps)
@@ -176,10 +181,11 @@ def _plan_together(planners: Sequence[_Planner]) -> tuple[Plan, ...]:
             planner.shared = shared
     for planner in planners:
         planner.collect()
-    if len(planners) == 1:
-        planners[0].allocate()
-    else:
+    if shares:
         _allocate_together(planners)
+    else:
+        for planner in planners:
+            planner.allocate()
     return tuple(planner.finish() for planner in planners)
 
 
