@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from regua.planning.compiled import CompiledCadence, CompiledStep
-from regua.planning.conditions import Context
+from typing import TYPE_CHECKING
+
 from regua.records import Contact
+
+if TYPE_CHECKING:
+    from regua.planning.compiled import CompiledCadence, CompiledStep
+    from regua.planning.conditions import Context
 
 __all__ = ["resolve_channels"]
 

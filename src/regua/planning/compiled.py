@@ -27,6 +27,7 @@ from regua.definitions.triggers import (
     EventTrigger,
     ScheduleTrigger,
 )
+from regua.planning.checks import StepChecks, step_checks
 from regua.planning.conditions import Predicate, compile_condition
 from regua.planning.experiments import Experiments
 from regua.planning.goals import StepGoals, step_goals
@@ -206,6 +207,16 @@ class CompiledCadence:
     """Memo of the due instant and expiry of schedule and date triggers' firings: they
     depend only on (step, tz, trigger instant), which contacts of one timezone share (a
     schedule's firing, a birthday). Bounded by the planner."""
+    checks: dict[str, StepChecks] = attrs.field(
+        default=attrs.Factory(
+            lambda self: {c.step.name: step_checks(c, self) for c in self.steps},
+            takes_self=True,
+        ),
+        eq=False,
+        repr=False,
+    )
+    """Each step's checks (`regua.planning.checks`): those that can conclude about its
+    occurrences, in order."""
 
 
 def _ordered(cadence: Cadence) -> list[Step]:

@@ -17,9 +17,11 @@ from regua.definitions.triggers import (
     ScheduleTrigger,
     Trigger,
 )
+from regua.planning.checks import Check
+from regua.planning.compiled import compile_cadence
 from regua.planning.goals import StepGoals
 from regua.planning.occurrences import Occurrence
-from regua.planning.planner import _plan_together, _Planner
+from regua.planning.planner import plan_contact
 from regua.records import Snapshot
 
 __all__ = ["Explanation", "describe_trigger", "explain"]
@@ -132,15 +134,18 @@ def explain(
 
     """
     definition = cadence.step(step)
-    planner = _Planner(cadence, snapshot, now, explain_step=step)
-    planners = [
-        planner if other.name == cadence.name else _Planner(other, snapshot, now, None)
-        for other in cadences
-    ]
-    if planner not in planners:
-        planners.insert(0, planner)
-    result = _plan_together(planners)[planners.index(planner)]
-    occurrences = sorted(planner.explained, key=lambda o: (o.triggered_at, o.key))
+    planned = [cadence if other.name == cadence.name else other for other in cadences]
+    if not any(other is cadence for other in planned):
+        planned.insert(0, cadence)
+    occurrences: list[Occurrence] = []
+
+    def trace(occurrence: Occurrence, check: Check | None) -> None:
+        if occurrence.step == step and occurrence.cadence == cadence.name:
+            occurrences.append(occurrence)
+
+    plans = plan_contact(planned, snapshot, now, trace=trace)
+    result = plans[next(i for i, other in enumerate(planned) if other is cadence)]
+    occurrences.sort(key=lambda o: (o.triggered_at, o.key))
     return Explanation(
         cadence=cadence.name,
         step=step,
@@ -153,7 +158,7 @@ def explain(
         occurrences=tuple(occurrences),
         next_wakeup=result.next_wakeup,
         experiment=_describe_experiment(definition),
-        goal=_describe_goal(planner.compiled.goals[step]),
+        goal=_describe_goal(compile_cadence(cadence).goals[step]),
     )
 
 

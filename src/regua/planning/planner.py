@@ -4,41 +4,30 @@ Pure: no I/O, no clock reads; the same inputs always give the same plan. The pla
 recomputes everything from history, so the current definition of a cadence rules for every
 contact in flight.
 
-For each step, in an order where ``after_step`` followers come after the step they follow:
+For each step, in an order where ``after_step`` followers come after the step they follow,
+the trigger's firings give occurrences, each with a deterministic key (a digest step's
+firings are its windows: see `regua.planning.digests`). An occurrence with an open claim
+(`Snapshot.claimed`) that catch-up no longer yields (a deferred retry of a schedule,
+overtaken by its next firing) is rebuilt from its key, so that it is retried or closed,
+never forgotten. Each occurrence then goes through the checks of `regua.planning.checks`,
+in their order: a recorded delivery, the trigger and the journey (`regua.planning.goals`),
+``cancel_on``, the due instant, the expiry, the ``when`` condition, the channels, quiet
+hours. Each occurrence standing at the end is given its experiment variant
+(`regua.planning.experiments`).
 
-1. the trigger's firings give occurrences, each with a deterministic key (a digest step's
-   firings are its windows: see `regua.planning.digests`); an occurrence
-   with an open claim (`Snapshot.claimed`) that catch-up no longer yields (a deferred retry
-   of a schedule, overtaken by its next firing) is rebuilt from its key, so that it is
-   retried or closed, never forgotten;
-2. an occurrence with a recorded delivery is closed; one triggered before the step's
-   `active_from` is ignored;
-3. a `cancel_on` event after the trigger (and by now) cancels it;
-4. not yet due (trigger + delay, then the ``at=`` time): it waits;
-5. past `deadline` or `expires_after`: expired;
-6. its `when` condition, evaluated as of the due instant, false: skipped;
-7. no channel with an address (and, for marketing, consent): skipped;
-8. marketing steps inside quiet hours wait for the window to end.
-
-Between 2 and 3, the journey may end (`regua.planning.goals`): an occurrence following a
-held-out one is held out too, and one whose goal was reached after its trigger is
-cancelled (``goal_reached``). Each occurrence standing at the end is given its experiment
-variant (`regua.planning.experiments`).
-
-The occurrences still standing then compete, highest priority first, for the frequency
-caps; `repeat="once"` and `cooldown` are checked in the same pass, so that two occurrences
-due together cannot both slip through. An occurrence that wins a slot but whose variant is
-the step's holdout is closed as skipped (``holdout``) instead of sent, taking no slot.
-`plan_contact` plans several cadences for one contact: each as `plan` does, but with one
-caps pass over the occurrences of all of them, so that a cap with ``scope="contact"``
-counts (and rations) the marketing messages of every cadence.
+The occurrences still standing then compete, highest priority first, in the caps pass:
+`repeat="once"`, `cooldown`, the frequency caps and holdouts are checked in one pass, so
+that two occurrences due together cannot both slip through. `plan_contact` plans several
+cadences for one contact: each as `plan` does, but with one caps pass over the occurrences
+of all of them, so that a cap with ``scope="contact"`` counts (and rations) the marketing
+messages of every cadence.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from operator import attrgetter
 from zoneinfo import ZoneInfo
@@ -57,7 +46,7 @@ from regua.definitions.triggers import (
 )
 from regua.errors import FoldTooShallow, InvalidArgumentError, InvalidRecordError
 from regua.planning.calendar import from_local, next_at, quiet_until, shift, to_local
-from regua.planning.channels import resolve_channels
+from regua.planning.checks import Assessment, Check, Trace
 from regua.planning.compiled import CompiledCadence, CompiledCap, CompiledStep, compile_cadence
 from regua.planning.conditions import Context
 from regua.planning.digests import SOURCE_PREFIX, Closure, digest_close, digest_firings
@@ -77,7 +66,7 @@ from regua.planning.goals import first_goal_event
 from regua.planning.history import History
 from regua.planning.keys import SEPARATOR, key_part, occurrence_prefix, parse_after_source
 from regua.planning.occurrences import Occurrence, OccurrenceState, Plan, Reason
-from regua.records import DeliveryStatus, DueAction, Snapshot, idempotency_key
+from regua.records import Delivery, DueAction, Snapshot, idempotency_key
 
 __all__ = [
     "FoldProbe",
@@ -89,21 +78,15 @@ __all__ = [
     "settled_once_sent",
 ]
 
-_CLOSED_STATE = {
-    DeliveryStatus.SENT: OccurrenceState.SENT,
-    DeliveryStatus.FAILED: OccurrenceState.FAILED,
-    DeliveryStatus.CANCELLED: OccurrenceState.CANCELLED,
-    DeliveryStatus.SKIPPED: OccurrenceState.SKIPPED,
-    DeliveryStatus.EXPIRED: OccurrenceState.EXPIRED,
-}
-
 _MEMO_SIZE = 4096
 
 # A plan's waiting occurrences: soonest first, then by key.
 _waiting_order = attrgetter("at", "key")
 
 
-def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
+def plan(
+    cadence: Cadence, snapshot: Snapshot, now: datetime, *, trace: Trace | None = None
+) -> Plan:
     """Compute what is due for one contact under `cadence` at the instant `now`.
 
     >>> from datetime import datetime, timezone
@@ -126,12 +109,19 @@ def plan(cadence: Cadence, snapshot: Snapshot, now: datetime) -> Plan:
     A frequency cap with ``scope="contact"`` counts this cadence's messages alone here:
     `plan_contact` plans the cadences that share one together, as the scheduler does.
 
+    `trace` (a `regua.planning.Trace`) is told of every occurrence the plan concludes about
+    and of the check that concluded (the checks and their order: `regua.planning.checks`).
+
     """
-    return _Planner(cadence, snapshot, now, explain_step=None).run()
+    return _Planner(cadence, snapshot, now, trace).run()
 
 
 def plan_contact(
-    cadences: Sequence[Cadence], snapshot: Snapshot, now: datetime
+    cadences: Sequence[Cadence],
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    trace: Trace | None = None,
 ) -> tuple[Plan, ...]:
     """Plan one contact under several cadences at once: one `Plan` per cadence, in order.
 
@@ -157,12 +147,14 @@ def plan_contact(
     >>> [a.step for a in cart.due], [(o.step, o.reason.value) for o in welcome.waiting]
     (['cart'], [('welcome', 'frequency_cap')])
 
+    `trace` is told of every occurrence of every cadence, as `plan` tells it.
+
     Raises:
         InvalidArgumentError: `now` is naive (also a `ValueError`).
         InvalidRecordError: as `plan`, for any of the cadences.
 
     """
-    return _plan_together([_Planner(c, snapshot, now, explain_step=None) for c in cadences])
+    return _plan_together([_Planner(c, snapshot, now, trace) for c in cadences])
 
 
 def _plan_together(planners: Sequence[_Planner]) -> tuple[Plan, ...]:
@@ -236,7 +228,7 @@ def probe_for_fold(cadence: Cadence, snapshot: Snapshot, now: datetime) -> FoldP
     What is open does not depend on the caps pass (an occurrence it defers or closes was
     open before it), so each cadence is probed alone, whatever caps it shares.
     """
-    planner = _Planner(cadence, snapshot, now, explain_step=None)
+    planner = _Planner(cadence, snapshot, now)
     planner.probe = FoldProbe()
     planner.run()
     return planner.probe
@@ -400,22 +392,9 @@ class _Sends:
         return self.every if cap.channel is None else self.on[cap.channel]
 
 
-@attrs.define(slots=True)
-class _Candidate:
-    """An occurrence that passed every per-occurrence check and waits for the caps pass."""
-
-    cstep: CompiledStep
-    firing: Firing
-    key: str
-    due_at: datetime
-    expires_at: datetime | None
-    channels: tuple[str, ...]
-    variant: str | None = None
-
-
 class _Planner:
     def __init__(
-        self, cadence: Cadence, snapshot: Snapshot, now: datetime, explain_step: str | None
+        self, cadence: Cadence, snapshot: Snapshot, now: datetime, trace: Trace | None = None
     ) -> None:
         if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
             raise InvalidArgumentError(f"now must be a timezone-aware datetime, got {now!r}")
@@ -440,7 +419,7 @@ class _Planner:
             self.claimed = tuple(
                 sorted(k for k in snapshot.claimed if k.startswith(cadence_prefix))
             )
-        self.explain_step = explain_step
+        self.trace = trace
         self.probe: FoldProbe | None = None
         # Every step's key prefix for this contact (``<cadence>:<step>:<contact>:``): the
         # compiled ``<cadence>:<step>:`` and the contact's part.
@@ -448,11 +427,10 @@ class _Planner:
         self._prefixes: dict[str, str] = {
             cstep.step.name: cstep.key_prefix + contact_part for cstep in self.compiled.steps
         }
-        self.explained: list[Occurrence] = []
         self.due: list[DueAction] = []
         self.waiting: list[Occurrence] = []
         self.closed: list[Occurrence] = []
-        self.candidates: list[_Candidate] = []
+        self.candidates: list[Assessment] = []
         # The caps pass's counts: this cadence's marketing sends (built when first needed),
         # and, planned with other cadences under a contact-wide cap, the contact's.
         self.sends: _Sends | None = None
@@ -489,10 +467,10 @@ class _Planner:
     def collect(self) -> None:
         """Assess every occurrence of every step; what stands is left in `candidates`."""
         recorded = self.history.by_key
+        traced = self.trace is not None
         for cstep in self.compiled.steps:
             prefix = self._prefixes[cstep.step.name]
-            explained = self.explain_step == cstep.step.name
-            if cstep.plain_event is not None and not explained:
+            if cstep.plain_event is not None and not traced:
                 # The firings `event_firings` yields, in its order, but a key is looked up
                 # before its firing is built: most events of a long history fired an
                 # occurrence already recorded. (No claim nor probe concerns event triggers.)
@@ -504,7 +482,7 @@ class _Planner:
             firings: Iterable[Firing] = self._firings(cstep)
             if self.claimed:
                 firings = self._with_claimed(cstep, firings)
-            if explained:
+            if traced:  # every occurrence, the recorded ones too
                 for firing in firings:
                     self._assess(cstep, firing, prefix + firing.source)
                 continue
@@ -516,7 +494,7 @@ class _Planner:
             for firing in firings:
                 key = prefix + firing.source
                 # Most firings of a long history are closed by a recorded delivery: the
-                # cheapest check first (explain, above, also shows those).
+                # cheapest check first (a trace, above, is told of those too).
                 if key not in recorded:
                     self._assess(cstep, firing, key)
 
@@ -669,146 +647,47 @@ class _Planner:
         )
 
     def _assess(self, cstep: CompiledStep, firing: Firing, key: str) -> None:
-        step = cstep.step
-        if step.active_from is not None and firing.at < step.active_from:
-            return
-        recorded = self.history.by_key.get(key)
-        if recorded is not None:
-            if self.explain_step == step.name:
-                self.explained.append(
-                    Occurrence(
-                        cadence=self.cadence.name,
-                        step=step.name,
-                        contact_id=self.contact.id,
-                        key=key,
-                        source=firing.source,
-                        triggered_at=firing.at,
-                        due_at=self._due_at(cstep, firing.at),
-                        state=_CLOSED_STATE[recorded.status],
-                        at=recorded.at,
-                        reason=Reason.RECORDED,
-                        variant=recorded.variant,
-                        detail=", ".join(
-                            part
-                            for part in (
-                                f"channel {recorded.channel}" if recorded.channel else "",
-                                recorded.reason or "",
-                                recorded.detail or "",
-                                f"message id {recorded.message_id}" if recorded.message_id else "",
-                            )
-                            if part
-                        ),
-                        collected=tuple(event.key for event in firing.collected),
-                    )
-                )
-            return
-        if self.probe is not None:
-            self.probe.open(firing.at)
+        """Run the checks of `cstep`'s assessment (`regua.planning.checks`) on an occurrence.
+
+        The first that concludes about it ends it; one that passes them all is a candidate
+        of the caps pass.
+        """
+        active_from = cstep.step.active_from
+        if active_from is not None and firing.at < active_from:
+            return  # no occurrence at all
         if cstep.shared_instants:
             due_at, (expires_at, expiry_reason) = self._shared_due(cstep, firing.at)
         else:
             due_at = self._due_at(cstep, firing.at)
             expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
+        assessment = Assessment(cstep, firing, key, due_at, expires_at, expiry_reason)
+        checks = self.compiled.checks[cstep.step.name]
+        if self.trace is None:
+            # Untraced, `collect` assesses no occurrence with a recorded delivery.
+            if self.probe is not None:
+                self.probe.open(firing.at)
+            listed = checks.unrecorded
+        else:
+            listed = checks.assess
+        for check, run in listed:
+            occurrence = run(self, assessment)
+            if occurrence is not None:
+                self._conclude(occurrence, check)
+                return
+        assessment.variant = self.variant(cstep, firing)
+        self.candidates.append(assessment)
 
-        # What every occurrence concluded below is made of (`_occurrence`). A tuple, not a
-        # closure: a closure would make this method's locals cells, for every occurrence.
-        this = (cstep, firing, key, due_at, expires_at)
-        if firing.upcoming:
-            self._wait(
-                self._occurrence(*this, OccurrenceState.WAITING, due_at, Reason.NOT_YET_TRIGGERED)
+    def context(self, assessment: Assessment) -> Context:
+        """What the step's condition and routes read about this occurrence (built once)."""
+        if assessment.ctx is None:
+            assessment.ctx = Context(
+                contact=self.contact,
+                history=self.history,
+                at=assessment.due_at,
+                tz=self.tz,
+                lineage=self.lineage(assessment.firing.source),
             )
-            return
-        ended = self._journey_end(cstep, firing) if step.name in self.compiled.journeys else None
-        if ended is not None:
-            state, at, reason, detail, variant = ended
-            self._close(step.name, self._occurrence(*this, state, at, reason, detail, variant))
-            return
-        if step.cancel_on:
-            cancel = self.history.first_cancel(
-                step.cancel_on, firing.at, self.now, step.cancel_key, firing.data
-            )
-            if cancel is not None:
-                tie = step.cancel_key
-                tied = (
-                    f" ({tie} {firing.data[tie]!r})"
-                    if tie is not None and tie in firing.data and tie in cancel.data
-                    else ""
-                )
-                self._close(
-                    step.name,
-                    self._occurrence(
-                        *this,
-                        OccurrenceState.CANCELLED,
-                        cancel.at,
-                        Reason.CANCEL_EVENT,
-                        f"{cancel.name} at {cancel.at.isoformat()}{tied}",
-                    ),
-                )
-                return
-        if due_at > self.now:
-            self._wait(self._occurrence(*this, OccurrenceState.WAITING, due_at, Reason.NOT_YET_DUE))
-            return
-        if expires_at is not None and self.now >= expires_at:
-            holder = self._held_when_due(step, due_at)
-            self._close(
-                step.name,
-                self._occurrence(
-                    *this,
-                    OccurrenceState.EXPIRED,
-                    expires_at,
-                    expiry_reason,
-                    f"due {due_at.isoformat()}, not sent by {expires_at.isoformat()}"
-                    + (f"; when due, {holder}" if holder else ""),
-                ),
-            )
-            return
-        ctx = None  # what conditions read: only steps with a condition or routes have one
-        if cstep.when is not None or cstep.routes:
-            lineage = self._lineage(firing.source)
-            ctx = Context(
-                contact=self.contact, history=self.history, at=due_at, tz=self.tz, lineage=lineage
-            )
-        if cstep.when is not None and ctx is not None and not cstep.when(ctx):
-            self._close(
-                step.name,
-                self._occurrence(
-                    *this, OccurrenceState.SKIPPED, due_at, Reason.CONDITION_FALSE, str(step.when)
-                ),
-            )
-            return
-        channels, why = resolve_channels(self.compiled, cstep, self.contact, ctx)
-        if not channels:
-            self._close(
-                step.name,
-                self._occurrence(*this, OccurrenceState.SKIPPED, due_at, Reason.NO_CHANNEL, why),
-            )
-            return
-        if not step.transactional:
-            held = self._quiet_end(channels[0], step.marketing)
-            if held is not None:
-                held_until, day_off = held
-                reason, detail = Reason.QUIET_HOURS, f"quiet hours until {held_until.isoformat()}"
-                if day_off is not None:
-                    reason = Reason.DAY_OFF
-                    detail = (
-                        f"no marketing on {WEEKDAYS[day_off.weekday()]} {day_off.isoformat()} "
-                        f"(a day off); held until {held_until.isoformat()}"
-                    )
-                self._wait(
-                    self._occurrence(*this, OccurrenceState.WAITING, held_until, reason, detail)
-                )
-                return
-        self.candidates.append(
-            _Candidate(
-                cstep=cstep,
-                firing=firing,
-                key=key,
-                due_at=due_at,
-                expires_at=expires_at,
-                channels=channels,
-                variant=self._variant(cstep, firing),
-            )
-        )
+        return assessment.ctx
 
     # --- journeys: holdouts, goals and variants -----------------------------------------------
 
@@ -827,7 +706,7 @@ class _Planner:
             return (None if closed.reason is None else closed.reason.value), closed.variant
         return None, None
 
-    def _journey_end(
+    def journey_end(
         self, cstep: CompiledStep, firing: Firing
     ) -> tuple[OccurrenceState, datetime, Reason, str, str | None] | None:
         """How the journey ends at this occurrence (held out, goal reached), if it does."""
@@ -853,7 +732,7 @@ class _Planner:
         detail = f"goal {goal} reached: {event.name} at {event.at.isoformat()}"
         return OccurrenceState.CANCELLED, event.at, Reason.GOAL_REACHED, detail, None
 
-    def _variant(self, cstep: CompiledStep, firing: Firing) -> str | None:
+    def variant(self, cstep: CompiledStep, firing: Firing) -> str | None:
         """The occurrence's variant: the contact's assignment, or the one it follows."""
         step = cstep.step
         experiment = step.experiment_name
@@ -873,7 +752,7 @@ class _Planner:
             return self._predecessor(cstep, firing.source)[1]
         return None
 
-    def _lineage(self, source: str) -> dict[str, str]:
+    def lineage(self, source: str) -> Mapping[str, str]:
         # "after=b/after=a/event=e1" -> {"b": key of b's occurrence "after=a/event=e1",
         #                                "a": key of a's occurrence "event=e1"}
         lineage: dict[str, str] = {}
@@ -884,7 +763,7 @@ class _Planner:
             followed = parse_after_source(rest)
         return lineage
 
-    def _held_when_due(self, step: Step, due_at: datetime) -> str | None:
+    def held_when_due(self, step: Step, due_at: datetime) -> str | None:
         """What of the cadence's policy held an occurrence back at `due_at`, in words.
 
         For an expiry's explanation: quiet hours or a day off at its due time, or a full
@@ -910,7 +789,7 @@ class _Planner:
                 return f"{whose} of {cap.max} per {cap.per} was full"
         return None
 
-    def _quiet_end(self, channel: str, marketing: bool) -> tuple[datetime, date | None] | None:
+    def quiet_end(self, channel: str, marketing: bool) -> tuple[datetime, date | None] | None:
         """Until when a message on `channel` is held now, and the first day off it met.
 
         None when it is not held. Quiet hours hold marketing and service messages; days off
@@ -982,47 +861,18 @@ class _Planner:
             self.sends.sort()
         return self.sends
 
-    def allocate_one(self, candidate: _Candidate) -> None:
-        """Give `candidate` a slot under the caps (and `repeat`, `cooldown`), or hold it."""
+    def allocate_one(self, candidate: Assessment) -> None:
+        """Run the caps pass's checks on `candidate`: it is due, or held, or closed."""
         step = candidate.cstep.step
-        closed = self._repeat_or_cooldown(candidate, self.accepted_steps)
-        if closed is not None:
-            self._close(step.name, closed)
-            return
-        channel = candidate.channels[0]
+        for check, run in self.compiled.checks[step.name].caps:
+            occurrence = run(self, candidate)
+            if occurrence is not None:
+                self._conclude(occurrence, check)
+                if check is Check.HOLDOUT:  # it stands for a send for repeat and cooldown
+                    self.accepted_steps[step.name] += 1
+                return
         if step.marketing:
-            blocked = self._cap_block(channel)
-            if blocked is not None:
-                blocked_until, cap = blocked
-                whose = "the contact's frequency cap" if cap.contact else "frequency cap"
-                skip = step.on_cap == "skip"
-                occurrence = self._candidate_occurrence(
-                    candidate,
-                    OccurrenceState.SKIPPED if skip else OccurrenceState.WAITING,
-                    candidate.due_at if skip else blocked_until,
-                    Reason.FREQUENCY_CAP,
-                    f"{whose} reached; a slot frees up at {blocked_until.isoformat()}",
-                )
-                if skip:
-                    self._close(step.name, occurrence)
-                else:
-                    self._wait(occurrence)
-                return
-            if step.holdout is not None and candidate.variant == step.holdout:
-                detail = f"holdout of experiment {step.experiment_name!r}: no message"
-                self._close(
-                    step.name,
-                    self._candidate_occurrence(
-                        candidate,
-                        OccurrenceState.SKIPPED,
-                        self.now,
-                        Reason.HOLDOUT,
-                        detail,
-                        variant=candidate.variant,
-                    ),
-                )
-                self.accepted_steps[step.name] += 1
-                return
+            channel = candidate.channels[0]
             # Kept in order: a send recorded later than now may already be there.
             self._own_sends().add(self.now, channel)
             if self.shared is not None:
@@ -1030,16 +880,16 @@ class _Planner:
         self.accepted_steps[step.name] += 1
         self._accept(candidate)
 
-    def _repeat_or_cooldown(
-        self, candidate: _Candidate, accepted_steps: dict[str, int]
-    ) -> Occurrence | None:
+    def rationing_sends(self, candidate: Assessment) -> Sequence[Delivery]:
+        """What `repeat="once"` and `cooldown` count for `candidate`'s step, oldest first.
+
+        Its sends, those recorded later than now too (they were made: a worker's clock is
+        ahead); for a contact in the step's holdout, its recorded holdouts, which stand
+        for sends, so that the holdout group is thinned out exactly as the others are.
+        """
         step = candidate.cstep.step
-        if step.repeat != "once" and step.cooldown is None:
-            return None
         if step.holdout is not None and candidate.variant == step.holdout:
-            # A held-out contact's recorded holdouts stand for sends, so that `repeat` and
-            # `cooldown` thin out the holdout group exactly as they thin out the others.
-            sent = sorted(
+            return sorted(
                 (
                     d
                     for d in self.history.by_key.values()
@@ -1047,32 +897,9 @@ class _Planner:
                 ),
                 key=lambda d: d.at,
             )
-        else:
-            # Those recorded later than now too: they were made (a worker's clock is ahead).
-            sent = self.history.sent(step.name)
-        if step.repeat == "once" and (sent or accepted_steps[step.name]):
-            return self._candidate_occurrence(
-                candidate,
-                OccurrenceState.SKIPPED,
-                candidate.due_at,
-                Reason.REPEAT_ONCE,
-                "sent once already",
-            )
-        if step.cooldown is not None:
-            last = sent[-1].at if sent else None
-            if accepted_steps[step.name] and (last is None or last < self.now):
-                last = self.now
-            if last is not None and self.now < shift(last, step.cooldown, self.tz):
-                return self._candidate_occurrence(
-                    candidate,
-                    OccurrenceState.SKIPPED,
-                    candidate.due_at,
-                    Reason.COOLDOWN,
-                    f"last sent {last.isoformat()}, cooldown {step.cooldown}",
-                )
-        return None
+        return self.history.sent(step.name)
 
-    def _cap_block(self, channel: str) -> tuple[datetime, CompiledCap] | None:
+    def cap_block(self, channel: str) -> tuple[datetime, CompiledCap] | None:
         """When the caps a send on `channel` now is under free a slot, and the last to."""
         blocked: tuple[datetime, CompiledCap] | None = None
         caps = self.compiled.caps
@@ -1123,35 +950,9 @@ class _Planner:
         start = from_local(datetime.combine(first, time()), self.tz)
         return start, from_local(datetime.combine(after, time()), self.tz)
 
-    def _candidate_occurrence(
+    def occurrence(
         self,
-        candidate: _Candidate,
-        state: OccurrenceState,
-        at: datetime,
-        reason: Reason | None,
-        detail: str = "",
-        variant: str | None = None,
-    ) -> Occurrence:
-        return self._occurrence(
-            candidate.cstep,
-            candidate.firing,
-            candidate.key,
-            candidate.due_at,
-            candidate.expires_at,
-            state,
-            at,
-            reason,
-            detail,
-            variant,
-        )
-
-    def _occurrence(
-        self,
-        cstep: CompiledStep,
-        firing: Firing,
-        key: str,
-        due_at: datetime,
-        expires_at: datetime | None,
+        assessment: Assessment,
         state: OccurrenceState,
         at: datetime,
         reason: Reason | None,
@@ -1159,24 +960,25 @@ class _Planner:
         variant: str | None = None,
     ) -> Occurrence:
         """An occurrence the plan concludes about (waiting, due, or closed by it)."""
+        firing = assessment.firing
         return Occurrence(
             cadence=self.cadence.name,
-            step=cstep.step.name,
+            step=assessment.cstep.step.name,
             contact_id=self.contact.id,
-            key=key,
+            key=assessment.key,
             source=firing.source,
             triggered_at=firing.at,
-            due_at=due_at,
+            due_at=assessment.due_at,
             state=state,
             at=at,
             reason=reason,
             detail=detail,
-            expires_at=expires_at,
+            expires_at=assessment.expires_at,
             collected=_collected(firing, state, at),
             variant=variant,
         )
 
-    def _accept(self, candidate: _Candidate) -> None:
+    def _accept(self, candidate: Assessment) -> None:
         step = candidate.cstep.step
         channel = candidate.channels[0]
         payload = (
@@ -1205,29 +1007,26 @@ class _Planner:
                 topic=step.topic,
             )
         )
-        if self.explain_step == step.name:
-            self.explained.append(
-                self._candidate_occurrence(
-                    candidate,
-                    OccurrenceState.DUE,
-                    candidate.due_at,
-                    None,
-                    "channels " + ", ".join(candidate.channels),
-                    variant=candidate.variant,
-                )
+        if self.trace is not None:
+            detail = "channels " + ", ".join(candidate.channels)
+            due = OccurrenceState.DUE
+            self.trace(
+                self.occurrence(candidate, due, candidate.due_at, None, detail, candidate.variant),
+                None,
             )
 
     # --- bookkeeping --------------------------------------------------------------------------
 
-    def _wait(self, occurrence: Occurrence) -> None:
-        self.waiting.append(occurrence)
-        if self.explain_step == occurrence.step:
-            self.explained.append(occurrence)
-
-    def _close(self, step: str, occurrence: Occurrence) -> None:
-        self.closed.append(occurrence)
-        self._closed_keys[occurrence.key] = occurrence
-        if step in self.compiled.followed:
-            self.outcomes[step].append((occurrence.source, occurrence.state, occurrence.at))
-        if self.explain_step == step:
-            self.explained.append(occurrence)
+    def _conclude(self, occurrence: Occurrence, check: Check) -> None:
+        """Keep what `check` concluded: a waiting or closed occurrence (a recorded one is)."""
+        if occurrence.state is OccurrenceState.WAITING:
+            self.waiting.append(occurrence)
+        elif check is not Check.RECORDED:
+            self.closed.append(occurrence)
+            self._closed_keys[occurrence.key] = occurrence
+            if occurrence.step in self.compiled.followed:
+                self.outcomes[occurrence.step].append(
+                    (occurrence.source, occurrence.state, occurrence.at)
+                )
+        if self.trace is not None:
+            self.trace(occurrence, check)
