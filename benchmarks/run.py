@@ -17,7 +17,9 @@ It measures, in one process:
 3. the scaling ratio: the cost of a tick where 1% of the base is due divided by the cost of a
    tick evaluating all of it (the wake-up index makes it close to 0.01);
 4. the same day on SQLite (a file) and PostgreSQL (``--postgres-url``), with SQL statements per
-   tick, counted by a SQLAlchemy ``before_cursor_execute`` listener;
+   tick, counted by a SQLAlchemy ``before_cursor_execute`` listener, and the rows they read
+   (PostgreSQL: as the server sent them; SQLite: as its cursors handed them out), per 1,000
+   contacts evaluated;
 5. APScheduler 3.x (in-memory job store, one date job per pending message per customer)
    computing the same day's due messages, side by side: time and memory (tracemalloc peak)
    ratios regua/APScheduler, and whether both produce the same set of messages.
@@ -31,6 +33,7 @@ import gc
 import inspect
 import json
 import random
+import sqlite3
 import sys
 import time
 import tracemalloc
@@ -148,6 +151,7 @@ def simulate_day(
     cadence: Cadence,
     repository: Repository,
     on_statement: Callable[[], int] | None = None,
+    on_rows: Callable[[], int] = lambda: 0,
 ) -> dict[str, Any]:
     """The first tick (everybody due), then a tick every 5 minutes for 24 hours."""
     scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence), **BATCH)
@@ -164,6 +168,7 @@ def simulate_day(
     repository.acquire_due = counting_acquire_due  # type: ignore[method-assign]
     per_tick: list[float] = []
     statements: list[int] = []
+    rows: list[int] = []
     evaluated: list[int] = []
     contacts: list[int] = []
     messages: list[int] = []
@@ -173,11 +178,13 @@ def simulate_day(
     start = time.perf_counter()
     for index, at in enumerate(ticks()):
         before = on_statement() if on_statement else 0
+        rows_before = on_rows()
         leased_before = leased[0]
         t0 = time.perf_counter()
         report = scheduler.tick(at)
         elapsed = time.perf_counter() - t0
         count = (on_statement() - before) if on_statement else 0
+        read = on_rows() - rows_before
         if index == 0:
             first = {
                 "s": elapsed,
@@ -185,11 +192,13 @@ def simulate_day(
                 "contacts": leased[0] - leased_before,
                 "messages": len(report.sent),
                 "statements": count,
+                "rows": read,
             }
             first_keys = {d.occurrence_key for d in report.sent}
             continue
         per_tick.append(elapsed)
         statements.append(count)
+        rows.append(read)
         evaluated.append(report.evaluated)
         contacts.append(leased[0] - leased_before)
         messages.append(len(report.sent))
@@ -231,6 +240,10 @@ def simulate_day(
             1000 * sum(s for s, _ in busy) / max(1, busy_messages)
         )
         result["busy_statements_max"] = max((s for s, _ in busy), default=0)
+        result["first_tick_rows_per_1000"] = 1000 * first["rows"] / max(1, first["contacts"])
+        result["busy_rows_per_1000"] = (
+            1000 * sum(r for r, e in zip(rows, evaluated, strict=True) if e) / max(1, busy_contacts)
+        )
         result["idle_tick_statements"] = sorted(set(idle))
     return result
 
@@ -266,25 +279,76 @@ def scaling_ratio(
 # --- 4. SQL -------------------------------------------------------------------------------------
 
 
+class Counts:
+    """Statements executed and rows read on one engine."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.rows = 0
+
+
+_SQLITE_COUNTS: list[Counts] = []  # the counts of the SQLite engine being measured
+
+
+class _RowCountingCursor(sqlite3.Cursor):
+    """A sqlite3 cursor counting the rows it hands out (into the last of `_SQLITE_COUNTS`)."""
+
+    def fetchone(self) -> Any:
+        row = super().fetchone()
+        if row is not None and _SQLITE_COUNTS:
+            _SQLITE_COUNTS[-1].rows += 1
+        return row
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = super().fetchmany(self.arraysize if size is None else size)
+        if _SQLITE_COUNTS:
+            _SQLITE_COUNTS[-1].rows += len(rows)
+        return rows
+
+    def fetchall(self) -> list[Any]:
+        rows = super().fetchall()
+        if _SQLITE_COUNTS:
+            _SQLITE_COUNTS[-1].rows += len(rows)
+        return rows
+
+
+class _RowCountingConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _RowCountingCursor) -> Any:
+        return super().cursor(factory)
+
+
 @contextlib.contextmanager
-def counted(url: str) -> Iterator[tuple[SQLRepository, list[int]]]:
-    """A fresh `SQLRepository` at `url` (its own schema on PostgreSQL), counting statements."""
+def counted(url: str) -> Iterator[tuple[SQLRepository, Counts]]:
+    """A fresh `SQLRepository` at `url` (its own schema on PostgreSQL), counting its reads."""
     import sqlalchemy as sa
 
     schema = None
-    engine = sa.create_engine(url)
+    counts = Counts()
+    sqlite = url.startswith("sqlite")
+    engine = sa.create_engine(
+        url, connect_args={"factory": _RowCountingConnection} if sqlite else {}
+    )
     if engine.dialect.name == "postgresql":
         schema = f"regua_bench_{int(time.time() * 1000)}"
     repository = SQLRepository(engine, schema=schema)
-    count = [0]
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _count(*_: Any) -> None:
-        count[0] += 1
+        counts.statements += 1
 
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _rows(conn: Any, cursor: Any, *_: Any) -> None:
+        result = getattr(cursor, "pgresult", None)  # psycopg: the rows the server sent
+        if result is not None:
+            counts.rows += result.ntuples
+
+    if sqlite:
+        _SQLITE_COUNTS.append(counts)
     try:
-        yield repository, count
+        yield repository, counts
     finally:
+        if sqlite:
+            _SQLITE_COUNTS.remove(counts)
         repository.close()
         if schema is not None:
             with engine.begin() as conn:
@@ -294,11 +358,16 @@ def counted(url: str) -> Iterator[tuple[SQLRepository, list[int]]]:
 
 def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, Any]:
     """The simulated day on `url`, with statements counted tick by tick."""
-    with counted(url) as (repository, count):
+    with counted(url) as (repository, counts):
         t0 = time.perf_counter()
         load(repository, base)
         loaded_s = time.perf_counter() - t0
-        result = simulate_day(cadence, repository, on_statement=lambda: count[0])
+        result = simulate_day(
+            cadence,
+            repository,
+            on_statement=lambda: counts.statements,
+            on_rows=lambda: counts.rows,
+        )
         result["load_s"] = loaded_s
         return result
 
@@ -310,14 +379,15 @@ def sql_settled_tick(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> di
     recorded (`planner.settle`), so the tick sends only what came due since.
     """
     settled = [bench.settle(cadence, snapshot, START - DAY) for snapshot in base]
-    with counted(url) as (repository, count):
+    with counted(url) as (repository, counts):
         load(repository, settled)
         scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence), **BATCH)
-        before = count[0]
+        before, rows_before = counts.statements, counts.rows
         t0 = time.perf_counter()
         report = scheduler.tick(START)
         elapsed = time.perf_counter() - t0
-        statements = count[0] - before
+        statements = counts.statements - before
+        rows = counts.rows - rows_before
     return {
         "s": elapsed,
         "contacts": len(base),
@@ -325,6 +395,8 @@ def sql_settled_tick(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> di
         "statements": statements,
         "per_1000_contacts": 1000 * statements / max(1, len(base)),
         "per_1000_messages": 1000 * statements / max(1, len(report.sent)),
+        "rows": rows,
+        "rows_per_1000_contacts": 1000 * rows / max(1, len(base)),
     }
 
 
@@ -552,13 +624,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{day['busy_statements_per_1000']:.1f} per 1,000 contacts, "
                 f"{day['busy_statements_per_1000_messages']:.1f} per 1,000 messages, "
                 f"{day['busy_statements_max']} max; idle ticks "
-                f"{'/'.join(map(str, day['idle_tick_statements']))}",
+                f"{'/'.join(map(str, day['idle_tick_statements']))}; rows read per 1,000 "
+                f"contacts: first tick {day['first_tick_rows_per_1000']:,.0f}, ticks with "
+                f"work {day['busy_rows_per_1000']:,.0f}",
             )
             say(
                 f"4. settled base on {name}, {sql_n:,}",
                 f"one tick evaluating everybody: {settled['statements']:,} statements "
                 f"({settled['per_1000_contacts']:.1f} per 1,000 contacts, "
-                f"{settled['messages']:,} messages); {settled['s']:.1f} s",
+                f"{settled['messages']:,} messages), {settled['rows']:,} rows read "
+                f"({settled['rows_per_1000_contacts']:,.0f} per 1,000 contacts); "
+                f"{settled['s']:.1f} s",
             )
         del base
 

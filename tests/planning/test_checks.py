@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,12 +28,15 @@ from regua import (
     Step,
     after_step,
     attr,
+    on_date,
     on_event,
     plan,
     plan_contact,
 )
+from regua.definitions.triggers import EventTrigger
 from regua.errors import UnknownStepError
 from regua.planning import Check, Occurrence, OccurrenceState, Reason, checks, checks_of
+from regua.planning.keys import occurrence_prefix
 from tests.planning.strategies import Scenario, capped_scenarios, scenarios
 from tests.planning.test_planner_properties import drive
 from tests.profiles import property_examples
@@ -70,6 +73,9 @@ class Recorder:
         self.seen.append((occurrence, check))
 
     def checks(self) -> dict[str, Check | None]:
+        """Occurrence key -> the check reported for it (each reported once)."""
+        keys = [occurrence.key for occurrence, _ in self.seen]
+        assert len(keys) == len(set(keys)), f"an occurrence reported twice: {self.seen}"
         return {occurrence.key: check for occurrence, check in self.seen}
 
 
@@ -86,7 +92,25 @@ def ana(**fields: object) -> Contact:
 # --- the order ------------------------------------------------------------------------------
 
 
+ORDER = [
+    "recorded",
+    "not_yet_triggered",
+    "journey",
+    "cancel_on",
+    "not_yet_due",
+    "expiry",
+    "condition",
+    "channels",
+    "quiet_hours",
+    "repeat",
+    "cooldown",
+    "frequency_cap",
+    "holdout",
+]
+
+
 def test_the_module_lists_every_check_in_the_order_they_run() -> None:
+    assert [check.value for check in Check] == ORDER
     assert checks.__doc__ is not None
     listed = re.findall(r"^(\d+)\. ``(\w+)``:", checks.__doc__, flags=re.MULTILINE)
     assert [int(number) for number, _ in listed] == list(range(1, len(Check) + 1))
@@ -118,9 +142,9 @@ def test_a_step_goes_through_the_checks_that_can_conclude_about_it() -> None:
         Check.NOT_YET_DUE,
         Check.CHANNELS,
     )
-    assert checks_of(cadence, "cart") == tuple(
-        c for c in Check if c not in (Check.JOURNEY, Check.HOLDOUT)
-    )
+    assert [check.value for check in checks_of(cadence, "cart")] == [
+        name for name in ORDER if name not in ("journey", "holdout")
+    ]
     assert checks_of(cadence, "tips") == (
         Check.RECORDED,
         Check.NOT_YET_TRIGGERED,
@@ -263,24 +287,114 @@ def test_a_trace_names_the_journey_and_what_a_trigger_has_not_fired_yet() -> Non
     assert checks_by_key["shop:follow:ana:after=birthday/event=o2"] is Check.NOT_YET_TRIGGERED
 
 
-def test_plan_contact_traces_every_cadence_and_an_error_in_the_trace_stops_the_plan() -> None:
-    def cadence(name: str) -> Cadence:
-        step = Step(name, trigger=on_event("signed_up"), channels=["email"])
-        return Cadence(name, channels=EMAIL, steps=[step])
+def test_the_first_of_two_checks_an_occurrence_fails_concludes() -> None:
+    """Each step fails two checks next to each other in the order: the first one decides."""
+    cadence = Cadence(
+        "shop",
+        timezone="America/Sao_Paulo",
+        channels=[Channel("email"), Channel("sms")],
+        policy=Policy(caps=[FrequencyCap(max=1, per="1d")]),
+        steps=[
+            # recorded, and its trigger fires later (recorded by a worker whose clock is ahead)
+            Step("birthday", trigger=on_date("birth_date", every="year"), channels=["email"],
+                 transactional=True),
+            # cancelled, and not yet due
+            Step("cart", trigger=on_event("cart_abandoned"), channels=["email"], delay="1d",
+                 cancel_on=["order_placed"], transactional=True),
+            # not yet due (at 20:00), and past its deadline
+            Step("review", trigger=on_event("order_delivered"), channels=["email"],
+                 at=time(20), deadline="2h", transactional=True),
+            # past its expiry, and its condition is false
+            Step("vip", trigger=on_event("signed_up"), channels=["email"], expires_after="1h",
+                 when=attr("tier") == "gold", transactional=True),
+            # its condition is false, and no channel reaches the contact
+            Step("text", trigger=on_event("visited"), channels=["sms"],
+                 when=attr("tier") == "gold", transactional=True),
+            # sent once already, and within its cooldown
+            Step("once", trigger=on_event("searched"), channels=["email"], repeat="once",
+                 cooldown="7d", transactional=True),
+            # over the cap, and held out (the priority takes the slot first)
+            Step("first", trigger=on_event("visited"), channels=["email"], priority=9),
+            Step("test", trigger=on_event("visited"), channels=["email"],
+                 variants={"a": 1, "control": 1}, holdout="control"),
+        ],
+    )  # fmt: skip
+    this_year = datetime(2026, 8, 1, 12, tzinfo=UTC)
+    events = [
+        Event("ana", "cart_abandoned", T - timedelta(hours=2), id="c1"),
+        Event("ana", "order_placed", T - timedelta(hours=1), id="o1"),
+        Event("ana", "signed_up", T - timedelta(hours=3), id="s1"),
+        Event("ana", "order_delivered", T - timedelta(hours=3), id="d1"),
+        Event("ana", "visited", T, id="v1"),
+        Event("ana", "searched", T, id="q1"),
+    ]
+    deliveries = [
+        Delivery("shop", "birthday", "ana", "shop:birthday:ana:year=2026", "sent", this_year),
+        Delivery("shop", "once", "ana", "shop:once:ana:event=q0", "sent", T - timedelta(days=1)),
+        Delivery("shop", "test", "ana", "shop:test:ana:event=v0", "skipped",
+                 T - timedelta(days=3), reason="holdout", variant="control"),
+    ]  # fmt: skip
+    contact = ana(
+        attributes={"tier": "bronze", "birth_date": date(1990, 8, 1)},
+        created_at=T - timedelta(days=30),
+    )
+    _, recorder = traced(cadence, Snapshot(contact, events, deliveries), T)
+    assert recorder.checks() == {
+        "shop:birthday:ana:year=2026": Check.RECORDED,
+        "shop:cart:ana:event=c1": Check.CANCEL_ON,
+        "shop:review:ana:event=d1": Check.NOT_YET_DUE,
+        "shop:vip:ana:event=s1": Check.EXPIRY,
+        "shop:text:ana:event=v1": Check.CONDITION,
+        "shop:once:ana:event=q1": Check.REPEAT,
+        "shop:first:ana:event=v1": None,
+        "shop:test:ana:event=v1": Check.FREQUENCY_CAP,
+    }
 
+
+def test_trace_steps_keeps_the_trace_to_the_steps_named() -> None:
+    cadence = Cadence(
+        "shop",
+        channels=EMAIL,
+        steps=[
+            Step("receipt", trigger=on_event("order_placed"), channels=["email"],
+                 transactional=True),
+            Step("review", trigger=on_event("order_placed"), channels=["email"], delay="7d"),
+        ],
+    )  # fmt: skip
+    orders = [Event("ana", "order_placed", T, id=n) for n in ("o1", "o2")]
+    sent = Delivery("shop", "receipt", "ana", "shop:receipt:ana:event=o1", "sent", T)
+    snapshot = Snapshot(ana(), orders, [sent])
+    recorder = Recorder()
+    result = plan(cadence, snapshot, T, trace=recorder, trace_steps=["review", "no such step"])
+    assert result == plan(cadence, snapshot, T)
+    assert recorder.checks() == {
+        "shop:review:ana:event=o1": Check.NOT_YET_DUE,
+        "shop:review:ana:event=o2": Check.NOT_YET_DUE,
+    }
+
+
+def test_plan_contact_traces_every_cadence_and_an_error_in_the_trace_stops_the_plan() -> None:
+    shared = Policy(caps=[FrequencyCap(max=1, per="1d", scope="contact")])
+
+    def cadence(name: str, priority: int) -> Cadence:
+        step = Step(name, trigger=on_event("signed_up"), channels=["email"], priority=priority)
+        return Cadence(name, channels=EMAIL, policy=shared, steps=[step])
+
+    cadences = [cadence("a", 0), cadence("b", 1)]
     snapshot = Snapshot(ana(), [Event("ana", "signed_up", T, id="s1")])
     recorder = Recorder()
-    plans = plan_contact([cadence("a"), cadence("b")], snapshot, T, trace=recorder)
-    assert [(o.cadence, check) for o, check in recorder.seen] == [("a", None), ("b", None)]
-    assert [p.due for p in plans] == [
-        p.due for p in plan_contact([cadence("a"), cadence("b")], snapshot, T)
+    plans = plan_contact(cadences, snapshot, T, trace=recorder)
+    assert plans == plan_contact(cadences, snapshot, T)
+    assert [(o.cadence, check) for o, check in recorder.seen] == [
+        ("b", None),
+        ("a", Check.FREQUENCY_CAP),
     ]
 
     def fail(occurrence: Occurrence, check: Check | None) -> None:
         raise RuntimeError(f"no thanks: {occurrence.key}")
 
     with pytest.raises(RuntimeError, match="no thanks: a:a:ana:event=s1"):
-        plan(cadence("a"), snapshot, T, trace=fail)
+        plan(cadence("a", 0), snapshot, T, trace=fail)
 
 
 # --- the property ---------------------------------------------------------------------------
@@ -311,6 +425,26 @@ def check_trace(scenario: Scenario) -> None:
         )
         due = sorted(o.key for o, check in recorder.seen if check is None)
         assert due == sorted(action.occurrence_key for action in result.due)
+        # Every recorded occurrence of an event the history holds is reported (for steps
+        # whose every event of a name fires, from their first day).
+        reported = {o.key for o, check in recorder.seen if check is Check.RECORDED}
+        for step in cadence.steps:
+            trigger = step.trigger
+            if not (
+                isinstance(trigger, EventTrigger)
+                and not trigger.where
+                and trigger.of_step is None
+                and step.digest is None
+                and step.active_from is None
+            ):
+                continue
+            prefix = occurrence_prefix(cadence.name, step.name, snapshot.contact.id)
+            fired = {
+                prefix + f"event={event.id}"
+                for event in snapshot.events
+                if event.name == trigger.event and event.at <= result.now
+            }
+            assert fired & recorded <= reported, (step.name, fired & recorded - reported)
 
     drive(scenario, check)
 

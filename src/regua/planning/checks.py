@@ -100,11 +100,13 @@ class Trace(Protocol):
     """A hook that follows a plan: each conclusion the planner reaches, as it reaches it.
 
     Given as ``trace=`` to `regua.plan` or `regua.plan_contact`, it is called once for
-    each occurrence, with the `Check` that concluded about it, or with None for an
-    occurrence due now (state ``due``: it passed every check; its detail lists the
-    channels to try). A traced plan reports every occurrence, those its history records
-    as closed too (check ``recorded``, with the recorded outcome), so it costs more than a
-    plan without; it returns the same `Plan`. An exception the hook raises stops the plan.
+    each occurrence the triggers fire (at or after the step's ``active_from``), with the
+    `Check` that concluded about it, or with None for an occurrence due now (state
+    ``due``: it passed every check; its detail lists the channels to try). That includes
+    the occurrences the history records as closed (check ``recorded``, with the recorded
+    outcome), so a traced step costs more to plan than an untraced one; ``trace_steps=``
+    traces only the steps it names. A traced plan is the same `Plan` as an untraced one.
+    An exception the hook raises stops the plan.
 
     >>> from datetime import datetime, timezone
     >>> from regua import Cadence, Channel, Contact, Delivery, Event, Snapshot, Step, on_event

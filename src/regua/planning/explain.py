@@ -125,26 +125,28 @@ def explain(
     """Account for every occurrence of `step` for the snapshot's contact at `now`.
 
     `cadences` are the cadences planned with `cadence` (a scheduler's, in its order), for
-    the frequency caps with ``scope="contact"`` they share (`regua.plan_contact`); the one
-    named as `cadence` among them is replaced by it. Without them, `cadence` is planned
-    alone.
+    the frequency caps with ``scope="contact"`` they share (`regua.plan_contact`); the
+    first named as `cadence` among them is replaced by it (and any other of that name left
+    out). Without them, `cadence` is planned alone.
 
     Raises:
         UnknownStepError: the cadence has no such step (also a `KeyError`).
 
     """
     definition = cadence.step(step)
-    planned = [cadence if other.name == cadence.name else other for other in cadences]
-    if not any(other is cadence for other in planned):
-        planned.insert(0, cadence)
+    # `cadence` in place of the first cadence of its name (first when there is none).
+    planned = [other for other in cadences if other.name != cadence.name]
+    names = [other.name for other in cadences]
+    position = names.index(cadence.name) if cadence.name in names else 0
+    planned.insert(position, cadence)
     occurrences: list[Occurrence] = []
 
     def trace(occurrence: Occurrence, check: Check | None) -> None:
         if occurrence.step == step and occurrence.cadence == cadence.name:
             occurrences.append(occurrence)
 
-    plans = plan_contact(planned, snapshot, now, trace=trace)
-    result = plans[next(i for i, other in enumerate(planned) if other is cadence)]
+    plans = plan_contact(planned, snapshot, now, trace=trace, trace_steps=[step])
+    result = plans[position]
     occurrences.sort(key=lambda o: (o.triggered_at, o.key))
     return Explanation(
         cadence=cadence.name,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from operator import attrgetter
 from zoneinfo import ZoneInfo
@@ -85,7 +85,12 @@ _waiting_order = attrgetter("at", "key")
 
 
 def plan(
-    cadence: Cadence, snapshot: Snapshot, now: datetime, *, trace: Trace | None = None
+    cadence: Cadence,
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    trace: Trace | None = None,
+    trace_steps: Collection[str] | None = None,
 ) -> Plan:
     """Compute what is due for one contact under `cadence` at the instant `now`.
 
@@ -110,10 +115,12 @@ def plan(
     `plan_contact` plans the cadences that share one together, as the scheduler does.
 
     `trace` (a `regua.planning.Trace`) is told of every occurrence the plan concludes about
-    and of the check that concluded (the checks and their order: `regua.planning.checks`).
+    and of the check that concluded (the checks and their order: `regua.planning.checks`);
+    with `trace_steps`, of the occurrences of the steps so named only, the others being
+    planned at the cost of an untraced plan.
 
     """
-    return _Planner(cadence, snapshot, now, trace).run()
+    return _Planner(cadence, snapshot, now, trace, trace_steps).run()
 
 
 def plan_contact(
@@ -122,6 +129,7 @@ def plan_contact(
     now: datetime,
     *,
     trace: Trace | None = None,
+    trace_steps: Collection[str] | None = None,
 ) -> tuple[Plan, ...]:
     """Plan one contact under several cadences at once: one `Plan` per cadence, in order.
 
@@ -147,14 +155,15 @@ def plan_contact(
     >>> [a.step for a in cart.due], [(o.step, o.reason.value) for o in welcome.waiting]
     (['cart'], [('welcome', 'frequency_cap')])
 
-    `trace` is told of every occurrence of every cadence, as `plan` tells it.
+    `trace` is told of the occurrences of every cadence, as `plan` tells it (`trace_steps`
+    names steps of any of them).
 
     Raises:
         InvalidArgumentError: `now` is naive (also a `ValueError`).
         InvalidRecordError: as `plan`, for any of the cadences.
 
     """
-    return _plan_together([_Planner(c, snapshot, now, trace) for c in cadences])
+    return _plan_together([_Planner(c, snapshot, now, trace, trace_steps) for c in cadences])
 
 
 def _plan_together(planners: Sequence[_Planner]) -> tuple[Plan, ...]:
@@ -394,7 +403,12 @@ class _Sends:
 
 class _Planner:
     def __init__(
-        self, cadence: Cadence, snapshot: Snapshot, now: datetime, trace: Trace | None = None
+        self,
+        cadence: Cadence,
+        snapshot: Snapshot,
+        now: datetime,
+        trace: Trace | None = None,
+        trace_steps: Collection[str] | None = None,
     ) -> None:
         if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
             raise InvalidArgumentError(f"now must be a timezone-aware datetime, got {now!r}")
@@ -420,6 +434,11 @@ class _Planner:
                 sorted(k for k in snapshot.claimed if k.startswith(cadence_prefix))
             )
         self.trace = trace
+        # The steps whose occurrences the trace is told of (none without a trace).
+        self.traced: frozenset[str] = frozenset()
+        if trace is not None:
+            names = frozenset(step.name for step in cadence.steps)
+            self.traced = names if trace_steps is None else names & frozenset(trace_steps)
         self.probe: FoldProbe | None = None
         # Every step's key prefix for this contact (``<cadence>:<step>:<contact>:``): the
         # compiled ``<cadence>:<step>:`` and the contact's part.
@@ -467,9 +486,9 @@ class _Planner:
     def collect(self) -> None:
         """Assess every occurrence of every step; what stands is left in `candidates`."""
         recorded = self.history.by_key
-        traced = self.trace is not None
         for cstep in self.compiled.steps:
             prefix = self._prefixes[cstep.step.name]
+            traced = cstep.step.name in self.traced
             if cstep.plain_event is not None and not traced:
                 # The firings `event_firings` yields, in its order, but a key is looked up
                 # before its firing is built: most events of a long history fired an
@@ -662,7 +681,7 @@ class _Planner:
             expires_at, expiry_reason = self._expires_at(cstep, firing.at, due_at)
         assessment = Assessment(cstep, firing, key, due_at, expires_at, expiry_reason)
         checks = self.compiled.checks[cstep.step.name]
-        if self.trace is None:
+        if cstep.step.name not in self.traced:
             # Untraced, `collect` assesses no occurrence with a recorded delivery.
             if self.probe is not None:
                 self.probe.open(firing.at)
@@ -1007,7 +1026,7 @@ class _Planner:
                 topic=step.topic,
             )
         )
-        if self.trace is not None:
+        if self.trace is not None and step.name in self.traced:
             detail = "channels " + ", ".join(candidate.channels)
             due = OccurrenceState.DUE
             self.trace(
@@ -1028,5 +1047,5 @@ class _Planner:
                 self.outcomes[occurrence.step].append(
                     (occurrence.source, occurrence.state, occurrence.at)
                 )
-        if self.trace is not None:
+        if self.trace is not None and occurrence.step in self.traced:
             self.trace(occurrence, check)
