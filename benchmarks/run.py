@@ -87,6 +87,24 @@ def load(repository: InMemoryRepository | SQLRepository, base: Sequence[Snapshot
         )
 
 
+def parts(
+    count: int, seed: int, cadence: Cadence, settled_at: datetime | None = None
+) -> Iterator[list[Snapshot]]:
+    """`build`'s base, 10,000 customers at a time (each `settle`d at `settled_at`, if given).
+
+    The same customers as ``build(count, seed, cadence)``, never all in memory at once.
+    """
+    rng = random.Random(seed)
+    for start in range(0, count, 10_000):
+        part = [
+            bench.build_contact(rng, i, cadence, START, 20)
+            for i in range(start, min(count, start + 10_000))
+        ]
+        if settled_at is not None:
+            part = [bench.settle(cadence, snapshot, settled_at) for snapshot in part]
+        yield part
+
+
 def loaded(count: int, seed: int, cadence: Cadence) -> tuple[InMemoryRepository, list[Contact]]:
     """An in-memory repository holding a base of `count` customers, and its contacts.
 
@@ -95,12 +113,7 @@ def loaded(count: int, seed: int, cadence: Cadence) -> tuple[InMemoryRepository,
     """
     repository = InMemoryRepository()
     contacts: list[Contact] = []
-    rng = random.Random(seed)
-    for start in range(0, count, 10_000):
-        part = [
-            bench.build_contact(rng, i, cadence, START, 20)
-            for i in range(start, min(count, start + 10_000))
-        ]
+    for part in parts(count, seed, cadence):
         load(repository, part)
         contacts.extend(s.contact for s in part)
     return repository, contacts
@@ -356,12 +369,14 @@ def counted(url: str) -> Iterator[tuple[SQLRepository, Counts]]:
         engine.dispose()
 
 
-def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, Any]:
-    """The simulated day on `url`, with statements counted tick by tick."""
+def sql_day(cadence: Cadence, url: str, count: int, seed: int) -> dict[str, Any]:
+    """The simulated day on `url` over `count` customers, statements counted tick by tick."""
     with counted(url) as (repository, counts):
-        t0 = time.perf_counter()
-        load(repository, base)
-        loaded_s = time.perf_counter() - t0
+        loaded_s = 0.0
+        for part in parts(count, seed, cadence):
+            t0 = time.perf_counter()
+            load(repository, part)
+            loaded_s += time.perf_counter() - t0
         result = simulate_day(
             cadence,
             repository,
@@ -372,15 +387,15 @@ def sql_day(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, A
         return result
 
 
-def sql_settled_tick(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> dict[str, Any]:
+def sql_settled_tick(cadence: Cadence, url: str, count: int, seed: int) -> dict[str, Any]:
     """One tick evaluating every contact of a base a scheduler ran until the day before.
 
     The steady state's statements: each contact has what was due by the day before
     recorded (`planner.settle`), so the tick sends only what came due since.
     """
-    settled = [bench.settle(cadence, snapshot, START - DAY) for snapshot in base]
     with counted(url) as (repository, counts):
-        load(repository, settled)
+        for part in parts(count, seed, cadence, settled_at=START - DAY):
+            load(repository, part)
         scheduler = Scheduler(cadence, repository=repository, senders=senders(cadence), **BATCH)
         before, rows_before = counts.statements, counts.rows
         t0 = time.perf_counter()
@@ -390,13 +405,13 @@ def sql_settled_tick(cadence: Cadence, url: str, base: Sequence[Snapshot]) -> di
         rows = counts.rows - rows_before
     return {
         "s": elapsed,
-        "contacts": len(base),
+        "contacts": count,
         "messages": len(report.sent),
         "statements": statements,
-        "per_1000_contacts": 1000 * statements / max(1, len(base)),
+        "per_1000_contacts": 1000 * statements / max(1, count),
         "per_1000_messages": 1000 * statements / max(1, len(report.sent)),
         "rows": rows,
-        "rows_per_1000_contacts": 1000 * rows / max(1, len(base)),
+        "rows_per_1000_contacts": 1000 * rows / max(1, count),
     }
 
 
@@ -492,6 +507,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sql-customers", type=int, default=None, metavar="N")
     parser.add_argument("--compare-customers", type=int, default=None, metavar="N")
     parser.add_argument("--sqlite-path", type=Path, default=Path("regua-bench.db"))
+    parser.add_argument(
+        "--sql",
+        nargs="+",
+        choices=["sqlite", "postgresql"],
+        default=["sqlite", "postgresql"],
+        help="the databases of measure 4 (default: both)",
+    )
+    parser.add_argument(
+        "--no-settled-tick",
+        action="store_true",
+        help="measure 4 without the tick over a settled base (a second load of the base)",
+    )
     parser.add_argument(
         "--postgres-url",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -589,9 +616,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     if sql_n and 4 in only:
-        base = build(sql_n, args.seed, cadence)
-        urls = [("SQLite", f"sqlite:///{args.sqlite_path}")]
-        if args.postgres_url:
+        urls = []
+        if "sqlite" in args.sql:
+            urls.append(("SQLite", f"sqlite:///{args.sqlite_path}"))
+        if args.postgres_url and "postgresql" in args.sql:
             urls.append(("PostgreSQL", args.postgres_url))
         results["sql"] = {}
 
@@ -602,9 +630,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, url in urls:
             try:
                 remove_sqlite_file()
-                day = sql_day(cadence, url, base)
+                day = sql_day(cadence, url, sql_n, args.seed)
                 remove_sqlite_file()
-                settled = sql_settled_tick(cadence, url, base)
+                settled = (
+                    None
+                    if args.no_settled_tick
+                    else sql_settled_tick(cadence, url, sql_n, args.seed)
+                )
             except Exception as exc:
                 say(f"4. day on {name}", f"skipped: {type(exc).__name__}: {exc}"[:120])
                 continue
@@ -628,6 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"contacts: first tick {day['first_tick_rows_per_1000']:,.0f}, ticks with "
                 f"work {day['busy_rows_per_1000']:,.0f}",
             )
+            if settled is None:
+                continue
             say(
                 f"4. settled base on {name}, {sql_n:,}",
                 f"one tick evaluating everybody: {settled['statements']:,} statements "
@@ -636,7 +670,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"({settled['rows_per_1000_contacts']:,.0f} per 1,000 contacts); "
                 f"{settled['s']:.1f} s",
             )
-        del base
 
     results["day_memory"] = []
     for n in day_sizes if 2 in only else []:
