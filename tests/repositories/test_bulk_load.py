@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -194,3 +195,27 @@ def test_same_outcome_as_one_by_one(
 
 def _sqlite() -> SQLRepository:
     return SQLRepository("sqlite://")
+
+
+def test_a_load_that_grows_a_table_by_a_tenth_analyzes_it_on_postgresql(
+    postgres_repository: SQLRepository, postgres_engine: sa.Engine, postgres_schema: str
+) -> None:
+    """PostgreSQL plans a batch's reads with the indexes only once it has statistics."""
+
+    def counted(table: str) -> float:
+        """The rows PostgreSQL's statistics count in `table` (-1: never analyzed)."""
+        with postgres_engine.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)"),
+                {"name": f'"{postgres_schema}".{table}'},
+            ).scalar_one()
+        return float(found)
+
+    repository = postgres_repository
+    repository.bulk_load([contact("k0")], [event("k0", n) for n in range(100)])
+    assert (counted("regua_contacts"), counted("regua_events")) == (1, 100)
+    assert counted("regua_deliveries") < 0  # nothing loaded there: not analyzed
+    repository.bulk_load((), [event("k0", n) for n in range(100, 159)])  # 59 < 50 + 10%
+    assert counted("regua_events") == 100
+    repository.bulk_load((), [event("k0", n) for n in range(159, 300)])
+    assert counted("regua_events") == 300

@@ -1734,6 +1734,11 @@ class SQLRepository:
         PostgreSQL deadlock is not retried (the records are already read): it raises, and
         nothing is stored.
 
+        On PostgreSQL, a table the load grew by a tenth or more is then analyzed (``ANALYZE``,
+        as autovacuum would do later, or never where it is off), so that the next tick reads
+        contacts through their indexes: without statistics, a read of a batch of contacts'
+        events over millions of rows may be planned as a scan of the whole table.
+
         Returns:
             The number of events stored (duplicates not counted).
 
@@ -1748,10 +1753,14 @@ class SQLRepository:
             .execution_options(insertmanyvalues_page_size=_BULK_ROWS)
         )
 
+        loaded = {self._tables.contacts: 0, table: 0, self._tables.deliveries: 0}
+
         def body(conn: sa.Connection) -> int:
             for contact_batch in _batches(contacts, _BULK_ROWS):
                 # One row per id (the last): a statement may not update a row twice.
-                self._upsert_contacts(conn, list({c.id: c for c in contact_batch}.values()))
+                unique = list({c.id: c for c in contact_batch}.values())
+                self._upsert_contacts(conn, unique)
+                loaded[self._tables.contacts] += len(unique)
             stored = 0
             for batch in _batches(events, _BULK_ROWS):
                 ids = sorted({event.contact_id for event in batch})
@@ -1776,11 +1785,36 @@ class SQLRepository:
             for delivery_batch in _batches(deliveries, _BULK_ROWS):
                 self._lock_contacts(conn, sorted({d.contact_id for d in delivery_batch}))
                 self._record(conn, delivery_batch)
+                loaded[self._tables.deliveries] += len(delivery_batch)
+            loaded[table] = stored
             return stored
 
         # Not `_write`: a retry would find the iterators already consumed.
         with self._serialised(), self._writer.begin() as conn:
-            return body(conn)
+            stored = body(conn)
+        self._analyze_grown(loaded)
+        return stored
+
+    def _analyze_grown(self, loaded: Mapping[sa.Table, int]) -> None:
+        """On PostgreSQL, ``ANALYZE`` the tables that `loaded` rows grew by a tenth or more.
+
+        The threshold is autovacuum's default (50 rows and a tenth of the table, as its
+        statistics last counted it; a table never analyzed always is).
+        """
+        if self._writer.dialect.name != "postgresql":
+            return
+        preparer = self._writer.dialect.identifier_preparer
+        with self._writer.begin() as conn:
+            for table, rows in loaded.items():
+                if not rows:
+                    continue
+                name = preparer.format_table(table)
+                counted = conn.execute(
+                    sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)"),
+                    {"name": name},
+                ).scalar()
+                if counted is None or counted < 0 or rows >= 50 + 0.1 * counted:
+                    conn.execute(sa.text(f"ANALYZE {name}"))
 
     def get_contact(self, contact_id: str) -> Contact | None:
         """The contact, or None.
