@@ -28,6 +28,7 @@ from regua import (
     Step,
     after_step,
     attr,
+    explain,
     on_date,
     on_event,
     plan,
@@ -225,6 +226,9 @@ def test_a_trace_names_the_checks_of_the_caps_pass() -> None:
         policy=Policy(caps=[FrequencyCap(max=1, per="1d")]),
         steps=[
             Step("welcome", trigger=on_event("signed_up"), channels=["email"], priority=9),
+            # skipped by its condition before the caps pass: it takes no slot from welcome
+            Step("vip", trigger=on_event("signed_up"), channels=["email"], priority=20,
+                 when=attr("tier") == "gold"),
             Step("once", trigger=on_event("visited"), channels=["email"], repeat="once",
                  priority=8),
             Step("cool", trigger=on_event("searched"), channels=["email"], cooldown="7d",
@@ -252,6 +256,7 @@ def test_a_trace_names_the_checks_of_the_caps_pass() -> None:
     assert recorder.checks() == {
         "shop:test:ana:event=s1": Check.HOLDOUT,
         "shop:welcome:ana:event=s1": None,
+        "shop:vip:ana:event=s1": Check.CONDITION,
         "shop:once:ana:event=v1": Check.REPEAT,
         "shop:cool:ana:event=q1": Check.COOLDOWN,
         "shop:cart:ana:event=c1": Check.FREQUENCY_CAP,
@@ -298,6 +303,9 @@ def test_the_first_of_two_checks_an_occurrence_fails_concludes() -> None:
             # recorded, and its trigger fires later (recorded by a worker whose clock is ahead)
             Step("birthday", trigger=on_date("birth_date", every="year"), channels=["email"],
                  transactional=True),
+            # cancelled, and past its expiry
+            Step("basket", trigger=on_event("cart_abandoned"), channels=["email"],
+                 expires_after="30m", cancel_on=["order_placed"], transactional=True),
             # cancelled, and not yet due
             Step("cart", trigger=on_event("cart_abandoned"), channels=["email"], delay="1d",
                  cancel_on=["order_placed"], transactional=True),
@@ -342,6 +350,7 @@ def test_the_first_of_two_checks_an_occurrence_fails_concludes() -> None:
     assert recorder.checks() == {
         "shop:birthday:ana:year=2026": Check.RECORDED,
         "shop:cart:ana:event=c1": Check.CANCEL_ON,
+        "shop:basket:ana:event=c1": Check.CANCEL_ON,
         "shop:review:ana:event=d1": Check.NOT_YET_DUE,
         "shop:vip:ana:event=s1": Check.EXPIRY,
         "shop:text:ana:event=v1": Check.CONDITION,
@@ -349,6 +358,24 @@ def test_the_first_of_two_checks_an_occurrence_fails_concludes() -> None:
         "shop:first:ana:event=v1": None,
         "shop:test:ana:event=v1": Check.FREQUENCY_CAP,
     }
+
+
+def test_explain_plans_the_first_cadence_of_its_name_in_place_of_it_and_no_other() -> None:
+    def cadence(delay: str) -> Cadence:
+        step = Step("review", trigger=on_event("order_placed"), channels=["email"], delay=delay)
+        return Cadence("shop", channels=EMAIL, steps=[step])
+
+    other = Cadence(
+        "news",
+        channels=EMAIL,
+        steps=[Step("news", trigger=on_event("order_placed"), channels=["email"])],
+    )
+    snapshot = Snapshot(ana(), [Event("ana", "order_placed", T, id="o1")])
+    explained = explain(
+        cadence("7d"), snapshot, "review", T, cadences=[other, cadence("1d"), cadence("2d")]
+    )
+    [occurrence] = explained.occurrences
+    assert (occurrence.key, occurrence.at) == ("shop:review:ana:event=o1", T + timedelta(days=7))
 
 
 def test_trace_steps_keeps_the_trace_to_the_steps_named() -> None:

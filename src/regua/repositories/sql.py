@@ -1734,7 +1734,7 @@ class SQLRepository:
         PostgreSQL deadlock is not retried (the records are already read): it raises, and
         nothing is stored.
 
-        On PostgreSQL, a table the load grew by a tenth or more is then analyzed (``ANALYZE``,
+        On PostgreSQL, a table the load wrote a tenth or more of is then analyzed (``ANALYZE``,
         as autovacuum would do later, or never where it is off), so that the next tick reads
         contacts through their indexes: without statistics, a read of a batch of contacts'
         events over millions of rows may be planned as a scan of the whole table.
@@ -1796,10 +1796,11 @@ class SQLRepository:
         return stored
 
     def _analyze_grown(self, loaded: Mapping[sa.Table, int]) -> None:
-        """On PostgreSQL, ``ANALYZE`` the tables that `loaded` rows grew by a tenth or more.
+        """On PostgreSQL, ``ANALYZE`` the tables `loaded` rows were a tenth or more of.
 
-        The threshold is autovacuum's default (50 rows and a tenth of the table, as its
-        statistics last counted it; a table never analyzed always is).
+        The threshold is autovacuum's default: rows written (inserted or updated) of at least
+        50 and a tenth of the table as its statistics last counted it; a table never analyzed
+        always is.
         """
         if self._writer.dialect.name != "postgresql":
             return
