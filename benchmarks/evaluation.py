@@ -344,6 +344,8 @@ def postgres_store(url: str) -> Iterator[Store]:
 REPOSITORIES = (
     "memory",
     "memory-folded",
+    "memory-compact",
+    "memory-compact-folded",
     "sqlite",
     "sqlite-folded",
     "postgresql",
@@ -580,7 +582,12 @@ def _compare_folded(
 
 
 def folded_row(
-    cadence: Cadence, base: Sequence[Snapshot], events: int, min_events: int, now: datetime
+    cadence: Cadence,
+    base: Sequence[Snapshot],
+    events: int,
+    min_events: int,
+    now: datetime,
+    compact: bool = False,
 ) -> Row:
     """A folded row: `base` in an `InMemoryRepository` of its own, folded at `now`, checked.
 
@@ -589,8 +596,8 @@ def folded_row(
     whole history at now and at `LATER` instants, and `acquire_due` must lease the row's
     contacts and return their folds.
     """
-    repository = InMemoryRepository()
-    store = Store("memory", repository)
+    repository = InMemoryRepository(compact=compact)
+    store = Store("memory-compact" if compact else "memory", repository)
     store.load_s = bulk_load(repository, base)
     ids = [s.contact.id for s in base]
     read = repository.load_snapshots(ids)
@@ -683,7 +690,13 @@ def first_sight(base: Sequence[Snapshot]) -> list[Snapshot]:
 
 
 def memory_per_customer(
-    cadence: Cadence, count: int, seed: int, now: datetime, settled: bool, folds: bool = False
+    cadence: Cadence,
+    count: int,
+    seed: int,
+    now: datetime,
+    settled: bool,
+    folds: bool = False,
+    compact: bool = False,
 ) -> dict[str, float]:
     """Bytes an `InMemoryRepository` holds per customer of `planner.py`'s base (tracemalloc).
 
@@ -703,7 +716,7 @@ def memory_per_customer(
     tracemalloc.start()
     try:
         before, _ = tracemalloc.get_traced_memory()
-        repository = InMemoryRepository()
+        repository = InMemoryRepository(compact=compact)
         base = first_sight(bench.build_base(count, seed, cadence, now, 20))
         if settled:
             base = [bench.settle(cadence, snapshot, now) for snapshot in base]
@@ -887,6 +900,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stores: list[tuple[Store, bool, bool]] = []
         if "memory" in chosen:
             stores.append((Store("memory", InMemoryRepository()), True, False))
+        if "memory-compact" in chosen:
+            compact = InMemoryRepository(compact=True)
+            stores.append((Store("memory-compact", compact), True, False))
         if chosen & {"sqlite", "sqlite-folded"}:
             path = args.sqlite_path
             if path is None:
@@ -921,14 +937,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             + f"; each repository's read plans as its source: {checked}"
         )
         del everyone
-        if "memory-folded" in chosen:
+        for compact in (False, True):
+            if ("memory-compact-folded" if compact else "memory-folded") not in chosen:
+                continue
             t0 = time.perf_counter()
             for events, base in bases.items():
-                rows.append(folded_row(cadence, base, events, args.min_events, now))
+                rows.append(folded_row(cadence, base, events, args.min_events, now, compact))
             print(
-                f"  folded in memory: {len(bases)} InMemoryRepository (one per history length) "
-                f"loaded, folded at now and checked in {time.perf_counter() - t0:.1f} s "
-                f"(not counted)"
+                f"  folded in memory{', compact' if compact else ''}: {len(bases)} "
+                f"InMemoryRepository (one per history length) loaded, folded at now and "
+                f"checked in {time.perf_counter() - t0:.1f} s (not counted)"
             )
         for store, _, folded in stores:
             if not folded:
@@ -1086,14 +1104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.customers > 0:
         memory = {
-            regime: memory_per_customer(
+            f"{regime}{'_compact' if compact else ''}": memory_per_customer(
                 cadence,
                 args.customers,
                 args.seed,
                 now,
                 settled=regime != "first_sight",
                 folds=regime == "settled_with_folds",
+                compact=compact,
             )
+            for compact in (False, True)
             for regime in ("first_sight", "settled", "settled_with_folds")
         }
         results["memory_per_customer"] = memory
@@ -1105,7 +1125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else ""
             )
             print(
-                f"  {regime.replace('_', ' '):<18} {m['bytes_per_customer'] / 1024:6.1f} KiB per "
+                f"  {regime.replace('_', ' '):<26} {m['bytes_per_customer'] / 1024:6.1f} KiB per "
                 f"customer ({m['events_per_customer']:.1f} events, "
                 f"{m['deliveries_per_customer']:.1f} deliveries{kept}; {m['mib']:.1f} MiB in all)"
             )

@@ -105,13 +105,16 @@ def parts(
         yield part
 
 
-def loaded(count: int, seed: int, cadence: Cadence) -> tuple[InMemoryRepository, list[Contact]]:
+def loaded(
+    count: int, seed: int, cadence: Cadence, compact: bool = False
+) -> tuple[InMemoryRepository, list[Contact]]:
     """An in-memory repository holding a base of `count` customers, and its contacts.
 
     Built and loaded 10,000 customers at a time, so that the repository holds the only
-    copy of the events (a million customers have twenty million).
+    copy of the events (a million customers have twenty million). With `compact`, the
+    repository packs its histories (``InMemoryRepository(compact=True)``).
     """
-    repository = InMemoryRepository()
+    repository = InMemoryRepository(compact=compact)
     contacts: list[Contact] = []
     for part in parts(count, seed, cadence):
         load(repository, part)
@@ -503,6 +506,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="sizes of the in-memory day (default 100000 1000000)",
     )
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="measure 2 on InMemoryRepository(compact=True): histories packed (max RSS: run "
+        "one size per process)",
+    )
     parser.add_argument("--scaling-customers", type=int, default=None, metavar="N")
     parser.add_argument("--sql-customers", type=int, default=None, metavar="N")
     parser.add_argument("--compare-customers", type=int, default=None, metavar="N")
@@ -674,15 +683,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["day_memory"] = []
     for n in day_sizes if 2 in only else []:
         t0 = time.perf_counter()
-        repository, contacts = loaded(n, args.seed, cadence)
+        repository, contacts = loaded(n, args.seed, cadence, args.compact)
         built = time.perf_counter() - t0
         day = simulate_day(cadence, repository)
         day.pop("sent_keys")
         day.pop("first_keys")
-        day.update(customers=n, build_and_load_s=built, max_rss_mib=max_rss_mib())
+        day.update(
+            customers=n, compact=args.compact, build_and_load_s=built, max_rss_mib=max_rss_mib()
+        )
         results["day_memory"].append(day)
         say(
-            f"2. day in memory, {n:,} customers",
+            f"2. day in memory{' (compact)' if args.compact else ''}, {n:,} customers",
             f"{day['total_s']:.1f} s; first tick {day['first_tick']['s']:.1f} s "
             f"({day['first_tick']['evaluated']:,} evaluated); then "
             f"{day['tick_ms_mean']:.1f} ms/tick mean, {day['tick_ms_max']:.0f} max; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -22,10 +23,10 @@ LATER = T0 + timedelta(days=30)
 Repo = InMemoryRepository | SQLRepository
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "memory-compact", "sqlite", "postgres"])
 def repository(request: pytest.FixtureRequest) -> Repo:
-    if request.param == "memory":
-        return InMemoryRepository()
+    if request.param.startswith("memory"):
+        return InMemoryRepository(compact=request.param == "memory-compact")
     found: Repo = request.getfixturevalue(f"{request.param}_repository")
     return found
 
@@ -174,14 +175,17 @@ ids = st.sampled_from(["a", "b", "c", "d"])
         st.builds(event, ids, st.integers(0, 3), st.sampled_from(["login", "order_placed"])),
         max_size=12,
     ),
-    kind=st.sampled_from(["memory", "sqlite"]),
+    kind=st.sampled_from(["memory", "memory-compact", "sqlite"]),
 )
 def test_same_outcome_as_one_by_one(
     contacts: list[Contact], events: list[Event], kind: str
 ) -> None:
     known = {c.id for c in contacts}
     events = [e for e in events if e.contact_id in known]
-    make: Callable[[], Repo] = InMemoryRepository if kind == "memory" else _sqlite
+    make: Callable[[], Repo] = {
+        "memory": InMemoryRepository,
+        "memory-compact": partial(InMemoryRepository, compact=True),
+    }.get(kind, _sqlite)
     bulk, single = make(), make()
     bulk.bulk_load(contacts, events)
     _one_by_one(single, contacts, events)

@@ -21,6 +21,14 @@ class TestInMemoryRepository(RepositoryContract):
         return InMemoryRepository()
 
 
+class TestCompactInMemoryRepository(RepositoryContract):
+    """Histories packed: the same contract."""
+
+    @pytest.fixture
+    def repository(self) -> Repository:
+        return InMemoryRepository(compact=True)
+
+
 class DerivedRepository(InMemoryRepository):
     """The in-memory repository with what `BaseRepository` derives instead of its own."""
 

@@ -109,10 +109,10 @@ class EchoingRefusal:
         raise PermanentFailure(f"recipient {message.contact.id} ({message.address}) unknown")
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "memory-compact", "sqlite", "postgres"])
 def repository(request: pytest.FixtureRequest) -> Repo:
-    if request.param == "memory":
-        return InMemoryRepository()
+    if request.param.startswith("memory"):
+        return InMemoryRepository(compact=request.param == "memory-compact")
     sql: SQLRepository = request.getfixturevalue(f"{request.param}_repository")
     return sql
 

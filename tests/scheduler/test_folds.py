@@ -149,3 +149,9 @@ def check_folding_against_whole(
 @pytest.mark.slow
 def test_folding_sends_what_the_whole_history_sends() -> None:
     check_folding_against_whole(None, _folds)
+
+
+@pytest.mark.slow
+def test_a_compact_repository_folding_sends_what_the_whole_history_sends() -> None:
+    """Histories packed in chunks, folds packed, read from a fold's position: the same year."""
+    check_folding_against_whole(InMemoryRepository(compact=True), _folds)
