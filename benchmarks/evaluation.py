@@ -13,24 +13,31 @@ per contact (10, 100, 1,000 and 10,000 by default), on three repositories
 (`regua.InMemoryRepository`, `regua.SQLRepository` on a SQLite file and on PostgreSQL, in a
 schema of its own dropped at the end), it times both parts, separately and summed.
 
-The contacts (``--contacts``, 20; ``--large-contacts``, 3, from ``--large-from`` events on)
-are seeded and synthetic (``floor.py``'s base, the profile of ``planner.py``: five
-timezones, consents, birthdays, sign-ups over three years; exactly N events each, of logins,
-site visits, orders placed, shipped and delivered, and abandoned carts, over at least 3N
-hours of the contact's life), in the **steady
-state**: with the deliveries a scheduler running all along would have recorded by now, so
-that a plan at now has what a later tick finds. They are recorded by ``planner.settle``
-(every closed occurrence with its reason, every due action as sent) at a series of instants,
-on the events known at each: once ``--settle-days`` days (240) before now, or at the
-contact's first event if later, then every 25 hours (the instants go round the clock), the
-last at now. A scheduler ticking along records sends when they were due, a frequency cap
-lets a backlog out one slot at a time and quiet hours end; settled at a single instant
-instead (``--settle-days 0``, as this benchmark did first), every send of the whole history
-is stamped now, and occurrences that caps and quiet hours hold back stay open for hundreds
-of days (hundreds of satisfaction surveys waiting under the caps at 1,000 events). Every
-history length lives in the same
-repository, loaded with its `bulk_load`; the plan of each repository's snapshot of a contact
-is checked against the plan of the snapshot it was loaded from.
+The contacts (``--contacts``, 20; ``--large-contacts``, 3, from ``--large-from`` events on) are
+seeded and synthetic (``floor.py``'s base, the profile of ``planner.py``: five timezones,
+consents, birthdays, sign-ups over three years; exactly N events each, of logins, site visits,
+orders placed, shipped and delivered, and abandoned carts, over at least 3N hours of the
+contact's life; a long history is then a busy one, its last weeks holding more events than a
+short one's), in the **steady state**: with the deliveries a scheduler running all along would
+have recorded by now, so that a plan at now has what a later tick finds. They are recorded by
+``planner.settle`` (every closed occurrence with its reason, every due action as sent) at a
+series of instants, on the events known at each: once ``--settle-days`` days (240) before now,
+or at the contact's first event if later, then every 25 hours (the instants go round the
+clock), the last at now. A scheduler ticking along records sends when they were due, a
+frequency cap lets a backlog out one slot at a time and quiet hours end; settled at a single
+instant instead (``--settle-days 0``, as this benchmark did first), every send of the whole
+history is stamped now, and occurrences that caps and quiet hours hold back stay open for
+hundreds of days (hundreds of satisfaction surveys waiting under the caps at 1,000 events).
+Every history length lives in the same repository, loaded with its `bulk_load`; the plan of
+each repository's snapshot of a contact is checked against the plan of the snapshot it was
+loaded from.
+
+With ``--past``, a longer history is a longer past instead: every row's contacts are the
+10-event row's (the same seed), and the rest of their events come before their sign-up, one
+every 3 hours on average (``floor.with_past``), so that their recent life, and what is still
+open in it, is the same whatever the length. That measures what the folds are for: a
+customer who keeps coming back costs what is open, not how long they have been around.
+Give ``--large-contacts`` the same value as ``--contacts`` to compare the same customers.
 
 Times are CPU time of this process (`time.process_time`): PostgreSQL's own work is not in
 them, and the read's wall time (`time.perf_counter`) is shown beside. Each measurement reads
@@ -163,10 +170,20 @@ def settle_along(cadence: Cadence, snapshot: Snapshot, now: datetime, days: floa
 
 
 def settled_base(
-    cadence: Cadence, count: int, events: int, seed: int, now: datetime, days: float
+    cadence: Cadence,
+    count: int,
+    events: int,
+    seed: int,
+    now: datetime,
+    days: float,
+    past: bool = False,
 ) -> list[Snapshot]:
-    """`count` contacts of `events` events each, with what a scheduler recorded by `now`."""
-    people = floor.people(count, events, seed, now, prefix=f"h{events}-")
+    """`count` contacts of `events` events each, with what a scheduler recorded by `now`.
+
+    With `past`, the same recent life for every `events`, and the rest before it
+    (`floor.with_past`).
+    """
+    people = floor.people(count, events, seed, now, prefix=f"h{events}-", past=past)
     return [settle_along(cadence, floor.snapshot_of(p), now, days) for p in people]
 
 
@@ -842,6 +859,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the steady state: what a scheduler ticking every 25 hours over this many days "
         "before now recorded (0: one settle at now)",
     )
+    parser.add_argument(
+        "--past",
+        action="store_true",
+        help="every row's contacts live the same recent life (the 10-event base's), a longer "
+        "history being a longer past before it, instead of more events over the same years",
+    )
     parser.add_argument("--seed", type=int, default=20260504, help="seed of the synthetic bases")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -865,9 +888,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cadence,
             args.large_contacts if events >= args.large_from else args.contacts,
             events,
-            args.seed + events,
+            args.seed if args.past else args.seed + events,
             now,
             args.settle_days,
+            args.past,
         )
         for events in args.events
     }
@@ -888,6 +912,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cadence": cadence.name,
         "now": now.isoformat(),
         "seed": args.seed,
+        "past": args.past,
         "rounds": args.rounds,
         "settle_days": args.settle_days,
         "machine": info,

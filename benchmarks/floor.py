@@ -59,6 +59,7 @@ reported, per contact.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -188,10 +189,52 @@ def person(rng: random.Random, contact_id: str, count: int, now: datetime) -> Pe
     )
 
 
-def people(count: int, events: int, seed: int, now: datetime, prefix: str = "c") -> list[Person]:
-    """`count` seeded customers of `events` events each, ids ``<prefix>00000`` on."""
+def people(
+    count: int, events: int, seed: int, now: datetime, prefix: str = "c", past: bool = False
+) -> list[Person]:
+    """`count` seeded customers of `events` events each, ids ``<prefix>00000`` on.
+
+    With `past`, each is the customer of `RECENT` events the same seed gives (whatever
+    `events` is), with the rest of its events before its sign-up (`with_past`): the same
+    recent life, a longer past.
+    """
     rng = random.Random(seed)
-    return [person(rng, f"{prefix}{i:05d}", events, now) for i in range(count)]
+    if not past:
+        return [person(rng, f"{prefix}{i:05d}", events, now) for i in range(count)]
+    found = [person(rng, f"{prefix}{i:05d}", min(events, RECENT), now) for i in range(count)]
+    return [with_past(p, events, random.Random(f"{seed}-{p.id}")) for p in found]
+
+
+RECENT = 10
+"""The events of a customer's recent life, in a base built with a past (`people`)."""
+
+
+def with_past(p: Person, count: int, rng: random.Random) -> Person:
+    """`p` with events before its sign-up, up to `count` in all: a customer for longer.
+
+    The sign-up moves to the start of the past, which holds one event per 3 hours on
+    average (logins, site visits, orders, abandoned carts); everything from `p`'s former
+    sign-up on is `p`'s, as it was.
+    """
+    extra = count - len(p.events)
+    if extra <= 0:
+        return p
+    signup, *recent = p.events
+    start = p.created_at - timedelta(hours=3 * extra)
+    span = (p.created_at - start).total_seconds()
+    older: list[tuple[str, str, datetime, dict[str, str] | None]] = []
+    while len(older) < extra - 1:
+        at = start + timedelta(seconds=span * rng.random())
+        kind = rng.choices(("login", "site_visit", "order", "cart"), weights=(40, 20, 20, 20))[0]
+        if kind == "order":
+            _order(older, rng, f"{p.id}-p", at, p.created_at)
+        elif kind == "cart":
+            older.append(("cart_abandoned", f"{p.id}-pc{len(older)}", at, None))
+        else:
+            older.append((kind, f"{p.id}-p{len(older)}", at, None))
+    del older[extra - 1 :]
+    events = [(signup[0], signup[1], start, signup[3]), *sorted(older, key=lambda e: e[2]), *recent]
+    return dataclasses.replace(p, created_at=start, events=events)
 
 
 # --- the floor: plain Python, no regua -----------------------------------------------------------

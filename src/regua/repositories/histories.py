@@ -5,9 +5,9 @@ read, about 14 KiB per customer of twenty events. `Packed` keeps them compressed
 of at most `CHUNK` records (each a zlib-compressed pickle of its events and deliveries),
 with the newest records as they came until there are `TAIL` of them: about 2.8 KiB per
 customer of twenty events and sixteen deliveries, at the cost of decoding the chunks a read
-needs. A read from a position
-(what a stored fold does not cover) decodes only the chunks holding records from there on,
-so that a long history read through its fold costs what came since, not the whole past.
+needs. A read from a position (what a stored fold does not cover) decodes only the chunks
+holding records from there on, so that a long history read through its fold costs what came
+since, not the whole past.
 
 Lookups by id (has this event been stored? which delivery has this occurrence key?) go
 through 64-bit hashes kept beside the chunks, and decode only on a match, to confirm it.
@@ -19,12 +19,25 @@ from __future__ import annotations
 import pickle
 import zlib
 from array import array
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Hashable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any, Protocol, TypeVar
 
-from regua.records import Delivery, Event
+from regua.errors import InvalidRecordError
+from regua.records import Contact, Delivery, Event
 
-__all__ = ["CHUNK", "TAIL", "Packed", "Records", "StoredHistory", "pack", "unpack"]
+__all__ = [
+    "CHUNK",
+    "TAIL",
+    "Packed",
+    "Records",
+    "StoredHistory",
+    "check_packable",
+    "pack",
+    "packed_contact",
+    "unpack",
+]
 
 CHUNK = 64
 """Records (events and deliveries) per packed chunk: the newest are packed once they are
@@ -44,6 +57,32 @@ def pack(value: object) -> bytes:
 def unpack(blob: bytes) -> Any:
     """The value `pack` made `blob` of."""
     return pickle.loads(zlib.decompress(blob))
+
+
+def packed_contact(contact: Contact) -> bytes:
+    """`pack(contact)`; `InvalidRecordError` if an attribute cannot be pickled."""
+    try:
+        return pack(contact)
+    except Exception as exc:
+        raise InvalidRecordError(
+            f"Contact {contact.id!r}.attributes: cannot be kept packed "
+            f"({type(exc).__name__}: {exc}); store plain data (str, numbers, dates, lists, "
+            "dicts)"
+        ) from exc
+
+
+def check_packable(event: Event) -> None:
+    """Raise `InvalidRecordError` if the event's data cannot be pickled."""
+    if not event.data:
+        return
+    try:
+        pickle.dumps(event.data, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise InvalidRecordError(
+            f"Event {event.name!r} of contact {event.contact_id!r}.data: cannot be kept "
+            f"packed ({type(exc).__name__}: {exc}); store plain data (str, numbers, dates, "
+            "lists, dicts)"
+        ) from exc
 
 
 def _event_id(event: Event) -> tuple[str, str]:
@@ -146,18 +185,28 @@ class Packed:
 
     ``chunks`` holds, per chunk, the number of events and of deliveries stored up to its
     end and its blob (`pack` of its events and deliveries); ``events`` and ``deliveries``
-    the records stored since the last chunk (None when there are none); ``event_hashes``
-    and ``delivery_hashes`` the hash of every event's (name, id) and delivery's key.
+    the records stored since the last chunk (None when there are none). The indexes are
+    sorted 64-bit hashes (of each event's (name, id), of each delivery's occurrence key),
+    each beside the position of its record, so that a lookup decodes at most the chunk of
+    a record whose hash matches, to confirm it.
     """
 
-    __slots__ = ("chunks", "deliveries", "delivery_hashes", "event_hashes", "events")
+    __slots__ = (
+        "chunks",
+        "deliveries",
+        "delivery_hashes",
+        "delivery_spots",
+        "event_hashes",
+        "event_spots",
+        "events",
+    )
 
     def __init__(self) -> None:
         self.chunks: list[tuple[int, int, bytes]] = []
         self.events: list[Event] | None = None
         self.deliveries: list[Delivery] | None = None
-        self.event_hashes = array("q")
-        self.delivery_hashes = array("q")
+        self.event_hashes, self.event_spots = array("q"), array("q")
+        self.delivery_hashes, self.delivery_spots = array("q"), array("q")
 
     def _packed_counts(self) -> tuple[int, int]:
         if not self.chunks:
@@ -186,97 +235,134 @@ class Packed:
         deliveries += _after(self.deliveries or (), start_deliveries, after_deliveries)
         return events, deliveries
 
+    def _record(self, kind: int, index: int) -> Any:
+        """The event (`kind` 0) or delivery (1) at `index` of its list: one chunk decoded."""
+        packed = self._packed_counts()[kind]
+        if index >= packed:
+            tail = self.events if kind == 0 else self.deliveries
+            assert tail is not None
+            return tail[index - packed]
+        chunk = bisect_right(self.chunks, index, key=itemgetter(kind))
+        start = _end(self.chunks[chunk - 1], kind) if chunk else 0
+        return unpack(self.chunks[chunk][2])[kind][index - start]
+
+    def _matches(self, kind: int, wanted: Hashable) -> Iterator[tuple[int, Any]]:
+        """(index, record) of the records whose key hashes as `wanted` does."""
+        hashes, spots = (
+            (self.event_hashes, self.event_spots)
+            if kind == 0
+            else (self.delivery_hashes, self.delivery_spots)
+        )
+        code = hash(wanted)
+        at = bisect_left(hashes, code)
+        while at < len(hashes) and hashes[at] == code:
+            yield spots[at], self._record(kind, spots[at])
+            at += 1
+
     def has_event(self, event: Event) -> bool:
         """Whether an event of this name and id is stored."""
-        if hash(_event_id(event)) not in self.event_hashes:
-            return False
         wanted = _event_id(event)
-        return any(_event_id(each) == wanted for each in self.read()[0])
+        return any(_event_id(found) == wanted for _, found in self._matches(0, wanted))
 
     def add_event(self, event: Event) -> None:
         """Store an event (the caller made sure its id is not stored yet)."""
+        index = self.counts()[0]
+        _insert(self.event_hashes, self.event_spots, hash(_event_id(event)), index)
         if self.events is None:
             self.events = []
         self.events.append(event)
-        self.event_hashes.append(hash(_event_id(event)))
 
     def add_delivery(self, delivery: Delivery) -> None:
         """Store a delivery."""
+        index = self.counts()[1]
+        _insert(self.delivery_hashes, self.delivery_spots, hash(delivery.occurrence_key), index)
         if self.deliveries is None:
             self.deliveries = []
         self.deliveries.append(delivery)
-        self.delivery_hashes.append(hash(delivery.occurrence_key))
 
     def delivery(self, key: str) -> Delivery | None:
         """The stored delivery of this occurrence key, or None."""
-        if hash(key) not in self.delivery_hashes:
-            return None
-        for delivery in self.read()[1]:
-            if delivery.occurrence_key == key:
-                return delivery
+        for _, found in self._matches(1, key):
+            if found.occurrence_key == key:
+                return found  # type: ignore[no-any-return]
         return None
 
     def remove_delivery(self, key: str) -> None:
-        """Remove the delivery of this occurrence key, if stored."""
-        events, deliveries = self.read()
-        kept = [d for d in deliveries if d.occurrence_key != key]
-        if len(kept) == len(deliveries):
+        """Remove the delivery of this occurrence key, if stored (its chunk packed again)."""
+        index = next((i for i, d in self._matches(1, key) if d.occurrence_key == key), None)
+        if index is None:
             return
-        self.chunks, self.events, self.deliveries = [], events, kept
-        self.delivery_hashes = array("q", (hash(d.occurrence_key) for d in kept))
-        self._pack_all()
+        packed = self._packed_counts()[1]
+        if index >= packed:
+            assert self.deliveries is not None
+            del self.deliveries[index - packed]
+        else:
+            chunk = bisect_right(self.chunks, index, key=itemgetter(1))
+            start = self.chunks[chunk - 1][1] if chunk else 0
+            events, deliveries = unpack(self.chunks[chunk][2])
+            kept = deliveries[: index - start] + deliveries[index - start + 1 :]
+            blob = pack((events, kept))
+            chunks = self.chunks[:chunk]
+            if events or kept:
+                chunks.append((self.chunks[chunk][0], self.chunks[chunk][1] - 1, blob))
+            chunks += [(e, d - 1, b) for e, d, b in self.chunks[chunk + 1 :]]
+            self.chunks = chunks
+        at = next(i for i, spot in enumerate(self.delivery_spots) if spot == index)
+        del self.delivery_hashes[at], self.delivery_spots[at]
+        self.delivery_spots = array("q", (s - (s > index) for s in self.delivery_spots))
 
     def settle(self) -> None:
-        """Done with a batch of additions: pack what is due to be packed."""
+        """Done with a batch of additions: pack the newest records once there are `TAIL`."""
         if len(self.events or ()) + len(self.deliveries or ()) >= TAIL:
-            self._pack_tail()
+            self.pack_all()
 
     def pack_all(self) -> None:
-        """Pack every record (an import is done): whole chunks, a last one of what is left."""
-        if self.events or self.deliveries:
-            events, deliveries = self.read()
-            self.chunks, self.events, self.deliveries = [], events, deliveries
-            self._pack_all()
+        """Pack the newest records, however few (an import is done): the past stays as it is.
 
-    def _pack_all(self) -> None:
+        They go into chunks of at most `CHUNK` records, the first of them into the last
+        chunk while it has room. Everything is packed before anything changes.
+        """
         events, deliveries = self.events or [], self.deliveries or []
-        self.events = self.deliveries = None
-        counted_events = counted_deliveries = 0
-        # Events first, then deliveries: a chunk covers one contiguous range of each list.
-        for start in range(0, len(events), CHUNK):
-            part = tuple(events[start : start + CHUNK])
-            counted_events += len(part)
-            self.chunks.append((counted_events, 0, pack((part, ()))))
-        for start in range(0, len(deliveries), CHUNK):
-            parts = tuple(deliveries[start : start + CHUNK])
-            counted_deliveries += len(parts)
-            self.chunks.append((counted_events, counted_deliveries, pack(((), parts))))
-        self._join_small()
-
-    def _pack_tail(self) -> None:
-        events, deliveries = tuple(self.events or ()), tuple(self.deliveries or ())
         if not events and not deliveries:
             return
-        packed_events, packed_deliveries = self._packed_counts()
-        self.chunks.append(
-            (
-                packed_events + len(events),
-                packed_deliveries + len(deliveries),
-                pack((events, deliveries)),
+        chunks = self.chunks[:]
+        end_events, end_deliveries = self._packed_counts()
+        pieces: list[tuple[list[Event], list[Delivery]]] = [([], [])]
+        if chunks:  # the last chunk, if it has room, takes the first of them
+            before_events, before_deliveries = (
+                (chunks[-2][0], chunks[-2][1]) if len(chunks) > 1 else (0, 0)
             )
-        )
-        self.events = self.deliveries = None
-        self._join_small()
+            if end_events - before_events + end_deliveries - before_deliveries < CHUNK:
+                last_events, last_deliveries = unpack(chunks.pop()[2])
+                pieces = [(list(last_events), list(last_deliveries))]
+                end_events, end_deliveries = before_events, before_deliveries
+        # Events first, then deliveries: a chunk covers one contiguous range of each list.
+        for event in events:
+            if len(pieces[-1][0]) + len(pieces[-1][1]) >= CHUNK:
+                pieces.append(([], []))
+            pieces[-1][0].append(event)
+        for delivery in deliveries:
+            if len(pieces[-1][0]) + len(pieces[-1][1]) >= CHUNK:
+                pieces.append(([], []))
+            pieces[-1][1].append(delivery)
+        for piece_events, piece_deliveries in pieces:
+            end_events += len(piece_events)
+            end_deliveries += len(piece_deliveries)
+            blob = pack((tuple(piece_events), tuple(piece_deliveries)))
+            chunks.append((end_events, end_deliveries, blob))
+        self.chunks, self.events, self.deliveries = chunks, None, None
 
-    def _join_small(self) -> None:
-        """Merge the last two chunks while together they hold no more than `CHUNK` records."""
-        while len(self.chunks) > 1:
-            (_, _, previous), (events, deliveries, last) = self.chunks[-2:]
-            first, second = unpack(previous), unpack(last)
-            if len(first[0]) + len(first[1]) + len(second[0]) + len(second[1]) > CHUNK:
-                return
-            merged = (first[0] + second[0], first[1] + second[1])
-            self.chunks[-2:] = [(events, deliveries, pack(merged))]
+
+def _end(chunk: tuple[int, int, bytes], kind: int) -> int:
+    """How many events (`kind` 0) or deliveries (1) are stored up to the end of `chunk`."""
+    return chunk[0] if kind == 0 else chunk[1]
+
+
+def _insert(hashes: array[int], spots: array[int], code: int, index: int) -> None:
+    """Index a record: its key's hash, in order, and its position beside it."""
+    at = bisect_right(hashes, code)
+    hashes.insert(at, code)
+    spots.insert(at, index)
 
 
 def _after(records: Sequence[_T], start: int, position: int) -> Sequence[_T]:

@@ -45,7 +45,15 @@ from regua.records import (
     Event,
     Snapshot,
 )
-from regua.repositories.histories import Packed, Records, StoredHistory, pack, unpack
+from regua.repositories.histories import (
+    Packed,
+    Records,
+    StoredHistory,
+    check_packable,
+    pack,
+    packed_contact,
+    unpack,
+)
 from regua.sharding import Shard, bucket_of
 
 __all__ = ["InMemoryRepository"]
@@ -70,11 +78,15 @@ class _Row:
         "wakeup",
     )
 
-    def __init__(self, contact: Contact, *, compact: bool, version: int = 0) -> None:
+    def __init__(
+        self, contact: Contact, *, compact: bool, version: int = 0, packed: bytes | None = None
+    ) -> None:
         self.id = contact.id
         self.bucket = bucket_of(contact.id)
         self.history: StoredHistory = Packed() if compact else Records()
-        self._contact: Contact | bytes = pack(contact) if compact else contact
+        self._contact: Contact | bytes = contact
+        if compact:
+            self._contact = packed_contact(contact) if packed is None else packed
         # A folded snapshot of the history (see regua.folding), with the number of events
         # and deliveries it covers in `position`: the records after those are read on top.
         self._fold: Snapshot | bytes | None = None
@@ -102,7 +114,14 @@ class _Row:
 
     @contact.setter
     def contact(self, contact: Contact) -> None:
-        self._contact = pack(contact) if self.compact else contact
+        self.store_contact(contact)
+
+    def store_contact(self, contact: Contact, packed: bytes | None = None) -> None:
+        """Replace the contact (`packed`: its packed form, if the caller packed it already)."""
+        if self.compact:
+            self._contact = packed_contact(contact) if packed is None else packed
+        else:
+            self._contact = contact
 
     @property
     def fold(self) -> Snapshot | None:
@@ -237,8 +256,9 @@ class InMemoryRepository(BaseRepository):
             position=position,
         )
 
-    def _new_row(self, contact: Contact, version: int = 0) -> _Row:
-        row = self._rows[contact.id] = _Row(contact, compact=self._compact, version=version)
+    def _new_row(self, contact: Contact, version: int = 0, packed: bytes | None = None) -> _Row:
+        row = _Row(contact, compact=self._compact, version=version, packed=packed)
+        self._rows[contact.id] = row
         return row
 
     def _owner(self, key: str) -> _Row | None:
@@ -335,18 +355,22 @@ class InMemoryRepository(BaseRepository):
 
         """
         contacts, events, deliveries = list(contacts), list(events), list(deliveries)
+        # Compact: everything that could fail to pack is packed or checked before any change.
+        packed = [packed_contact(c) if self._compact else None for c in contacts]
+        for event in events if self._compact else ():
+            check_packable(event)
         with self._lock:
             known = {contact.id for contact in contacts}
             for event in events:
                 if event.contact_id not in known and event.contact_id not in self._rows:
                     raise UnknownContactError(f"no contact {event.contact_id!r} in the repository")
             touched: dict[str, _Row] = {}
-            for contact in contacts:
+            for contact, blob in zip(contacts, packed, strict=True):
                 row = self._rows.get(contact.id)
                 if row is None:
-                    row = self._new_row(contact)
+                    row = self._new_row(contact, packed=blob)
                 else:
-                    row.contact = contact
+                    row.store_contact(contact, blob)
                 touched[contact.id] = row
             stored = 0
             # The (name, id) of this call's events per contact, and whether it had events
@@ -417,6 +441,8 @@ class InMemoryRepository(BaseRepository):
             assert event.id is not None
             if row.history.has_event(event):
                 return False
+            if self._compact:
+                check_packable(event)
             row.history.add_event(event)
             row.history.settle()
             self._touch(row)
