@@ -5,13 +5,15 @@ read, about 14 KiB per customer of twenty events. `Packed` keeps them compressed
 of at most `CHUNK` records (each a zlib-compressed pickle of its events and deliveries),
 with the newest records as they came until there are `TAIL` of them: about 2.8 KiB per
 customer of twenty events and sixteen deliveries, at the cost of decoding the chunks a read
-needs. A read from a position (what a stored fold does not cover) decodes only the chunks
-holding records from there on, so that a long history read through its fold costs what came
-since, not the whole past.
+needs. New records go into a small chunk of their own, and the chunks at the end of a
+history are merged two by two as they grow, so that recording costs what is recorded. A
+read from a position (what a stored fold does not cover) decodes only the chunks holding
+records from there on, so that a long history read through its fold costs what came since,
+not the whole past.
 
 Lookups by id (has this event been stored? which delivery has this occurrence key?) go
-through 64-bit hashes kept beside the chunks, and decode only on a match, to confirm it.
-The contact and a stored fold are packed the same way (`pack`, `unpack`).
+through sorted 64-bit hashes kept beside the chunks, and decode only the chunk of a match,
+to confirm it. The contact and a stored fold are packed the same way (`pack`, `unpack`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ CHUNK = 64
 """Records (events and deliveries) per packed chunk: the newest are packed once they are
 this many, and small chunks are merged until they are."""
 
-TAIL = 16
-"""Records kept as they came before they are packed (into the last chunk, while it has room)."""
+TAIL = 4
+"""Records kept as they came before they are packed (`Packed.pack_all`)."""
 
 _T = TypeVar("_T")
 
@@ -317,40 +319,49 @@ class Packed:
             self.pack_all()
 
     def pack_all(self) -> None:
-        """Pack the newest records, however few (an import is done): the past stays as it is.
+        """Pack the newest records, however few: the chunks before stay as they are.
 
-        They go into chunks of at most `CHUNK` records, the first of them into the last
-        chunk while it has room. Everything is packed before anything changes.
+        They go into chunks of at most `CHUNK` records; then the last two chunks are merged
+        while the last holds at least as many records as the one before and together they
+        fit in a chunk (as the digits of a binary counter carry), so that packing a few
+        records at a time costs what they hold, not what the history holds, and a contact
+        keeps a few small chunks at its end at most. Everything is packed before anything
+        changes.
         """
         events, deliveries = self.events or [], self.deliveries or []
         if not events and not deliveries:
             return
         chunks = self.chunks[:]
         end_events, end_deliveries = self._packed_counts()
-        pieces: list[tuple[list[Event], list[Delivery]]] = [([], [])]
-        if chunks:  # the last chunk, if it has room, takes the first of them
-            before_events, before_deliveries = (
-                (chunks[-2][0], chunks[-2][1]) if len(chunks) > 1 else (0, 0)
-            )
-            if end_events - before_events + end_deliveries - before_deliveries < CHUNK:
-                last_events, last_deliveries = unpack(chunks.pop()[2])
-                pieces = [(list(last_events), list(last_deliveries))]
-                end_events, end_deliveries = before_events, before_deliveries
         # Events first, then deliveries: a chunk covers one contiguous range of each list.
-        for event in events:
-            if len(pieces[-1][0]) + len(pieces[-1][1]) >= CHUNK:
-                pieces.append(([], []))
-            pieces[-1][0].append(event)
-        for delivery in deliveries:
-            if len(pieces[-1][0]) + len(pieces[-1][1]) >= CHUNK:
-                pieces.append(([], []))
-            pieces[-1][1].append(delivery)
-        for piece_events, piece_deliveries in pieces:
+        for start in range(0, len(events) + len(deliveries), CHUNK):
+            piece_events = events[start : start + CHUNK]
+            piece_deliveries = deliveries[
+                max(0, start - len(events)) : max(0, start + CHUNK - len(events))
+            ]
             end_events += len(piece_events)
             end_deliveries += len(piece_deliveries)
             blob = pack((tuple(piece_events), tuple(piece_deliveries)))
             chunks.append((end_events, end_deliveries, blob))
+            while len(chunks) > 1:
+                last, previous = _size(chunks, -1), _size(chunks, -2)
+                if last < previous or last + previous > CHUNK:
+                    break
+                first_events, first_deliveries = unpack(chunks[-2][2])
+                second_events, second_deliveries = unpack(chunks[-1][2])
+                merged = (first_events + second_events, first_deliveries + second_deliveries)
+                chunks[-2:] = [(chunks[-1][0], chunks[-1][1], pack(merged))]
         self.chunks, self.events, self.deliveries = chunks, None, None
+
+
+def _size(chunks: Sequence[tuple[int, int, bytes]], at: int) -> int:
+    """How many records the chunk at index `at` (negative: from the end) of `chunks` holds."""
+    index = at % len(chunks)
+    end_events, end_deliveries, _ = chunks[index]
+    if index == 0:
+        return end_events + end_deliveries
+    before_events, before_deliveries, _ = chunks[index - 1]
+    return end_events - before_events + end_deliveries - before_deliveries
 
 
 def _end(chunk: tuple[int, int, bytes], kind: int) -> int:
