@@ -9,13 +9,14 @@ add to and to look up in.
 from __future__ import annotations
 
 import threading
+from array import array
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from regua import Contact, Delivery, DeliveryStatus, Event, InMemoryRepository
 from regua.errors import InvalidRecordError
-from regua.repositories.histories import CHUNK, Packed, pack
+from regua.repositories.histories import _SPOT_MASK, CHUNK, Packed, _bucket, pack
 
 T0 = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
 
@@ -138,3 +139,27 @@ def test_a_redriven_failure_is_taken_out_of_its_chunk_alone() -> None:
     with repository._lock:  # every other key still leads to its delivery, and that one to none
         assert all(repository._delivery(d.occurrence_key) == d for d in sent)
         assert repository._delivery(failed.occurrence_key) is None
+
+
+def test_keys_whose_hashes_collide_are_told_apart_by_the_records() -> None:
+    """An index entry only narrows the search: the record decoded decides."""
+    deliveries = [
+        Delivery("shop", "welcome", "ana", f"shop:welcome:ana:event=e{n}", "sent", T0)
+        for n in range(3 * CHUNK)
+    ]
+    packed = Packed()
+    for delivery in deliveries:
+        packed.add_delivery(delivery)
+    packed.pack_all()
+    wanted = deliveries[CHUNK + 5]
+    bucket = _bucket(hash(wanted.occurrence_key))
+    # Every record in the wanted key's hash bucket, as if every key hashed alike.
+    packed.delivery_index = array(
+        "q", sorted(bucket | (e & _SPOT_MASK) for e in packed.delivery_index)
+    )
+    assert packed.delivery(wanted.occurrence_key) == wanted
+    assert packed.delivery("shop:welcome:ana:event=absent") is None
+    packed.remove_delivery(wanted.occurrence_key)
+    assert packed.read()[1] == [d for d in deliveries if d is not wanted]
+    # The positions after the removed one moved up by one: every entry still names a record.
+    assert sorted(e & _SPOT_MASK for e in packed.delivery_index) == list(range(3 * CHUNK - 1))

@@ -12,8 +12,9 @@ records from there on, so that a long history read through its fold costs what c
 not the whole past.
 
 Lookups by id (has this event been stored? which delivery has this occurrence key?) go
-through sorted 64-bit hashes kept beside the chunks, and decode only the chunk of a match,
-to confirm it. The contact and a stored fold are packed the same way (`pack`, `unpack`).
+through a sorted array of 64-bit entries beside the chunks (40 bits of the key's hash, then
+the record's position), and decode only the chunk of a match, to confirm it. The contact
+and a stored fold are packed the same way (`pack`, `unpack`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from __future__ import annotations
 import pickle
 import zlib
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Hashable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Protocol, TypeVar
 
-from regua.errors import InvalidRecordError
+from regua.errors import InvalidRecordError, ReguaError
 from regua.records import Contact, Delivery, Event
 
 __all__ = [
@@ -187,28 +188,20 @@ class Packed:
 
     ``chunks`` holds, per chunk, the number of events and of deliveries stored up to its
     end and its blob (`pack` of its events and deliveries); ``events`` and ``deliveries``
-    the records stored since the last chunk (None when there are none). The indexes are
-    sorted 64-bit hashes (of each event's (name, id), of each delivery's occurrence key),
-    each beside the position of its record, so that a lookup decodes at most the chunk of
-    a record whose hash matches, to confirm it.
+    the records stored since the last chunk (None when there are none). The indexes
+    (``event_index``: each event's (name, id); ``delivery_index``: each delivery's
+    occurrence key) hold one sorted 64-bit entry per record: the upper 40 bits of its key's
+    hash, then its position in its list (`_SPOT_BITS`), so that a lookup decodes at most
+    the chunk of a record whose hash matches, to confirm it.
     """
 
-    __slots__ = (
-        "chunks",
-        "deliveries",
-        "delivery_hashes",
-        "delivery_spots",
-        "event_hashes",
-        "event_spots",
-        "events",
-    )
+    __slots__ = ("chunks", "deliveries", "delivery_index", "event_index", "events")
 
     def __init__(self) -> None:
         self.chunks: list[tuple[int, int, bytes]] = []
         self.events: list[Event] | None = None
         self.deliveries: list[Delivery] | None = None
-        self.event_hashes, self.event_spots = array("q"), array("q")
-        self.delivery_hashes, self.delivery_spots = array("q"), array("q")
+        self.event_index, self.delivery_index = array("q"), array("q")
 
     def _packed_counts(self) -> tuple[int, int]:
         if not self.chunks:
@@ -250,15 +243,13 @@ class Packed:
 
     def _matches(self, kind: int, wanted: Hashable) -> Iterator[tuple[int, Any]]:
         """(index, record) of the records whose key hashes as `wanted` does."""
-        hashes, spots = (
-            (self.event_hashes, self.event_spots)
-            if kind == 0
-            else (self.delivery_hashes, self.delivery_spots)
-        )
-        code = hash(wanted)
-        at = bisect_left(hashes, code)
-        while at < len(hashes) and hashes[at] == code:
-            yield spots[at], self._record(kind, spots[at])
+        index = self.event_index if kind == 0 else self.delivery_index
+        low = _bucket(hash(wanted))
+        at = bisect_left(index, low)
+        high = low + _SPOTS
+        while at < len(index) and index[at] < high:
+            spot = index[at] & _SPOT_MASK
+            yield spot, self._record(kind, spot)
             at += 1
 
     def has_event(self, event: Event) -> bool:
@@ -269,7 +260,7 @@ class Packed:
     def add_event(self, event: Event) -> None:
         """Store an event (the caller made sure its id is not stored yet)."""
         index = self.counts()[0]
-        _insert(self.event_hashes, self.event_spots, hash(_event_id(event)), index)
+        insort(self.event_index, _entry(hash(_event_id(event)), index))
         if self.events is None:
             self.events = []
         self.events.append(event)
@@ -277,7 +268,7 @@ class Packed:
     def add_delivery(self, delivery: Delivery) -> None:
         """Store a delivery."""
         index = self.counts()[1]
-        _insert(self.delivery_hashes, self.delivery_spots, hash(delivery.occurrence_key), index)
+        insort(self.delivery_index, _entry(hash(delivery.occurrence_key), index))
         if self.deliveries is None:
             self.deliveries = []
         self.deliveries.append(delivery)
@@ -309,9 +300,16 @@ class Packed:
                 chunks.append((self.chunks[chunk][0], self.chunks[chunk][1] - 1, blob))
             chunks += [(e, d - 1, b) for e, d, b in self.chunks[chunk + 1 :]]
             self.chunks = chunks
-        at = next(i for i, spot in enumerate(self.delivery_spots) if spot == index)
-        del self.delivery_hashes[at], self.delivery_spots[at]
-        self.delivery_spots = array("q", (s - (s > index) for s in self.delivery_spots))
+        # The entries after it in its list move one place up (their order stays: the hash
+        # bits come first).
+        self.delivery_index = array(
+            "q",
+            (
+                entry - ((entry & _SPOT_MASK) > index)
+                for entry in self.delivery_index
+                if entry & _SPOT_MASK != index
+            ),
+        )
 
     def settle(self) -> None:
         """Done with a batch of additions: pack the newest records once there are `TAIL`."""
@@ -369,11 +367,25 @@ def _end(chunk: tuple[int, int, bytes], kind: int) -> int:
     return chunk[0] if kind == 0 else chunk[1]
 
 
-def _insert(hashes: array[int], spots: array[int], code: int, index: int) -> None:
-    """Index a record: its key's hash, in order, and its position beside it."""
-    at = bisect_right(hashes, code)
-    hashes.insert(at, code)
-    spots.insert(at, index)
+_SPOT_BITS = 24
+"""The low bits of an index entry: the record's position in its list (so a compact history
+holds at most 16,777,215 events, and as many deliveries)."""
+_SPOTS = 1 << _SPOT_BITS
+_SPOT_MASK = _SPOTS - 1
+
+
+def _bucket(code: int) -> int:
+    """The hash bits of the index entries of a key hashing to `code` (a 64-bit `hash`)."""
+    return (code >> _SPOT_BITS) << _SPOT_BITS
+
+
+def _entry(code: int, index: int) -> int:
+    """The index entry of the record at `index` of its list, whose key hashes to `code`."""
+    if index > _SPOT_MASK:
+        raise ReguaError(
+            f"a compact history holds at most {_SPOT_MASK:,} events and as many deliveries"
+        )
+    return _bucket(code) | index
 
 
 def _after(records: Sequence[_T], start: int, position: int) -> Sequence[_T]:
