@@ -223,7 +223,7 @@ def with_past(p: Person, count: int, rng: random.Random) -> Person:
     start = p.created_at - timedelta(hours=3 * extra)
     span = (p.created_at - start).total_seconds()
     older: list[tuple[str, str, datetime, dict[str, str] | None]] = []
-    while len(older) < extra - 1:
+    while len(older) < extra:
         at = start + timedelta(seconds=span * rng.random())
         kind = rng.choices(("login", "site_visit", "order", "cart"), weights=(40, 20, 20, 20))[0]
         if kind == "order":
@@ -232,7 +232,7 @@ def with_past(p: Person, count: int, rng: random.Random) -> Person:
             older.append(("cart_abandoned", f"{p.id}-pc{len(older)}", at, None))
         else:
             older.append((kind, f"{p.id}-p{len(older)}", at, None))
-    del older[extra - 1 :]
+    del older[extra:]
     events = [(signup[0], signup[1], start, signup[3]), *sorted(older, key=lambda e: e[2]), *recent]
     return dataclasses.replace(p, created_at=start, events=events)
 
