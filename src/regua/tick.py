@@ -809,6 +809,15 @@ class TickPlan:
                 if run.interrupted:  # the claim is live, and nothing was tried: release it
                     return attrs.evolve(claim, until=now, sending=False)
                 if not self.lease_from_claim:  # the leases of every contact of the tick end
+                    if not run.stopping:
+                        self.log.warning(
+                            "tick at %s stops sending: the lease of its claims (%s, from the "
+                            "tick's start) is ending; what it has not sent stays due for a "
+                            "later tick (a tick this long wants a longer lease)",
+                            now.isoformat(),
+                            self.lease,
+                            extra={"regua_worker": self.worker, "regua_outcome": "lease_ending"},
+                        )
                     run.stopping = True
                 return None  # the lease is ending: another worker may hold the claim soon
             except Throttled as exc:  # not sent, not tried: later, on this channel

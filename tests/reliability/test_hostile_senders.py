@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections import Counter
@@ -249,7 +250,9 @@ class Sleepy(Provider):
 
 
 @pytest.mark.slow
-def test_no_send_starts_once_the_claims_lease_is_ending(repository: Any) -> None:
+def test_no_send_starts_once_the_claims_lease_is_ending(
+    repository: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     """A worker whose lease ran out while sending stops: another may already hold its claims."""
     ids = _orders(repository, 20, sms=False)
     lease = timedelta(seconds=2)
@@ -263,10 +266,16 @@ def test_no_send_starts_once_the_claims_lease_is_ending(repository: Any) -> None
         lease=lease,
         send_timeout=None,
     )
-    report = scheduler.tick(T0)
+    with caplog.at_level(logging.WARNING, logger="regua"):
+        report = scheduler.tick(T0)
     # The first send (unless a loaded machine took the whole lease to reach it); none
     # started after it.
     assert sum(email.calls.values()) <= 1
+    # The operator is told once why the tick stopped, and what to change.
+    stops = [r for r in caplog.records if "stops sending" in r.getMessage()]
+    assert len(stops) == 1
+    assert "lease of its claims (0:00:02" in stops[0].getMessage()
+    assert "longer lease" in stops[0].getMessage()
     assert len(report.sent) == sum(email.calls.values())
     # What was not sent is due again once the claims expire, and is sent once.
     scheduler.tick(T0 + 2 * lease)
