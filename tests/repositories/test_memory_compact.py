@@ -85,7 +85,7 @@ def test_a_lookup_decodes_only_the_chunk_of_the_record_it_finds() -> None:
             packed.add_event(event)
         for delivery in deliveries:
             packed.add_delivery(delivery)
-        packed.pack_all()
+        packed.pack_newest()
         keep = next(i for i, chunk in enumerate(packed.chunks) if chunk[0] > target)
         _poisoned(packed, keep)
         assert packed.has_event(events[target])
@@ -94,7 +94,7 @@ def test_a_lookup_decodes_only_the_chunk_of_the_record_it_finds() -> None:
     packed = Packed()
     for delivery in deliveries:
         packed.add_delivery(delivery)
-    packed.pack_all()
+    packed.pack_newest()
     _poisoned(packed, 1)
     assert packed.delivery(deliveries[CHUNK + 2].occurrence_key) == deliveries[CHUNK + 2]
 
@@ -150,7 +150,7 @@ def test_keys_whose_hashes_collide_are_told_apart_by_the_records() -> None:
     packed = Packed()
     for delivery in deliveries:
         packed.add_delivery(delivery)
-    packed.pack_all()
+    packed.pack_newest()
     wanted = deliveries[CHUNK + 5]
     bucket = _bucket(hash(wanted.occurrence_key))
     # Every record in the wanted key's hash bucket, as if every key hashed alike.

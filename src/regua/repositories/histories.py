@@ -47,7 +47,7 @@ CHUNK = 64
 this many, and small chunks are merged until they are."""
 
 TAIL = 4
-"""Records kept as they came before they are packed (`Packed.pack_all`)."""
+"""Records kept as they came before they are packed (`Packed.pack_newest`)."""
 
 _T = TypeVar("_T")
 
@@ -180,7 +180,7 @@ class Records:
         self.deliveries = [d for d in self.deliveries if d.occurrence_key != key]
 
     def settle(self) -> None:
-        """Done with a batch of additions: pack what is due to be packed."""
+        """Done with a batch of additions: nothing to pack."""
 
 
 class Packed:
@@ -230,6 +230,14 @@ class Packed:
         deliveries += _after(self.deliveries or (), start_deliveries, after_deliveries)
         return events, deliveries
 
+    def _locate(self, kind: int, index: int) -> tuple[int, int]:
+        """(chunk, start) of the event (`kind` 0) or delivery (1) at `index` of its list.
+
+        `start` is the index, in that list, of the chunk's first record of that kind.
+        """
+        chunk = bisect_right(self.chunks, index, key=itemgetter(kind))
+        return chunk, _end(self.chunks[chunk - 1], kind) if chunk else 0
+
     def _record(self, kind: int, index: int) -> Any:
         """The event (`kind` 0) or delivery (1) at `index` of its list: one chunk decoded."""
         packed = self._packed_counts()[kind]
@@ -237,8 +245,7 @@ class Packed:
             tail = self.events if kind == 0 else self.deliveries
             assert tail is not None
             return tail[index - packed]
-        chunk = bisect_right(self.chunks, index, key=itemgetter(kind))
-        start = _end(self.chunks[chunk - 1], kind) if chunk else 0
+        chunk, start = self._locate(kind, index)
         return unpack(self.chunks[chunk][2])[kind][index - start]
 
     def _matches(self, kind: int, wanted: Hashable) -> Iterator[tuple[int, Any]]:
@@ -290,8 +297,7 @@ class Packed:
             assert self.deliveries is not None
             del self.deliveries[index - packed]
         else:
-            chunk = bisect_right(self.chunks, index, key=itemgetter(1))
-            start = self.chunks[chunk - 1][1] if chunk else 0
+            chunk, start = self._locate(1, index)
             events, deliveries = unpack(self.chunks[chunk][2])
             kept = deliveries[: index - start] + deliveries[index - start + 1 :]
             blob = pack((events, kept))
@@ -314,9 +320,9 @@ class Packed:
     def settle(self) -> None:
         """Done with a batch of additions: pack the newest records once there are `TAIL`."""
         if len(self.events or ()) + len(self.deliveries or ()) >= TAIL:
-            self.pack_all()
+            self.pack_newest()
 
-    def pack_all(self) -> None:
+    def pack_newest(self) -> None:
         """Pack the newest records, however few: the chunks before stay as they are.
 
         They go into chunks of at most `CHUNK` records; then the last two chunks are merged

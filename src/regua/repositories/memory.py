@@ -236,7 +236,7 @@ class InMemoryRepository(BaseRepository):
         claimed = frozenset(self._claimed.get(row.id, ()))
         history = row.history
         position = history.counts()
-        stored = row.fold if folded and row.has_fold else None
+        stored = row.fold if folded else None
         if stored is not None and stored.position is not None:
             events, deliveries = history.read(stored.position)
             return Snapshot(
@@ -279,8 +279,8 @@ class InMemoryRepository(BaseRepository):
         row = self._owner(key)
         return None if row is None else row.history.delivery(key)
 
-    def _add_delivery(self, delivery: Delivery) -> None:
-        """Store a delivery no other closes the occurrence of."""
+    def _add_delivery(self, delivery: Delivery) -> _Row | None:
+        """Store a delivery no other closes the occurrence of; its contact's row, if stored."""
         key = delivery.occurrence_key
         row = self._rows.get(delivery.contact_id)
         if row is not None:
@@ -289,6 +289,7 @@ class InMemoryRepository(BaseRepository):
             self._deliveries[key] = delivery
         if delivery.status is DeliveryStatus.FAILED:
             self._failed[key] = delivery
+        return row
 
     def _deliveries_of(self, contact_id: str) -> list[Delivery]:
         """Every delivery recorded for this contact (stored or not)."""
@@ -405,15 +406,11 @@ class InMemoryRepository(BaseRepository):
                     if r.wakeup is not None
                 ]
                 heapq.heapify(self._index)
-            self.record(deliveries, settle=False)
-            if self._compact:  # packed whole: an import is done
-                for delivery in deliveries:
-                    row = self._rows.get(delivery.contact_id)
-                    if row is not None:
-                        touched[row.id] = row
+            touched.update(self._record(deliveries))
+            if self._compact:  # an import is done: pack what it stored, however little
                 for row in touched.values():
                     assert isinstance(row.history, Packed)
-                    row.history.pack_all()
+                    row.history.pack_newest()
             return stored
 
     def get_contact(self, contact_id: str) -> Contact | None:
@@ -619,7 +616,7 @@ class InMemoryRepository(BaseRepository):
                 events, deliveries = row.history.counts()
                 if position[0] > events or position[1] > deliveries:
                     continue  # not a position of this row's history
-                stored = row.fold if row.has_fold else None
+                stored = row.fold
                 if (
                     stored is not None
                     and stored.position is not None
@@ -772,20 +769,23 @@ class InMemoryRepository(BaseRepository):
                 granted[key] = claim
         return granted
 
-    def record(self, deliveries: Sequence[Delivery], *, settle: bool = True) -> None:
+    def record(self, deliveries: Sequence[Delivery]) -> None:
         """Record outcomes (the first per occurrence wins) and drop their claims."""
         with self._lock:
-            touched: dict[str, _Row] = {}
-            for delivery in deliveries:
-                self._drop_claim(delivery.occurrence_key)
-                if self._delivery(delivery.occurrence_key) is not None:
-                    continue
-                self._add_delivery(delivery)
-                row = self._rows.get(delivery.contact_id)
-                if row is not None:
-                    touched[row.id] = row
-            for row in touched.values() if settle else ():
+            for row in self._record(deliveries).values():
                 row.history.settle()
+
+    def _record(self, deliveries: Sequence[Delivery]) -> dict[str, _Row]:
+        """`record` but for packing what it stored: the rows it stored deliveries in."""
+        touched: dict[str, _Row] = {}
+        for delivery in deliveries:
+            self._drop_claim(delivery.occurrence_key)
+            if self._delivery(delivery.occurrence_key) is not None:
+                continue
+            row = self._add_delivery(delivery)
+            if row is not None:
+                touched[row.id] = row
+        return touched
 
     def defer(self, claims: Sequence[Claim]) -> None:
         """Store retry state; each claim is held until its `until`."""
