@@ -8,6 +8,7 @@ plans every contact once, single-process, under the e-commerce lifecycle example
     python benchmarks/planner.py                      # 20,000 contacts
     python benchmarks/planner.py --contacts 100000 --json results.json
     python benchmarks/planner.py --contacts 5000 --profile 25   # cProfile's top 25
+    python benchmarks/planner.py --contacts 3000 --phases 5     # where a plan's time goes
 
 Two regimes are timed, each plan on its own plus the whole loop:
 
@@ -20,7 +21,9 @@ Two regimes are timed, each plan on its own plus the whole loop:
 
 Then a pass under `tracemalloc` over a sample of the first-sight base (``--memory-contacts``)
 for the peak memory the planning itself allocates (plans are dropped as a scheduler would
-drop them), and, with ``--profile``, a first-sight pass under cProfile. The bases are built
+drop them), with ``--phases``, each phase of a plan timed as it runs, in both regimes (indexing the
+history, the planner's setup, the steps, the caps pass, building the plan), and, with
+``--profile``, a first-sight pass under cProfile. The bases are built
 before any of them and are not counted in the timings; the process's max RSS (bases
 included) is reported too.
 """
@@ -248,6 +251,66 @@ def timed_pass(cadence: Cadence, base: Sequence[Snapshot], now: datetime) -> dic
     }
 
 
+def phases_pass(
+    cadence: Cadence, base: Sequence[Snapshot], now: datetime, rounds: int
+) -> dict[str, float]:
+    """Where a plan's time goes: µs per contact of each phase, the best of `rounds` passes.
+
+    Each contact is planned phase by phase, each phase timed as it runs (so a slow spell of
+    a shared machine weighs on every phase alike): indexing the history alone
+    (`regua.planning.history.History`); the planner's setup, less that indexing, which it
+    does again; the pass over the steps (firings and checks); the caps pass; building the
+    `Plan`. These are the planner's internals, named here to measure them, not a public API;
+    the phases in turn are `regua.plan`.
+    """
+    from regua.planning.history import History
+    from regua.planning.planner import _Planner
+
+    utc_now = now.astimezone(timezone.utc)
+    clock = time.perf_counter_ns
+    best = [float("inf")] * 5
+    plan(cadence, base[0], now)  # compile and cache the cadence outside the measurement
+    for _ in range(rounds):
+        spent = [0] * 5
+        gc.collect()
+        for snapshot in base:
+            t0 = clock()
+            History(snapshot, cadence.name, utc_now)
+            t1 = clock()
+            planner = _Planner(cadence, snapshot, now)
+            t2 = clock()
+            planner.collect()
+            t3 = clock()
+            planner.allocate()
+            t4 = clock()
+            planner.finish()
+            t5 = clock()
+            spent[0] += t1 - t0
+            spent[1] += (t2 - t1) - (t1 - t0)
+            spent[2] += t3 - t2
+            spent[3] += t4 - t3
+            spent[4] += t5 - t4
+        for index, total in enumerate(spent):
+            best[index] = min(best[index], total / len(base) / 1e3)
+    history_us, setup_us, steps_us, caps_us, finish_us = best
+    return {
+        "history_us": history_us,
+        "setup_us": setup_us,
+        "steps_us": steps_us,
+        "caps_us": caps_us,
+        "finish_us": finish_us,
+        "plan_us": sum(best),
+    }
+
+
+def _phases(phases: dict[str, float]) -> str:
+    return (
+        "indexing the history {history_us:.0f} us, setup {setup_us:.0f}, the steps "
+        "{steps_us:.0f}, the caps pass {caps_us:.0f}, the plan built {finish_us:.0f}: "
+        "{plan_us:.0f} us a plan (each the best of the rounds)".format(**phases)
+    )
+
+
 def memory_pass(cadence: Cadence, base: Sequence[Snapshot], now: datetime) -> dict[str, Any]:
     # tracemalloc slows planning about threefold; plans are dropped one by one, so the peak
     # does not grow with the number of contacts and a sample of the base measures it.
@@ -344,6 +407,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=int, metavar="TOP", default=0, help="print cProfile's TOP functions"
     )
+    parser.add_argument(
+        "--phases",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="also time each phase of a plan, both regimes, best of ROUNDS passes",
+    )
     args = parser.parse_args(argv)
     if args.contacts < 1:
         parser.error("--contacts must be at least 1")
@@ -361,6 +431,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settled_s = time.perf_counter() - t0
     steady = timed_pass(cadence, settled, NOW)
     n_settled = sum(len(s.deliveries) for s in settled)
+    phases: dict[str, dict[str, float]] = {}
+    if args.phases > 0:
+        phases = {
+            "first_sight": phases_pass(cadence, base, NOW, args.phases),
+            "steady_state": phases_pass(cadence, settled, NOW, args.phases),
+        }
     memory: dict[str, Any] = {}
     if args.memory_contacts > 0:
         sample = base[: args.memory_contacts]
@@ -393,6 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{steady['due']:,} due, {steady['waiting']:,} waiting, {steady['closed']:,} closed",
         ),
     ]
+    for regime, label in (("first_sight", "first sight"), ("steady_state", "steady state")):
+        if regime in phases:
+            rows.append((f"{label}: phases", _phases(phases[regime])))
     if "peak_kib_while_planning" in memory:
         rows.append(
             (
@@ -424,6 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "timing": timing,
             "steady_state": {"deliveries": n_settled, **steady},
             "memory": memory,
+            "phases": phases,
             "profile": profile_rows,
         }
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
