@@ -47,6 +47,9 @@ history length:
   folded snapshot (the floor's side is the steady state's again);
 * **first sight**: nothing recorded; the floor then walks every triggering event.
 
+Beside them, in the same rounds, regua with nothing to plan: the first history length's
+contacts without their events and birthday, what a plan costs before it computes anything.
+
 Both sides must give the same set of (contact, step, due instant) at ``now``: checked and
 printed (``same set: True``) for every row, and, first sight, on a base of the shortest
 histories, at ``--check-instants`` seeded instants of the last year and at each contact's
@@ -640,14 +643,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     def regua_plan(snapshot: Snapshot, at: datetime) -> object:
         return plan(cadence, snapshot, at)
 
+    # What a plan costs before it has anything to compute: the first history length's
+    # contacts without their events and birthday (so without anything to plan).
+    empty_base = people(args.contacts, args.events[0], args.seed + args.events[0], now)
+    empty = [snapshot_of(dataclasses.replace(p, events=[], birth_date=None)) for p in empty_base]
+    empty_s: list[float] = []
+
     # Warm-up (the cadence compiled, the calendar caches filled), then alternating rounds.
     for row in rows:
         cpu_pass(regua_plan, row["_snapshots"], now)
         cpu_pass(due_now, row["_states"], now)
+    cpu_pass(regua_plan, empty, now)
     for _ in range(args.rounds):
         for row in rows:
             row["regua_s"].append(cpu_pass(regua_plan, row["_snapshots"], now))
             row["floor_s"].append(cpu_pass(due_now, row["_states"], now))
+        empty_s.append(cpu_pass(regua_plan, empty, now))
 
     extra: dict[str, Any] = {}
     if args.check_instants > 0:
@@ -697,6 +708,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{whole['events_per_contact']:.1f} and {whole['recorded_per_contact']:.1f}; "
                 f"regua {row['regua_us'] / whole['regua_us']:.2f}x the steady state's"
             )
+    empty_us = statistics.median(empty_s) / len(empty) * 1e6
+    nearest = rows[0]  # the first history length's steady state
+    print(
+        f"  nothing to plan (the {nearest['events']:,}-event contacts without events or "
+        f"birthday): regua {empty_us:.1f} µs a contact, {empty_us / nearest['floor_us']:.1f}x "
+        f"the floor's steady state at {nearest['events']:,} events: what a plan costs before "
+        "it computes anything"
+    )
     for row in rows:
         due = ", ".join(f"{step} {n}" for step, n in row["due_by_step"].items() if n)
         print(f"  due at now, {row['regime']}, {row['events']:,} events: {due or 'none'}")
@@ -720,6 +739,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "settled_hours": args.settled_hours,
             "machine": {**info, "load_average": load},
             "rows": [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows],
+            "nothing_to_plan_regua_us": empty_us,
             "check_instants": extra,
             "same_set": same,
         }
