@@ -8,6 +8,13 @@ both regimes of ``planner.py`` (first sight, and steady state)::
 
     mkdir /tmp/before && git archive HEAD~1 src | tar -x -C /tmp/before
     python benchmarks/versions.py /tmp/before/src src --contacts 1500 --rounds 3
+
+With ``--read sqlite`` (or ``postgresql``), what is timed is reading instead: the settled
+base is loaded (`bulk_load`, not counted) into a new SQLite file (a new PostgreSQL schema,
+dropped after), and read back with `load_snapshots`, 500 contacts a call, as a scheduler's
+batch reads them; contacts read per CPU second, best of three passes::
+
+    python benchmarks/versions.py /tmp/before/src src --read sqlite --rounds 5
 """
 
 from __future__ import annotations
@@ -42,6 +49,44 @@ for each in (base, settled):
     print(best)
 """
 
+CHILD_READ = """
+import gc, os, sys, tempfile, time
+sys.path.insert(0, {here!r})
+import planner as bench
+import sqlalchemy as sa
+from regua.repositories.sql import SQLRepository
+cadence = bench.load_example()
+base = bench.build_base({contacts}, {seed}, cadence, bench.NOW, 20)
+settled = [bench.settle(cadence, snapshot, bench.NOW) for snapshot in base]
+url, schema = {url!r}, None
+if url.startswith("sqlite"):
+    url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "read.db")
+else:
+    schema = "regua_versions_" + str(os.getpid())
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA " + schema))
+try:
+    repository = SQLRepository(url, schema=schema)
+    repository.bulk_load(
+        [s.contact for s in settled],
+        [e for s in settled for e in s.events],
+        [d for s in settled for d in s.deliveries],
+    )
+    ids = [s.contact.id for s in settled]
+    best = 0.0
+    for _ in range(3):
+        gc.collect()
+        t0 = time.process_time()
+        for start in range(0, len(ids), 500):
+            repository.load_snapshots(ids[start : start + 500])
+        best = max(best, len(ids) / (time.process_time() - t0))
+    print(best)
+finally:
+    if schema is not None:
+        with sa.create_engine(url).begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA " + schema + " CASCADE"))
+"""
+
 REGIMES = ("first sight", "steady state")
 
 
@@ -51,10 +96,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--contacts", type=int, default=1_500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20260504)
+    parser.add_argument(
+        "--read",
+        choices=["sqlite", "postgresql"],
+        help="time the settled base's read from this database instead of planning",
+    )
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     args = parser.parse_args(argv)
-    code = CHILD.format(here=str(HERE), contacts=args.contacts, seed=args.seed)
+    regimes: tuple[str, ...] = REGIMES
+    if args.read is None:
+        code = CHILD.format(here=str(HERE), contacts=args.contacts, seed=args.seed)
+    else:
+        url = "sqlite://" if args.read == "sqlite" else args.postgres_url
+        code = CHILD_READ.format(here=str(HERE), contacts=args.contacts, seed=args.seed, url=url)
+        regimes = (f"settled, read from {args.read}",)
     results: dict[tuple[Path, str], list[float]] = {
-        (source, regime): [] for source in args.sources for regime in REGIMES
+        (source, regime): [] for source in args.sources for regime in regimes
     }
     for round_ in range(1, args.rounds + 1):
         for source in args.sources:
@@ -63,9 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
             )
             figures = [float(line) for line in out.stdout.split()]
-            for regime, figure in zip(REGIMES, figures, strict=True):
+            for regime, figure in zip(regimes, figures, strict=True):
                 results[source, regime].append(figure)
-            said = ", ".join(f"{r} {f:,.0f}" for r, f in zip(REGIMES, figures, strict=True))
+            said = ", ".join(f"{r} {f:,.0f}" for r, f in zip(regimes, figures, strict=True))
             print(f"round {round_}: {source}: {said} contacts/s", flush=True)
     for (source, regime), figures in results.items():
         print(
