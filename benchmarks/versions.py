@@ -15,6 +15,12 @@ dropped after), and read back with `load_snapshots`, 500 contacts a call, as a s
 batch reads them; contacts read per CPU second, best of three passes::
 
     python benchmarks/versions.py /tmp/before/src src --read sqlite --rounds 5
+
+With ``--tick sqlite`` (or ``postgresql``), one scheduler tick is timed instead: the base as
+a scheduler running until the day before left it (measure 4 of ``run.py``, settled), every
+contact due, ticked once at ``run.py``'s start of day; contacts ticked per CPU second::
+
+    python benchmarks/versions.py /tmp/before/src src --tick sqlite --contacts 4000
 """
 
 from __future__ import annotations
@@ -87,6 +93,37 @@ finally:
             conn.execute(sa.text("DROP SCHEMA " + schema + " CASCADE"))
 """
 
+CHILD_TICK = """
+import os, sys, tempfile, time
+sys.path.insert(0, {here!r})
+import run
+import sqlalchemy as sa
+from regua import Scheduler
+from regua.repositories.sql import SQLRepository
+cadence = run.bench.load_example()
+url, schema = {url!r}, None
+if url.startswith("sqlite"):
+    url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "tick.db")
+else:
+    schema = "regua_versions_" + str(os.getpid())
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA " + schema))
+try:
+    repository = SQLRepository(url, schema=schema)
+    for part in run.parts({contacts}, {seed}, cadence, settled_at=run.START - run.DAY):
+        run.load(repository, part)
+    scheduler = Scheduler(
+        cadence, repository=repository, senders=run.senders(cadence), **run.BATCH
+    )
+    t0 = time.process_time()
+    scheduler.tick(run.START)
+    print({contacts} / (time.process_time() - t0))
+finally:
+    if schema is not None:
+        with sa.create_engine(url).begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA " + schema + " CASCADE"))
+"""
+
 REGIMES = ("first sight", "steady state")
 
 
@@ -102,16 +139,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="time the settled base's read from this database instead of planning",
     )
     parser.add_argument(
+        "--tick",
+        choices=["sqlite", "postgresql"],
+        help="time one tick over the settled base on this database instead of planning",
+    )
+    parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
     args = parser.parse_args(argv)
+    if args.read and args.tick:
+        parser.error("--read and --tick time different things: give one")
     regimes: tuple[str, ...] = REGIMES
-    if args.read is None:
-        code = CHILD.format(here=str(HERE), contacts=args.contacts, seed=args.seed)
-    else:
-        url = "sqlite://" if args.read == "sqlite" else args.postgres_url
-        code = CHILD_READ.format(here=str(HERE), contacts=args.contacts, seed=args.seed, url=url)
+    database = args.read or args.tick
+    url = "sqlite://" if database == "sqlite" else args.postgres_url
+    fields = {"here": str(HERE), "contacts": args.contacts, "seed": args.seed, "url": url}
+    if args.read is not None:
+        code = CHILD_READ.format(**fields)
         regimes = (f"settled, read from {args.read}",)
+    elif args.tick is not None:
+        code = CHILD_TICK.format(**fields)
+        regimes = (f"settled, one tick on {args.tick}",)
+    else:
+        code = CHILD.format(**fields)
     results: dict[tuple[Path, str], list[float]] = {
         (source, regime): [] for source in args.sources for regime in regimes
     }
