@@ -30,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,24 +56,48 @@ for each in (base, settled):
     print(best)
 """
 
-CHILD_READ = """
-import gc, os, sys, tempfile, time
-sys.path.insert(0, {here!r})
-import planner as bench
+
+def _in_a_database(prelude: str, body: str) -> str:
+    """A child's code: `prelude`, then `body` with a `repository` on a database of its own.
+
+    A new SQLite file, or a new PostgreSQL schema dropped after (``{url}`` says which).
+    """
+    return (
+        prelude
+        + """
+import os, tempfile
 import sqlalchemy as sa
 from regua.repositories.sql import SQLRepository
-cadence = bench.load_example()
-base = bench.build_base({contacts}, {seed}, cadence, bench.NOW, 20)
-settled = [bench.settle(cadence, snapshot, bench.NOW) for snapshot in base]
 url, schema = {url!r}, None
 if url.startswith("sqlite"):
-    url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "read.db")
+    url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "regua.db")
 else:
     schema = "regua_versions_" + str(os.getpid())
     with sa.create_engine(url).begin() as conn:
         conn.execute(sa.text("CREATE SCHEMA " + schema))
 try:
     repository = SQLRepository(url, schema=schema)
+"""
+        + textwrap.indent(textwrap.dedent(body), "    ")
+        + """
+finally:
+    if schema is not None:
+        with sa.create_engine(url).begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA " + schema + " CASCADE"))
+"""
+    )
+
+
+CHILD_READ = _in_a_database(
+    """
+import gc, sys, time
+sys.path.insert(0, {here!r})
+import planner as bench
+cadence = bench.load_example()
+base = bench.build_base({contacts}, {seed}, cadence, bench.NOW, 20)
+settled = [bench.settle(cadence, snapshot, bench.NOW) for snapshot in base]
+""",
+    """
     repository.bulk_load(
         [s.contact for s in settled],
         [e for s in settled for e in s.events],
@@ -87,29 +112,18 @@ try:
             repository.load_snapshots(ids[start : start + 500])
         best = max(best, len(ids) / (time.process_time() - t0))
     print(best)
-finally:
-    if schema is not None:
-        with sa.create_engine(url).begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA " + schema + " CASCADE"))
-"""
+    """,
+)
 
-CHILD_TICK = """
-import os, sys, tempfile, time
+CHILD_TICK = _in_a_database(
+    """
+import sys, time
 sys.path.insert(0, {here!r})
 import run
-import sqlalchemy as sa
 from regua import Scheduler
-from regua.repositories.sql import SQLRepository
 cadence = run.bench.load_example()
-url, schema = {url!r}, None
-if url.startswith("sqlite"):
-    url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "tick.db")
-else:
-    schema = "regua_versions_" + str(os.getpid())
-    with sa.create_engine(url).begin() as conn:
-        conn.execute(sa.text("CREATE SCHEMA " + schema))
-try:
-    repository = SQLRepository(url, schema=schema)
+""",
+    """
     for part in run.parts({contacts}, {seed}, cadence, settled_at=run.START - run.DAY):
         run.load(repository, part)
     scheduler = Scheduler(
@@ -118,11 +132,8 @@ try:
     t0 = time.process_time()
     scheduler.tick(run.START)
     print({contacts} / (time.process_time() - t0))
-finally:
-    if schema is not None:
-        with sa.create_engine(url).begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA " + schema + " CASCADE"))
-"""
+    """,
+)
 
 REGIMES = ("first sight", "steady state")
 
