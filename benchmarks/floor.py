@@ -601,8 +601,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Both regimes of every history length, built before anything is timed.
     rows: list[dict[str, Any]] = []
+    # What a plan costs before it has anything to compute: the first history length's
+    # contacts without their events and birthday (so without anything to plan).
+    empty: list[Snapshot] = []
     for events in args.events:
         base = people(args.contacts, events, args.seed + events, now)
+        if not empty:
+            empty = [snapshot_of(dataclasses.replace(p, events=[], birth_date=None)) for p in base]
         first = [snapshot_of(p) for p in base]
         steady = [settled_at(cadence, s, settle_at) for s in first]
         folded = [folded_at(cadence, s, settle_at) for s in steady]
@@ -643,10 +648,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     def regua_plan(snapshot: Snapshot, at: datetime) -> object:
         return plan(cadence, snapshot, at)
 
-    # What a plan costs before it has anything to compute: the first history length's
-    # contacts without their events and birthday (so without anything to plan).
-    empty_base = people(args.contacts, args.events[0], args.seed + args.events[0], now)
-    empty = [snapshot_of(dataclasses.replace(p, events=[], birth_date=None)) for p in empty_base]
     empty_s: list[float] = []
 
     # Warm-up (the cadence compiled, the calendar caches filled), then alternating rounds.

@@ -78,15 +78,15 @@ class _Row:
         "wakeup",
     )
 
+    _contact: Contact | bytes
+
     def __init__(
         self, contact: Contact, *, compact: bool, version: int = 0, packed: bytes | None = None
     ) -> None:
         self.id = contact.id
         self.bucket = bucket_of(contact.id)
         self.history: StoredHistory = Packed() if compact else Records()
-        self._contact: Contact | bytes = contact
-        if compact:
-            self._contact = packed_contact(contact) if packed is None else packed
+        self.store_contact(contact, packed)
         # A folded snapshot of the history (see regua.folding), with the number of events
         # and deliveries it covers in `position`: the records after those are read on top.
         self._fold: Snapshot | bytes | None = None
@@ -382,9 +382,10 @@ class InMemoryRepository(BaseRepository):
             for event in events:
                 row = self._rows[event.contact_id]
                 assert event.id is not None
-                ids, had_events = seen.get(event.contact_id) or seen.setdefault(
-                    event.contact_id, (set(), row.history.counts()[0] > 0)
-                )
+                entry = seen.get(event.contact_id)
+                if entry is None:
+                    entry = seen[event.contact_id] = (set(), row.history.counts()[0] > 0)
+                ids, had_events = entry
                 if (event.name, event.id) in ids or (had_events and row.history.has_event(event)):
                     continue
                 ids.add((event.name, event.id))
